@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libcontainer: pull OCI/Docker images, build squashfs images, start containers.
+ *
+ * The one installed header. Conventions (see README.md, "API"):
+ *  - every fallible call returns 0 on success or a negative code (-errno or -LC_E*), and fills the
+ *    caller-owned lc_error (may be NULL) with a one-line message; the error is untouched on
+ * success;
+ *  - handles are opaque; each _new/_pull has a NULL-safe _free that returns NULL;
+ *  - returned `const char *` are borrowed and live as long as the handle they came from;
+ *  - option structs start with a version field: initialise them with their *_INIT macro;
+ *  - the library never prints and never exits: it logs through the callback set on its context.
+ */
+#ifndef LIBCONTAINER_H
+#define LIBCONTAINER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef LC_API
+#define LC_API __attribute__((visibility("default")))
+#endif
+
+#define LC_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+/** Error codes beyond errno values (returned negated). */
+enum {
+	LC_EBASE = 1000,
+	LC_EREF,      /**< malformed image reference */
+	LC_EHTTP,     /**< HTTP error answer or transport failure */
+	LC_EAUTH,     /**< authentication or authorisation failed */
+	LC_EMANIFEST, /**< manifest or config invalid, unsupported or too large */
+	LC_EPLATFORM, /**< no manifest for the requested platform */
+	LC_EDIGEST,   /**< content does not match its digest */
+	LC_ENOTFOUND, /**< image, tag or blob not found in the registry */
+	LC_ECANCELED, /**< cancelled by a callback */
+};
+
+/** Where an error came from (for callers that want to react differently). */
+enum {
+	LC_DOMAIN_NONE = 0,
+	LC_DOMAIN_SYSTEM, /**< code is an errno value */
+	LC_DOMAIN_REF,
+	LC_DOMAIN_HTTP,
+	LC_DOMAIN_REGISTRY,
+};
+
+/** Caller-owned error: a fixed buffer, so filling it never allocates. */
+typedef struct lc_error {
+	int code;      /**< positive errno or LC_E* value; 0 when no error */
+	int domain;    /**< LC_DOMAIN_* */
+	char msg[512]; /**< one line, no final period */
+} lc_error;
+#define LC_ERROR_INIT     \
+	{                 \
+		0, 0,     \
+		{         \
+			0 \
+		}         \
+	}
+
+/** The message of @err, or "" when it holds none. Never NULL. */
+LC_API const char *lc_error_message(const lc_error *err);
+
+/* ---------------------------------------------------------------- context and logging */
+
+typedef struct lc_ctx lc_ctx;
+
+enum lc_log_level { LC_LOG_ERROR = 0, LC_LOG_WARNING, LC_LOG_INFO, LC_LOG_DEBUG };
+
+/**
+ * Log sink. Called from the thread doing the work (downloads run in a worker thread), so a sink
+ * shared between threads must be thread-safe. @msg has no trailing newline.
+ */
+typedef void (*lc_log_fn)(void *userdata, enum lc_log_level level, const char *msg);
+
+/** New context. No log sink is set: the library is silent until lc_ctx_set_log(). */
+LC_API int lc_ctx_new(lc_ctx **ret_ctx, lc_error *err);
+LC_API lc_ctx *lc_ctx_free(lc_ctx *ctx);
+/** Messages above @max_level are dropped before they are formatted. */
+LC_API void lc_ctx_set_log(lc_ctx *ctx, lc_log_fn fn, enum lc_log_level max_level, void *userdata);
+
+/* ---------------------------------------------------------------- image references */
+
+typedef struct lc_ref lc_ref;
+
+/**
+ * Parse an image reference. Accepted forms:
+ *   enroot/pyxis:  [docker://][USER@][REGISTRY#]IMAGE[:TAG][@sha256:HEX]
+ *   Docker:        [docker://][USER@][REGISTRY[:PORT]/]REPO[:TAG][@sha256:HEX]
+ * In the Docker form the first component is a registry when it contains '.' or ':' or is
+ * "localhost". Docker Hub: registry "registry-1.docker.io" (docker.io and index.docker.io map to
+ * it), "library/" before one-component names. Tag defaults to "latest" when no digest is given.
+ * Errors: -LC_EREF with a message quoting the input.
+ */
+LC_API int lc_ref_parse(const char *text, lc_ref **ret_ref, lc_error *err);
+LC_API lc_ref *lc_ref_free(lc_ref *ref);
+LC_API const char *lc_ref_registry(const lc_ref *ref);   /**< host[:port] */
+LC_API const char *lc_ref_repository(const lc_ref *ref); /**< e.g. "library/debian" */
+LC_API const char *lc_ref_tag(const lc_ref *ref);        /**< NULL when pinned by digest only */
+LC_API const char *lc_ref_digest(const lc_ref *ref);     /**< "sha256:…" or NULL */
+LC_API const char *lc_ref_user(const lc_ref *ref);       /**< USER@ part or NULL */
+/** Canonical "registry/repository[:tag][@digest]" (no user). */
+LC_API const char *lc_ref_string(const lc_ref *ref);
+
+/* ---------------------------------------------------------------- pulling images */
+
+typedef struct lc_image lc_image;
+typedef struct lc_pull lc_pull;
+
+/** One progress report: a layer (or the config blob, index == SIZE_MAX) made progress. */
+typedef struct lc_progress {
+	size_t index;       /**< layer index (0 = bottom layer), SIZE_MAX for the config */
+	const char *digest; /**< "sha256:…" */
+	uint64_t done;      /**< bytes present (downloaded or found in the cache) */
+	uint64_t total;     /**< bytes expected (from the manifest) */
+	bool cached;        /**< the blob was already in the cache */
+	bool finished;      /**< verified and stored */
+} lc_progress;
+
+/** Progress sink; return non-zero to cancel the pull (it then fails with -LC_ECANCELED). */
+typedef int (*lc_progress_fn)(void *userdata, const lc_progress *p);
+
+enum {
+	/** Allow plain HTTP for every registry (ENROOT_ALLOW_HTTP=yes); default: HTTPS only. */
+	LC_PULL_ALLOW_HTTP = 1u << 0,
+	/** Read ENROOT_ALLOW_HTTP, ENROOT_MAX_CONNECTIONS, ENROOT_CONFIG_PATH, DOCKER_CONFIG, HOME.
+	 */
+	LC_PULL_USE_ENV = 1u << 1,
+	/** Accept an image whose config names another platform than the one asked for. */
+	LC_PULL_ANY_PLATFORM = 1u << 2,
+	LC_PULL_ALL = (1u << 3) - 1,
+};
+
+typedef struct lc_pull_opts {
+	uint32_t version; /**< LC_PULL_OPTS_VERSION */
+	uint32_t flags;   /**< LC_PULL_*; unknown bits -> -EINVAL */
+	/** Blob cache root; blobs go to <cache_dir>/blobs/sha256/<hex>. NULL: $XDG_CACHE_HOME or
+	 *  $HOME/.cache, + "/libcontainer". */
+	const char *cache_dir;
+	/** netrc-form credentials ("machine HOST login USER password PASS"); NULL: none, or with
+	 *  LC_PULL_USE_ENV $ENROOT_CONFIG_PATH/.credentials (default
+	 * ~/.config/enroot/.credentials). */
+	const char *credentials_file;
+	/** docker config.json with "auths"; NULL: none, or with LC_PULL_USE_ENV
+	 *  $DOCKER_CONFIG/config.json (default ~/.docker/config.json). */
+	const char *docker_config;
+	/** Comma-separated host[:port] list for which plain HTTP is used (NULL: none). */
+	const char *http_registries;
+	/** Platform wanted; NULL: the host's (os "linux", architecture from uname, e.g. amd64). */
+	const char *os;
+	const char *architecture;
+	const char *variant;
+	unsigned max_connections;   /**< parallel blob downloads; 0: 8 */
+	unsigned retries;           /**< attempts after the first for one request; 0: 5 */
+	unsigned retry_base_ms;     /**< first backoff delay, doubled each time; 0: 500 */
+	unsigned connect_timeout_s; /**< 0: 30 */
+	unsigned low_speed_time_s; /**< abort a transfer slower than 1 KiB/s for this long; 0: 60 */
+	lc_progress_fn progress;
+	void *progress_userdata;
+} lc_pull_opts;
+#define LC_PULL_OPTS_VERSION 1
+#define LC_PULL_OPTS_INIT                                                                         \
+	{                                                                                         \
+		LC_PULL_OPTS_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, \
+		    NULL, NULL                                                                    \
+	}
+
+/**
+ * Resolve @ref: authenticate, fetch the manifest (choosing the platform in an index), verify it
+ * against a pinned digest, fetch and parse the image config. Downloads no layer yet.
+ * @opts may be NULL (defaults). The pull keeps pointers into @opts: keep it alive until
+ * lc_pull_free().
+ */
+LC_API int lc_pull_new(lc_ctx *ctx, const char *ref, const lc_pull_opts *opts, lc_pull **ret_pull,
+		       lc_error *err);
+/** The resolved image (manifest, config, layers). Borrowed, lives with @pull. */
+LC_API const lc_image *lc_pull_image(const lc_pull *pull);
+/** Start downloading every layer in a worker thread (blobs already cached are not fetched). */
+LC_API int lc_pull_start(lc_pull *pull, lc_error *err);
+/**
+ * Read the next bytes of layer @index (compressed, as stored) while it downloads: blocks until
+ * data is there. *@ret_n == 0 means the layer is complete (and verified). Each layer has its own
+ * read position. Needs lc_pull_start().
+ */
+LC_API int lc_pull_layer_read(lc_pull *pull, size_t index, void *buf, size_t len, size_t *ret_n,
+			      lc_error *err);
+/** Wait until every layer is verified and stored in the cache. */
+LC_API int lc_pull_wait(lc_pull *pull, lc_error *err);
+/** Cancels downloads still running; partial files are removed. */
+LC_API lc_pull *lc_pull_free(lc_pull *pull);
+
+/** lc_pull_new + lc_pull_start + lc_pull_wait; the image is the caller's. */
+LC_API int lc_image_pull(lc_ctx *ctx, const char *ref, const lc_pull_opts *opts,
+			 lc_image **ret_image, lc_error *err);
+LC_API lc_image *lc_image_free(lc_image *img);
+
+/* ---------------------------------------------------------------- image description */
+
+LC_API const char *lc_image_reference(const lc_image *img);    /**< canonical reference */
+LC_API const char *lc_image_digest(const lc_image *img);       /**< platform manifest digest */
+LC_API const char *lc_image_index_digest(const lc_image *img); /**< NULL unless from an index */
+LC_API const char *lc_image_config_digest(const lc_image *img);
+LC_API const char *lc_image_os(const lc_image *img);
+LC_API const char *lc_image_architecture(const lc_image *img);
+LC_API size_t lc_image_layer_count(const lc_image *img);
+LC_API const char *lc_image_layer_digest(const lc_image *img, size_t index);
+LC_API const char *lc_image_layer_media_type(const lc_image *img, size_t index);
+LC_API uint64_t lc_image_layer_size(const lc_image *img, size_t index);
+/** Path of the layer blob in the cache (exists once the pull finished). */
+LC_API const char *lc_image_layer_path(const lc_image *img, size_t index);
+/** NULL-terminated arrays; NULL when the config does not set them. */
+LC_API const char *const *lc_image_env(const lc_image *img);
+LC_API const char *const *lc_image_entrypoint(const lc_image *img);
+LC_API const char *const *lc_image_cmd(const lc_image *img);
+LC_API const char *lc_image_workdir(const lc_image *img); /**< NULL when unset */
+LC_API const char *lc_image_user(const lc_image *img);    /**< NULL when unset */
+/** Label value, or NULL. */
+LC_API const char *lc_image_label(const lc_image *img, const char *key);
+/** Number of labels, and the key of label @index (sorted by key). */
+LC_API size_t lc_image_label_count(const lc_image *img);
+LC_API const char *lc_image_label_key(const lc_image *img, size_t index);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The error contract: int return (0 / -code) plus a caller-owned lc_error filled without malloc. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+LC_API const char *lc_error_message(const lc_error *err)
+{
+	return err ? err->msg : "";
+}
+
+static int fail_v(lc_error *err, int domain, int code, const char *fmt, va_list ap)
+{
+	if (code < 0)
+		code = -code;
+	if (code == 0)
+		code = EIO;
+	if (err) {
+		/* %m inside fmt refers to errno: keep it as the caller's */
+		int saved = errno;
+		err->code = code;
+		err->domain = domain;
+		errno = saved;
+		(void)vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	}
+	return -code;
+}
+
+int lc_fail(lc_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = fail_v(err, code > 0 && code < LC_EBASE ? LC_DOMAIN_SYSTEM : LC_DOMAIN_NONE, code, fmt,
+		   ap);
+	va_end(ap);
+	return r;
+}
+
+int lc_fail_domain(lc_error *err, int domain, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = fail_v(err, domain, code, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int lc_error_prefix(lc_error *err, int r, const char *fmt, ...)
+{
+	char prefix[256];
+	char old[sizeof(err->msg)];
+	va_list ap;
+
+	if (!err)
+		return r;
+	va_start(ap, fmt);
+	(void)vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	memcpy(old, err->msg, sizeof(old));
+	if (snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old) >= (int)sizeof(err->msg))
+		memcpy(err->msg + sizeof(err->msg) - 4, "...", 4);
+	return r;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Small file helpers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int lc_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int lc_file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len, lc_error *err)
+{
+	_cleanup_close_ int fd = -1;
+	lc_buf b = LC_BUF_INIT;
+	char chunk[16384];
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return lc_fail(err, errno, "open '%s': %m", path);
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = lc_fail(err, errno, "read '%s': %m", path);
+			lc_buf_free(&b);
+			return r;
+		}
+		if (n == 0)
+			break;
+		if (b.len + (size_t)n > max) {
+			lc_buf_free(&b);
+			return lc_fail(err, EFBIG, "'%s' is larger than %zu bytes", path, max);
+		}
+		if (lc_buf_append(&b, chunk, (size_t)n) < 0) {
+			lc_buf_free(&b);
+			return lc_fail(err, ENOMEM, "read '%s': out of memory", path);
+		}
+	}
+	if (ret_len)
+		*ret_len = b.len;
+	*ret_data = lc_buf_steal(&b);
+	return *ret_data ? 0 : lc_fail(err, ENOMEM, "read '%s': out of memory", path);
+}
+
+int lc_mkdir_p(const char *path, unsigned mode, lc_error *err)
+{
+	_cleanup_free_ char *copy = strdup(path);
+
+	if (!copy)
+		return lc_fail(err, ENOMEM, "mkdir: out of memory");
+	for (char *p = copy + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(copy, mode) < 0 && errno != EEXIST)
+			return lc_fail(err, errno, "mkdir '%s': %m", copy);
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	return 0;
+}

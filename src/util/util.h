@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private helpers shared by every module: errors, logging, strings, files, hashing. */
+#ifndef LC_UTIL_H
+#define LC_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <libcontainer/libcontainer.h>
+#include "cleanup.h"
+
+#define LC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define LC_HIDDEN __attribute__((visibility("hidden")))
+
+/* ---- errors (src/util/error.c) */
+/* Fill @err (if non-NULL) and return -code. */
+int lc_fail(lc_error *err, int code, const char *fmt, ...) LC_PRINTF(3, 4);
+/* Same, with a domain. */
+int lc_fail_domain(lc_error *err, int domain, int code, const char *fmt, ...) LC_PRINTF(4, 5);
+/* Put "prefix: " before the message already in @err; returns @r unchanged. */
+int lc_error_prefix(lc_error *err, int r, const char *fmt, ...) LC_PRINTF(3, 4);
+
+/* ---- context and logging (src/util/ctx.c) */
+struct lc_ctx {
+	lc_log_fn log_fn;
+	void *log_userdata;
+	enum lc_log_level log_max;
+};
+void lc_log(lc_ctx *ctx, enum lc_log_level level, const char *fmt, ...) LC_PRINTF(3, 4);
+#define lc_debug(ctx, ...) lc_log(ctx, LC_LOG_DEBUG, __VA_ARGS__)
+#define lc_info(ctx, ...) lc_log(ctx, LC_LOG_INFO, __VA_ARGS__)
+#define lc_warn(ctx, ...) lc_log(ctx, LC_LOG_WARNING, __VA_ARGS__)
+
+/* ---- growable byte buffer, always NUL-terminated (src/util/buf.c) */
+typedef struct lc_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+} lc_buf;
+#define LC_BUF_INIT        \
+	{                  \
+		NULL, 0, 0 \
+	}
+int lc_buf_append(lc_buf *b, const void *data, size_t len);
+int lc_buf_printf(lc_buf *b, const char *fmt, ...) LC_PRINTF(2, 3);
+void lc_buf_free(lc_buf *b);
+char *lc_buf_steal(lc_buf *b);
+
+/* ---- strings (src/util/str.c) */
+bool lc_str_has_prefix(const char *s, const char *prefix);
+/* Case-insensitive prefix test. */
+bool lc_str_has_prefix_ci(const char *s, const char *prefix);
+/* NULL-terminated string vectors. */
+size_t lc_strv_len(char *const *v);
+void lc_strv_free(char **v);
+char **lc_strv_dup(char *const *v);
+LC_DEFINE_CLEANUP(char **, lc_strv_free)
+/* Copy at most @n bytes of @s as a new string; NULL on ENOMEM. */
+char *lc_strndup(const char *s, size_t n);
+/* Copy @s for an error message: control characters become '?', long input is cut with "...". */
+void lc_str_sanitize(char *dst, size_t dst_size, const char *s);
+
+/* ---- files (src/util/file.c) */
+/* Read a whole file of at most @max bytes (NUL-terminated copy in *ret_data). */
+int lc_file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len, lc_error *err);
+/* mkdir -p with mode for the created components. */
+int lc_mkdir_p(const char *path, unsigned mode, lc_error *err);
+/* write all of @len bytes at the fd's position, retrying on EINTR and short writes. */
+int lc_write_all(int fd, const void *data, size_t len);
+
+/* ---- time (src/util/time.c) */
+int64_t lc_now_ms(void); /* CLOCK_MONOTONIC */
+void lc_sleep_ms(long ms);
+
+/* ---- hashing (src/util/sha256.c, OpenSSL EVP) */
+typedef struct lc_sha256 lc_sha256;
+lc_sha256 *lc_sha256_new(void);
+void lc_sha256_free(lc_sha256 *h);
+LC_DEFINE_CLEANUP(lc_sha256 *, lc_sha256_free)
+void lc_sha256_update(lc_sha256 *h, const void *data, size_t len);
+/* Writes "sha256:" + 64 lowercase hex digits and NUL (72 bytes). Resets nothing: call once. */
+void lc_sha256_final_digest(lc_sha256 *h, char out[72]);
+/* One-shot "sha256:<hex>" of a buffer. */
+void lc_sha256_digest(const void *data, size_t len, char out[72]);
+/* Whether @s is "sha256:" followed by exactly 64 lowercase hex digits. */
+bool lc_digest_is_valid(const char *s);
+
+/* ---- base64 (src/util/base64.c) */
+/* Standard base64 with padding; NULL on ENOMEM. */
+char *lc_base64_encode(const void *data, size_t len);
+/* Decode standard base64 (padding optional); NUL-terminated result. NULL on error. */
+char *lc_base64_decode(const char *text, size_t *ret_len);
+
+#endif
