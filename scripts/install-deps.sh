@@ -7,12 +7,14 @@ set -euo pipefail
 BUILD_PKGS=(
     gcc clang meson ninja-build pkg-config clang-format
     libcurl4-openssl-dev libjansson-dev libssl-dev check
+    libarchive-dev libisal-dev zlib1g-dev libzstd-dev libsquashfs-dev
     libfuzzer-14-dev libclang-rt-14-dev
 )
 # ../shared/registry (real OCI registry, image builder) and the integration tests
 TEST_PKGS=(
     docker-registry skopeo umoci squashfs-tools squashfs-tools-ng zstd busybox-static
     debootstrap apache2-utils curl jq python3 openssl passwd util-linux
+    squashfuse fuse3 isal time
 )
 
 export DEBIAN_FRONTEND=noninteractive

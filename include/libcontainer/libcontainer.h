@@ -229,6 +229,53 @@ LC_API const char *lc_image_label(const lc_image *img, const char *key);
 LC_API size_t lc_image_label_count(const lc_image *img);
 LC_API const char *lc_image_label_key(const lc_image *img, size_t index);
 
+/* ---------------------------------------------------------------- importing images */
+
+enum {
+	LC_IMPORT_FORCE = 1u << 0,    /**< replace an existing output file */
+	LC_IMPORT_ALL_ROOT = 1u << 1, /**< every owner becomes 0:0 (mksquashfs -all-root) */
+	LC_IMPORT_ZLIB = 1u << 2,     /**< inflate gzip with zlib instead of ISA-L */
+	LC_IMPORT_ALL = (1u << 3) - 1,
+};
+
+typedef struct lc_import_opts {
+	uint32_t version; /**< LC_IMPORT_OPTS_VERSION */
+	uint32_t flags;   /**< LC_IMPORT_*; unknown bits -> -EINVAL */
+	/** "zstd" (level 3), "zstd:LEVEL" (1..22) or "none"; NULL: "zstd". */
+	const char *compression;
+	/** mksquashfs-style options as in ENROOT_SQUASH_OPTIONS ("-comp zstd -Xcompression-level N
+	 *  -b SIZE", "-noI -noD -noF -noX", "-all-root"); applied before the fields below. */
+	const char *squash_options;
+	uint32_t block_size; /**< 0: 1 MiB; a power of two from 4 KiB to 1 MiB */
+	unsigned threads;    /**< compression threads; 0: every core */
+} lc_import_opts;
+#define LC_IMPORT_OPTS_VERSION 1
+#define LC_IMPORT_OPTS_INIT                                 \
+	{                                                   \
+		LC_IMPORT_OPTS_VERSION, 0, NULL, NULL, 0, 0 \
+	}
+
+/** What an import did (bytes and milliseconds). */
+typedef struct lc_import_stats {
+	uint64_t layer_bytes; /**< compressed layer bytes read */
+	uint64_t tar_bytes;   /**< uncompressed tar bytes read */
+	uint64_t image_bytes; /**< size of the squashfs file */
+	uint64_t convert_ms;  /**< reading and merging layers (overlaps the downloads) */
+	uint64_t finish_ms;   /**< remaining blocks, inode and directory tables */
+} lc_import_stats;
+
+/**
+ * Turn the image of @pull into one squashfs file at @output: layers are read as they download
+ * (the pull is started if it was not), merged top-down (whiteouts applied; shadowed files never
+ * written) and written with zstd. The image config travels inside the file (see README). The
+ * file appears at @output only when complete (temp file beside it, then rename); on failure no
+ * output is left. @stats may be NULL.
+ */
+LC_API int lc_import(lc_pull *pull, const char *output, const lc_import_opts *opts,
+		     lc_import_stats *stats, lc_error *err);
+/** enroot's default file name for @ref: "nvidia+pytorch+25.09-py3.sqsh". Caller frees. */
+LC_API int lc_import_default_name(const char *ref, char **ret_name, lc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

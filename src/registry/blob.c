@@ -352,7 +352,7 @@ static lc_http_req *job_request(blob_job *j)
 	return &j->req;
 }
 
-/* Pick the next request; lowest layer first, so a streaming reader gets layer 0 soonest. */
+/* Pick the next request; topmost layer first: the import merges layers top-down. */
 static bool set_failed(lc_blob_set *s)
 {
 	bool failed;
@@ -368,8 +368,8 @@ static int next_locked(lc_blob_set *s, lc_http_req **ret, long *ret_wait)
 	int64_t now = lc_now_ms();
 	long wait = -1;
 
-	for (size_t i = 0; i < s->n && !set_failed(s); i++) {
-		blob_job *j = &s->jobs[i];
+	for (size_t k = 0; k < s->n && !set_failed(s); k++) {
+		blob_job *j = &s->jobs[s->n - 1 - k];
 
 		if (j->state == JOB_LOCKING && job_try_lock(j) < 0) {
 			job_fail(j, -j->err.code);

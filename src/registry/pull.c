@@ -457,6 +457,16 @@ LC_API int lc_pull_wait(lc_pull *p, lc_error *err)
 	return lc_blob_set_wait(p->layers, err);
 }
 
+bool lc_pull_is_started(const lc_pull *p)
+{
+	return p->layers != NULL;
+}
+
+lc_ctx *lc_pull_ctx(const lc_pull *p)
+{
+	return p->ctx;
+}
+
 lc_image *lc_pull_take_image(lc_pull *p)
 {
 	return TAKE_PTR(p->img);

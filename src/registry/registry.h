@@ -248,6 +248,8 @@ int lc_image_parse_config(lc_image *img, const char *body, size_t len, lc_error 
 int lc_pull_new_transport(lc_ctx *ctx, const char *ref, const lc_pull_opts *opts,
 			  lc_transport *transport, lc_pull **ret_pull, lc_error *err);
 
+bool lc_pull_is_started(const lc_pull *p);
+lc_ctx *lc_pull_ctx(const lc_pull *p);
 /* The image, now the caller's (NULL after the first call). */
 lc_image *lc_pull_take_image(lc_pull *p);
 

@@ -6,38 +6,15 @@ set -uo pipefail
 
 BUILD="$(cd "$1" && pwd)"
 SRC="$(cd "$2" && pwd)"
-SHARED="${LC_SHARED_DIR:-$SRC/../shared}"
 PULL="$BUILD/tools/ctr-pull"
-IMAGES_CACHE="${IMAGES_CACHE:-/tmp/oci-images-cache}"
-WORK="$(mktemp -d /tmp/lc-itest-XXXXXX)"
 PROXY_PORT=5090
-passed=0 failed=0
 proxy_pid=""
+# shellcheck source=lib.sh
+. "$SRC/tests/integration/lib.sh"
+cleanup_hooks+=('[ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null')
 
-cleanup() {
-    [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null
-    [ "${LC_KEEP_REGISTRY:-0}" = 1 ] || "$SHARED/registry/down.sh" >/dev/null 2>&1
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-    local d="$1"; shift
-    if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-
-# expect_error DESCRIPTION EXPECTED-SUBSTRING ctr-pull-args...: exit 1 and the message on stderr
-expect_error() {
-    local d="$1" want="$2" out rc; shift 2
-    out="$("$PULL" "$@" 2>&1 >/dev/null)"; rc=$?
-    if [ "$rc" = 1 ] && [[ "$out" == *"$want"* ]] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ]; then
-        ok "$d"
-    else
-        not_ok "$d (rc=$rc, stderr: $out)"
-    fi
-}
+# expect_error for ctr-pull
+expect_pull_error() { local d="$1" w="$2"; shift 2; expect_error "$d" "$w" "$PULL" "$@"; }
 
 # every file in the cache is named by its own sha256, and no temp file is left
 blobs_verified() {
@@ -52,11 +29,7 @@ blobs_verified() {
     [ "$n" -gt 0 ]
 }
 
-tsv_digest() { awk -v r="127.0.0.1:5000/$1" '$1 == r { print $2 }' "$IMAGES_CACHE/images.tsv"; }
-
-echo "# starting the registry and building test images"
-"$SHARED/registry/up.sh" all >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; exit 1; }
-"$SHARED/registry/make-images.sh" >"$WORK/images.log" 2>&1 || { tail -30 "$WORK/images.log"; exit 1; }
+start_registry
 
 printf 'machine 127.0.0.1 login testuser password testpass\n' >"$WORK/credentials"
 printf 'machine 127.0.0.1 login testuser password wrongpass\n' >"$WORK/bad-credentials"
@@ -103,25 +76,25 @@ check "config of tiny parsed" bash -c "'$PULL' --allow-http --cache '$WORK/cache
     127.0.0.1:5000/tiny:latest | grep -qx 'env: TINY_VAR=tiny value with spaces'"
 
 echo "# errors"
-expect_error "private/tiny anonymously on the token instance" \
+expect_pull_error "private/tiny anonymously on the token instance" \
     "access to 'private/tiny' on '127.0.0.1:5002' denied for anonymous (HTTP 401" \
     --allow-http --cache "$WORK/cache-err" 127.0.0.1:5002/private/tiny:latest
 check "private/tiny with credentials on the token instance" "$PULL" -q --allow-http \
     --cache "$WORK/cache-err" --credentials "$WORK/credentials" 127.0.0.1:5002/private/tiny:latest
-expect_error "wrong password on the token instance" \
+expect_pull_error "wrong password on the token instance" \
     "authentication to '127.0.0.1:5002' failed for testuser: the token server rejected the credentials" \
     --allow-http --cache "$WORK/cache-err" --credentials "$WORK/bad-credentials" 127.0.0.1:5002/tiny:latest
-expect_error "wrong password on the basic instance" "denied for testuser (HTTP 401" \
+expect_pull_error "wrong password on the basic instance" "denied for testuser (HTTP 401" \
     --allow-http --cache "$WORK/cache-err" --credentials "$WORK/bad-credentials" 127.0.0.1:5001/tiny:latest
-expect_error "no credentials on the basic instance" "registry '127.0.0.1:5001' requires a login" \
+expect_pull_error "no credentials on the basic instance" "registry '127.0.0.1:5001' requires a login" \
     --allow-http --cache "$WORK/cache-err" 127.0.0.1:5001/tiny:latest
-expect_error "tiny:arm64-only on amd64" "image '127.0.0.1:5000/tiny:arm64-only' is for linux/arm64, not linux/amd64" \
+expect_pull_error "tiny:arm64-only on amd64" "image '127.0.0.1:5000/tiny:arm64-only' is for linux/arm64, not linux/amd64" \
     --allow-http --cache "$WORK/cache-err" 127.0.0.1:5000/tiny:arm64-only
-expect_error "missing tag" "not found (HTTP 404: MANIFEST_UNKNOWN" \
+expect_pull_error "missing tag" "not found (HTTP 404: MANIFEST_UNKNOWN" \
     --allow-http --cache "$WORK/cache-err" 127.0.0.1:5000/tiny:no-such-tag
-expect_error "plain-HTTP registry without HTTP allowed" "a plain-HTTP registry needs HTTP allowed" \
+expect_pull_error "plain-HTTP registry without HTTP allowed" "a plain-HTTP registry needs HTTP allowed" \
     --cache "$WORK/cache-err" 127.0.0.1:5000/tiny:latest
-expect_error "malformed reference" "invalid image reference '127.0.0.1:5000/Tiny': repository name must be lowercase" \
+expect_pull_error "malformed reference" "invalid image reference '127.0.0.1:5000/Tiny': repository name must be lowercase" \
     --allow-http --cache "$WORK/cache-err" 127.0.0.1:5000/Tiny
 check "no password in any output" bash -c "! '$PULL' -v --allow-http --cache '$WORK/cache-err' \
     --credentials '$WORK/bad-credentials' 127.0.0.1:5002/tiny:latest 2>&1 | grep -q wrongpass"
@@ -155,11 +128,11 @@ check "429 then 200 succeeds" "$PULL" -q --allow-http --cache "$WORK/cache-fault
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "Retry-After: 1 was honoured (${elapsed_ms} ms)" test "$elapsed_ms" -ge 950
 check "the 429 was answered, then the blob fetched" test "$(grep -c "/blobs/$TINY_LAYER " "$WORK/proxy.log")" = 2
-expect_error "a corrupted blob is rejected" "blob $ZSTD_LAYER: digest mismatch" \
+expect_pull_error "a corrupted blob is rejected" "blob $ZSTD_LAYER: digest mismatch" \
     --allow-http --cache "$WORK/cache-fault" "$PX/tiny:zstd"
 check "the corrupted blob is not in the cache" test ! -e "$WORK/cache-fault/blobs/sha256/$ZSTD_HEX"
 check "no temp file after the rejection" blobs_verified "$WORK/cache-fault"
-expect_error "persistent 503 fails after the retries" "HTTP 503: INJECTED: fault proxy (after 6 attempts)" \
+expect_pull_error "persistent 503 fails after the retries" "HTTP 503: INJECTED: fault proxy (after 6 attempts)" \
     --allow-http --cache "$WORK/cache-fault" "$PX/tiny:uncompressed"
 
 echo "# two processes, one cache: each blob downloaded once"
@@ -173,8 +146,7 @@ check "no blob fetched twice" test -z "$dups"
 check "shared cache intact" blobs_verified "$WORK/cache-shared"
 
 echo "# as an unprivileged user"
-id lctest >/dev/null 2>&1 || useradd -m -s /bin/bash lctest
-chmod 755 "$WORK"
+ensure_test_user
 if runuser -u lctest -- env HOME=/home/lctest "$PULL" -q --allow-http 127.0.0.1:5002/tiny:latest >/dev/null; then
     ok "unprivileged user pulls into ~/.cache/libcontainer"
 else
@@ -206,5 +178,4 @@ else
     not_ok "meson install"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Import: registry layers → one squashfs file, in one stream (DESIGN.md decisions 2 and 3).
+ * Layers are read topmost first while they download, merged into the tree, file data goes
+ * straight to the block processor; the output appears under its name only when complete.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "../registry/registry.h"
+#include "squash.h"
+
+#define IMAGE_XATTR "user.lc.image"
+
+/* ---------------------------------------------------------------- options */
+
+static int parse_size(const char *s, uint32_t *ret)
+{
+	char *end = NULL;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (end == s)
+		return -EINVAL;
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	if (*end != '\0' || v > UINT32_MAX)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+static int parse_compression(const char *s, lc_sqfs_writer_opts *o, lc_error *err)
+{
+	if (strcmp(s, "none") == 0) {
+		o->uncompressed = true;
+		return 0;
+	}
+	if (strcmp(s, "zstd") == 0) {
+		o->uncompressed = false;
+		return 0;
+	}
+	if (lc_str_has_prefix(s, "zstd:")) {
+		char *end = NULL;
+		long level = strtol(s + 5, &end, 10);
+		if (end != s + 5 && *end == '\0' && level >= 1 && level <= 22) {
+			o->compression_level = (int)level;
+			o->uncompressed = false;
+			return 0;
+		}
+	}
+	return lc_fail(err, EINVAL, "compression '%s': want zstd, zstd:LEVEL (1-22) or none", s);
+}
+
+/* The ENROOT_SQUASH_OPTIONS forms people use; anything else is refused by name. */
+static int parse_squash_options(const char *text, lc_sqfs_writer_opts *o, lc_error *err)
+{
+	_cleanup_free_ char *copy = strdup(text);
+	char *save = NULL, *arg;
+
+	if (!copy)
+		return lc_fail(err, ENOMEM, "out of memory");
+	for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+		if (strcmp(t, "-comp") == 0) {
+			arg = strtok_r(NULL, " \t", &save);
+			if (!arg || strcmp(arg, "zstd") != 0)
+				return lc_fail(err, EINVAL,
+					       "squash options: only '-comp zstd' is "
+					       "supported, not '%s'",
+					       arg ? arg : "");
+		} else if (strcmp(t, "-Xcompression-level") == 0) {
+			char level[32];
+			arg = strtok_r(NULL, " \t", &save);
+			(void)snprintf(level, sizeof(level), "zstd:%s", arg ? arg : "");
+			if (parse_compression(level, o, err) < 0)
+				return lc_fail(err, EINVAL,
+					       "squash options: bad -Xcompression-level");
+		} else if (strcmp(t, "-b") == 0) {
+			arg = strtok_r(NULL, " \t", &save);
+			if (!arg || parse_size(arg, &o->block_size) < 0)
+				return lc_fail(err, EINVAL, "squash options: bad -b value");
+		} else if (strcmp(t, "-noI") == 0 || strcmp(t, "-noD") == 0 ||
+			   strcmp(t, "-noF") == 0 || strcmp(t, "-noX") == 0 ||
+			   strcmp(t, "-noInodeCompression") == 0 ||
+			   strcmp(t, "-noDataCompression") == 0) {
+			o->uncompressed = true;
+		} else if (strcmp(t, "-all-root") == 0) {
+			o->all_root = true;
+		} else {
+			return lc_fail(err, EINVAL, "squash options: '%s' is not supported", t);
+		}
+	}
+	return 0;
+}
+
+static int writer_opts(const lc_import_opts *io, lc_sqfs_writer_opts *o, lc_error *err)
+{
+	int r = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->compression_level = 3;
+	if (io->squash_options)
+		r = parse_squash_options(io->squash_options, o, err);
+	if (r >= 0 && io->compression)
+		r = parse_compression(io->compression, o, err);
+	if (r < 0)
+		return r;
+	if (io->block_size)
+		o->block_size = io->block_size;
+	if (!o->block_size)
+		o->block_size = 1u << 20;
+	if (o->block_size < 4096 || o->block_size > (1u << 20) ||
+	    (o->block_size & (o->block_size - 1)))
+		return lc_fail(err, EINVAL, "block size %u: want a power of two from 4K to 1M",
+			       o->block_size);
+	o->threads = io->threads;
+	if (io->flags & LC_IMPORT_ALL_ROOT)
+		o->all_root = true;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- the image config xattr */
+
+static json_t *strv_json(const char *const *v)
+{
+	json_t *a = json_array();
+
+	for (; a && v && *v; v++)
+		json_array_append_new(a, json_string(*v));
+	return a;
+}
+
+/* The config fields a container start needs, as JSON on the root directory (IMAGE_XATTR). */
+static int image_xattr(lc_tree *t, const lc_image *img, lc_error *err)
+{
+	json_t *o = json_object(), *labels = json_object();
+	lc_xattr *x;
+	char *text;
+
+	if (!o || !labels) {
+		json_decref(o);
+		json_decref(labels);
+		return lc_fail(err, ENOMEM, "out of memory");
+	}
+	json_object_set_new(o, "reference", json_string(lc_image_reference(img)));
+	json_object_set_new(o, "digest", json_string(lc_image_digest(img)));
+	json_object_set_new(o, "config_digest", json_string(lc_image_config_digest(img)));
+	json_object_set_new(o, "env", strv_json(lc_image_env(img)));
+	json_object_set_new(o, "entrypoint", strv_json(lc_image_entrypoint(img)));
+	json_object_set_new(o, "cmd", strv_json(lc_image_cmd(img)));
+	if (lc_image_workdir(img))
+		json_object_set_new(o, "workdir", json_string(lc_image_workdir(img)));
+	if (lc_image_user(img))
+		json_object_set_new(o, "user", json_string(lc_image_user(img)));
+	for (size_t i = 0; i < lc_image_label_count(img); i++)
+		json_object_set_new(labels, lc_image_label_key(img, i),
+				    json_string(lc_image_label(img, lc_image_label_key(img, i))));
+	json_object_set_new(o, "labels", labels);
+	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	x = realloc(t->root->xattrs, (t->root->n_xattrs + 1) * sizeof(*x));
+	if (!text || !x) {
+		free(text);
+		if (x)
+			t->root->xattrs = x;
+		return lc_fail(err, ENOMEM, "out of memory");
+	}
+	t->root->xattrs = x;
+	x[t->root->n_xattrs++] = (lc_xattr){strdup(IMAGE_XATTR), text, strlen(text)};
+	return x[t->root->n_xattrs - 1].key ? 0 : lc_fail(err, ENOMEM, "out of memory");
+}
+
+/* ---------------------------------------------------------------- layers */
+
+typedef struct pull_source {
+	lc_pull *pull;
+	size_t index;
+} pull_source;
+
+static int pull_read(void *u, void *buf, size_t len, size_t *ret_n, lc_error *err)
+{
+	pull_source *s = u;
+
+	return lc_pull_layer_read(s->pull, s->index, buf, len, ret_n, err);
+}
+
+typedef struct import_job {
+	lc_pull *pull;
+	const lc_image *img;
+	lc_ctx *ctx;
+	lc_tree tree;
+	lc_sqfs_writer *w;
+	bool prefer_zlib;
+	lc_import_stats *stats;
+} import_job;
+
+static int open_layer(import_job *j, size_t i, const lc_layer_source *src, lc_layer_stream **ret,
+		      lc_error *err)
+{
+	enum lc_layer_compression comp;
+	int r = lc_layer_compression_of(lc_image_layer_media_type(j->img, i), &comp, err);
+
+	if (r >= 0)
+		r = lc_layer_stream_open(src, comp, j->prefer_zlib, ret, err);
+	return r < 0 ? lc_error_prefix(err, r, "layer %s", lc_image_layer_digest(j->img, i)) : r;
+}
+
+/* Second pass over a finished layer, from the cache, for shadowed hardlink targets. */
+static int resolve_pending(import_job *j, size_t i, void *pending, lc_error *err)
+{
+	_cleanup_close_ int fd = open(lc_image_layer_path(j->img, i), O_RDONLY | O_CLOEXEC);
+	lc_layer_source src = lc_layer_source_fd(fd);
+	lc_merge_layer l = {(int)i, lc_image_layer_digest(j->img, i), NULL};
+	int r;
+
+	if (fd < 0)
+		return lc_fail(err, errno, "open '%s': %m", lc_image_layer_path(j->img, i));
+	r = open_layer(j, i, &src, &l.stream, err);
+	if (r >= 0)
+		r = lc_merge_resolve_pending(&j->tree, j->w, &l, pending, err);
+	lc_layer_stream_free(l.stream);
+	return r;
+}
+
+static int merge_layer(import_job *j, size_t i, lc_error *err)
+{
+	pull_source ps = {j->pull, i};
+	lc_layer_source src = {pull_read, &ps};
+	lc_merge_layer l = {(int)i, lc_image_layer_digest(j->img, i), NULL};
+	void *pending = NULL;
+	char drain[4096];
+	size_t n;
+	int r = open_layer(j, i, &src, &l.stream, err);
+
+	if (r >= 0)
+		r = lc_merge_layer_apply(&j->tree, j->w, &l, j->ctx, &pending, err);
+	/* the tar may end before the blob does (padding): read to the end, which verifies it */
+	while (r >= 0 && (r = lc_pull_layer_read(j->pull, i, drain, sizeof(drain), &n, err)) >= 0 &&
+	       n > 0)
+		;
+	if (r >= 0 && j->stats) {
+		j->stats->layer_bytes += lc_layer_stream_bytes_in(l.stream);
+		j->stats->tar_bytes += lc_layer_stream_bytes_out(l.stream);
+	}
+	lc_layer_stream_free(l.stream);
+	if (r >= 0 && lc_merge_has_pending(pending))
+		r = resolve_pending(j, i, pending, err);
+	lc_merge_pending_free(pending);
+	return r;
+}
+
+static int convert(import_job *j, int fd, const lc_sqfs_writer_opts *wo, lc_error *err)
+{
+	int64_t t0 = lc_now_ms(), t1;
+	size_t n = lc_image_layer_count(j->img);
+	int r = lc_tree_init(&j->tree, err);
+
+	if (r >= 0)
+		r = lc_sqfs_writer_new(fd, wo, &j->w, err);
+	for (size_t i = n; r >= 0 && i-- > 0;) {
+		lc_debug(j->ctx, "merging layer %zu %s", i, lc_image_layer_digest(j->img, i));
+		r = merge_layer(j, i, err);
+	}
+	if (r >= 0)
+		r = image_xattr(&j->tree, j->img, err);
+	t1 = lc_now_ms();
+	if (r >= 0)
+		r = lc_sqfs_writer_finish(j->w, &j->tree, err);
+	if (j->stats) {
+		j->stats->convert_ms = (uint64_t)(t1 - t0);
+		j->stats->finish_ms = (uint64_t)(lc_now_ms() - t1);
+	}
+	j->w = lc_sqfs_writer_free(j->w);
+	lc_tree_free(&j->tree);
+	return r;
+}
+
+/* ---------------------------------------------------------------- output file */
+
+static int open_temp_beside(const char *output, char **ret_path, int *ret_fd, lc_error *err)
+{
+	_cleanup_free_ char *dcopy = strdup(output);
+	_cleanup_free_ char *bcopy = strdup(output);
+	char *path = NULL;
+	mode_t mask;
+	int fd;
+
+	if (!dcopy || !bcopy ||
+	    asprintf(&path, "%s/.%s.XXXXXX", dirname(dcopy), basename(bcopy)) < 0)
+		return lc_fail(err, ENOMEM, "out of memory");
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0) {
+		int r = lc_fail(err, errno, "create a temporary file beside '%s': %m", output);
+		free(path);
+		return r;
+	}
+	mask = umask(0);
+	umask(mask);
+	(void)fchmod(fd, 0644 & ~mask);
+	*ret_path = path;
+	*ret_fd = fd;
+	return 0;
+}
+
+static int publish(int fd, const char *tmp, const char *output, bool force, lc_error *err)
+{
+	if (fsync(fd) < 0)
+		return lc_fail(err, errno, "fsync '%s': %m", tmp);
+	if (force ? rename(tmp, output) < 0
+		  : renameat2(AT_FDCWD, tmp, AT_FDCWD, output, RENAME_NOREPLACE) < 0)
+		return lc_fail(err, errno,
+			       errno == EEXIST ? "'%s' already exists" : "rename to '%s': %m",
+			       output);
+	return 0;
+}
+
+static int check_import_opts(const lc_import_opts *o, lc_error *err)
+{
+	if (o->version != LC_IMPORT_OPTS_VERSION)
+		return lc_fail(err, EINVAL, "lc_import_opts version %u is not supported",
+			       o->version);
+	if (o->flags & ~(uint32_t)LC_IMPORT_ALL)
+		return lc_fail(err, EINVAL, "lc_import_opts: unknown flags 0x%x",
+			       o->flags & ~(uint32_t)LC_IMPORT_ALL);
+	return 0;
+}
+
+LC_API int lc_import(lc_pull *pull, const char *output, const lc_import_opts *opts,
+		     lc_import_stats *stats, lc_error *err)
+{
+	static const lc_import_opts defaults = LC_IMPORT_OPTS_INIT;
+	lc_error local = LC_ERROR_INIT;
+	lc_sqfs_writer_opts wo;
+	import_job j = {0};
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r;
+
+	if (!err)
+		err = &local;
+	if (!pull || !output)
+		return lc_fail(err, EINVAL, "lc_import: NULL argument");
+	if (!opts)
+		opts = &defaults;
+	r = check_import_opts(opts, err);
+	if (r >= 0)
+		r = writer_opts(opts, &wo, err);
+	if (r < 0)
+		return r;
+	if (!(opts->flags & LC_IMPORT_FORCE) && lstat(output, &st) == 0)
+		return lc_fail(err, EEXIST, "'%s' already exists", output);
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	j = (import_job){pull,
+			 lc_pull_image(pull),
+			 lc_pull_ctx(pull),
+			 {0},
+			 NULL,
+			 (opts->flags & LC_IMPORT_ZLIB) != 0,
+			 stats};
+	if (!lc_pull_is_started(pull) && (r = lc_pull_start(pull, err)) < 0)
+		return r;
+	r = open_temp_beside(output, &tmp, &fd, err);
+	if (r < 0)
+		return r;
+	r = convert(&j, fd, &wo, err);
+	if (r >= 0)
+		r = lc_pull_wait(pull, err);
+	if (r >= 0 && stats && fstat(fd, &st) == 0)
+		stats->image_bytes = (uint64_t)st.st_size;
+	if (r >= 0)
+		r = publish(fd, tmp, output, opts->flags & LC_IMPORT_FORCE, err);
+	if (r < 0)
+		(void)unlink(tmp);
+	return r;
+}
+
+LC_API int lc_import_default_name(const char *text, char **ret_name, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	_cleanup_(lc_ref_freep) lc_ref *ref = NULL;
+	const char *repo;
+	lc_buf b = LC_BUF_INIT;
+	int r;
+
+	if (!err)
+		err = &local;
+	if (!ret_name)
+		return lc_fail(err, EINVAL, "lc_import_default_name: NULL argument");
+	r = lc_ref_parse(text, &ref, err);
+	if (r < 0)
+		return r;
+	repo = ref->repository;
+	if (strcmp(ref->registry, LC_DOCKER_HUB) == 0 && lc_str_has_prefix(repo, "library/"))
+		repo += strlen("library/");
+	for (const char *p = repo; *p; p++)
+		(void)lc_buf_append(&b, *p == '/' ? "+" : p, 1);
+	if (ref->tag)
+		(void)lc_buf_printf(&b, "+%s", ref->tag);
+	else
+		(void)lc_buf_printf(&b, "+sha256-%.12s", ref->digest + 7);
+	if (lc_buf_printf(&b, ".sqsh") < 0) {
+		lc_buf_free(&b);
+		return lc_fail(err, ENOMEM, "out of memory");
+	}
+	*ret_name = lc_buf_steal(&b);
+	return 0;
+}

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private interface of the squash module: layer streams, the merge tree, the squashfs writer. */
+#ifndef LC_SQUASH_H
+#define LC_SQUASH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../util/util.h"
+
+struct archive;
+struct archive_entry;
+struct sqfs_inode_generic_t;
+
+/* ================================================================ layer streams (layer.c) */
+enum lc_layer_compression { LC_LAYER_NONE, LC_LAYER_GZIP, LC_LAYER_ZSTD };
+int lc_layer_compression_of(const char *media_type, enum lc_layer_compression *ret, lc_error *err);
+
+/* Where compressed bytes come from: *ret_n == 0 at the end. */
+typedef struct lc_layer_source {
+	int (*read)(void *userdata, void *buf, size_t len, size_t *ret_n, lc_error *err);
+	void *userdata;
+} lc_layer_source;
+lc_layer_source lc_layer_source_fd(int fd);
+
+typedef struct lc_layer_stream lc_layer_stream;
+/* @prefer_zlib: inflate gzip with zlib instead of ISA-L (for comparison and as a fallback). */
+int lc_layer_stream_open(const lc_layer_source *src, enum lc_layer_compression comp,
+			 bool prefer_zlib, lc_layer_stream **ret, lc_error *err);
+struct archive *lc_layer_stream_archive(lc_layer_stream *s);
+int lc_layer_stream_error(lc_layer_stream *s, lc_error *err);
+uint64_t lc_layer_stream_bytes_in(const lc_layer_stream *s);
+uint64_t lc_layer_stream_bytes_out(const lc_layer_stream *s);
+lc_layer_stream *lc_layer_stream_free(lc_layer_stream *s);
+
+/* ================================================================ the merge tree (tree.c) */
+typedef struct lc_xattr {
+	char *key;
+	void *value;
+	size_t size;
+} lc_xattr;
+
+typedef struct lc_node lc_node;
+struct lc_node {
+	lc_node *parent;
+	char *name;
+	uint32_t mode; /* type and permission bits */
+	uint32_t uid, gid;
+	int64_t mtime;
+	int layer;          /* index of the layer that defined this node */
+	int opaque_layer;   /* lower layers than this one contribute no children; -1: none */
+	bool whiteout;      /* a tombstone: hides lower layers, never emitted */
+	bool implicit;      /* a parent dir no entry described (yet) */
+	lc_node **children; /* sorted by name (byte order, as squashfs wants) */
+	size_t n_children, cap_children;
+	char *symlink;     /* link target */
+	uint64_t rdev;     /* devices */
+	uint64_t size;     /* regular files: bytes */
+	lc_node *hardlink; /* set: this entry is another name of that node's inode */
+	struct sqfs_inode_generic_t *inode; /* regular files: filled by the block processor */
+	lc_xattr *xattrs;
+	size_t n_xattrs;
+	/* serialisation */
+	uint32_t nlink;
+	uint32_t inode_num;
+	uint64_t inode_ref;
+	uint32_t xattr_idx;
+	bool emitted;
+	bool written;
+};
+
+typedef struct lc_node_list {
+	lc_node **items;
+	size_t n, cap;
+} lc_node_list;
+
+typedef struct lc_tree {
+	lc_node *root;
+	lc_node_list extra; /* inodes no directory holds directly (shadowed hardlink targets) */
+	lc_node_list dead;  /* replaced nodes: the block processor may still point into them */
+} lc_tree;
+int lc_node_list_push(lc_node_list *l, lc_node *n);
+/* Take @n out of its directory and keep it until lc_tree_free. */
+int lc_tree_bury(lc_tree *t, lc_node *n);
+/* Follow hardlink aliases to the node that owns the inode. */
+lc_node *lc_node_inode_owner(lc_node *n);
+
+int lc_tree_init(lc_tree *t, lc_error *err);
+void lc_tree_free(lc_tree *t);
+/* Split and check a tar path: no "..", not absolute, no empty result unless root. Components
+ * are returned in place (modifies @path); *ret_n is their number. */
+int lc_path_split(char *path, char ***ret_parts, size_t *ret_n, lc_error *err);
+lc_node *lc_node_child(const lc_node *dir, const char *name);
+int lc_node_add_child(lc_node *dir, lc_node *child);
+void lc_node_remove_child(lc_node *dir, lc_node *child);
+lc_node *lc_node_new(const char *name, uint32_t mode, int layer);
+void lc_node_free(lc_node *n);
+void lc_node_clear_content(lc_node *n);
+
+/* ================================================================ squashfs writer (writer.c) */
+typedef struct lc_sqfs_writer lc_sqfs_writer;
+typedef struct lc_sqfs_writer_opts {
+	int compression_level; /* zstd level; 0 means "no compression" only with uncompressed */
+	bool uncompressed;
+	uint32_t block_size;
+	unsigned threads;
+	bool all_root; /* map every owner to 0:0 */
+} lc_sqfs_writer_opts;
+int lc_sqfs_writer_new(int fd, const lc_sqfs_writer_opts *o, lc_sqfs_writer **ret, lc_error *err);
+/* File data: begin (node->inode gets filled), append, end. */
+int lc_sqfs_writer_begin_file(lc_sqfs_writer *w, lc_node *node, lc_error *err);
+int lc_sqfs_writer_append(lc_sqfs_writer *w, const void *data, size_t len, lc_error *err);
+int lc_sqfs_writer_end_file(lc_sqfs_writer *w, lc_error *err);
+/* Write tables and superblock for @tree; @root_xattrs go on the root directory as well. */
+int lc_sqfs_writer_finish(lc_sqfs_writer *w, lc_tree *tree, lc_error *err);
+lc_sqfs_writer *lc_sqfs_writer_free(lc_sqfs_writer *w);
+
+/* ================================================================ merge (merge.c) */
+typedef struct lc_merge lc_merge;
+typedef struct lc_merge_layer {
+	int index;          /* 0 = bottom */
+	const char *digest; /* for messages */
+	lc_layer_stream *stream;
+} lc_merge_layer;
+/* Apply one layer, top-down order (highest index first). */
+int lc_merge_layer_apply(lc_tree *t, lc_sqfs_writer *w, const lc_merge_layer *l, lc_ctx *ctx,
+			 void **ret_pending, lc_error *err);
+/* Write the data of shadowed hardlink targets (second pass over the same layer). */
+int lc_merge_resolve_pending(lc_tree *t, lc_sqfs_writer *w, const lc_merge_layer *l, void *pending,
+			     lc_error *err);
+bool lc_merge_has_pending(const void *pending);
+void lc_merge_pending_free(void *pending);
+
+#endif

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Integration test of ctr-import against the loopback registry of ../shared/registry: the content
+# of every imported image is compared with the expected model or with umoci's unpack of the same
+# image; real tools (unsquashfs, squashfuse) must read our files; hostile layers fail cleanly.
+# usage: import.sh BUILD_DIR SOURCE_DIR
+set -uo pipefail
+
+BUILD="$(cd "$1" && pwd)"
+SRC="$(cd "$2" && pwd)"
+IMPORT="$BUILD/tools/ctr-import"
+# shellcheck source=lib.sh
+. "$SRC/tests/integration/lib.sh"
+CACHE="$WORK/cache"
+mnt=""
+cleanup_hooks+=('[ -n "$mnt" ] && umount "$mnt" 2>/dev/null')
+
+start_registry
+
+# import REF OUT [options]: quiet import from the plain instance
+import() { local ref="$1" out="$2"; shift 2; "$IMPORT" -q --allow-http --cache "$CACHE" -o "$out" "$@" "127.0.0.1:5000/$ref"; }
+
+# walk_sqsh SQSH JSONL: unpack with unsquashfs and describe every entry
+walk_sqsh() {
+    local dir="$WORK/unpack-$$-$RANDOM"
+    unsquashfs -q -n -d "$dir" "$1" >/dev/null 2>&1 || { echo "unsquashfs failed on $1"; return 1; }
+    "${OCITOOL[@]}" walk --root "$dir" --txt /dev/null --jsonl "$2" >/dev/null || return 1
+    rm -rf "$dir"
+}
+
+# matches SQSH EXPECTED-JSONL [compare options]: the image holds exactly the expected filesystem
+matches() {
+    local sqsh="$1" want="$2"; shift 2
+    walk_sqsh "$sqsh" "$WORK/got.jsonl" && "${OCITOOL[@]}" compare "$@" "$want" "$WORK/got.jsonl" >"$WORK/compare.log" 2>&1 \
+        || { head -20 "$WORK/compare.log"; return 1; }
+}
+
+# umoci_model TAG JSONL: the filesystem umoci unpacks from the OCI layout (reference)
+umoci_model() {
+    rm -rf "$WORK/umoci"
+    umoci unpack --image "$IMAGES_CACHE/oci:$1" "$WORK/umoci" >/dev/null 2>&1 || return 1
+    "${OCITOOL[@]}" walk --root "$WORK/umoci/rootfs" --txt /dev/null --jsonl "$2" >/dev/null
+    rm -rf "$WORK/umoci"
+}
+
+echo "# content: layered (every whiteout, hardlink, xattr, owner and name case)"
+for tag in latest v2s2; do
+    check "layered:$tag imports" import "layered:$tag" "$WORK/layered-$tag.sqsh"
+    check "layered:$tag equals expected/layered.jsonl" matches "$WORK/layered-$tag.sqsh" "$SHARED/registry/expected/layered.jsonl"
+done
+for tag in compat compat-v2s2; do
+    check "layered:$tag imports" import "layered:$tag" "$WORK/layered-$tag.sqsh"
+    check "layered:$tag equals expected/layered-compat.jsonl" matches "$WORK/layered-$tag.sqsh" "$SHARED/registry/expected/layered-compat.jsonl"
+done
+
+echo "# content: tiny and debian against umoci's unpack of the same images"
+umoci_model tiny-amd64 "$WORK/tiny.model.jsonl" || not_ok "umoci unpack tiny"
+for tag in latest v2s2 zstd uncompressed multiarch multiarch-v2s2; do
+    check "tiny:$tag imports" import "tiny:$tag" "$WORK/tiny-$tag.sqsh"
+    check "tiny:$tag equals umoci's unpack" matches "$WORK/tiny-$tag.sqsh" "$WORK/tiny.model.jsonl"
+done
+umoci_model debian-bookworm "$WORK/debian.model.jsonl" || not_ok "umoci unpack debian"
+for tag in bookworm bookworm-oci; do
+    check "debian:$tag imports" import "debian:$tag" "$WORK/debian-$tag.sqsh"
+    check "debian:$tag equals umoci's unpack" matches "$WORK/debian-$tag.sqsh" "$WORK/debian.model.jsonl"
+done
+umoci_model debian-bookworm-python "$WORK/python.model.jsonl" || not_ok "umoci unpack debian-python"
+check "debian:bookworm-python imports" import debian:bookworm-python "$WORK/python.sqsh"
+check "debian:bookworm-python equals umoci's unpack" matches "$WORK/python.sqsh" "$WORK/python.model.jsonl"
+check "zlib inflate (--gzip-zlib) imports" import debian:bookworm "$WORK/zlib.sqsh" --gzip-zlib
+check "zlib inflate gives the same content" matches "$WORK/zlib.sqsh" "$WORK/debian.model.jsonl"
+
+echo "# real tools read our images"
+check "unsquashfs -s" bash -c "unsquashfs -s '$WORK/layered-latest.sqsh' | grep -q 'Compression zstd'"
+check "unsquashfs -l lists every entry" test "$(unsquashfs -l "$WORK/debian-bookworm.sqsh" | grep -c '^squashfs-root/')" \
+    = "$(($(wc -l < "$WORK/debian.model.jsonl")))"
+# squashfuse_ll: the high-level squashfuse gives each hardlink its own inode number. Both report
+# security.* xattrs as trusted.* (squashfuse 0.1.105, also for mksquashfs's images), so xattrs are
+# compared through unsquashfs above and left out here.
+if [ -c /dev/fuse ] && command -v squashfuse_ll >/dev/null; then
+    mnt="$WORK/mnt"; mkdir -p "$mnt"
+    if squashfuse_ll "$WORK/layered-latest.sqsh" "$mnt"; then
+        "${OCITOOL[@]}" walk --root "$mnt" --txt /dev/null --jsonl "$WORK/fuse.jsonl" >/dev/null
+        check "squashfuse_ll's view equals the expected filesystem (xattrs aside)" \
+            "${OCITOOL[@]}" compare --ignore xattrs "$SHARED/registry/expected/layered.jsonl" "$WORK/fuse.jsonl"
+        umount "$mnt"; mnt=""
+    else
+        not_ok "squashfuse mounts our image"
+    fi
+else
+    echo "# skip squashfuse view: no /dev/fuse or squashfuse_ll on this machine"
+fi
+
+echo "# the image config travels inside the file"
+rm -rf "$WORK/root-x"; unsquashfs -q -n -d "$WORK/root-x" "$WORK/tiny-latest.sqsh" >/dev/null 2>&1
+meta="$(python3 -c "import os,sys; print(os.getxattr(sys.argv[1], 'user.lc.image').decode())" "$WORK/root-x" 2>&1)"
+check "root xattr user.lc.image holds the config" python3 -c "
+import json, sys
+m = json.loads(sys.argv[1])
+assert m['reference'] == '127.0.0.1:5000/tiny:latest', m
+assert m['digest'] == sys.argv[2], m
+assert m['entrypoint'] == ['/bin/echo', 'tiny-entrypoint:'], m
+assert m['cmd'] == ['hello', 'world'] and m['workdir'] == '/work', m
+assert 'TINY_VAR=tiny value with spaces' in m['env'], m
+assert m['labels']['org.opencontainers.image.title'] == 'tiny', m
+" "$meta" "$(tsv_digest tiny:latest)"
+
+echo "# options"
+ENROOT_SQUASH_OPTIONS="-comp zstd -Xcompression-level 9 -b 128K" import tiny:latest "$WORK/opt.sqsh"
+check "ENROOT_SQUASH_OPTIONS block size" bash -c "unsquashfs -s '$WORK/opt.sqsh' | grep -q '^Block size 131072'"
+check "ENROOT_SQUASH_OPTIONS compression level" bash -c "unsquashfs -s '$WORK/opt.sqsh' | grep -q 'compression-level 9'"
+check "--compress none stores data uncompressed" import debian:bookworm "$WORK/none.sqsh" --compress none
+check "uncompressed image is larger" test "$(stat -c %s "$WORK/none.sqsh")" -gt "$(stat -c %s "$WORK/debian-bookworm.sqsh")"
+check "uncompressed image has the same content" matches "$WORK/none.sqsh" "$WORK/debian.model.jsonl"
+check "--all-root maps every owner to 0" import layered:latest "$WORK/allroot.sqsh" --all-root
+check "--all-root content otherwise equal" matches "$WORK/allroot.sqsh" "$SHARED/registry/expected/layered.jsonl" --ignore uid,gid
+check "no owner but root with --all-root" bash -c "! unsquashfs -lln '$WORK/allroot.sqsh' | awk '{print \$2}' | grep -v '^0/0$' | grep -q ."
+expect_error "bad --compress value" "compression 'lz4'" "$IMPORT" -q --allow-http --cache "$CACHE" -o "$WORK/x.sqsh" --compress lz4 127.0.0.1:5000/tiny:latest
+expect_error "unsupported ENROOT_SQUASH_OPTIONS" "only '-comp zstd' is supported" env ENROOT_SQUASH_OPTIONS="-comp xz" "$IMPORT" -q --allow-http --cache "$CACHE" -o "$WORK/x.sqsh" 127.0.0.1:5000/tiny:latest
+
+echo "# output file handling"
+expect_error "an existing output is not overwritten" "already exists" "$IMPORT" -q --allow-http --cache "$CACHE" -o "$WORK/tiny-latest.sqsh" 127.0.0.1:5000/tiny:v2s2
+check "-f replaces it" import tiny:v2s2 "$WORK/tiny-latest.sqsh" -f
+mkdir -p "$WORK/cwd" && (cd "$WORK/cwd" && "$IMPORT" -q --allow-http --cache "$CACHE" 127.0.0.1:5000/tiny:latest)
+check "default name as enroot's (tiny+latest.sqsh)" test -s "$WORK/cwd/tiny+latest.sqsh"
+(cd "$WORK/cwd" && "$IMPORT" -q --allow-http --cache "$CACHE" "127.0.0.1:5000/debian@$(tsv_digest debian:bookworm)")
+check "default name of a digest reference" test -s "$WORK/cwd/debian+sha256-$(tsv_digest debian:bookworm | cut -c8-19).sqsh"
+
+echo "# kill -9 in the middle of an import"
+rm -rf "$WORK/killcache"
+"$IMPORT" -q --allow-http --cache "$WORK/killcache" -o "$WORK/killed.sqsh" 127.0.0.1:5000/layered:latest & victim=$!
+sleep 0.4; kill -9 "$victim" 2>/dev/null; wait "$victim" 2>/dev/null
+check "no output file after kill -9" test ! -e "$WORK/killed.sqsh"
+check "the next import succeeds" "$IMPORT" -q --allow-http --cache "$WORK/killcache" -o "$WORK/killed.sqsh" 127.0.0.1:5000/layered:latest
+check "and is complete" matches "$WORK/killed.sqsh" "$SHARED/registry/expected/layered.jsonl"
+
+echo "# hostile layers: each fails with a message naming the layer and the entry, leaves nothing"
+mkdir -p "$WORK/hostile" "$WORK/hl-out"
+python3 "$SRC/tests/integration/hostile-layers.py" "$WORK/hostile" >"$WORK/hostile/cases.txt"
+echo '{"architecture":"amd64","os":"linux","config":{}}' >"$WORK/hostile/config.json"
+while read -r name expect; do
+    "${OCITOOL[@]}" image --layout "$WORK/hl-layout" --work "$WORK/hl-work" --tag "$name" \
+        --config-json "$WORK/hostile/config.json" --layer "$WORK/hostile/$name.tar" >/dev/null &&
+    skopeo copy -q --dest-tls-verify=false "oci:$WORK/hl-layout:$name" "docker://127.0.0.1:5000/hostile:$name" ||
+        { not_ok "build hostile image $name"; continue; }
+    if [ "$expect" = ok ]; then
+        check "edge case $name imports" import "hostile:$name" "$WORK/hl-out/$name.sqsh"
+    else
+        expect_error "hostile $name: '$expect'" "$expect" "$IMPORT" -q --allow-http --cache "$CACHE" \
+            -o "$WORK/hl-out/$name.sqsh" "127.0.0.1:5000/hostile:$name"
+        check "hostile $name names its layer" bash -c "'$IMPORT' -q --allow-http --cache '$CACHE' \
+            -o '$WORK/hl-out/$name.sqsh' 127.0.0.1:5000/hostile:$name 2>&1 | grep -q 'layer sha256:'"
+    fi
+done <"$WORK/hostile/cases.txt"
+check "hostile imports left no output and no temp file" test "$(ls -A "$WORK/hl-out")" = "devices.sqsh"
+check "device nodes are kept as recorded" bash -c "unsquashfs -lln '$WORK/hl-out/devices.sqsh' | grep -q '^crw-rw-rw- 0/0 *1, *3 .*/dev/null$'"
+
+echo "# as an unprivileged user"
+ensure_test_user
+if runuser -u lctest -- env HOME=/home/lctest "$IMPORT" -q --allow-http -o /home/lctest/tiny.sqsh \
+    127.0.0.1:5000/tiny:latest; then
+    ok "unprivileged user imports"
+    check "the user's image has the same content" matches /home/lctest/tiny.sqsh "$WORK/tiny.model.jsonl" --ignore uid,gid
+else
+    not_ok "unprivileged user imports"
+fi
+rm -rf /home/lctest/tiny.sqsh /home/lctest/.cache/libcontainer
+
+finish

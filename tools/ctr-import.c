@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ctr-import: image reference -> one squashfs file (enroot import, streamed). */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libcontainer/libcontainer.h>
+
+enum { EXIT_USAGE = 2 };
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: ctr-import [OPTIONS] IMAGE-REF\n"
+	    "Import an OCI/Docker image into one squashfs file (zstd), streamed from the "
+	    "registry.\n\n"
+	    "  -o, --output FILE      output (default: enroot's name, e.g. "
+	    "nvidia+pytorch+25.09-py3.sqsh)\n"
+	    "  -f, --force            replace an existing output file\n"
+	    "  --arch ARCH            platform architecture (default: the host's)\n"
+	    "  --compress zstd[:LEVEL]|none   data compression (default zstd:3)\n"
+	    "  --block-size N         squashfs block size, 4K..1M (default 1M)\n"
+	    "  --all-root             every owner becomes root (mksquashfs -all-root)\n"
+	    "  --cache DIR            blob cache (default $XDG_CACHE_HOME/libcontainer)\n"
+	    "  --allow-http           plain HTTP for every registry (also ENROOT_ALLOW_HTTP=yes)\n"
+	    "  --credentials FILE     netrc-form credentials (default "
+	    "$ENROOT_CONFIG_PATH/.credentials)\n"
+	    "  -j, --connections N    parallel downloads (default 8, or ENROOT_MAX_CONNECTIONS)\n"
+	    "  --digest               print the resolved manifest digest and exit\n"
+	    "  --gzip-zlib            inflate gzip layers with zlib instead of ISA-L (comparison)\n"
+	    "  -q, --quiet            no progress output\n"
+	    "  -v, --verbose          debug log and per-phase timings on stderr\n"
+	    "  -h, --help             this help\n\n"
+	    "ENROOT_SQUASH_OPTIONS (e.g. '-comp zstd -Xcompression-level 9 -b 1M') is honoured;\n"
+	    "--compress and --block-size override it.\n"
+	    "Exit status: 0 success, 1 import failed (message on stderr), 2 usage error.\n");
+}
+
+static void log_stderr(void *u, enum lc_log_level level, const char *msg)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+
+	(void)u;
+	fprintf(stderr, "ctr-import: %s: %s\n", names[level], msg);
+}
+
+typedef struct progress_state {
+	bool tty;
+	size_t layers;
+	uint64_t done[1024], total[1024];
+	struct timespec start;
+} progress_state;
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static int progress(void *u, const lc_progress *p)
+{
+	progress_state *s = u;
+	uint64_t done = 0, total = 0;
+	size_t finished = 0;
+
+	if (p->index >= 1024)
+		return 0;
+	s->done[p->index] = p->done;
+	s->total[p->index] = p->total;
+	for (size_t i = 0; i < s->layers; i++) {
+		done += s->done[i];
+		total += s->total[i];
+		finished += s->done[i] == s->total[i] && s->total[i];
+	}
+	double t = seconds_since(&s->start);
+	fprintf(stderr, "\rdownloading: layers %zu/%zu, %.1f/%.1f MB, %.1f MB/s   ", finished,
+		s->layers, (double)done / 1e6, (double)total / 1e6,
+		t > 0 ? (double)done / 1e6 / t : 0);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"output", required_argument, NULL, 'o'},
+						 {"force", no_argument, NULL, 'f'},
+						 {"arch", required_argument, NULL, 'a'},
+						 {"compress", required_argument, NULL, 'Z'},
+						 {"block-size", required_argument, NULL, 'b'},
+						 {"all-root", no_argument, NULL, 'r'},
+						 {"cache", required_argument, NULL, 'c'},
+						 {"allow-http", no_argument, NULL, 'H'},
+						 {"credentials", required_argument, NULL, 'C'},
+						 {"connections", required_argument, NULL, 'j'},
+						 {"digest", no_argument, NULL, 'd'},
+						 {"gzip-zlib", no_argument, NULL, 'z'},
+						 {"quiet", no_argument, NULL, 'q'},
+						 {"verbose", no_argument, NULL, 'v'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	lc_pull_opts po = LC_PULL_OPTS_INIT;
+	lc_import_opts io = LC_IMPORT_OPTS_INIT;
+	lc_import_stats stats;
+	lc_error err = LC_ERROR_INIT;
+	progress_state ps = {.tty = isatty(STDERR_FILENO)};
+	bool digest_only = false, quiet = false, verbose = false;
+	char *output = NULL, *default_name = NULL;
+	lc_ctx *ctx = NULL;
+	lc_pull *pull = NULL;
+	struct timespec t0;
+	double t_resolve = 0;
+	int c, r;
+
+	po.flags = LC_PULL_USE_ENV;
+	io.squash_options = getenv("ENROOT_SQUASH_OPTIONS");
+	while ((c = getopt_long(argc, argv, "o:fj:qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			output = optarg;
+			break;
+		case 'f':
+			io.flags |= LC_IMPORT_FORCE;
+			break;
+		case 'a':
+			po.architecture = optarg;
+			break;
+		case 'Z':
+			io.compression = optarg;
+			break;
+		case 'b': {
+			char *end = NULL;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end == 'K' || *end == 'k')
+				v <<= 10, end++;
+			else if (*end == 'M' || *end == 'm')
+				v <<= 20, end++;
+			if (end == optarg || *end || v > (1ul << 20))
+				return fprintf(stderr, "ctr-import: bad --block-size '%s'\n",
+					       optarg),
+				       EXIT_USAGE;
+			io.block_size = (uint32_t)v;
+			break;
+		}
+		case 'r':
+			io.flags |= LC_IMPORT_ALL_ROOT;
+			break;
+		case 'z':
+			io.flags |= LC_IMPORT_ZLIB;
+			break;
+		case 'c':
+			po.cache_dir = optarg;
+			break;
+		case 'H':
+			po.flags |= LC_PULL_ALLOW_HTTP;
+			break;
+		case 'C':
+			po.credentials_file = optarg;
+			break;
+		case 'j':
+			po.max_connections = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			digest_only = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!output && !digest_only) {
+		if (lc_import_default_name(argv[optind], &default_name, &err) < 0) {
+			fprintf(stderr, "ctr-import: %s\n", lc_error_message(&err));
+			return 1;
+		}
+		output = default_name;
+	}
+	if (!quiet && ps.tty) {
+		po.progress = progress;
+		po.progress_userdata = &ps;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ps.start = t0;
+	r = lc_ctx_new(&ctx, &err);
+	if (r >= 0) {
+		lc_ctx_set_log(ctx, log_stderr, verbose ? LC_LOG_DEBUG : LC_LOG_WARNING, NULL);
+		r = lc_pull_new(ctx, argv[optind], &po, &pull, &err);
+	}
+	t_resolve = seconds_since(&t0);
+	if (r >= 0 && digest_only) {
+		printf("%s\n", lc_image_digest(lc_pull_image(pull)));
+	} else if (r >= 0) {
+		ps.layers = lc_image_layer_count(lc_pull_image(pull));
+		r = lc_import(pull, output, &io, &stats, &err);
+		if (ps.tty && !quiet)
+			fprintf(stderr, "\n");
+	}
+	if (r < 0) {
+		fprintf(stderr, "ctr-import: %s\n", lc_error_message(&err));
+	} else if (!digest_only) {
+		if (!quiet)
+			fprintf(stderr, "ctr-import: %s -> %s (%s, %.1f MB)\n", argv[optind],
+				output, lc_image_digest(lc_pull_image(pull)),
+				(double)stats.image_bytes / 1e6);
+		if (verbose)
+			fprintf(stderr,
+				"ctr-import: timings: resolve %.3f s, download+convert %.3f s, "
+				"finish %.3f s, total %.3f s; layers %" PRIu64 " B, tar %" PRIu64
+				" B\n",
+				t_resolve, (double)stats.convert_ms / 1e3,
+				(double)stats.finish_ms / 1e3, seconds_since(&t0),
+				stats.layer_bytes, stats.tar_bytes);
+	}
+	lc_pull_free(pull);
+	lc_ctx_free(ctx);
+	free(default_name);
+	return r < 0 ? 1 : 0;
+}
