@@ -276,6 +276,44 @@ LC_API int lc_import(lc_pull *pull, const char *output, const lc_import_opts *op
 /** enroot's default file name for @ref: "nvidia+pytorch+25.09-py3.sqsh". Caller frees. */
 LC_API int lc_import_default_name(const char *ref, char **ret_name, lc_error *err);
 
+/* ---------------------------------------------------------------- squashfs files */
+
+/** One entry of a squashfs image, as lc_squash_list reports it (strings borrowed for the call). */
+typedef struct lc_squash_entry {
+	const char *path; /**< "/usr/bin/env"; "/" for the root */
+	uint32_t mode;    /**< type and permission bits (S_IF*) */
+	uint32_t uid, gid;
+	uint64_t size; /**< regular files: bytes */
+	int64_t mtime;
+	uint32_t nlink;
+	uint32_t inode;          /**< inode number: equal for hardlinks */
+	const char *link_target; /**< symbolic links, else NULL */
+	uint64_t rdev;           /**< devices (makedev form) */
+} lc_squash_entry;
+
+/** Called for every entry, parents before children; return non-zero to stop the walk. */
+typedef int (*lc_squash_list_fn)(void *userdata, const lc_squash_entry *e);
+
+/** Walk the image at @image (opened read-only; never mounted). */
+LC_API int lc_squash_list(const char *image, lc_squash_list_fn fn, void *userdata, lc_error *err);
+
+/**
+ * Write the directory tree @dir into a squashfs file at @output (e.g. a container's rootfs).
+ * Symbolic links are stored, never followed; hardlinks, xattrs, owners, devices are kept; other
+ * filesystems mounted below @dir are not entered. Compression and block size as for lc_import;
+ * the output appears only when complete. @opts may be NULL.
+ */
+LC_API int lc_squash_save(lc_ctx *ctx, const char *dir, const char *output,
+			  const lc_import_opts *opts, lc_error *err);
+
+/**
+ * Unpack the image at @image into @dir, which must not exist yet (it is created) or be empty.
+ * Safe against hostile images: every name is checked, every entry is created relative to a
+ * directory opened without following links, so nothing in the image can make a write land
+ * outside @dir. As non-root, owners and device nodes that need privileges are skipped.
+ */
+LC_API int lc_squash_load(lc_ctx *ctx, const char *image, const char *dir, lc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +101,7 @@ static int parse_squash_options(const char *text, lc_sqfs_writer_opts *o, lc_err
 	return 0;
 }
 
-static int writer_opts(const lc_import_opts *io, lc_sqfs_writer_opts *o, lc_error *err)
+int lc_import_writer_opts(const lc_import_opts *io, lc_sqfs_writer_opts *o, lc_error *err)
 {
 	int r = 0;
 
@@ -284,45 +283,6 @@ static int convert(import_job *j, int fd, const lc_sqfs_writer_opts *wo, lc_erro
 	return r;
 }
 
-/* ---------------------------------------------------------------- output file */
-
-static int open_temp_beside(const char *output, char **ret_path, int *ret_fd, lc_error *err)
-{
-	_cleanup_free_ char *dcopy = strdup(output);
-	_cleanup_free_ char *bcopy = strdup(output);
-	char *path = NULL;
-	mode_t mask;
-	int fd;
-
-	if (!dcopy || !bcopy ||
-	    asprintf(&path, "%s/.%s.XXXXXX", dirname(dcopy), basename(bcopy)) < 0)
-		return lc_fail(err, ENOMEM, "out of memory");
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0) {
-		int r = lc_fail(err, errno, "create a temporary file beside '%s': %m", output);
-		free(path);
-		return r;
-	}
-	mask = umask(0);
-	umask(mask);
-	(void)fchmod(fd, 0644 & ~mask);
-	*ret_path = path;
-	*ret_fd = fd;
-	return 0;
-}
-
-static int publish(int fd, const char *tmp, const char *output, bool force, lc_error *err)
-{
-	if (fsync(fd) < 0)
-		return lc_fail(err, errno, "fsync '%s': %m", tmp);
-	if (force ? rename(tmp, output) < 0
-		  : renameat2(AT_FDCWD, tmp, AT_FDCWD, output, RENAME_NOREPLACE) < 0)
-		return lc_fail(err, errno,
-			       errno == EEXIST ? "'%s' already exists" : "rename to '%s': %m",
-			       output);
-	return 0;
-}
-
 static int check_import_opts(const lc_import_opts *o, lc_error *err)
 {
 	if (o->version != LC_IMPORT_OPTS_VERSION)
@@ -354,7 +314,7 @@ LC_API int lc_import(lc_pull *pull, const char *output, const lc_import_opts *op
 		opts = &defaults;
 	r = check_import_opts(opts, err);
 	if (r >= 0)
-		r = writer_opts(opts, &wo, err);
+		r = lc_import_writer_opts(opts, &wo, err);
 	if (r < 0)
 		return r;
 	if (!(opts->flags & LC_IMPORT_FORCE) && lstat(output, &st) == 0)
@@ -370,7 +330,7 @@ LC_API int lc_import(lc_pull *pull, const char *output, const lc_import_opts *op
 			 stats};
 	if (!lc_pull_is_started(pull) && (r = lc_pull_start(pull, err)) < 0)
 		return r;
-	r = open_temp_beside(output, &tmp, &fd, err);
+	r = lc_output_open_temp(output, &tmp, &fd, err);
 	if (r < 0)
 		return r;
 	r = convert(&j, fd, &wo, err);
@@ -379,7 +339,7 @@ LC_API int lc_import(lc_pull *pull, const char *output, const lc_import_opts *op
 	if (r >= 0 && stats && fstat(fd, &st) == 0)
 		stats->image_bytes = (uint64_t)st.st_size;
 	if (r >= 0)
-		r = publish(fd, tmp, output, opts->flags & LC_IMPORT_FORCE, err);
+		r = lc_output_publish(fd, tmp, output, opts->flags & LC_IMPORT_FORCE, err);
 	if (r < 0)
 		(void)unlink(tmp);
 	return r;

@@ -98,6 +98,23 @@ lc_node *lc_node_new(const char *name, uint32_t mode, int layer);
 void lc_node_free(lc_node *n);
 void lc_node_clear_content(lc_node *n);
 
+/* ================================================================ files and errors (io.c) */
+#include <sqfs/io.h>
+typedef struct lc_fd_file {
+	sqfs_file_t base;
+	int fd;
+	uint64_t size;
+} lc_fd_file;
+void lc_fd_file_init(lc_fd_file *f, int fd, uint64_t size);
+/* Fill @err from a libsquashfs error code; returns -errno. */
+int lc_sqfs_fail(lc_error *err, int sqfs_code, const char *what);
+
+/* ================================================================ output files (output.c) */
+/* A temp file ".NAME.XXXXXX" beside @output, mode 0644 & ~umask. */
+int lc_output_open_temp(const char *output, char **ret_path, int *ret_fd, lc_error *err);
+/* fsync, then rename over @output (@force) or only if it does not exist. */
+int lc_output_publish(int fd, const char *tmp, const char *output, bool force, lc_error *err);
+
 /* ================================================================ squashfs writer (writer.c) */
 typedef struct lc_sqfs_writer lc_sqfs_writer;
 typedef struct lc_sqfs_writer_opts {
@@ -115,6 +132,9 @@ int lc_sqfs_writer_end_file(lc_sqfs_writer *w, lc_error *err);
 /* Write tables and superblock for @tree; @root_xattrs go on the root directory as well. */
 int lc_sqfs_writer_finish(lc_sqfs_writer *w, lc_tree *tree, lc_error *err);
 lc_sqfs_writer *lc_sqfs_writer_free(lc_sqfs_writer *w);
+
+/* Writer options from the public import options (ENROOT_SQUASH_OPTIONS and so on) (import.c). */
+int lc_import_writer_opts(const lc_import_opts *io, lc_sqfs_writer_opts *o, lc_error *err);
 
 /* ================================================================ merge (merge.c) */
 typedef struct lc_merge lc_merge;

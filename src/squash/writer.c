@@ -32,14 +32,8 @@
 #define NO_XATTR 0xFFFFFFFFu
 #define BACKLOG_BYTES (48u << 20)
 
-typedef struct fd_file {
-	sqfs_file_t base;
-	int fd;
-	uint64_t size;
-} fd_file;
-
 struct lc_sqfs_writer {
-	fd_file file;
+	lc_fd_file file;
 	lc_sqfs_writer_opts o;
 	sqfs_compressor_t *cmp;
 	sqfs_super_t super;
@@ -57,89 +51,7 @@ struct lc_sqfs_writer {
 	bool finished;
 };
 
-/* ---------------------------------------------------------------- output file on our fd */
-
-static int fd_read_at(sqfs_file_t *f, sqfs_u64 off, void *buf, size_t size)
-{
-	fd_file *ff = (fd_file *)f;
-
-	while (size > 0) {
-		ssize_t n = pread(ff->fd, buf, size, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? SQFS_ERROR_IO : SQFS_ERROR_OUT_OF_BOUNDS;
-		buf = (char *)buf + n;
-		size -= (size_t)n;
-		off += (sqfs_u64)n;
-	}
-	return 0;
-}
-
-static int fd_write_at(sqfs_file_t *f, sqfs_u64 off, const void *buf, size_t size)
-{
-	fd_file *ff = (fd_file *)f;
-	uint64_t end = off + size;
-
-	while (size > 0) {
-		ssize_t n = pwrite(ff->fd, buf, size, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return SQFS_ERROR_IO;
-		buf = (const char *)buf + n;
-		size -= (size_t)n;
-		off += (sqfs_u64)n;
-	}
-	if (end > ff->size)
-		ff->size = end;
-	return 0;
-}
-
-static sqfs_u64 fd_get_size(const sqfs_file_t *f)
-{
-	return ((const fd_file *)f)->size;
-}
-
-static int fd_truncate(sqfs_file_t *f, sqfs_u64 size)
-{
-	fd_file *ff = (fd_file *)f;
-
-	if (ftruncate(ff->fd, (off_t)size) < 0)
-		return SQFS_ERROR_IO;
-	ff->size = size;
-	return 0;
-}
-
-static void fd_destroy(sqfs_object_t *o)
-{
-	(void)o; /* embedded in the writer, which owns the fd's lifetime */
-}
-
 /* ---------------------------------------------------------------- errors */
-
-static int sqfs_fail(lc_error *err, int sqfs_code, const char *what)
-{
-	static const struct {
-		int code;
-		const char *text;
-	} map[] = {
-	    {SQFS_ERROR_ALLOC, "out of memory"},
-	    {SQFS_ERROR_IO, "input/output error"},
-	    {SQFS_ERROR_COMPRESSOR, "compressor failure"},
-	    {SQFS_ERROR_OVERFLOW, "a number is too large for squashfs"},
-	    {SQFS_ERROR_OUT_OF_BOUNDS, "read out of bounds"},
-	    {SQFS_ERROR_ARG_INVALID, "invalid argument"},
-	    {SQFS_ERROR_SEQUENCE, "wrong call sequence"},
-	};
-	const char *text = "libsquashfs error";
-
-	for (size_t i = 0; i < LC_ELEMENTSOF(map); i++)
-		if (map[i].code == sqfs_code)
-			text = map[i].text;
-	return lc_fail(err, sqfs_code == SQFS_ERROR_ALLOC ? ENOMEM : EIO, "squashfs %s: %s (%d)",
-		       what, text, sqfs_code);
-}
 
 /* ---------------------------------------------------------------- setup */
 
@@ -152,7 +64,7 @@ static int make_compressor(lc_sqfs_writer *w, lc_error *err)
 		cfg.level = w->o.compression_level ? (sqfs_u32)w->o.compression_level : 3;
 		r = sqfs_compressor_create(&cfg, &w->cmp);
 	}
-	return r ? sqfs_fail(err, r, "compressor") : 0;
+	return r ? lc_sqfs_fail(err, r, "compressor") : 0;
 }
 
 static int make_processor(lc_sqfs_writer *w, lc_error *err)
@@ -179,7 +91,7 @@ static int make_processor(lc_sqfs_writer *w, lc_error *err)
 	desc.wr = w->blkwr;
 	desc.tbl = w->frag;
 	r = sqfs_block_processor_create_ex(&desc, &w->proc);
-	return r ? sqfs_fail(err, r, "block processor") : 0;
+	return r ? lc_sqfs_fail(err, r, "block processor") : 0;
 }
 
 static int write_super_and_options(lc_sqfs_writer *w, lc_error *err)
@@ -189,10 +101,10 @@ static int write_super_and_options(lc_sqfs_writer *w, lc_error *err)
 	if (!r)
 		r = sqfs_super_write(&w->super, &w->file.base);
 	if (r)
-		return sqfs_fail(err, r, "superblock");
+		return lc_sqfs_fail(err, r, "superblock");
 	r = w->cmp->write_options(w->cmp, &w->file.base);
 	if (r < 0)
-		return sqfs_fail(err, r, "compressor options");
+		return lc_sqfs_fail(err, r, "compressor options");
 	if (r > 0)
 		w->super.flags |= SQFS_FLAG_COMPRESSOR_OPTIONS;
 	if (w->o.uncompressed)
@@ -210,8 +122,7 @@ int lc_sqfs_writer_new(int fd, const lc_sqfs_writer_opts *o, lc_sqfs_writer **re
 	w->o = *o;
 	if (!w->o.block_size)
 		w->o.block_size = 1u << 20;
-	w->file = (fd_file){
-	    {{fd_destroy, NULL}, fd_read_at, fd_write_at, fd_get_size, fd_truncate}, fd, 0};
+	lc_fd_file_init(&w->file, fd, 0);
 	w->file_flags = o->uncompressed ? SQFS_BLK_DONT_COMPRESS : 0;
 	r = make_compressor(w, err);
 	if (r >= 0)
@@ -269,14 +180,14 @@ int lc_sqfs_writer_begin_file(lc_sqfs_writer *w, lc_node *node, lc_error *err)
 	int r = sqfs_block_processor_begin_file(w->proc, &node->inode, NULL, w->file_flags);
 
 	w->in_file = r == 0;
-	return r ? sqfs_fail(err, r, "begin file") : 0;
+	return r ? lc_sqfs_fail(err, r, "begin file") : 0;
 }
 
 int lc_sqfs_writer_append(lc_sqfs_writer *w, const void *data, size_t len, lc_error *err)
 {
 	int r = sqfs_block_processor_append(w->proc, data, len);
 
-	return r ? sqfs_fail(err, r, "file data") : 0;
+	return r ? lc_sqfs_fail(err, r, "file data") : 0;
 }
 
 int lc_sqfs_writer_end_file(lc_sqfs_writer *w, lc_error *err)
@@ -284,7 +195,7 @@ int lc_sqfs_writer_end_file(lc_sqfs_writer *w, lc_error *err)
 	int r = sqfs_block_processor_end_file(w->proc);
 
 	w->in_file = false;
-	return r ? sqfs_fail(err, r, "end file") : 0;
+	return r ? lc_sqfs_fail(err, r, "end file") : 0;
 }
 
 /* ---------------------------------------------------------------- tree serialisation */
@@ -340,7 +251,7 @@ static int xattr_index(lc_sqfs_writer *w, const lc_node *n, uint32_t *ret, lc_er
 					  n->xattrs[i].size);
 	if (!r)
 		r = sqfs_xattr_writer_end(w->xattrs, ret);
-	return r ? sqfs_fail(err, r, "xattrs") : 0;
+	return r ? lc_sqfs_fail(err, r, "xattrs") : 0;
 }
 
 /* Linux's new_encode_dev(), the device number layout squashfs stores. */
@@ -421,11 +332,11 @@ static int emit_inode(lc_sqfs_writer *w, lc_node *n, sqfs_inode_generic_t *in, l
 		r = sqfs_id_table_id_to_index(w->ids, w->o.all_root ? 0 : n->gid,
 					      &in->base.gid_idx);
 	if (r)
-		return sqfs_fail(err, r, "inode");
+		return lc_sqfs_fail(err, r, "inode");
 	sqfs_meta_writer_get_position(w->im, &block, &offset);
 	n->inode_ref = (block << 16) | offset;
 	r = sqfs_meta_writer_write_inode(w->im, in);
-	return r ? sqfs_fail(err, r, "inode table") : 0;
+	return r ? lc_sqfs_fail(err, r, "inode table") : 0;
 }
 
 static int write_leaf(lc_sqfs_writer *w, lc_node *n, lc_error *err)
@@ -486,13 +397,18 @@ static int write_dir(lc_sqfs_writer *w, lc_node *n, uint32_t parent_ino, lc_erro
 	if (!r)
 		r = sqfs_dir_writer_end(w->dirw);
 	if (r)
-		return sqfs_fail(err, r, "directory table");
+		return lc_sqfs_fail(err, r, "directory table");
 	r = xattr_index(w, n, &xidx, err);
 	if (r < 0)
 		return r;
-	in = sqfs_dir_writer_create_inode(w->dirw, n->nlink, xidx, parent_ino);
+	/* the "hlinks" argument is not the link count: set nlink on the inode itself */
+	in = sqfs_dir_writer_create_inode(w->dirw, 0, xidx, parent_ino);
 	if (!in)
 		return lc_fail(err, ENOMEM, "out of memory");
+	if (in->base.type == SQFS_INODE_DIR)
+		in->data.dir.nlink = n->nlink;
+	else
+		in->data.dir_ext.nlink = n->nlink;
 	r = emit_inode(w, n, in, err);
 	free(in);
 	return r;
@@ -507,18 +423,18 @@ static int write_tables(lc_sqfs_writer *w, lc_error *err)
 	if (!r)
 		r = sqfs_xattr_writer_flush(w->xattrs, &w->file.base, &w->super, w->cmp);
 	if (r)
-		return sqfs_fail(err, r, "tables");
+		return lc_sqfs_fail(err, r, "tables");
 	w->super.bytes_used = w->file.size;
 	r = sqfs_super_write(&w->super, &w->file.base);
 	if (r)
-		return sqfs_fail(err, r, "superblock");
+		return lc_sqfs_fail(err, r, "superblock");
 	/* pad to the device block size, as mksquashfs does (loop devices want it) */
 	if (w->file.size % SQFS_DEVBLK_SIZE) {
 		char zero[SQFS_DEVBLK_SIZE] = {0};
-		r = fd_write_at(&w->file.base, w->file.size, zero,
-				SQFS_DEVBLK_SIZE - w->file.size % SQFS_DEVBLK_SIZE);
+		r = w->file.base.write_at(&w->file.base, w->file.size, zero,
+					  SQFS_DEVBLK_SIZE - w->file.size % SQFS_DEVBLK_SIZE);
 		if (r)
-			return sqfs_fail(err, r, "padding");
+			return lc_sqfs_fail(err, r, "padding");
 	}
 	return 0;
 }
@@ -529,7 +445,7 @@ int lc_sqfs_writer_finish(lc_sqfs_writer *w, lc_tree *tree, lc_error *err)
 
 	w->finished = true;
 	if (r)
-		return sqfs_fail(err, r, "data blocks");
+		return lc_sqfs_fail(err, r, "data blocks");
 	mark_emitted(tree->root, true);
 	number_inodes(w, tree->root);
 	w->super.inode_count = w->inode_count;
@@ -541,11 +457,11 @@ int lc_sqfs_writer_finish(lc_sqfs_writer *w, lc_tree *tree, lc_error *err)
 	if (!r)
 		r = sqfs_meta_writer_flush(w->dm);
 	if (r)
-		return sqfs_fail(err, r, "metadata");
+		return lc_sqfs_fail(err, r, "metadata");
 	w->super.root_inode_ref = tree->root->inode_ref;
 	w->super.directory_table_start = w->file.size;
 	r = sqfs_meta_write_write_to_file(w->dm);
 	if (r)
-		return sqfs_fail(err, r, "directory table");
+		return lc_sqfs_fail(err, r, "directory table");
 	return write_tables(w, err);
 }

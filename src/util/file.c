@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Small file helpers. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -81,4 +82,49 @@ int lc_mkdir_p(const char *path, unsigned mode, lc_error *err)
 			break;
 	}
 	return 0;
+}
+
+static int rm_entry(int dir_fd, const char *name)
+{
+	struct stat st;
+	int r = 0, fd;
+
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(dir_fd, name, 0) < 0 ? -errno : 0;
+	fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	(void)fchmod(fd, (st.st_mode & 07777) | S_IRWXU);
+	r = lc_rm_rf_children(fd);
+	close(fd);
+	if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+int lc_rm_rf_children(int dir_fd)
+{
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		int q;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		q = rm_entry(dirfd(d), de->d_name);
+		if (q < 0 && r == 0)
+			r = q;
+	}
+	closedir(d);
+	return r;
 }

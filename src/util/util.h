@@ -68,6 +68,10 @@ void lc_str_sanitize(char *dst, size_t dst_size, const char *s);
 int lc_file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len, lc_error *err);
 /* mkdir -p with mode for the created components. */
 int lc_mkdir_p(const char *path, unsigned mode, lc_error *err);
+/* Remove everything inside the directory @dir_fd, never following symbolic links (each level
+ * is opened with O_NOFOLLOW relative to its parent). Directories get u+rwx first, so read-only
+ * ones can be emptied. Best effort: returns the first error, goes on with the rest. */
+int lc_rm_rf_children(int dir_fd);
 /* write all of @len bytes at the fd's position, retrying on EINTR and short writes. */
 int lc_write_all(int fd, const void *data, size_t len);
 

@@ -155,6 +155,30 @@ done <"$WORK/hostile/cases.txt"
 check "hostile imports left no output and no temp file" test "$(ls -A "$WORK/hl-out")" = "devices.sqsh"
 check "device nodes are kept as recorded" bash -c "unsquashfs -lln '$WORK/hl-out/devices.sqsh' | grep -q '^crw-rw-rw- 0/0 *1, *3 .*/dev/null$'"
 
+echo "# save, load, list"
+SQUASH="$BUILD/tools/ctr-squash"
+check "load an imported image" "$SQUASH" load "$WORK/layered-latest.sqsh" "$WORK/loaded"
+check "the loaded tree equals the expected filesystem (xattrs, caps, hardlinks, owners)" bash -c \
+    "'${OCITOOL[0]}' '${OCITOOL[1]}' walk --root '$WORK/loaded' --txt /dev/null --jsonl '$WORK/loaded.jsonl' >/dev/null \
+     && '${OCITOOL[0]}' '${OCITOOL[1]}' compare '$SHARED/registry/expected/layered.jsonl' '$WORK/loaded.jsonl'"
+check "save the loaded tree" "$SQUASH" save "$WORK/loaded" "$WORK/saved.sqsh"
+check "round trip directory -> .sqsh -> directory is identical" matches "$WORK/saved.sqsh" "$SHARED/registry/expected/layered.jsonl"
+expect_error "save refuses an existing output" "already exists" "$SQUASH" save "$WORK/loaded" "$WORK/saved.sqsh"
+check "list shows every entry plus the root" test "$("$SQUASH" list "$WORK/saved.sqsh" | wc -l)" = "$(($(wc -l < "$SHARED/registry/expected/layered.jsonl") + 1))"
+check "list shows symlink targets" bash -c "'$SQUASH' list '$WORK/layered-latest.sqsh' | grep -q ' -> '"
+mkdir -p "$WORK/nonempty" && echo keep >"$WORK/nonempty/keep"
+expect_error "load refuses a non-empty directory" "exists and is not empty" "$SQUASH" load "$WORK/tiny-latest.sqsh" "$WORK/nonempty"
+check "and leaves it alone" test "$(ls -A "$WORK/nonempty")" = keep
+mkdir -p "$WORK/escape" "$WORK/hsqsh"
+python3 "$SRC/tests/integration/hostile-sqsh.py" "$WORK/hsqsh" "$WORK/escape"
+expect_error "hostile image: a name '..'" "invalid name" "$SQUASH" load "$WORK/hsqsh/dotdot.sqsh" "$WORK/h1"
+expect_error "hostile image: a name with '/'" "invalid name" "$SQUASH" load "$WORK/hsqsh/slash.sqsh" "$WORK/h2"
+expect_error "hostile image: a directory named like a symlink out" "File exists" "$SQUASH" load "$WORK/hsqsh/collide.sqsh" "$WORK/h3"
+check "nothing was written through the symlink" test -z "$(ls -A "$WORK/escape")"
+check "failed loads leave no directory behind" bash -c "! ls -d '$WORK/h1' '$WORK/h2' '$WORK/h3' 2>/dev/null | grep -q ."
+expect_error "list refuses a hostile name" "invalid name" "$SQUASH" list "$WORK/hsqsh/dotdot.sqsh"
+expect_error "a file that is not squashfs" "is not a squashfs image" "$SQUASH" list "$SRC/README.md"
+
 echo "# as an unprivileged user"
 ensure_test_user
 if runuser -u lctest -- env HOME=/home/lctest "$IMPORT" -q --allow-http -o /home/lctest/tiny.sqsh \
@@ -164,6 +188,12 @@ if runuser -u lctest -- env HOME=/home/lctest "$IMPORT" -q --allow-http -o /home
 else
     not_ok "unprivileged user imports"
 fi
-rm -rf /home/lctest/tiny.sqsh /home/lctest/.cache/libcontainer
+if runuser -u lctest -- "$SQUASH" load /home/lctest/tiny.sqsh /home/lctest/tiny-root 2>"$WORK/user-load.log"; then
+    ok "unprivileged user loads an image"
+    check "owned by the user" test "$(stat -c %U /home/lctest/tiny-root/bin/busybox)" = lctest
+else
+    not_ok "unprivileged user loads an image: $(cat "$WORK/user-load.log")"
+fi
+rm -rf /home/lctest/tiny.sqsh /home/lctest/tiny-root /home/lctest/.cache/libcontainer
 
 finish

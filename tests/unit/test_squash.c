@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The squash module without a registry: paths, options, names, and merging in-memory layers. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lc-test.h"
+#include "squash/squash.h"
+
+START_TEST(media_types)
+{
+	static const struct {
+		const char *mt;
+		int comp;
+	} ok[] = {
+	    {"application/vnd.oci.image.layer.v1.tar+gzip", LC_LAYER_GZIP},
+	    {"application/vnd.oci.image.layer.v1.tar+zstd", LC_LAYER_ZSTD},
+	    {"application/vnd.oci.image.layer.v1.tar", LC_LAYER_NONE},
+	    {"application/vnd.docker.image.rootfs.diff.tar.gzip", LC_LAYER_GZIP},
+	    {"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", LC_LAYER_GZIP},
+	};
+	enum lc_layer_compression c;
+	lc_error err = LC_ERROR_INIT;
+
+	for (size_t i = 0; i < LC_ELEMENTSOF(ok); i++) {
+		ck_assert_int_eq(lc_layer_compression_of(ok[i].mt, &c, &err), 0);
+		ck_assert_int_eq(c, ok[i].comp);
+	}
+	ck_assert_int_eq(
+	    lc_layer_compression_of("application/vnd.oci.image.layer.v1.tar+lz4", &c, &err),
+	    -LC_EMANIFEST);
+	ck_assert_int_eq(lc_layer_compression_of("text/plain+tar", &c, &err), -LC_EMANIFEST);
+	ck_assert_int_eq(lc_layer_compression_of(NULL, &c, &err), -LC_EMANIFEST);
+}
+END_TEST
+
+START_TEST(path_split)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+		const char *last;
+	} ok[] = {{"a/b/c", 3, "c"},
+		  {"./a//b/", 2, "b"},
+		  {".", 0, NULL},
+		  {"./", 0, NULL},
+		  {"a/./b", 2, "b"}};
+	static const char *const bad[] = {"/etc/passwd", "../x", "a/../../x", "a/.."};
+	lc_error err = LC_ERROR_INIT;
+
+	for (size_t i = 0; i < LC_ELEMENTSOF(ok); i++) {
+		char *copy = strdup(ok[i].in), **parts = NULL;
+		size_t n;
+		ck_assert_int_eq(lc_path_split(copy, &parts, &n, &err), 0);
+		ck_assert_uint_eq(n, ok[i].n);
+		if (n)
+			ck_assert_str_eq(parts[n - 1], ok[i].last);
+		free(parts);
+		free(copy);
+	}
+	for (size_t i = 0; i < LC_ELEMENTSOF(bad); i++) {
+		char *copy = strdup(bad[i]), **parts = NULL;
+		size_t n;
+		ck_assert_msg(lc_path_split(copy, &parts, &n, &err) == -EPERM, "%s", bad[i]);
+		free(copy);
+	}
+}
+END_TEST
+
+START_TEST(children_sorted)
+{
+	lc_node *d = lc_node_new("", S_IFDIR | 0755, 0);
+	static const char *const names[] = {"b", "a", "c", "B", "aa", "\xc3\xa9"};
+
+	for (size_t i = 0; i < LC_ELEMENTSOF(names); i++)
+		ck_assert_int_eq(lc_node_add_child(d, lc_node_new(names[i], S_IFREG, 0)), 0);
+	ck_assert_str_eq(d->children[0]->name, "B"); /* byte order, as squashfs wants */
+	ck_assert_str_eq(d->children[1]->name, "a");
+	ck_assert_str_eq(d->children[2]->name, "aa");
+	ck_assert_str_eq(d->children[5]->name, "\xc3\xa9");
+	lc_node *dup = lc_node_new("a", S_IFREG, 0);
+	ck_assert_int_eq(lc_node_add_child(d, dup), -EEXIST);
+	lc_node_free(dup);
+	ck_assert_ptr_eq(lc_node_child(d, "c"), d->children[4]);
+	ck_assert_ptr_null(lc_node_child(d, "zz"));
+	lc_node_free(d);
+}
+END_TEST
+
+START_TEST(squash_options)
+{
+	lc_import_opts io = LC_IMPORT_OPTS_INIT;
+	lc_sqfs_writer_opts o;
+	lc_error err = LC_ERROR_INIT;
+
+	ck_assert_int_eq(lc_import_writer_opts(&io, &o, &err), 0);
+	ck_assert_int_eq(o.compression_level, 3);
+	ck_assert_uint_eq(o.block_size, 1u << 20);
+	io.squash_options = "-comp zstd -Xcompression-level 19 -b 128K -all-root";
+	ck_assert_int_eq(lc_import_writer_opts(&io, &o, &err), 0);
+	ck_assert_int_eq(o.compression_level, 19);
+	ck_assert_uint_eq(o.block_size, 131072);
+	ck_assert(o.all_root);
+	io.squash_options = "-noI -noD -noF -noX";
+	ck_assert_int_eq(lc_import_writer_opts(&io, &o, &err), 0);
+	ck_assert(o.uncompressed);
+	io.compression = "zstd:7"; /* overrides the options */
+	ck_assert_int_eq(lc_import_writer_opts(&io, &o, &err), 0);
+	ck_assert(!o.uncompressed);
+	ck_assert_int_eq(o.compression_level, 7);
+	static const char *const bad[] = {"-comp gzip", "-Xcompression-level 40", "-b 3000",
+					  "-b 2M",      "-processors 4",          "-comp"};
+	io.compression = NULL;
+	for (size_t i = 0; i < LC_ELEMENTSOF(bad); i++) {
+		io.squash_options = bad[i];
+		ck_assert_msg(lc_import_writer_opts(&io, &o, &err) == -EINVAL, "%s", bad[i]);
+	}
+	io.squash_options = NULL;
+	io.compression = "zstd:0";
+	ck_assert_int_eq(lc_import_writer_opts(&io, &o, &err), -EINVAL);
+}
+END_TEST
+
+START_TEST(default_names)
+{
+	static const struct {
+		const char *ref, *name;
+	} t[] = {
+	    {"nvcr.io#nvidia/pytorch:25.09-py3", "nvidia+pytorch+25.09-py3.sqsh"},
+	    {"ubuntu", "ubuntu+latest.sqsh"},
+	    {"docker.io/library/debian:bookworm", "debian+bookworm.sqsh"},
+	    {"127.0.0.1:5000/a/b/c:1", "a+b+c+1.sqsh"},
+	    {"alpine@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	     "alpine+sha256-0123456789ab.sqsh"},
+	};
+	lc_error err = LC_ERROR_INIT;
+
+	for (size_t i = 0; i < LC_ELEMENTSOF(t); i++) {
+		char *name = NULL;
+		ck_assert_int_eq(lc_import_default_name(t[i].ref, &name, &err), 0);
+		ck_assert_str_eq(name, t[i].name);
+		free(name);
+	}
+}
+END_TEST
+
+/* ---- merging layers built in memory */
+
+typedef struct mem_layer {
+	char data[1 << 16];
+	size_t len, pos;
+} mem_layer;
+
+static void add(struct archive *a, const char *path, mode_t mode, const char *content,
+		const char *link, bool hard)
+{
+	struct archive_entry *e = archive_entry_new();
+
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_mode(e, mode);
+	archive_entry_set_mtime(e, 1700000000, 0);
+	if (link && hard)
+		archive_entry_set_hardlink(e, link);
+	else if (link)
+		archive_entry_set_symlink(e, link);
+	archive_entry_set_size(e, content ? (la_int64_t)strlen(content) : 0);
+	ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+	if (content)
+		archive_write_data(a, content, strlen(content));
+	archive_entry_free(e);
+}
+
+static struct archive *tar_begin(mem_layer *l)
+{
+	struct archive *a = archive_write_new();
+
+	archive_write_set_format_pax_restricted(a);
+	archive_write_set_bytes_per_block(a, 512);
+	ck_assert_int_eq(archive_write_open_memory(a, l->data, sizeof(l->data), &l->len),
+			 ARCHIVE_OK);
+	return a;
+}
+
+static void tar_end(struct archive *a)
+{
+	archive_write_close(a);
+	archive_write_free(a);
+}
+
+static int mem_read(void *u, void *buf, size_t len, size_t *ret_n, lc_error *err)
+{
+	mem_layer *l = u;
+	size_t n = l->len - l->pos < len ? l->len - l->pos : len;
+
+	(void)err;
+	memcpy(buf, l->data + l->pos, n);
+	l->pos += n;
+	*ret_n = n;
+	return 0;
+}
+
+/* Collect "path|type|target" lines of an image for assertions. */
+static int collect(void *u, const lc_squash_entry *e)
+{
+	lc_buf_printf(u, "%s|%c|%s|%u\n", e->path,
+		      S_ISDIR(e->mode)   ? 'd'
+		      : S_ISLNK(e->mode) ? 'l'
+					 : 'f',
+		      e->link_target ? e->link_target : "", e->nlink);
+	return 0;
+}
+
+static int merge(mem_layer *layers, size_t n, const char *out, lc_error *err)
+{
+	lc_sqfs_writer_opts wo = {3, false, 1 << 17, 1, false};
+	lc_sqfs_writer *w = NULL;
+	lc_tree t;
+	int fd = open(out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), r;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(lc_tree_init(&t, err), 0);
+	r = lc_sqfs_writer_new(fd, &wo, &w, err);
+	for (size_t i = n; r >= 0 && i-- > 0;) {
+		lc_layer_source src = {mem_read, &layers[i]};
+		lc_merge_layer l = {(int)i, "sha256:test", NULL};
+		void *pending = NULL;
+
+		layers[i].pos = 0;
+		r = lc_layer_stream_open(&src, LC_LAYER_NONE, false, &l.stream, err);
+		if (r >= 0)
+			r = lc_merge_layer_apply(&t, w, &l, NULL, &pending, err);
+		lc_layer_stream_free(l.stream);
+		if (r >= 0 && lc_merge_has_pending(pending)) {
+			layers[i].pos = 0;
+			r = lc_layer_stream_open(&src, LC_LAYER_NONE, false, &l.stream, err);
+			if (r >= 0)
+				r = lc_merge_resolve_pending(&t, w, &l, pending, err);
+			lc_layer_stream_free(l.stream);
+		}
+		lc_merge_pending_free(pending);
+	}
+	if (r >= 0)
+		r = lc_sqfs_writer_finish(w, &t, err);
+	lc_sqfs_writer_free(w);
+	lc_tree_free(&t);
+	close(fd);
+	return r;
+}
+
+START_TEST(merge_whiteouts_and_links)
+{
+	static mem_layer layers[3];
+	char *dir = lc_test_tmpdir(), out[512];
+	lc_buf got = LC_BUF_INIT;
+	lc_error err = LC_ERROR_INIT;
+	struct archive *a;
+
+	memset(layers, 0, sizeof(layers));
+	a = tar_begin(&layers[0]);
+	add(a, "etc/", S_IFDIR | 0755, NULL, NULL, false);
+	add(a, "etc/keep", S_IFREG | 0644, "keep\n", NULL, false);
+	add(a, "etc/gone", S_IFREG | 0644, "gone\n", NULL, false);
+	add(a, "opq/", S_IFDIR | 0755, NULL, NULL, false);
+	add(a, "opq/old", S_IFREG | 0644, "old\n", NULL, false);
+	add(a, "hl/a", S_IFREG | 0644, "shared\n", NULL, false);
+	add(a, "hl/b", S_IFREG | 0644, NULL, "hl/a", true);
+	add(a, "hl/c", S_IFREG | 0644, NULL, "hl/a", true);
+	add(a, "f2d", S_IFREG | 0644, "file\n", NULL, false);
+	tar_end(a);
+	a = tar_begin(&layers[1]);
+	add(a, "etc/.wh.gone", S_IFREG | 0644, NULL, NULL, false);
+	add(a, "opq/.wh..wh..opq", S_IFREG | 0644, NULL, NULL, false);
+	add(a, "opq/new", S_IFREG | 0644, "new\n", NULL, false);
+	add(a, "f2d/inside", S_IFREG | 0644, "dir now\n", NULL, false);
+	add(a, ".wh.never-existed", S_IFREG | 0644, NULL, NULL, false);
+	tar_end(a);
+	a = tar_begin(&layers[2]);
+	add(a, "hl/a", S_IFREG | 0644, "replaced\n", NULL, false); /* the link target */
+	add(a, "ln", S_IFLNK | 0777, NULL, "/etc/keep", false);
+	tar_end(a);
+	snprintf(out, sizeof(out), "%s/out.sqsh", dir);
+	ck_assert_msg(merge(layers, 3, out, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(lc_squash_list(out, collect, &got, &err), 0);
+	/* directory nlink: 2 + subdirectories */
+	ck_assert_str_eq(got.data, "/|d||6\n"
+				   "/etc|d||2\n/etc/keep|f||1\n"
+				   "/f2d|d||2\n/f2d/inside|f||1\n"
+				   "/hl|d||2\n/hl/a|f||1\n/hl/b|f||2\n/hl/c|f||2\n"
+				   "/ln|l|/etc/keep|1\n"
+				   "/opq|d||2\n/opq/new|f||1\n");
+	lc_buf_free(&got);
+	lc_test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(merge_rejects_hostile)
+{
+	static const struct {
+		const char *path, *link;
+		bool hard;
+		const char *why;
+	} t[] = {{"../x", NULL, false, "'..' in the name"},
+		 {"/abs", NULL, false, "absolute name"},
+		 {"b", "missing", true, "is the target of a hardlink but not in the layer"},
+		 {"b", "../../etc/shadow", true, "'..' in the name"}};
+	char *dir = lc_test_tmpdir(), out[512];
+
+	snprintf(out, sizeof(out), "%s/out.sqsh", dir);
+	for (size_t i = 0; i < LC_ELEMENTSOF(t); i++) {
+		static mem_layer l;
+		lc_error err = LC_ERROR_INIT;
+		struct archive *a;
+
+		memset(&l, 0, sizeof(l));
+		a = tar_begin(&l);
+		add(a, "ok", S_IFREG | 0644, "x", NULL, false);
+		add(a, t[i].path, S_IFREG | 0644, t[i].link ? NULL : "y", t[i].link, t[i].hard);
+		tar_end(a);
+		ck_assert_int_lt(merge(&l, 1, out, &err), 0);
+		ck_assert_msg(strstr(err.msg, t[i].why) &&
+				  strstr(err.msg, "layer sha256:test: entry"),
+			      "case %zu: %s", i, err.msg);
+	}
+	lc_test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("squash");
+	TCase *tc = tcase_create("squash");
+
+	tcase_add_test(tc, media_types);
+	tcase_add_test(tc, path_split);
+	tcase_add_test(tc, children_sorted);
+	tcase_add_test(tc, squash_options);
+	tcase_add_test(tc, default_names);
+	tcase_add_test(tc, merge_whiteouts_and_links);
+	tcase_add_test(tc, merge_rejects_hostile);
+	suite_add_tcase(s, tc);
+	return lc_test_run(s);
+}
