@@ -9,6 +9,8 @@
 
 #include <libcontainer/libcontainer.h>
 
+#include "image-print.h"
+
 enum { EXIT_USAGE = 2 };
 
 static void usage(FILE *f)
@@ -55,31 +57,6 @@ static int progress(void *u, const lc_progress *p)
 	fprintf(stderr, "layer %zu %s %" PRIu64 " bytes%s\n", p->index, p->digest, p->total,
 		p->cached ? " (cached)" : "");
 	return 0;
-}
-
-static void print_image(const lc_image *img)
-{
-	printf("reference: %s\n", lc_image_reference(img));
-	printf("digest: %s\n", lc_image_digest(img));
-	if (lc_image_index_digest(img))
-		printf("index: %s\n", lc_image_index_digest(img));
-	printf("config: %s\n", lc_image_config_digest(img));
-	printf("platform: %s/%s\n", lc_image_os(img) ?: "?", lc_image_architecture(img) ?: "?");
-	for (size_t i = 0; i < lc_image_layer_count(img); i++)
-		printf("layer: %s %" PRIu64 " %s %s\n", lc_image_layer_digest(img, i),
-		       lc_image_layer_size(img, i), lc_image_layer_media_type(img, i),
-		       lc_image_layer_path(img, i) ?: "");
-	for (const char *const *e = lc_image_env(img); e && *e; e++)
-		printf("env: %s\n", *e);
-	for (const char *const *e = lc_image_entrypoint(img); e && *e; e++)
-		printf("entrypoint: %s\n", *e);
-	for (const char *const *e = lc_image_cmd(img); e && *e; e++)
-		printf("cmd: %s\n", *e);
-	if (lc_image_workdir(img))
-		printf("workdir: %s\n", lc_image_workdir(img));
-	for (size_t i = 0; i < lc_image_label_count(img); i++)
-		printf("label: %s=%s\n", lc_image_label_key(img, i),
-		       lc_image_label(img, lc_image_label_key(img, i)));
 }
 
 int main(int argc, char **argv)
@@ -188,7 +165,7 @@ int main(int argc, char **argv)
 	else if (digest_only)
 		printf("%s\n", lc_image_digest(lc_pull_image(pull)));
 	else
-		print_image(lc_pull_image(pull));
+		print_image(stdout, lc_pull_image(pull));
 	lc_pull_free(pull);
 	lc_ctx_free(ctx);
 	return r < 0 ? 1 : 0;

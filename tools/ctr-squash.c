@@ -10,6 +10,8 @@
 
 #include <libcontainer/libcontainer.h>
 
+#include "image-print.h"
+
 enum { EXIT_USAGE = 2 };
 
 static void usage(FILE *f)
@@ -116,6 +118,17 @@ static int save(lc_ctx *ctx, int argc, char **argv, lc_error *err)
 	return lc_squash_save(ctx, argv[optind], argv[optind + 1], &o, err);
 }
 
+static int show_config(const char *image, lc_error *err)
+{
+	lc_image *img = NULL;
+	int r = lc_squash_image_config(image, &img, err);
+
+	if (r >= 0)
+		print_image(stdout, img);
+	lc_image_free(img);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	lc_error err = LC_ERROR_INIT;
@@ -131,6 +144,8 @@ int main(int argc, char **argv)
 	lc_ctx_set_log(ctx, log_stderr, LC_LOG_WARNING, NULL);
 	if (!strcmp(argv[1], "list") && argc == 3)
 		r = lc_squash_list(argv[2], print_entry, NULL, &err);
+	else if (!strcmp(argv[1], "config") && argc == 3)
+		r = show_config(argv[2], &err);
 	else if (!strcmp(argv[1], "load") && argc == 4)
 		r = lc_squash_load(ctx, argv[2], argv[3], &err);
 	else if (!strcmp(argv[1], "save"))

@@ -314,6 +314,15 @@ LC_API int lc_squash_save(lc_ctx *ctx, const char *dir, const char *output,
  */
 LC_API int lc_squash_load(lc_ctx *ctx, const char *image, const char *dir, lc_error *err);
 
+/**
+ * The config an image file carries: ours (the root directory's xattr "user.lc.image": reference,
+ * digests, os/architecture, Env, Entrypoint, Cmd, WorkingDir, User, Labels) or, for files made
+ * by enroot, Env from /etc/environment, the reference from /etc/rc's provenance line, and
+ * Entrypoint ["/etc/rc"] (enroot's start script, which applies WorkingDir, Entrypoint and Cmd).
+ * A plain squashfs gives an image with nothing set. Layers are not described (count 0).
+ */
+LC_API int lc_squash_image_config(const char *image, lc_image **ret_image, lc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

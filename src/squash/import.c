@@ -17,8 +17,6 @@
 #include "../registry/registry.h"
 #include "squash.h"
 
-#define IMAGE_XATTR "user.lc.image"
-
 /* ---------------------------------------------------------------- options */
 
 static int parse_size(const char *s, uint32_t *ret)
@@ -138,32 +136,44 @@ static json_t *strv_json(const char *const *v)
 	return a;
 }
 
-/* The config fields a container start needs, as JSON on the root directory (IMAGE_XATTR). */
+static void set_str(json_t *o, const char *key, const char *value)
+{
+	if (value)
+		json_object_set_new(o, key, json_string(value));
+}
+
+/* The image config as JSON on the root directory (LC_IMAGE_XATTR): the OCI config's shape
+ * ("config": Env, Entrypoint, Cmd, WorkingDir, User, Labels) plus where the image came from. */
 static int image_xattr(lc_tree *t, const lc_image *img, lc_error *err)
 {
-	json_t *o = json_object(), *labels = json_object();
+	json_t *o = json_object(), *c = json_object(), *labels = json_object();
 	lc_xattr *x;
 	char *text;
 
-	if (!o || !labels) {
+	if (!o || !c || !labels) {
 		json_decref(o);
+		json_decref(c);
 		json_decref(labels);
 		return lc_fail(err, ENOMEM, "out of memory");
 	}
-	json_object_set_new(o, "reference", json_string(lc_image_reference(img)));
-	json_object_set_new(o, "digest", json_string(lc_image_digest(img)));
-	json_object_set_new(o, "config_digest", json_string(lc_image_config_digest(img)));
-	json_object_set_new(o, "env", strv_json(lc_image_env(img)));
-	json_object_set_new(o, "entrypoint", strv_json(lc_image_entrypoint(img)));
-	json_object_set_new(o, "cmd", strv_json(lc_image_cmd(img)));
-	if (lc_image_workdir(img))
-		json_object_set_new(o, "workdir", json_string(lc_image_workdir(img)));
-	if (lc_image_user(img))
-		json_object_set_new(o, "user", json_string(lc_image_user(img)));
+	set_str(o, "reference", lc_image_reference(img));
+	set_str(o, "digest", lc_image_digest(img));
+	set_str(o, "config_digest", lc_image_config_digest(img));
+	set_str(o, "os", lc_image_os(img));
+	set_str(o, "architecture", lc_image_architecture(img));
+	if (lc_image_env(img))
+		json_object_set_new(c, "Env", strv_json(lc_image_env(img)));
+	if (lc_image_entrypoint(img))
+		json_object_set_new(c, "Entrypoint", strv_json(lc_image_entrypoint(img)));
+	if (lc_image_cmd(img))
+		json_object_set_new(c, "Cmd", strv_json(lc_image_cmd(img)));
+	set_str(c, "WorkingDir", lc_image_workdir(img));
+	set_str(c, "User", lc_image_user(img));
 	for (size_t i = 0; i < lc_image_label_count(img); i++)
 		json_object_set_new(labels, lc_image_label_key(img, i),
 				    json_string(lc_image_label(img, lc_image_label_key(img, i))));
-	json_object_set_new(o, "labels", labels);
+	json_object_set_new(c, "Labels", labels);
+	json_object_set_new(o, "config", c);
 	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	x = realloc(t->root->xattrs, (t->root->n_xattrs + 1) * sizeof(*x));
@@ -174,7 +184,7 @@ static int image_xattr(lc_tree *t, const lc_image *img, lc_error *err)
 		return lc_fail(err, ENOMEM, "out of memory");
 	}
 	t->root->xattrs = x;
-	x[t->root->n_xattrs++] = (lc_xattr){strdup(IMAGE_XATTR), text, strlen(text)};
+	x[t->root->n_xattrs++] = (lc_xattr){strdup(LC_IMAGE_XATTR), text, strlen(text)};
 	return x[t->root->n_xattrs - 1].key ? 0 : lc_fail(err, ENOMEM, "out of memory");
 }
 
@@ -242,6 +252,8 @@ static int merge_layer(import_job *j, size_t i, lc_error *err)
 
 	if (r >= 0)
 		r = lc_merge_layer_apply(&j->tree, j->w, &l, j->ctx, &pending, err);
+	if (l.stream)
+		lc_layer_stream_stop(l.stream);
 	/* the tar may end before the blob does (padding): read to the end, which verifies it */
 	while (r >= 0 && (r = lc_pull_layer_read(j->pull, i, drain, sizeof(drain), &n, err)) >= 0 &&
 	       n > 0)

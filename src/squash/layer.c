@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,14 @@
 
 #define IN_CHUNK (256u << 10)
 #define OUT_CHUNK (1u << 20)
+#define RING 4 /* decompressed buffers between the inflate thread and libarchive */
+
+/* Decompression runs on its own thread and hands full buffers to libarchive's read callback
+ * through a small ring, so inflating overlaps tar parsing and feeding the squashfs writer. */
+typedef struct ring_buf {
+	char *data;
+	size_t len;
+} ring_buf;
 
 struct lc_layer_stream {
 	lc_layer_source src;
@@ -37,6 +46,16 @@ struct lc_layer_stream {
 	lc_error err;
 	int failed;
 	struct archive *ar;
+	/* the inflate thread (see RING) */
+	pthread_t thread;
+	bool threaded;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	ring_buf ring[RING];
+	size_t head, count;  /* filled buffers: ring[head], ... (count of them) */
+	bool producer_done;  /* no more buffers will come (end, or s->failed) */
+	bool stop;           /* the reader is gone */
+	bool consumer_holds; /* libarchive still reads ring[head] */
 };
 
 static const struct {
@@ -205,20 +224,70 @@ static int produce(lc_layer_stream *s, size_t *ret_n)
 	}
 }
 
+static void *inflate_thread(void *u)
+{
+	lc_layer_stream *s = u;
+
+	for (;;) {
+		size_t n = 0, slot;
+		int r;
+
+		pthread_mutex_lock(&s->lock);
+		while (s->count == RING && !s->stop)
+			pthread_cond_wait(&s->cond, &s->lock);
+		slot = (s->head + s->count) % RING;
+		bool stop = s->stop;
+		pthread_mutex_unlock(&s->lock);
+		if (stop)
+			break;
+		/* s->out is the slot's buffer while this thread fills it */
+		s->out = s->ring[slot].data;
+		r = produce(s, &n);
+		pthread_mutex_lock(&s->lock);
+		if (r < 0)
+			s->failed = r;
+		if (r < 0 || n == 0) {
+			s->producer_done = true;
+			pthread_cond_broadcast(&s->cond);
+			pthread_mutex_unlock(&s->lock);
+			break;
+		}
+		s->ring[slot].len = n;
+		s->count++;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return NULL;
+}
+
 static la_ssize_t archive_read_cb(struct archive *a, void *u, const void **buf)
 {
 	lc_layer_stream *s = u;
-	size_t n = 0;
-	int r = produce(s, &n);
+	size_t n;
 
-	(void)a;
-	if (r < 0) {
-		s->failed = r;
-		archive_set_error(a, EIO, "%s", s->err.msg);
-		return -1;
+	pthread_mutex_lock(&s->lock);
+	if (s->consumer_holds) { /* libarchive is done with the previous buffer */
+		s->head = (s->head + 1) % RING;
+		s->count--;
+		s->consumer_holds = false;
+		pthread_cond_broadcast(&s->cond);
 	}
+	while (s->count == 0 && !s->producer_done)
+		pthread_cond_wait(&s->cond, &s->lock);
+	if (s->count == 0) {
+		int failed = s->failed;
+		pthread_mutex_unlock(&s->lock);
+		if (failed) {
+			archive_set_error(a, EIO, "%s", s->err.msg);
+			return -1;
+		}
+		return 0;
+	}
+	*buf = s->ring[s->head].data;
+	n = s->ring[s->head].len;
+	s->consumer_holds = true;
+	pthread_mutex_unlock(&s->lock);
 	s->out_total += n;
-	*buf = s->out;
 	return (la_ssize_t)n;
 }
 
@@ -253,10 +322,19 @@ int lc_layer_stream_open(const lc_layer_source *src, enum lc_layer_compression c
 	s->src = *src;
 	s->comp = comp;
 	s->in = malloc(IN_CHUNK);
-	s->out = malloc(OUT_CHUNK);
 	s->ar = archive_read_new();
-	r = (!s->in || !s->out || !s->ar) ? lc_fail(err, ENOMEM, "layer: out of memory")
-					  : setup_decompressor(s, prefer_zlib, err);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	r = 0;
+	for (size_t i = 0; i < RING; i++)
+		if (!(s->ring[i].data = malloc(OUT_CHUNK)))
+			r = -ENOMEM;
+	r = (r < 0 || !s->in || !s->ar) ? lc_fail(err, ENOMEM, "layer: out of memory")
+					: setup_decompressor(s, prefer_zlib, err);
+	if (r >= 0 && (r = pthread_create(&s->thread, NULL, inflate_thread, s)) != 0)
+		r = lc_fail(err, r, "layer: cannot start the inflate thread");
+	else if (r >= 0)
+		s->threaded = true;
 	if (r >= 0 && (archive_read_support_format_tar(s->ar) != ARCHIVE_OK ||
 		       archive_read_support_format_gnutar(s->ar) != ARCHIVE_OK ||
 		       archive_read_open(s->ar, s, NULL, archive_read_cb, NULL) != ARCHIVE_OK))
@@ -278,7 +356,10 @@ struct archive *lc_layer_stream_archive(lc_layer_stream *s)
 /* The error behind a failed libarchive call: ours (source, decompression) or libarchive's. */
 int lc_layer_stream_error(lc_layer_stream *s, lc_error *err)
 {
-	if (s->failed) {
+	pthread_mutex_lock(&s->lock);
+	int failed = s->failed;
+	pthread_mutex_unlock(&s->lock);
+	if (failed) {
 		*err = s->err;
 		return s->failed;
 	}
@@ -296,10 +377,27 @@ uint64_t lc_layer_stream_bytes_out(const lc_layer_stream *s)
 	return s->out_total;
 }
 
+void lc_layer_stream_stop(lc_layer_stream *s)
+{
+	if (!s->threaded)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	s->threaded = false;
+}
+
 lc_layer_stream *lc_layer_stream_free(lc_layer_stream *s)
 {
 	if (!s)
 		return NULL;
+	lc_layer_stream_stop(s);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	for (size_t i = 0; i < RING; i++)
+		free(s->ring[i].data);
 	if (s->ar)
 		archive_read_free(s->ar);
 	free(s->isal);
@@ -308,7 +406,6 @@ lc_layer_stream *lc_layer_stream_free(lc_layer_stream *s)
 	free(s->zlib);
 	ZSTD_freeDStream(s->zstd);
 	free(s->in);
-	free(s->out);
 	free(s);
 	return NULL;
 }

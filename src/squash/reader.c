@@ -28,6 +28,9 @@
 #include <sqfs/xattr.h>
 #include <sqfs/xattr_reader.h>
 
+#include <jansson.h>
+
+#include "../registry/registry.h"
 #include "squash.h"
 
 #define COPY_CHUNK (1u << 20)
@@ -530,4 +533,152 @@ LC_API int lc_squash_load(lc_ctx *ctx, const char *image, const char *dir, lc_er
 	lc_closep(&c.root_fd);
 	image_close(&im);
 	return r < 0 ? lc_error_prefix(err, r, "unpack '%s' into '%s'", image, dir) : 0;
+}
+
+/* ---------------------------------------------------------------- the image config */
+
+#define CONFIG_FILE_MAX (1u << 20)
+
+static const sqfs_tree_node_t *child_named(const sqfs_tree_node_t *dir, const char *name)
+{
+	for (const sqfs_tree_node_t *n = dir ? dir->children : NULL; n; n = n->next)
+		if (!strcmp((const char *)n->name, name))
+			return n;
+	return NULL;
+}
+
+/* A regular file of the image (never through a symlink), at most CONFIG_FILE_MAX bytes. */
+static int read_image_file(sqfs_image *im, const char *dir, const char *name, char **ret,
+			   lc_error *err)
+{
+	const sqfs_tree_node_t *n = child_named(child_named(im->root, dir), name);
+	uint64_t size;
+	char *buf;
+
+	*ret = NULL;
+	if (!n || !S_ISREG(n->inode->base.mode))
+		return 0;
+	size = inode_size(n->inode);
+	if (size > CONFIG_FILE_MAX)
+		return lc_fail(err, EFBIG, "/%s/%s is larger than %u bytes", dir, name,
+			       CONFIG_FILE_MAX);
+	buf = malloc(size + 1);
+	if (!buf)
+		return lc_fail(err, ENOMEM, "out of memory");
+	if (size &&
+	    sqfs_data_reader_read(im->data, n->inode, 0, buf, (sqfs_u32)size) != (sqfs_s32)size) {
+		free(buf);
+		return lc_fail(err, EIO, "read /%s/%s: corrupt image", dir, name);
+	}
+	buf[size] = '\0';
+	*ret = buf;
+	return 0;
+}
+
+/* The root directory's LC_IMAGE_XATTR, or NULL. */
+static int read_image_xattr(sqfs_image *im, char **ret, lc_error *err)
+{
+	sqfs_u32 idx = 0xFFFFFFFFu;
+	sqfs_xattr_id_t desc;
+
+	*ret = NULL;
+	if (sqfs_inode_get_xattr_index(im->root->inode, &idx) || idx == 0xFFFFFFFFu)
+		return 0;
+	if (sqfs_xattr_reader_get_desc(im->xattrs, idx, &desc) ||
+	    sqfs_xattr_reader_seek_kv(im->xattrs, &desc))
+		return lc_fail(err, EIO, "corrupt xattr table");
+	for (sqfs_u32 i = 0; i < desc.count && !*ret; i++) {
+		sqfs_xattr_entry_t *key = NULL;
+		sqfs_xattr_value_t *val = NULL;
+
+		if (sqfs_xattr_reader_read_key(im->xattrs, &key) ||
+		    sqfs_xattr_reader_read_value(im->xattrs, key, &val)) {
+			free(key);
+			return lc_fail(err, EIO, "corrupt xattr table");
+		}
+		if (!strcmp((const char *)key->key, LC_IMAGE_XATTR))
+			*ret = strndup((const char *)val->value, val->size);
+		free(key);
+		free(val);
+	}
+	return 0;
+}
+
+static int config_from_xattr(lc_image *img, const char *json, lc_error *err)
+{
+	json_t *root = json_loads(json, 0, NULL);
+	const char *ref = json_string_value(json_object_get(root, "reference"));
+	const char *digest = json_string_value(json_object_get(root, "digest"));
+	const char *cdigest = json_string_value(json_object_get(root, "config_digest"));
+	int r = 0;
+
+	if (!json_is_object(root))
+		r = lc_fail(err, LC_EMANIFEST, "the image's %s is not JSON", LC_IMAGE_XATTR);
+	if (r >= 0 && ref && !(img->reference = strdup(ref)))
+		r = lc_fail(err, ENOMEM, "out of memory");
+	if (r >= 0 && lc_digest_is_valid(digest))
+		memcpy(img->digest, digest, 72);
+	if (r >= 0 && lc_digest_is_valid(cdigest))
+		memcpy(img->config.digest, cdigest, 72);
+	json_decref(root);
+	return r < 0 ? r : lc_image_parse_config(img, json, strlen(json), err);
+}
+
+/* enroot's images: /etc/environment holds Env (K=V lines); /etc/rc starts with
+ * "# enroot-provenance: URI" and "# KEY VALUE" label lines, and is the entrypoint itself. */
+static int config_from_enroot(lc_image *img, char *environment, char *rc, lc_error *err)
+{
+	size_t n = 0;
+	char *save = NULL;
+
+	img->env = calloc(strlen(environment ? environment : "") / 2 + 2, sizeof(char *));
+	if (!img->env)
+		return lc_fail(err, ENOMEM, "out of memory");
+	for (char *l = strtok_r(environment, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		if (*l != '#' && strchr(l, '=') && !(img->env[n++] = strdup(l)))
+			return lc_fail(err, ENOMEM, "out of memory");
+	if (!rc)
+		return 0;
+	if (lc_str_has_prefix(rc, "# enroot-provenance: ")) {
+		size_t len = strcspn(rc + 21, "\n");
+		img->reference = strndup(rc + 21, len);
+	}
+	img->entrypoint = calloc(2, sizeof(char *));
+	if (!img->entrypoint || !(img->entrypoint[0] = strdup("/etc/rc")))
+		return lc_fail(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+LC_API int lc_squash_image_config(const char *image, lc_image **ret, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	_cleanup_free_ char *json = NULL;
+	_cleanup_free_ char *environment = NULL;
+	_cleanup_free_ char *rc = NULL;
+	lc_image *img;
+	sqfs_image im;
+	int r;
+
+	if (!err)
+		err = &local;
+	if (!image || !ret)
+		return lc_fail(err, EINVAL, "lc_squash_image_config: NULL argument");
+	r = image_open(image, &im, err);
+	if (r < 0)
+		return r;
+	img = calloc(1, sizeof(*img));
+	r = img ? read_image_xattr(&im, &json, err) : lc_fail(err, ENOMEM, "out of memory");
+	if (r >= 0 && json)
+		r = config_from_xattr(img, json, err);
+	else if (r >= 0 &&
+		 (r = read_image_file(&im, "etc", "environment", &environment, err)) >= 0 &&
+		 (r = read_image_file(&im, "etc", "rc", &rc, err)) >= 0 && (environment || rc))
+		r = config_from_enroot(img, environment, rc, err);
+	image_close(&im);
+	if (r < 0) {
+		lc_image_free(img);
+		return lc_error_prefix(err, r, "'%s'", image);
+	}
+	*ret = img;
+	return 0;
 }

@@ -13,6 +13,9 @@ struct archive;
 struct archive_entry;
 struct sqfs_inode_generic_t;
 
+/* The root directory's xattr that carries the image config (import.c writes it, reader.c reads). */
+#define LC_IMAGE_XATTR "user.lc.image"
+
 /* ================================================================ layer streams (layer.c) */
 enum lc_layer_compression { LC_LAYER_NONE, LC_LAYER_GZIP, LC_LAYER_ZSTD };
 int lc_layer_compression_of(const char *media_type, enum lc_layer_compression *ret, lc_error *err);
@@ -30,6 +33,9 @@ int lc_layer_stream_open(const lc_layer_source *src, enum lc_layer_compression c
 			 bool prefer_zlib, lc_layer_stream **ret, lc_error *err);
 struct archive *lc_layer_stream_archive(lc_layer_stream *s);
 int lc_layer_stream_error(lc_layer_stream *s, lc_error *err);
+/* Stop and join the inflate thread (idempotent): needed before reading the source directly
+ * again, and before the byte counters below are read. */
+void lc_layer_stream_stop(lc_layer_stream *s);
 uint64_t lc_layer_stream_bytes_in(const lc_layer_stream *s);
 uint64_t lc_layer_stream_bytes_out(const lc_layer_stream *s);
 lc_layer_stream *lc_layer_stream_free(lc_layer_stream *s);

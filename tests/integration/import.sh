@@ -99,11 +99,27 @@ import json, sys
 m = json.loads(sys.argv[1])
 assert m['reference'] == '127.0.0.1:5000/tiny:latest', m
 assert m['digest'] == sys.argv[2], m
-assert m['entrypoint'] == ['/bin/echo', 'tiny-entrypoint:'], m
-assert m['cmd'] == ['hello', 'world'] and m['workdir'] == '/work', m
-assert 'TINY_VAR=tiny value with spaces' in m['env'], m
-assert m['labels']['org.opencontainers.image.title'] == 'tiny', m
+c = m['config']
+assert c['Entrypoint'] == ['/bin/echo', 'tiny-entrypoint:'], m
+assert c['Cmd'] == ['hello', 'world'] and c['WorkingDir'] == '/work', m
+assert 'TINY_VAR=tiny value with spaces' in c['Env'], m
+assert c['Labels']['org.opencontainers.image.title'] == 'tiny', m
+assert m['architecture'] == 'amd64' and m['os'] == 'linux', m
 " "$meta" "$(tsv_digest tiny:latest)"
+
+check "ctr-squash config reads it back" bash -c "'$BUILD/tools/ctr-squash' config '$WORK/tiny-latest.sqsh' > '$WORK/cfg.txt' \
+    && grep -qx 'entrypoint: tiny-entrypoint:' '$WORK/cfg.txt' && grep -qx 'workdir: /work' '$WORK/cfg.txt' \
+    && grep -qx 'digest: $(tsv_digest tiny:latest)' '$WORK/cfg.txt' && grep -qx 'env: TINY_VAR=tiny value with spaces' '$WORK/cfg.txt'"
+mkdir -p "$WORK/enroot-img/etc"
+printf 'PATH=/usr/bin:/bin\nFOO=bar baz\n' >"$WORK/enroot-img/etc/environment"
+printf '# enroot-provenance: docker://nvcr.io#nvidia/cuda:12.4\n# org.label value\nexec "$@"\n' >"$WORK/enroot-img/etc/rc"
+mksquashfs "$WORK/enroot-img" "$WORK/enroot.sqsh" -quiet -no-progress >/dev/null
+check "an enroot-made image: env, provenance, /etc/rc as entrypoint" bash -c "'$BUILD/tools/ctr-squash' config '$WORK/enroot.sqsh' > '$WORK/ecfg.txt' \
+    && grep -qx 'env: FOO=bar baz' '$WORK/ecfg.txt' && grep -qx 'reference: docker://nvcr.io#nvidia/cuda:12.4' '$WORK/ecfg.txt' \
+    && grep -qx 'entrypoint: /etc/rc' '$WORK/ecfg.txt'"
+mkdir -p "$WORK/plain-img" && echo x >"$WORK/plain-img/file"
+mksquashfs "$WORK/plain-img" "$WORK/plain.sqsh" -quiet -no-progress >/dev/null
+check "a plain squashfs has no config" test -z "$("$BUILD/tools/ctr-squash" config "$WORK/plain.sqsh" 2>/dev/null || echo failed)"
 
 echo "# options"
 ENROOT_SQUASH_OPTIONS="-comp zstd -Xcompression-level 9 -b 128K" import tiny:latest "$WORK/opt.sqsh"

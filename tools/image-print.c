@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <inttypes.h>
+
+#include "image-print.h"
+
+static void print_strv(FILE *f, const char *key, const char *const *v)
+{
+	for (; v && *v; v++)
+		fprintf(f, "%s: %s\n", key, *v);
+}
+
+static void print_str(FILE *f, const char *key, const char *value)
+{
+	if (value && *value)
+		fprintf(f, "%s: %s\n", key, value);
+}
+
+void print_image(FILE *f, const lc_image *img)
+{
+	print_str(f, "reference", lc_image_reference(img));
+	print_str(f, "digest", lc_image_digest(img));
+	print_str(f, "index", lc_image_index_digest(img));
+	print_str(f, "config", lc_image_config_digest(img));
+	if (lc_image_os(img) || lc_image_architecture(img))
+		fprintf(f, "platform: %s/%s\n", lc_image_os(img) ? lc_image_os(img) : "?",
+			lc_image_architecture(img) ? lc_image_architecture(img) : "?");
+	for (size_t i = 0; i < lc_image_layer_count(img); i++)
+		fprintf(f, "layer: %s %" PRIu64 " %s %s\n", lc_image_layer_digest(img, i),
+			lc_image_layer_size(img, i), lc_image_layer_media_type(img, i),
+			lc_image_layer_path(img, i) ? lc_image_layer_path(img, i) : "");
+	print_strv(f, "env", lc_image_env(img));
+	print_strv(f, "entrypoint", lc_image_entrypoint(img));
+	print_strv(f, "cmd", lc_image_cmd(img));
+	print_str(f, "workdir", lc_image_workdir(img));
+	print_str(f, "user", lc_image_user(img));
+	for (size_t i = 0; i < lc_image_label_count(img); i++)
+		fprintf(f, "label: %s=%s\n", lc_image_label_key(img, i),
+			lc_image_label(img, lc_image_label_key(img, i)));
+}
