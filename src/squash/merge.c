@@ -72,14 +72,8 @@ static lc_node *pending_holder(entry_ctx *c, const char *target)
 	for (size_t i = 0; i < p->n; i++)
 		if (strcmp(p->items[i].path, target) == 0)
 			return p->items[i].holder;
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 8;
-		pending_target *items = realloc(p->items, cap * sizeof(*items));
-		if (!items)
-			return NULL;
-		p->items = items;
-		p->cap = cap;
-	}
+	if (lc_array_reserve(&p->items, &p->cap, p->n, sizeof(*p->items), 8) < 0)
+		return NULL;
 	holder = lc_node_new("", S_IFREG | 0644, c->layer->index);
 	if (!holder)
 		return NULL;

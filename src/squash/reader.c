@@ -349,14 +349,8 @@ static const char *seen_link(load_ctx *c, uint32_t inode)
 
 static int remember_link(load_ctx *c, uint32_t inode)
 {
-	if (c->n_links == c->cap_links) {
-		size_t cap = c->cap_links ? c->cap_links * 2 : 16;
-		hardlink_seen *l = realloc(c->links, cap * sizeof(*l));
-		if (!l)
-			return lc_fail(c->err, ENOMEM, "out of memory");
-		c->links = l;
-		c->cap_links = cap;
-	}
+	if (lc_array_reserve(&c->links, &c->cap_links, c->n_links, sizeof(*c->links), 16) < 0)
+		return lc_fail(c->err, ENOMEM, "out of memory");
 	c->links[c->n_links].inode = inode;
 	c->links[c->n_links].path = strdup(c->path.data);
 	return c->links[c->n_links++].path ? 0 : lc_fail(c->err, ENOMEM, "out of memory");

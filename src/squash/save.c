@@ -109,14 +109,8 @@ static lc_node *find_seen(save_ctx *c, const struct stat *st)
 
 static int remember(save_ctx *c, const struct stat *st, lc_node *n)
 {
-	if (c->n_seen == c->cap_seen) {
-		size_t cap = c->cap_seen ? c->cap_seen * 2 : 64;
-		inode_seen *s = realloc(c->seen, cap * sizeof(*s));
-		if (!s)
-			return lc_fail(c->err, ENOMEM, "out of memory");
-		c->seen = s;
-		c->cap_seen = cap;
-	}
+	if (lc_array_reserve(&c->seen, &c->cap_seen, c->n_seen, sizeof(*c->seen), 64) < 0)
+		return lc_fail(c->err, ENOMEM, "out of memory");
 	c->seen[c->n_seen++] = (inode_seen){st->st_dev, st->st_ino, n};
 	return 0;
 }

@@ -92,14 +92,9 @@ int lc_node_add_child(lc_node *dir, lc_node *child)
 
 	if (found)
 		return -EEXIST;
-	if (dir->n_children == dir->cap_children) {
-		size_t cap = dir->cap_children ? dir->cap_children * 2 : 4;
-		lc_node **c = realloc(dir->children, cap * sizeof(*c));
-		if (!c)
-			return -ENOMEM;
-		dir->children = c;
-		dir->cap_children = cap;
-	}
+	if (lc_array_reserve(&dir->children, &dir->cap_children, dir->n_children,
+			     sizeof(*dir->children), 4) < 0)
+		return -ENOMEM;
 	memmove(dir->children + i + 1, dir->children + i,
 		(dir->n_children - i) * sizeof(lc_node *));
 	dir->children[i] = child;
@@ -133,14 +128,8 @@ int lc_tree_init(lc_tree *t, lc_error *err)
 
 int lc_node_list_push(lc_node_list *l, lc_node *n)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 8;
-		lc_node **items = realloc(l->items, cap * sizeof(*items));
-		if (!items)
-			return -ENOMEM;
-		l->items = items;
-		l->cap = cap;
-	}
+	if (lc_array_reserve(&l->items, &l->cap, l->n, sizeof(*l->items), 8) < 0)
+		return -ENOMEM;
 	l->items[l->n++] = n;
 	return 0;
 }
@@ -176,14 +165,11 @@ void lc_tree_free(lc_tree *t)
 
 int lc_path_split(char *path, char ***ret_parts, size_t *ret_n, lc_error *err)
 {
-	size_t n = 0, cap = 8;
-	char **parts, *save = NULL;
+	size_t n = 0, cap = 0;
+	char **parts = NULL, *save = NULL; /* stays NULL for a path of no components */
 
 	if (path[0] == '/')
 		return lc_fail(err, EPERM, "absolute name");
-	parts = malloc(cap * sizeof(*parts));
-	if (!parts)
-		return lc_fail(err, ENOMEM, "out of memory");
 	for (char *c = strtok_r(path, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
 		if (strcmp(c, ".") == 0)
 			continue;
@@ -191,13 +177,9 @@ int lc_path_split(char *path, char ***ret_parts, size_t *ret_n, lc_error *err)
 			free(parts);
 			return lc_fail(err, EPERM, "'..' in the name");
 		}
-		if (n == cap) {
-			char **p = realloc(parts, (cap *= 2) * sizeof(*parts));
-			if (!p) {
-				free(parts);
-				return lc_fail(err, ENOMEM, "out of memory");
-			}
-			parts = p;
+		if (lc_array_reserve(&parts, &cap, n, sizeof(*parts), 8) < 0) {
+			free(parts);
+			return lc_fail(err, ENOMEM, "out of memory");
 		}
 		parts[n++] = c;
 	}

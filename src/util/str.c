@@ -32,6 +32,25 @@ int lc_buf_append(lc_buf *b, const void *data, size_t len)
 	return 0;
 }
 
+int lc_array_reserve(void *items_ptr, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	void **items = items_ptr;
+	size_t want;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	want = *cap ? *cap * 2 : first;
+	if (want < *cap || want > SIZE_MAX / elem)
+		return -ENOMEM;
+	p = realloc(*items, want * elem);
+	if (!p)
+		return -ENOMEM;
+	*items = p;
+	*cap = want;
+	return 0;
+}
+
 int lc_buf_printf(lc_buf *b, const char *fmt, ...)
 {
 	_cleanup_free_ char *s = NULL;

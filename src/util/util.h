@@ -49,6 +49,10 @@ int lc_buf_printf(lc_buf *b, const char *fmt, ...) LC_PRINTF(2, 3);
 void lc_buf_free(lc_buf *b);
 char *lc_buf_steal(lc_buf *b);
 
+/* Room for one more element in the array *@items_ptr (capacity *@cap, @n used, elements of
+ * @elem bytes): doubles it, starting at @first. 0 or -ENOMEM (the array is untouched). */
+int lc_array_reserve(void *items_ptr, size_t *cap, size_t n, size_t elem, size_t first);
+
 /* ---- strings (src/util/str.c) */
 bool lc_str_has_prefix(const char *s, const char *prefix);
 /* Case-insensitive prefix test. */
