@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ctr-import: image reference -> one squashfs file (enroot import, streamed). */
 #include <getopt.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,11 +50,18 @@ static void log_stderr(void *u, enum lc_log_level level, const char *msg)
 	fprintf(stderr, "ctr-import: %s: %s\n", names[level], msg);
 }
 
+/* One status line on a terminal: the download (from the pull's worker threads) and the
+ * conversion (from the main thread), redrawn under a lock. */
 typedef struct progress_state {
+	pthread_mutex_t lock;
 	bool tty;
 	size_t layers;
 	uint64_t done[1024], total[1024];
+	const char *phase;
+	size_t layer;
+	uint64_t tar_bytes;
 	struct timespec start;
+	double last_draw; /* seconds since start */
 } progress_state;
 
 static double seconds_since(const struct timespec *t0)
@@ -64,26 +72,55 @@ static double seconds_since(const struct timespec *t0)
 	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static int progress(void *u, const lc_progress *p)
+/* With the lock held; at most ten times a second unless @force. */
+static void draw(progress_state *s, bool force)
 {
-	progress_state *s = u;
 	uint64_t done = 0, total = 0;
 	size_t finished = 0;
+	double t = seconds_since(&s->start);
 
-	if (p->index >= 1024)
-		return 0;
-	s->done[p->index] = p->done;
-	s->total[p->index] = p->total;
-	for (size_t i = 0; i < s->layers; i++) {
+	if (!force && t - s->last_draw < 0.1)
+		return;
+	s->last_draw = t;
+	for (size_t i = 0; i < s->layers && i < 1024; i++) {
 		done += s->done[i];
 		total += s->total[i];
 		finished += s->done[i] == s->total[i] && s->total[i];
 	}
-	double t = seconds_since(&s->start);
-	fprintf(stderr, "\rdownloading: layers %zu/%zu, %.1f/%.1f MB, %.1f MB/s   ", finished,
-		s->layers, (double)done / 1e6, (double)total / 1e6,
-		t > 0 ? (double)done / 1e6 / t : 0);
+	fprintf(stderr, "\rdownload %zu/%zu layers %.1f/%.1f MB %.1f MB/s | ", finished, s->layers,
+		(double)done / 1e6, (double)total / 1e6, t > 0 ? (double)done / 1e6 / t : 0);
+	if (s->phase && !strcmp(s->phase, "converting"))
+		fprintf(stderr, "converting layer %zu of %zu, %.1f MB   ", s->layers - s->layer,
+			s->layers, (double)s->tar_bytes / 1e6);
+	else
+		fprintf(stderr, "%s   ", s->phase ? s->phase : "waiting");
+}
+
+static int pull_progress(void *u, const lc_progress *p)
+{
+	progress_state *s = u;
+
+	if (p->index >= 1024)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	s->done[p->index] = p->done;
+	s->total[p->index] = p->total;
+	draw(s, p->finished);
+	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+static void import_progress(void *u, const lc_import_progress *p)
+{
+	static const char *const phases[] = {"converting", "finishing", "done"};
+	progress_state *s = u;
+
+	pthread_mutex_lock(&s->lock);
+	s->phase = phases[p->phase];
+	s->layer = p->layer;
+	s->tar_bytes = p->tar_bytes;
+	draw(s, true);
+	pthread_mutex_unlock(&s->lock);
 }
 
 int main(int argc, char **argv)
@@ -108,7 +145,7 @@ int main(int argc, char **argv)
 	lc_import_opts io = LC_IMPORT_OPTS_INIT;
 	lc_import_stats stats;
 	lc_error err = LC_ERROR_INIT;
-	progress_state ps = {.tty = isatty(STDERR_FILENO)};
+	progress_state ps = {.lock = PTHREAD_MUTEX_INITIALIZER, .tty = isatty(STDERR_FILENO)};
 	bool digest_only = false, quiet = false, verbose = false;
 	char *output = NULL, *default_name = NULL;
 	lc_ctx *ctx = NULL;
@@ -194,8 +231,10 @@ int main(int argc, char **argv)
 		output = default_name;
 	}
 	if (!quiet && ps.tty) {
-		po.progress = progress;
+		po.progress = pull_progress;
 		po.progress_userdata = &ps;
+		io.progress = import_progress;
+		io.progress_userdata = &ps;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ps.start = t0;

@@ -238,6 +238,16 @@ enum {
 	LC_IMPORT_ALL = (1u << 3) - 1,
 };
 
+/** Where an import is (reported from the thread that called lc_import). */
+enum lc_import_phase { LC_IMPORT_CONVERTING, LC_IMPORT_FINISHING, LC_IMPORT_DONE };
+typedef struct lc_import_progress {
+	enum lc_import_phase phase;
+	size_t layer; /**< CONVERTING: layer being merged (the topmost comes first) */
+	size_t layer_count;
+	uint64_t tar_bytes; /**< uncompressed bytes merged so far */
+} lc_import_progress;
+typedef void (*lc_import_progress_fn)(void *userdata, const lc_import_progress *p);
+
 typedef struct lc_import_opts {
 	uint32_t version; /**< LC_IMPORT_OPTS_VERSION */
 	uint32_t flags;   /**< LC_IMPORT_*; unknown bits -> -EINVAL */
@@ -246,13 +256,15 @@ typedef struct lc_import_opts {
 	/** mksquashfs-style options as in ENROOT_SQUASH_OPTIONS ("-comp zstd -Xcompression-level N
 	 *  -b SIZE", "-noI -noD -noF -noX", "-all-root"); applied before the fields below. */
 	const char *squash_options;
-	uint32_t block_size; /**< 0: 1 MiB; a power of two from 4 KiB to 1 MiB */
-	unsigned threads;    /**< compression threads; 0: every core */
+	uint32_t block_size;            /**< 0: 1 MiB; a power of two from 4 KiB to 1 MiB */
+	unsigned threads;               /**< compression threads; 0: every core */
+	lc_import_progress_fn progress; /**< phases and layers; NULL: none */
+	void *progress_userdata;
 } lc_import_opts;
 #define LC_IMPORT_OPTS_VERSION 1
-#define LC_IMPORT_OPTS_INIT                                 \
-	{                                                   \
-		LC_IMPORT_OPTS_VERSION, 0, NULL, NULL, 0, 0 \
+#define LC_IMPORT_OPTS_INIT                                             \
+	{                                                               \
+		LC_IMPORT_OPTS_VERSION, 0, NULL, NULL, 0, 0, NULL, NULL \
 	}
 
 /** What an import did (bytes and milliseconds). */

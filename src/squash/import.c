@@ -210,7 +210,17 @@ typedef struct import_job {
 	lc_sqfs_writer *w;
 	bool prefer_zlib;
 	lc_import_stats *stats;
+	const lc_import_opts *opts;
+	uint64_t tar_bytes;
 } import_job;
+
+static void report(import_job *j, enum lc_import_phase phase, size_t layer)
+{
+	lc_import_progress p = {phase, layer, lc_image_layer_count(j->img), j->tar_bytes};
+
+	if (j->opts->progress)
+		j->opts->progress(j->opts->progress_userdata, &p);
+}
 
 static int open_layer(import_job *j, size_t i, const lc_layer_source *src, lc_layer_stream **ret,
 		      lc_error *err)
@@ -258,9 +268,12 @@ static int merge_layer(import_job *j, size_t i, lc_error *err)
 	while (r >= 0 && (r = lc_pull_layer_read(j->pull, i, drain, sizeof(drain), &n, err)) >= 0 &&
 	       n > 0)
 		;
-	if (r >= 0 && j->stats) {
-		j->stats->layer_bytes += lc_layer_stream_bytes_in(l.stream);
-		j->stats->tar_bytes += lc_layer_stream_bytes_out(l.stream);
+	if (r >= 0 && l.stream) {
+		j->tar_bytes += lc_layer_stream_bytes_out(l.stream);
+		if (j->stats) {
+			j->stats->layer_bytes += lc_layer_stream_bytes_in(l.stream);
+			j->stats->tar_bytes += lc_layer_stream_bytes_out(l.stream);
+		}
 	}
 	lc_layer_stream_free(l.stream);
 	if (r >= 0 && lc_merge_has_pending(pending))
@@ -279,11 +292,14 @@ static int convert(import_job *j, int fd, const lc_sqfs_writer_opts *wo, lc_erro
 		r = lc_sqfs_writer_new(fd, wo, &j->w, err);
 	for (size_t i = n; r >= 0 && i-- > 0;) {
 		lc_debug(j->ctx, "merging layer %zu %s", i, lc_image_layer_digest(j->img, i));
+		report(j, LC_IMPORT_CONVERTING, i);
 		r = merge_layer(j, i, err);
 	}
 	if (r >= 0)
 		r = image_xattr(&j->tree, j->img, err);
 	t1 = lc_now_ms();
+	if (r >= 0)
+		report(j, LC_IMPORT_FINISHING, 0);
 	if (r >= 0)
 		r = lc_sqfs_writer_finish(j->w, &j->tree, err);
 	if (j->stats) {
@@ -339,7 +355,9 @@ LC_API int lc_import(lc_pull *pull, const char *output, const lc_import_opts *op
 			 {0},
 			 NULL,
 			 (opts->flags & LC_IMPORT_ZLIB) != 0,
-			 stats};
+			 stats,
+			 opts,
+			 0};
 	if (!lc_pull_is_started(pull) && (r = lc_pull_start(pull, err)) < 0)
 		return r;
 	r = lc_output_open_temp(output, &tmp, &fd, err);
@@ -352,6 +370,8 @@ LC_API int lc_import(lc_pull *pull, const char *output, const lc_import_opts *op
 		stats->image_bytes = (uint64_t)st.st_size;
 	if (r >= 0)
 		r = lc_output_publish(fd, tmp, output, opts->flags & LC_IMPORT_FORCE, err);
+	if (r >= 0)
+		report(&j, LC_IMPORT_DONE, 0);
 	if (r < 0)
 		(void)unlink(tmp);
 	return r;

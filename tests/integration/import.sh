@@ -134,6 +134,13 @@ check "no owner but root with --all-root" bash -c "! unsquashfs -lln '$WORK/allr
 expect_error "bad --compress value" "compression 'lz4'" "$IMPORT" -q --allow-http --cache "$CACHE" -o "$WORK/x.sqsh" --compress lz4 127.0.0.1:5000/tiny:latest
 expect_error "unsupported ENROOT_SQUASH_OPTIONS" "only '-comp zstd' is supported" env ENROOT_SQUASH_OPTIONS="-comp xz" "$IMPORT" -q --allow-http --cache "$CACHE" -o "$WORK/x.sqsh" 127.0.0.1:5000/tiny:latest
 
+script -qc "'$IMPORT' --allow-http --cache '$WORK/progress-cache' -o '$WORK/progress.sqsh' 127.0.0.1:5000/layered:latest" /dev/null \
+    | tr '\r' '\n' >"$WORK/progress.txt"
+check "terminal progress shows downloads and each phase" bash -c "grep -q '^download 5/5 layers 212.2/212.2 MB' '$WORK/progress.txt' \
+    && grep -q 'converting layer 1 of 5' '$WORK/progress.txt' && grep -q 'converting layer 5 of 5' '$WORK/progress.txt' \
+    && grep -q '| finishing' '$WORK/progress.txt' && grep -q '| done' '$WORK/progress.txt'"
+check "no progress when stderr is not a terminal" test -z "$("$IMPORT" --allow-http --cache "$WORK/progress-cache" -f -o "$WORK/progress.sqsh" 127.0.0.1:5000/tiny:latest 2>&1 | grep download)"
+
 echo "# output file handling"
 expect_error "an existing output is not overwritten" "already exists" "$IMPORT" -q --allow-http --cache "$CACHE" -o "$WORK/tiny-latest.sqsh" 127.0.0.1:5000/tiny:v2s2
 check "-f replaces it" import tiny:v2s2 "$WORK/tiny-latest.sqsh" -f
