@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private interface of the runtime module. */
+#ifndef LC_RUNTIME_H
+#define LC_RUNTIME_H
+
+#include "../util/util.h"
+
+/* ================================================================ seccomp (seccomp.c) */
+/*
+ * The fake-chown filter: chown, lchown, fchown, fchownat, setuid, setgid, setreuid, setregid,
+ * setresuid, setresgid, setgroups (and their 32-bit-id variants) return 0 without acting;
+ * setfsuid/setfsgid too, except for the query form (argument -1). Built with libseccomp for
+ * every ABI the machine runs (x86_64: also i386 and x32; aarch64: also arm), then kept as raw BPF
+ * so that installing it does not allocate (a child of a multi-threaded process may do it).
+ */
+typedef struct lc_seccomp_prog lc_seccomp_prog;
+int lc_seccomp_prog_new(lc_seccomp_prog **ret, lc_error *err);
+lc_seccomp_prog *lc_seccomp_prog_free(lc_seccomp_prog *p);
+/* The rules in libseccomp's readable form (for tests and debugging); caller frees. */
+int lc_seccomp_prog_describe(char **ret_text, lc_error *err);
+/* Async-signal-safe: no_new_privs, then the filter (SPEC_ALLOW, retried without it). -errno. */
+int lc_seccomp_install(const lc_seccomp_prog *p);
+
+#endif
