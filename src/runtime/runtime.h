@@ -21,4 +21,24 @@ int lc_seccomp_prog_describe(char **ret_text, lc_error *err);
 /* Async-signal-safe: no_new_privs, then the filter (SPEC_ALLOW, retried without it). -errno. */
 int lc_seccomp_install(const lc_seccomp_prog *p);
 
+/* ================================================================ mount specs (mountspec.c) */
+/*
+ * User mounts in pyxis's syntax: "SRC:DST[:FLAGS][,SRC:DST[:FLAGS]...]", flags joined by '+'.
+ * SRC is a path (starts with '/' or '.'), "tmpfs" or "umount"; SRC alone means DST = SRC.
+ * DST starts with '/' or '.' (relative to the container's root) and may not contain "..".
+ */
+enum lc_mount_kind { LC_MOUNT_BIND, LC_MOUNT_TMPFS, LC_MOUNT_UMOUNT };
+typedef struct lc_mount_spec {
+	enum lc_mount_kind kind;
+	char *source;        /* bind: host path as given; NULL otherwise */
+	char *target;        /* inside the container */
+	bool recursive;      /* rbind (the default) or bind */
+	unsigned long flags; /* MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC */
+	unsigned long
+	    propagation; /* 0, or MS_PRIVATE/MS_SLAVE/MS_SHARED/MS_UNBINDABLE [| MS_REC] */
+} lc_mount_spec;
+/* Parse @text, appending to *@specs (n entries); identical entries are kept once. */
+int lc_mount_specs_parse(const char *text, lc_mount_spec **specs, size_t *n, lc_error *err);
+void lc_mount_specs_free(lc_mount_spec *specs, size_t n);
+
 #endif

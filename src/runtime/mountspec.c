@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * User mount specifications in pyxis's --container-mounts syntax (see runtime.h), with pyxis's
+ * messages, and stricter: only known flags, no ".." in targets, no control characters.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+
+#include "runtime.h"
+
+static const struct {
+	const char *name;
+	unsigned long flag;  /* set in flags */
+	unsigned long clear; /* cleared from flags */
+	unsigned long propagation;
+	int recursive; /* 1 rbind, 0 bind, -1 unchanged */
+} known_flags[] = {
+    {"ro", MS_RDONLY, 0, 0, -1},
+    {"rw", 0, MS_RDONLY, 0, -1},
+    {"nosuid", MS_NOSUID, 0, 0, -1},
+    {"nodev", MS_NODEV, 0, 0, -1},
+    {"noexec", MS_NOEXEC, 0, 0, -1},
+    {"bind", 0, 0, 0, 0},
+    {"rbind", 0, 0, 0, 1},
+    {"private", 0, 0, MS_PRIVATE, -1},
+    {"rprivate", 0, 0, MS_PRIVATE | MS_REC, -1},
+    {"slave", 0, 0, MS_SLAVE, -1},
+    {"rslave", 0, 0, MS_SLAVE | MS_REC, -1},
+    {"shared", 0, 0, MS_SHARED, -1},
+    {"rshared", 0, 0, MS_SHARED | MS_REC, -1},
+    {"unbindable", 0, 0, MS_UNBINDABLE, -1},
+    {"runbindable", 0, 0, MS_UNBINDABLE | MS_REC, -1},
+};
+
+void lc_mount_specs_free(lc_mount_spec *specs, size_t n)
+{
+	for (size_t i = 0; specs && i < n; i++) {
+		free(specs[i].source);
+		free(specs[i].target);
+	}
+	free(specs);
+}
+
+static int spec_fail(lc_error *err, const char *entry, const char *why)
+{
+	char shown[200];
+
+	lc_str_sanitize(shown, sizeof(shown), entry);
+	return lc_fail(err, EINVAL, "%s: %s", why, shown);
+}
+
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+static bool has_dotdot(const char *path)
+{
+	for (const char *p = path; (p = strstr(p, "..")); p += 2)
+		if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+			return true;
+	return false;
+}
+
+static int apply_flags(lc_mount_spec *m, char *flags, const char *entry, lc_error *err)
+{
+	char *save = NULL;
+
+	for (char *f = strtok_r(flags, "+", &save); f; f = strtok_r(NULL, "+", &save)) {
+		size_t i = 0;
+
+		while (i < LC_ELEMENTSOF(known_flags) && strcmp(known_flags[i].name, f))
+			i++;
+		if (i == LC_ELEMENTSOF(known_flags)) {
+			char why[96];
+			(void)snprintf(why, sizeof(why), "unknown mount flag '%.40s' in", f);
+			return spec_fail(err, entry, why);
+		}
+		m->flags = (m->flags | known_flags[i].flag) & ~known_flags[i].clear;
+		if (known_flags[i].propagation)
+			m->propagation = known_flags[i].propagation;
+		if (known_flags[i].recursive >= 0)
+			m->recursive = known_flags[i].recursive;
+	}
+	return 0;
+}
+
+/* One "SRC[:DST[:FLAGS]]" entry (modified in place). */
+static int parse_entry(char *entry, const char *shown, lc_mount_spec *m, lc_error *err)
+{
+	char *src = entry, *dst, *flags = NULL;
+
+	dst = strchr(src, ':');
+	if (dst) {
+		*dst++ = '\0';
+		flags = strchr(dst, ':');
+		if (flags)
+			*flags++ = '\0';
+		if (flags && strchr(flags, ':'))
+			return spec_fail(err, shown, "invalid format");
+	} else {
+		dst = src;
+	}
+	if (!*src || !*dst || (flags && !*flags))
+		return spec_fail(err, shown, "invalid format");
+	if (has_control(entry) || has_control(dst) || (flags && has_control(flags)))
+		return spec_fail(err, shown, "control character in mount entry");
+	memset(m, 0, sizeof(*m));
+	m->recursive = true;
+	if (!strcmp(src, "tmpfs"))
+		m->kind = LC_MOUNT_TMPFS;
+	else if (!strcmp(src, "umount"))
+		m->kind = LC_MOUNT_UMOUNT;
+	else if (src[0] != '/' && src[0] != '.')
+		return spec_fail(err, shown,
+				 "mount source must be a relative path, an absolute path, "
+				 "\"tmpfs\" or \"umount\"");
+	if (dst[0] != '/' && dst[0] != '.')
+		return spec_fail(err, shown,
+				 "mount target must be a relative path or an absolute path");
+	if (has_dotdot(dst))
+		return spec_fail(err, shown, "mount target may not contain '..'");
+	if (flags && apply_flags(m, flags, shown, err) < 0)
+		return -EINVAL;
+	m->source = m->kind == LC_MOUNT_BIND ? strdup(src) : NULL;
+	m->target = strdup(dst);
+	if ((m->kind == LC_MOUNT_BIND && !m->source) || !m->target) {
+		free(m->source);
+		free(m->target);
+		return lc_fail(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static bool same_spec(const lc_mount_spec *a, const lc_mount_spec *b)
+{
+	return a->kind == b->kind && !strcmp(a->target, b->target) &&
+	       (a->source == b->source ||
+		(a->source && b->source && !strcmp(a->source, b->source))) &&
+	       a->recursive == b->recursive && a->flags == b->flags &&
+	       a->propagation == b->propagation;
+}
+
+static int add_spec(lc_mount_spec **specs, size_t *n, size_t *cap, lc_mount_spec *m, lc_error *err)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (same_spec(&(*specs)[i], m)) {
+			free(m->source);
+			free(m->target);
+			return 0;
+		}
+	}
+	if (lc_array_reserve(specs, cap, *n, sizeof(**specs), 8) < 0) {
+		free(m->source);
+		free(m->target);
+		return lc_fail(err, ENOMEM, "out of memory");
+	}
+	(*specs)[(*n)++] = *m;
+	return 0;
+}
+
+int lc_mount_specs_parse(const char *text, lc_mount_spec **specs, size_t *n, lc_error *err)
+{
+	_cleanup_free_ char *copy = strdup(text ? text : "");
+	size_t cap = *n;
+	char *save = NULL;
+
+	if (!copy)
+		return lc_fail(err, ENOMEM, "out of memory");
+	if (!*copy)
+		return spec_fail(err, "", "invalid format");
+	for (char *e = strtok_r(copy, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+		_cleanup_free_ char *shown = strdup(e);
+		lc_mount_spec m;
+		int r;
+
+		if (!shown)
+			return lc_fail(err, ENOMEM, "out of memory");
+		r = parse_entry(e, shown, &m, err);
+		if (r >= 0)
+			r = add_spec(specs, n, &cap, &m, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
