@@ -147,7 +147,7 @@ static void set_str(json_t *o, const char *key, const char *value)
 static int image_xattr(lc_tree *t, const lc_image *img, lc_error *err)
 {
 	json_t *o = json_object(), *c = json_object(), *labels = json_object();
-	lc_xattr *x;
+	int r;
 	char *text;
 
 	if (!o || !c || !labels) {
@@ -176,16 +176,9 @@ static int image_xattr(lc_tree *t, const lc_image *img, lc_error *err)
 	json_object_set_new(o, "config", c);
 	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
-	x = realloc(t->root->xattrs, (t->root->n_xattrs + 1) * sizeof(*x));
-	if (!text || !x) {
-		free(text);
-		if (x)
-			t->root->xattrs = x;
-		return lc_fail(err, ENOMEM, "out of memory");
-	}
-	t->root->xattrs = x;
-	x[t->root->n_xattrs++] = (lc_xattr){strdup(LC_IMAGE_XATTR), text, strlen(text)};
-	return x[t->root->n_xattrs - 1].key ? 0 : lc_fail(err, ENOMEM, "out of memory");
+	r = text ? lc_node_add_xattr(t->root, LC_IMAGE_XATTR, text, strlen(text)) : -ENOMEM;
+	free(text);
+	return r < 0 ? lc_fail(err, ENOMEM, "out of memory") : 0;
 }
 
 /* ---------------------------------------------------------------- layers */

@@ -106,44 +106,23 @@ void lc_merge_pending_free(void *pending)
 
 /* ---------------------------------------------------------------- metadata */
 
-static bool xattr_is_storable(const char *key)
-{
-	/* squashfs stores these namespaces only */
-	return lc_str_has_prefix(key, "user.") || lc_str_has_prefix(key, "trusted.") ||
-	       lc_str_has_prefix(key, "security.");
-}
-
 static int copy_xattrs(entry_ctx *c, lc_node *n)
 {
 	const char *key;
 	const void *value;
-	size_t size, count = (size_t)archive_entry_xattr_reset(c->e);
+	size_t size;
 
-	if (count == 0)
-		return 0;
-	n->xattrs = calloc(count, sizeof(*n->xattrs));
-	if (!n->xattrs)
-		return lc_fail(c->err, ENOMEM, "out of memory");
+	archive_entry_xattr_reset(c->e);
 	while (archive_entry_xattr_next(c->e, &key, &value, &size) == ARCHIVE_OK) {
-		lc_xattr *x = &n->xattrs[n->n_xattrs];
-
-		if (!xattr_is_storable(key)) {
+		if (!lc_xattr_is_storable(key)) {
 			lc_debug(c->ctx,
 				 "layer %s: entry '%s': xattr '%s' has no place in squashfs, "
 				 "ignoring",
 				 c->layer->digest, c->path, key);
 			continue;
 		}
-		x->key = strdup(key);
-		x->value = malloc(size ? size : 1);
-		if (!x->key || !x->value) {
-			free(x->key);
-			free(x->value);
+		if (lc_node_add_xattr(n, key, value, size) < 0)
 			return lc_fail(c->err, ENOMEM, "out of memory");
-		}
-		memcpy(x->value, value, size);
-		x->size = size;
-		n->n_xattrs++;
 	}
 	return 0;
 }
@@ -293,47 +272,60 @@ static int join_path(char **parts, size_t n, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
-/* A normalised copy of a path from the archive ("./a//b" -> "a/b"). */
-static int normalise(entry_ctx *c, const char *path, char **ret)
+/* Split a path from the archive into checked components; *ret_copy holds them (caller frees
+ * both). Refuses absolute names and ".." with a message naming the entry. */
+static int split_checked(entry_ctx *c, const char *path, char **ret_copy, char ***ret_parts,
+			 size_t *ret_n)
 {
-	_cleanup_free_ char *copy = strdup(path);
-	_cleanup_free_ char **parts = NULL;
-	size_t n;
 	lc_error why = LC_ERROR_INIT;
+	char *copy = strdup(path);
 
 	if (!copy)
 		return lc_fail(c->err, ENOMEM, "out of memory");
-	if (lc_path_split(copy, &parts, &n, &why) < 0)
+	if (lc_path_split(copy, ret_parts, ret_n, &why) < 0) {
+		free(copy);
 		return entry_fail(c, EPERM, why.msg);
-	if (join_path(parts, n, ret) < 0)
-		return lc_fail(c->err, ENOMEM, "out of memory");
+	}
+	*ret_copy = copy;
 	return 0;
+}
+
+/* A normalised copy of a path from the archive ("./a//b" -> "a/b"). */
+static int normalise(entry_ctx *c, const char *path, char **ret)
+{
+	_cleanup_free_ char *copy = NULL;
+	_cleanup_free_ char **parts = NULL;
+	size_t n;
+	int r = split_checked(c, path, &copy, &parts, &n);
+
+	if (r >= 0 && join_path(parts, n, ret) < 0)
+		r = lc_fail(c->err, ENOMEM, "out of memory");
+	return r;
 }
 
 static int link_to(entry_ctx *c, lc_node *n, const char *target_raw)
 {
-	_cleanup_free_ char *target = NULL;
 	_cleanup_free_ char *copy = NULL;
 	_cleanup_free_ char **parts = NULL;
+	_cleanup_free_ char *target = NULL;
 	lc_node *t;
 	size_t count;
-	int r = normalise(c, target_raw, &target);
+	int r = split_checked(c, target_raw, &copy, &parts, &count);
 
 	if (r < 0)
 		return r;
-	copy = strdup(target);
-	if (!copy || lc_path_split(copy, &parts, &count, c->err) < 0)
-		return lc_fail(c->err, ENOMEM, "out of memory");
 	if (count == 0)
 		return entry_fail(c, EPERM, "hardlink to the root directory");
 	t = lookup(c->tree->root, parts, count);
 	if (t && t->layer == c->layer->index && !t->whiteout) {
 		if (S_ISDIR(t->mode))
 			return entry_fail(c, EPERM, "hardlink to a directory");
-		n->hardlink = t->hardlink ? t->hardlink : t;
+		n->hardlink = lc_node_inode_owner(t);
 		return 0;
 	}
 	/* shadowed by a higher layer, hidden, or missing: the second pass decides */
+	if (join_path(parts, count, &target) < 0)
+		return lc_fail(c->err, ENOMEM, "out of memory");
 	n->hardlink = pending_holder(c, target);
 	return n->hardlink ? 0 : lc_fail(c->err, ENOMEM, "out of memory");
 }
@@ -414,7 +406,6 @@ static int apply_one(entry_ctx *c)
 {
 	_cleanup_free_ char *copy = NULL;
 	_cleanup_free_ char **parts = NULL;
-	lc_error why = LC_ERROR_INIT;
 	lc_node *dir = NULL;
 	size_t n;
 	int r;
@@ -422,11 +413,9 @@ static int apply_one(entry_ctx *c)
 	c->path = archive_entry_pathname(c->e);
 	if (!c->path)
 		return entry_fail(c, EINVAL, "entry without a name");
-	copy = strdup(c->path);
-	if (!copy)
-		return lc_fail(c->err, ENOMEM, "out of memory");
-	if (lc_path_split(copy, &parts, &n, &why) < 0)
-		return entry_fail(c, EPERM, why.msg);
+	r = split_checked(c, c->path, &copy, &parts, &n);
+	if (r < 0)
+		return r;
 	if (n == 0) { /* "./": the root directory's own metadata */
 		if (c->tree->root->implicit && archive_entry_filetype(c->e) == AE_IFDIR) {
 			copy_stat(c, c->tree->root);
@@ -499,13 +488,14 @@ static int fill_pending(entry_ctx *c, pending_target *pt)
 
 	if (hl) {
 		/* the target is itself a link: its own target must be in the tree */
-		_cleanup_free_ char *copy = strdup(hl);
+		_cleanup_free_ char *copy = NULL;
 		_cleanup_free_ char **parts = NULL;
 		lc_node *t;
 		size_t n;
+		int r = split_checked(c, hl, &copy, &parts, &n);
 
-		if (!copy || lc_path_split(copy, &parts, &n, c->err) < 0)
-			return entry_fail(c, EPERM, "bad hardlink target");
+		if (r < 0)
+			return r;
 		t = lookup(c->tree->root, parts, n);
 		if (!t || t->layer != c->layer->index || t->whiteout || S_ISDIR(t->mode))
 			return entry_fail(c, EPERM, "hardlink chain to a file that was replaced");

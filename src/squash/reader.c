@@ -269,35 +269,60 @@ static int load_fail(load_ctx *c, const char *what)
 	return lc_fail(c->err, errno, "%s '%s': %m", what, c->path.data);
 }
 
-static int apply_xattrs(load_ctx *c, int fd, const sqfs_inode_generic_t *in)
+/* Called for each xattr of an inode with its full name (libsquashfs gives the namespace
+ * prefix too); return 0 to go on, 1 to stop. */
+typedef int (*xattr_fn)(void *userdata, const char *name, const void *value, size_t size);
+
+/* Walk the xattrs of @in; -EIO when the table is corrupt. */
+static int each_xattr(sqfs_image *im, const sqfs_inode_generic_t *in, xattr_fn fn, void *userdata)
 {
 	sqfs_u32 idx = 0xFFFFFFFFu;
 	sqfs_xattr_id_t desc;
+	int stop = 0;
 
 	if (sqfs_inode_get_xattr_index(in, &idx) || idx == 0xFFFFFFFFu)
 		return 0;
-	if (sqfs_xattr_reader_get_desc(c->im->xattrs, idx, &desc) ||
-	    sqfs_xattr_reader_seek_kv(c->im->xattrs, &desc))
-		return lc_fail(c->err, EIO, "xattrs of '%s': corrupt table", c->path.data);
-	for (sqfs_u32 i = 0; i < desc.count; i++) {
+	if (sqfs_xattr_reader_get_desc(im->xattrs, idx, &desc) ||
+	    sqfs_xattr_reader_seek_kv(im->xattrs, &desc))
+		return -EIO;
+	for (sqfs_u32 i = 0; i < desc.count && !stop; i++) {
 		sqfs_xattr_entry_t *key = NULL;
 		sqfs_xattr_value_t *val = NULL;
-		const char *name;
 
-		if (sqfs_xattr_reader_read_key(c->im->xattrs, &key) ||
-		    sqfs_xattr_reader_read_value(c->im->xattrs, key, &val)) {
+		if (sqfs_xattr_reader_read_key(im->xattrs, &key) ||
+		    sqfs_xattr_reader_read_value(im->xattrs, key, &val)) {
 			free(key);
-			return lc_fail(c->err, EIO, "xattrs of '%s': corrupt table", c->path.data);
+			return -EIO;
 		}
-		/* libsquashfs gives the full name, namespace prefix included */
-		name = (const char *)key->key;
-		if (fsetxattr(fd, name, val->value, val->size, 0) < 0 &&
-		    (c->privileged || lc_str_has_prefix(name, "user.")))
-			lc_warn(c->ctx, "cannot set xattr '%s' on '%s': %m, ignoring", name,
-				c->path.data);
+		stop = fn(userdata, (const char *)key->key, val->value, val->size);
 		free(key);
 		free(val);
 	}
+	return 0;
+}
+
+typedef struct set_xattr_ctx {
+	load_ctx *c;
+	int fd;
+} set_xattr_ctx;
+
+static int set_one_xattr(void *u, const char *name, const void *value, size_t size)
+{
+	set_xattr_ctx *x = u;
+
+	if (fsetxattr(x->fd, name, value, size, 0) < 0 &&
+	    (x->c->privileged || lc_str_has_prefix(name, "user.")))
+		lc_warn(x->c->ctx, "cannot set xattr '%s' on '%s': %m, ignoring", name,
+			x->c->path.data);
+	return 0;
+}
+
+static int apply_xattrs(load_ctx *c, int fd, const sqfs_inode_generic_t *in)
+{
+	set_xattr_ctx x = {c, fd};
+
+	if (each_xattr(c->im, in, set_one_xattr, &x) < 0)
+		return lc_fail(c->err, EIO, "xattrs of '%s': corrupt table", c->path.data);
 	return 0;
 }
 
@@ -569,32 +594,22 @@ static int read_image_file(sqfs_image *im, const char *dir, const char *name, ch
 	return 0;
 }
 
+static int find_image_xattr(void *u, const char *name, const void *value, size_t size)
+{
+	char **ret = u;
+
+	if (strcmp(name, LC_IMAGE_XATTR))
+		return 0;
+	*ret = strndup(value, size);
+	return 1;
+}
+
 /* The root directory's LC_IMAGE_XATTR, or NULL. */
 static int read_image_xattr(sqfs_image *im, char **ret, lc_error *err)
 {
-	sqfs_u32 idx = 0xFFFFFFFFu;
-	sqfs_xattr_id_t desc;
-
 	*ret = NULL;
-	if (sqfs_inode_get_xattr_index(im->root->inode, &idx) || idx == 0xFFFFFFFFu)
-		return 0;
-	if (sqfs_xattr_reader_get_desc(im->xattrs, idx, &desc) ||
-	    sqfs_xattr_reader_seek_kv(im->xattrs, &desc))
+	if (each_xattr(im, im->root->inode, find_image_xattr, ret) < 0)
 		return lc_fail(err, EIO, "corrupt xattr table");
-	for (sqfs_u32 i = 0; i < desc.count && !*ret; i++) {
-		sqfs_xattr_entry_t *key = NULL;
-		sqfs_xattr_value_t *val = NULL;
-
-		if (sqfs_xattr_reader_read_key(im->xattrs, &key) ||
-		    sqfs_xattr_reader_read_value(im->xattrs, key, &val)) {
-			free(key);
-			return lc_fail(err, EIO, "corrupt xattr table");
-		}
-		if (!strcmp((const char *)key->key, LC_IMAGE_XATTR))
-			*ret = strndup((const char *)val->value, val->size);
-		free(key);
-		free(val);
-	}
 	return 0;
 }
 

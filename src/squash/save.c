@@ -60,23 +60,14 @@ static int read_xattrs(save_ctx *c, int fd, lc_node *n)
 		return errno == ENOTSUP ? 0 : save_fail(c, "list xattrs of");
 	for (char *k = names; k < names + len; k += strlen(k) + 1) {
 		ssize_t vlen;
-		lc_xattr *x;
 
-		if (!lc_str_has_prefix(k, "user.") && !lc_str_has_prefix(k, "trusted.") &&
-		    !lc_str_has_prefix(k, "security."))
+		if (!lc_xattr_is_storable(k))
 			continue;
 		vlen = fgetxattr(fd, k, c->buf, READ_CHUNK);
 		if (vlen < 0)
 			continue; /* vanished, or not readable as this user */
-		x = realloc(n->xattrs, (n->n_xattrs + 1) * sizeof(*x));
-		if (!x)
+		if (lc_node_add_xattr(n, k, c->buf, (size_t)vlen) < 0)
 			return lc_fail(c->err, ENOMEM, "out of memory");
-		n->xattrs = x;
-		x[n->n_xattrs] = (lc_xattr){strdup(k), malloc((size_t)vlen + 1), (size_t)vlen};
-		if (!x[n->n_xattrs].key || !x[n->n_xattrs].value)
-			return lc_fail(c->err, ENOMEM, "out of memory");
-		memcpy(x[n->n_xattrs].value, c->buf, (size_t)vlen);
-		n->n_xattrs++;
 	}
 	return 0;
 }

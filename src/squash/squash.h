@@ -89,6 +89,10 @@ typedef struct lc_tree {
 int lc_node_list_push(lc_node_list *l, lc_node *n);
 /* Take @n out of its directory and keep it until lc_tree_free. */
 int lc_tree_bury(lc_tree *t, lc_node *n);
+/* The namespaces squashfs stores xattrs of: user., trusted., security. */
+bool lc_xattr_is_storable(const char *key);
+/* Append a copy of one xattr to @n; 0 or -ENOMEM (@n unchanged). */
+int lc_node_add_xattr(lc_node *n, const char *key, const void *value, size_t size);
 /* Follow hardlink aliases to the node that owns the inode. */
 lc_node *lc_node_inode_owner(lc_node *n);
 

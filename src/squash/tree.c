@@ -148,6 +148,32 @@ int lc_tree_bury(lc_tree *t, lc_node *n)
 	return lc_node_list_push(&t->dead, n);
 }
 
+bool lc_xattr_is_storable(const char *key)
+{
+	return lc_str_has_prefix(key, "user.") || lc_str_has_prefix(key, "trusted.") ||
+	       lc_str_has_prefix(key, "security.");
+}
+
+int lc_node_add_xattr(lc_node *n, const char *key, const void *value, size_t size)
+{
+	lc_xattr *x = realloc(n->xattrs, (n->n_xattrs + 1) * sizeof(*x));
+	char *k, *v;
+
+	if (!x)
+		return -ENOMEM;
+	n->xattrs = x;
+	k = strdup(key);
+	v = malloc(size ? size : 1);
+	if (!k || !v) {
+		free(k);
+		free(v);
+		return -ENOMEM;
+	}
+	memcpy(v, value, size);
+	x[n->n_xattrs++] = (lc_xattr){k, v, size};
+	return 0;
+}
+
 lc_node *lc_node_inode_owner(lc_node *n)
 {
 	while (n->hardlink)
