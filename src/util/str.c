@@ -95,42 +95,11 @@ bool lc_str_has_prefix_ci(const char *s, const char *prefix)
 	return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
-size_t lc_strv_len(char *const *v)
-{
-	size_t n = 0;
-
-	while (v && v[n])
-		n++;
-	return n;
-}
-
 void lc_strv_free(char **v)
 {
 	for (size_t i = 0; v && v[i]; i++)
 		free(v[i]);
 	free(v);
-}
-
-char **lc_strv_dup(char *const *v)
-{
-	size_t n = lc_strv_len(v);
-	char **out = calloc(n + 1, sizeof(*out));
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		out[i] = strdup(v[i]);
-		if (!out[i]) {
-			lc_strv_free(out);
-			return NULL;
-		}
-	}
-	return out;
-}
-
-char *lc_strndup(const char *s, size_t n)
-{
-	return strndup(s, n);
 }
 
 void lc_str_sanitize(char *dst, size_t dst_size, const char *s)

@@ -57,13 +57,8 @@ int lc_array_reserve(void *items_ptr, size_t *cap, size_t n, size_t elem, size_t
 bool lc_str_has_prefix(const char *s, const char *prefix);
 /* Case-insensitive prefix test. */
 bool lc_str_has_prefix_ci(const char *s, const char *prefix);
-/* NULL-terminated string vectors. */
-size_t lc_strv_len(char *const *v);
+/* Free a NULL-terminated string vector (NULL-safe). */
 void lc_strv_free(char **v);
-char **lc_strv_dup(char *const *v);
-LC_DEFINE_CLEANUP(char **, lc_strv_free)
-/* Copy at most @n bytes of @s as a new string; NULL on ENOMEM. */
-char *lc_strndup(const char *s, size_t n);
 /* Copy @s for an error message: control characters become '?', long input is cut with "...". */
 void lc_str_sanitize(char *dst, size_t dst_size, const char *s);
 
