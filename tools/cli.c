@@ -1,7 +1,34 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 
-#include "image-print.h"
+#include "cli.h"
+
+void cli_log(void *userdata, enum lc_log_level level, const char *msg)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+
+	(void)userdata;
+	fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, names[level], msg);
+}
+
+bool cli_parse_size(const char *text, uint32_t max, uint32_t *ret)
+{
+	char *end = NULL;
+	unsigned long v = strtoul(text, &end, 10);
+
+	if (end == text)
+		return false;
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	if (*end || v > max)
+		return false;
+	*ret = (uint32_t)v;
+	return true;
+}
 
 static void print_strv(FILE *f, const char *key, const char *const *v)
 {

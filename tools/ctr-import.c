@@ -11,6 +11,8 @@
 
 #include <libcontainer/libcontainer.h>
 
+#include "cli.h"
+
 enum { EXIT_USAGE = 2 };
 
 static void usage(FILE *f)
@@ -40,14 +42,6 @@ static void usage(FILE *f)
 	    "ENROOT_SQUASH_OPTIONS (e.g. '-comp zstd -Xcompression-level 9 -b 1M') is honoured;\n"
 	    "--compress and --block-size override it.\n"
 	    "Exit status: 0 success, 1 import failed (message on stderr), 2 usage error.\n");
-}
-
-static void log_stderr(void *u, enum lc_log_level level, const char *msg)
-{
-	static const char *const names[] = {"error", "warning", "info", "debug"};
-
-	(void)u;
-	fprintf(stderr, "ctr-import: %s: %s\n", names[level], msg);
 }
 
 /* One status line on a terminal: the download (from the pull's worker threads) and the
@@ -170,20 +164,12 @@ int main(int argc, char **argv)
 		case 'Z':
 			io.compression = optarg;
 			break;
-		case 'b': {
-			char *end = NULL;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end == 'K' || *end == 'k')
-				v <<= 10, end++;
-			else if (*end == 'M' || *end == 'm')
-				v <<= 20, end++;
-			if (end == optarg || *end || v > (1ul << 20))
+		case 'b':
+			if (!cli_parse_size(optarg, 1u << 20, &io.block_size))
 				return fprintf(stderr, "ctr-import: bad --block-size '%s'\n",
 					       optarg),
 				       EXIT_USAGE;
-			io.block_size = (uint32_t)v;
 			break;
-		}
 		case 'r':
 			io.flags |= LC_IMPORT_ALL_ROOT;
 			break;
@@ -240,7 +226,7 @@ int main(int argc, char **argv)
 	ps.start = t0;
 	r = lc_ctx_new(&ctx, &err);
 	if (r >= 0) {
-		lc_ctx_set_log(ctx, log_stderr, verbose ? LC_LOG_DEBUG : LC_LOG_WARNING, NULL);
+		lc_ctx_set_log(ctx, cli_log, verbose ? LC_LOG_DEBUG : LC_LOG_WARNING, NULL);
 		r = lc_pull_new(ctx, argv[optind], &po, &pull, &err);
 	}
 	t_resolve = seconds_since(&t0);

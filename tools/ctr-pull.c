@@ -9,7 +9,7 @@
 
 #include <libcontainer/libcontainer.h>
 
-#include "image-print.h"
+#include "cli.h"
 
 enum { EXIT_USAGE = 2 };
 
@@ -36,14 +36,6 @@ static void usage(FILE *f)
 	       "  -v, --verbose        debug log on stderr\n"
 	       "  -h, --help           this help\n\n"
 	       "Exit status: 0 success, 1 pull failed (message on stderr), 2 usage error.\n");
-}
-
-static void log_stderr(void *u, enum lc_log_level level, const char *msg)
-{
-	static const char *const names[] = {"error", "warning", "info", "debug"};
-
-	(void)u;
-	fprintf(stderr, "ctr-pull: %s: %s\n", names[level], msg);
 }
 
 static int progress(void *u, const lc_progress *p)
@@ -153,7 +145,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ctr-pull: %s\n", lc_error_message(&err));
 		return 1;
 	}
-	lc_ctx_set_log(ctx, log_stderr, verbose ? LC_LOG_DEBUG : LC_LOG_WARNING, NULL);
+	lc_ctx_set_log(ctx, cli_log, verbose ? LC_LOG_DEBUG : LC_LOG_WARNING, NULL);
 	r = lc_pull_new(ctx, argv[optind], &opts, &pull, &err);
 	if (r >= 0 && !no_layers && !digest_only) {
 		r = lc_pull_start(pull, &err);

@@ -10,7 +10,7 @@
 
 #include <libcontainer/libcontainer.h>
 
-#include "image-print.h"
+#include "cli.h"
 
 enum { EXIT_USAGE = 2 };
 
@@ -28,12 +28,6 @@ static void usage(FILE *f)
 	    "      image; refuses an existing IMAGE without -f; honours ENROOT_SQUASH_OPTIONS\n"
 	    "load: unpack into DIR, which must not exist or be empty; safe for untrusted images\n"
 	    "Exit status: 0 success, 1 failure (message on stderr), 2 usage error.\n");
-}
-
-static void log_stderr(void *u, enum lc_log_level level, const char *msg)
-{
-	(void)u;
-	fprintf(stderr, "ctr-squash: %s%s\n", level == LC_LOG_WARNING ? "warning: " : "", msg);
 }
 
 static char type_char(uint32_t mode)
@@ -104,7 +98,8 @@ static int save(lc_ctx *ctx, int argc, char **argv, lc_error *err)
 			o.compression = optarg;
 			break;
 		case 'b':
-			o.block_size = (uint32_t)strtoul(optarg, NULL, 10);
+			if (!cli_parse_size(optarg, 1u << 20, &o.block_size))
+				return -EXIT_USAGE;
 			break;
 		case 'r':
 			o.flags |= LC_IMPORT_ALL_ROOT;
@@ -141,7 +136,7 @@ int main(int argc, char **argv)
 	}
 	if (lc_ctx_new(&ctx, &err) < 0)
 		return fprintf(stderr, "ctr-squash: %s\n", lc_error_message(&err)), 1;
-	lc_ctx_set_log(ctx, log_stderr, LC_LOG_WARNING, NULL);
+	lc_ctx_set_log(ctx, cli_log, LC_LOG_WARNING, NULL);
 	if (!strcmp(argv[1], "list") && argc == 3)
 		r = lc_squash_list(argv[2], print_entry, NULL, &err);
 	else if (!strcmp(argv[1], "config") && argc == 3)

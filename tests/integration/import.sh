@@ -187,6 +187,8 @@ check "the loaded tree equals the expected filesystem (xattrs, caps, hardlinks, 
 check "save the loaded tree" "$SQUASH" save "$WORK/loaded" "$WORK/saved.sqsh"
 check "round trip directory -> .sqsh -> directory is identical" matches "$WORK/saved.sqsh" "$SHARED/registry/expected/layered.jsonl"
 expect_error "save refuses an existing output" "already exists" "$SQUASH" save "$WORK/loaded" "$WORK/saved.sqsh"
+check "save --block-size takes a suffix (128K)" bash -c "'$SQUASH' save --block-size 128K '$WORK/loaded' '$WORK/saved-128k.sqsh' \
+    && unsquashfs -s '$WORK/saved-128k.sqsh' | grep -q '^Block size 131072'"
 check "list shows every entry plus the root" test "$("$SQUASH" list "$WORK/saved.sqsh" | wc -l)" = "$(($(wc -l < "$SHARED/registry/expected/layered.jsonl") + 1))"
 check "list shows symlink targets" bash -c "'$SQUASH' list '$WORK/layered-latest.sqsh' | grep -q ' -> '"
 mkdir -p "$WORK/nonempty" && echo keep >"$WORK/nonempty/keep"
