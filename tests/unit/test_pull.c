@@ -41,10 +41,15 @@ typedef struct fixture {
 
 static fixture F;
 
+/* The library logs from its download threads too (see lc_log_fn): serialise. */
 static void collect_log(void *u, enum lc_log_level level, const char *msg)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
 	(void)level;
+	pthread_mutex_lock(&lock);
 	lc_buf_printf(u, "%s\n", msg);
+	pthread_mutex_unlock(&lock);
 }
 
 static void make_blobs(void)
