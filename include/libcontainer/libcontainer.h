@@ -335,6 +335,92 @@ LC_API int lc_squash_load(lc_ctx *ctx, const char *image, const char *dir, lc_er
  */
 LC_API int lc_squash_image_config(const char *image, lc_image **ret_image, lc_error *err);
 
+/* ---------------------------------------------------------------- containers */
+
+typedef struct lc_container lc_container;
+
+enum {
+	LC_CONTAINER_RW = 1u << 0, /**< writable rootfs (overlay on tmpfs), else read-only */
+	LC_CONTAINER_REMAP_ROOT = 1u << 1, /**< the user is uid/gid 0 inside */
+	LC_CONTAINER_MOUNT_HOME = 1u << 2, /**< bind the user's home directory */
+	LC_CONTAINER_UNSHARE_NET = 1u << 3,
+	LC_CONTAINER_UNSHARE_IPC = 1u << 4,
+	LC_CONTAINER_UNSHARE_UTS = 1u << 5,
+	LC_CONTAINER_ALL = (1u << 6) - 1,
+};
+
+typedef struct lc_container_opts {
+	uint32_t version;  /**< LC_CONTAINER_OPTS_VERSION */
+	uint32_t flags;    /**< LC_CONTAINER_*; unknown bits -> -EINVAL */
+	const char *image; /**< squashfs file */
+	/** User mounts, pyxis syntax: "SRC:DST[:FLAGS][,...]" (flags joined by '+'), SRC may be
+	 *  "tmpfs" or "umount"; relative sources are taken from the current directory. */
+	const char *mounts;
+	const char *tmpfs_size; /**< size of the writable layer (tmpfs "size="); NULL: "50%" */
+	/** The user the container is for; (uid_t)-1: the caller. A root caller drops to it. */
+	uid_t uid;
+	gid_t gid;
+} lc_container_opts;
+#define LC_CONTAINER_OPTS_VERSION 1
+#define LC_CONTAINER_OPTS_INIT                                                       \
+	{                                                                            \
+		LC_CONTAINER_OPTS_VERSION, 0, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1 \
+	}
+
+/**
+ * Create a container from the squashfs file in @opts: a holder process (a child of the caller)
+ * makes the namespaces and the mounts, serves the image over FUSE and keeps everything alive
+ * until lc_container_free(). When it ends, for whatever reason, everything it made is gone:
+ * all of it lives in its own namespaces. The caller must not reap the holder itself.
+ */
+LC_API int lc_container_create(lc_ctx *ctx, const lc_container_opts *opts,
+			       lc_container **ret_container, lc_error *err);
+/** Ask the holder to end and wait for it (SIGKILL after 2 s). NULL-safe. */
+LC_API lc_container *lc_container_free(lc_container *c);
+/** The holder's pid. */
+LC_API pid_t lc_container_pid(const lc_container *c);
+/** The image's config (env, entrypoint, cmd, workdir). Borrowed. */
+LC_API const lc_image *lc_container_image(const lc_container *c);
+
+enum {
+	LC_PROCESS_ENTRYPOINT = 1u << 0, /**< run the image's Entrypoint before the command */
+	LC_PROCESS_ALL = (1u << 1) - 1,
+};
+
+typedef struct lc_process_opts {
+	uint32_t version; /**< LC_PROCESS_OPTS_VERSION */
+	uint32_t flags;   /**< LC_PROCESS_* */
+	/** Command; NULL or empty: the image's Cmd. */
+	const char *const *argv;
+	/** The whole environment; NULL: lc_container_env(c, NULL). */
+	const char *const *env;
+	/** Working directory inside; NULL: the image's WorkingDir, else "/". */
+	const char *workdir;
+} lc_process_opts;
+#define LC_PROCESS_OPTS_VERSION 1
+#define LC_PROCESS_OPTS_INIT                                 \
+	{                                                    \
+		LC_PROCESS_OPTS_VERSION, 0, NULL, NULL, NULL \
+	}
+
+/**
+ * Start a process in the container: fork, join the holder's namespaces through its pidfd, chdir,
+ * no_new_privs + the fake-chown seccomp filter, execve. Failures up to and including execve are
+ * returned here with their message ("couldn't chdir to X", "X: command not found"...). The
+ * child is the caller's to wait for.
+ */
+LC_API int lc_container_spawn(lc_container *c, const lc_process_opts *opts, pid_t *ret_pid,
+			      lc_error *err);
+
+/**
+ * The default environment of a process: login variables (PATH, HOME, USER, LOGNAME, SHELL,
+ * TERM), overridden by the image's Env, overridden by @overrides ("K=V", or "K" for the
+ * caller's value of K when it is set). Free with lc_strv_free().
+ */
+LC_API int lc_container_env(const lc_container *c, const char *const *overrides, char ***ret_env,
+			    lc_error *err);
+LC_API void lc_strv_free(char **strv);
+
 #ifdef __cplusplus
 }
 #endif

@@ -41,4 +41,103 @@ typedef struct lc_mount_spec {
 int lc_mount_specs_parse(const char *text, lc_mount_spec **specs, size_t *n, lc_error *err);
 void lc_mount_specs_free(lc_mount_spec *specs, size_t n);
 
+/* ================================================================ paths in the rootfs (resolve.c)
+ */
+enum lc_resolve_create { LC_RESOLVE_NONE, LC_RESOLVE_DIR, LC_RESOLVE_FILE };
+/*
+ * Open (O_PATH) @path inside the tree at @root_fd as the container sees it: symlinks followed
+ * relative to @root_fd, ".." above it is -EXDEV. Missing components are created as directories,
+ * the last one as @create says (NONE: -ENOENT). Returns -errno.
+ */
+int lc_resolve_in_root(int root_fd, const char *path, enum lc_resolve_create create, int *ret_fd);
+
+/* ================================================================ squashfs FUSE server (sqfuse.c)
+ */
+#define LC_SQFUSE_MAX_READ (128u * 1024)
+typedef struct lc_sqfs_server lc_sqfs_server;
+/* Open the image (takes @image_fd); every inode is reported as owned by @uid:@gid. */
+int lc_sqfs_server_new(int image_fd, const char *name, uid_t uid, gid_t gid, lc_sqfs_server **ret,
+		       lc_error *err);
+/* Serve the mount made with "fd=@fuse_fd" in a thread (takes @fuse_fd). */
+int lc_sqfs_server_start(lc_sqfs_server *s, int fuse_fd, lc_error *err);
+lc_sqfs_server *lc_sqfs_server_free(lc_sqfs_server *s);
+
+/* ================================================================ users and environments (env.c)
+ */
+/* The user a container is for, resolved once by the caller. */
+typedef struct lc_user {
+	uid_t uid; /* on the host */
+	gid_t gid;
+	uid_t in_uid; /* inside: 0 with remap-root, else uid */
+	gid_t in_gid;
+	char *name;    /* host user name ("uid" when unknown) */
+	char *in_name; /* name inside: "root" with remap-root */
+	char *home;    /* host home directory; "/root" inside with remap-root */
+	char *in_home;
+	char *shell;
+	gid_t *groups; /* supplementary groups, for a root caller that drops to the user */
+	int n_groups;
+} lc_user;
+/* @flags: LC_CONTAINER_REMAP_ROOT and LC_CONTAINER_MOUNT_HOME decide the names inside. */
+int lc_user_lookup(uid_t uid, gid_t gid, uint32_t flags, lc_user *u, lc_error *err);
+void lc_user_free(lc_user *u);
+
+/* A growable NULL-terminated string vector. */
+typedef struct lc_strvec {
+	char **v;
+	size_t n, cap;
+} lc_strvec;
+/* "K=V": set, replacing an existing K. -EINVAL without '=' or key. */
+int lc_env_put(lc_strvec *e, const char *kv);
+int lc_env_set(lc_strvec *e, const char *key, const char *value);
+const char *lc_env_get(const lc_strvec *e, const char *key);
+void lc_env_free(lc_strvec *e);
+char **lc_env_steal(lc_strvec *e);
+/* Login defaults < the image's Env < @overrides ("K=V", or "K": the caller's value if set). */
+int lc_env_build(const lc_user *u, const lc_image *img, const char *const *overrides,
+		 lc_strvec *ret, lc_error *err);
+/* [Entrypoint] + (@argv if not empty, else Cmd); -EINVAL when that is empty. */
+int lc_command_build(const lc_image *img, bool entrypoint, const char *const *argv, char ***ret,
+		     lc_error *err);
+
+/* ================================================================ mount plan (plan.c) */
+enum lc_step_kind {
+	LC_STEP_BIND,    /* source (host path) onto target */
+	LC_STEP_TMPFS,   /* data: mount options */
+	LC_STEP_DEVPTS,  /* a new devpts instance */
+	LC_STEP_CGROUP2, /* the container's cgroup namespace */
+	LC_STEP_SYSFS,   /* a new sysfs (for a new network namespace) */
+	LC_STEP_SYMLINK, /* source: link text */
+	LC_STEP_USERDB,  /* target /etc/passwd or /etc/group: the image's, plus the user */
+	LC_STEP_MKDIR,
+	LC_STEP_UMOUNT,
+};
+typedef struct lc_mount_step {
+	enum lc_step_kind kind;
+	char *source;
+	char *target;
+	char *data;
+	bool recursive;
+	bool optional;       /* a missing source or a failure is skipped (logged at debug level) */
+	bool user;           /* from the user's mount specs: errors say so */
+	unsigned long flags; /* MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC */
+	unsigned long propagation; /* MS_PRIVATE... [| MS_REC] */
+} lc_mount_step;
+typedef struct lc_mount_plan {
+	lc_mount_step *steps;
+	size_t n, cap;
+} lc_mount_plan;
+typedef struct lc_plan_input {
+	uint32_t flags; /* LC_CONTAINER_* */
+	const lc_user *user;
+	const lc_mount_spec *specs;
+	size_t n_specs;
+	const char *cwd;     /* for relative bind sources */
+	const char *workdir; /* the image's WorkingDir, created when missing; may be NULL */
+	const char *dev_dir; /* where host devices are listed: "/dev" (tests change it) */
+} lc_plan_input;
+/* Every step of a container's filesystem, in order: system mounts, home, user mounts. */
+int lc_mount_plan_build(const lc_plan_input *in, lc_mount_plan *plan, lc_error *err);
+void lc_mount_plan_free(lc_mount_plan *plan);
+
 #endif

@@ -35,150 +35,10 @@
 
 #define COPY_CHUNK (1u << 20)
 
-typedef struct sqfs_image {
-	int fd;
-	lc_fd_file file;
-	sqfs_super_t super;
-	sqfs_compressor_t *cmp;
-	sqfs_id_table_t *ids;
-	sqfs_dir_reader_t *dirs;
-	sqfs_data_reader_t *data;
-	sqfs_xattr_reader_t *xattrs;
-	sqfs_tree_node_t *root;
-} sqfs_image;
-
-static void image_close(sqfs_image *im)
-{
-	sqfs_dir_tree_destroy(im->root);
-	sqfs_destroy(im->xattrs);
-	sqfs_destroy(im->data);
-	sqfs_destroy(im->dirs);
-	sqfs_destroy(im->ids);
-	sqfs_destroy(im->cmp);
-	lc_closep(&im->fd);
-}
-
-static int image_tables(sqfs_image *im, lc_error *err)
-{
-	sqfs_compressor_config_t cfg;
-	int r = sqfs_compressor_config_init(&cfg, im->super.compression_id, im->super.block_size,
-					    SQFS_COMP_FLAG_UNCOMPRESS);
-
-	if (!r)
-		r = sqfs_compressor_create(&cfg, &im->cmp);
-	if (r)
-		return lc_sqfs_fail(err, r, "compressor");
-	im->ids = sqfs_id_table_create(0);
-	im->dirs = sqfs_dir_reader_create(&im->super, im->cmp, &im->file.base, 0);
-	im->data = sqfs_data_reader_create(&im->file.base, im->super.block_size, im->cmp, 0);
-	im->xattrs = sqfs_xattr_reader_create(0);
-	if (!im->ids || !im->dirs || !im->data || !im->xattrs)
-		return lc_fail(err, ENOMEM, "out of memory");
-	r = sqfs_id_table_read(im->ids, &im->file.base, &im->super, im->cmp);
-	if (!r)
-		r = sqfs_data_reader_load_fragment_table(im->data, &im->super);
-	if (!r && !(im->super.flags & SQFS_FLAG_NO_XATTRS))
-		r = sqfs_xattr_reader_load(im->xattrs, &im->super, &im->file.base, im->cmp);
-	if (!r)
-		r = sqfs_dir_reader_get_full_hierarchy(im->dirs, im->ids, NULL, 0, &im->root);
-	return r ? lc_sqfs_fail(err, r, "reading tables") : 0;
-}
-
-static int image_open(const char *path, sqfs_image *im, lc_error *err)
-{
-	struct stat st;
-	int r;
-
-	memset(im, 0, sizeof(*im));
-	im->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (im->fd < 0)
-		return lc_fail(err, errno, "open '%s': %m", path);
-	if (fstat(im->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		image_close(im);
-		return lc_fail(err, EINVAL, "'%s' is not a regular file", path);
-	}
-	lc_fd_file_init(&im->file, im->fd, (uint64_t)st.st_size);
-	r = sqfs_super_read(&im->super, &im->file.base);
-	if (r) {
-		image_close(im);
-		return lc_fail(err, LC_EMANIFEST, "'%s' is not a squashfs image (%d)", path, r);
-	}
-	r = image_tables(im, err);
-	if (r < 0) {
-		image_close(im);
-		return lc_error_prefix(err, r, "'%s'", path);
-	}
-	return 0;
-}
-
 /* A name from the image is one path component: not empty, not "." or "..", no '/'. */
 static bool name_is_sane(const char *n)
 {
 	return n[0] && strcmp(n, ".") && strcmp(n, "..") && !strchr(n, '/');
-}
-
-static uint64_t inode_size(const sqfs_inode_generic_t *in)
-{
-	sqfs_u64 size = 0;
-
-	if (in->base.type == SQFS_INODE_FILE || in->base.type == SQFS_INODE_EXT_FILE)
-		sqfs_inode_get_file_size(in, &size);
-	return size;
-}
-
-static uint32_t inode_nlink(const sqfs_inode_generic_t *in)
-{
-	switch (in->base.type) {
-	case SQFS_INODE_DIR:
-		return in->data.dir.nlink;
-	case SQFS_INODE_EXT_DIR:
-		return in->data.dir_ext.nlink;
-	case SQFS_INODE_EXT_FILE:
-		return in->data.file_ext.nlink;
-	case SQFS_INODE_SLINK:
-		return in->data.slink.nlink;
-	case SQFS_INODE_EXT_SLINK:
-		return in->data.slink_ext.nlink;
-	case SQFS_INODE_CDEV:
-	case SQFS_INODE_BDEV:
-		return in->data.dev.nlink;
-	case SQFS_INODE_EXT_CDEV:
-	case SQFS_INODE_EXT_BDEV:
-		return in->data.dev_ext.nlink;
-	case SQFS_INODE_FIFO:
-	case SQFS_INODE_SOCKET:
-		return in->data.ipc.nlink;
-	case SQFS_INODE_EXT_FIFO:
-	case SQFS_INODE_EXT_SOCKET:
-		return in->data.ipc_ext.nlink;
-	default:
-		return 1;
-	}
-}
-
-static uint64_t inode_rdev(const sqfs_inode_generic_t *in)
-{
-	uint32_t d;
-
-	if (in->base.type == SQFS_INODE_CDEV || in->base.type == SQFS_INODE_BDEV)
-		d = in->data.dev.devno;
-	else if (in->base.type == SQFS_INODE_EXT_CDEV || in->base.type == SQFS_INODE_EXT_BDEV)
-		d = in->data.dev_ext.devno;
-	else
-		return 0;
-	/* the kernel's new_decode_dev() */
-	return makedev((d & 0xfff00) >> 8, (d & 0xff) | ((d >> 12) & 0xfff00));
-}
-
-static char *link_target(const sqfs_inode_generic_t *in)
-{
-	size_t n = in->base.type == SQFS_INODE_SLINK       ? in->data.slink.target_size
-		   : in->base.type == SQFS_INODE_EXT_SLINK ? in->data.slink_ext.target_size
-							   : 0;
-
-	if (in->base.type != SQFS_INODE_SLINK && in->base.type != SQFS_INODE_EXT_SLINK)
-		return NULL;
-	return strndup((const char *)in->extra, n);
 }
 
 /* ---------------------------------------------------------------- listing */
@@ -193,7 +53,7 @@ typedef struct list_ctx {
 static int list_node(list_ctx *c, const sqfs_tree_node_t *n)
 {
 	const sqfs_inode_generic_t *in = n->inode;
-	_cleanup_free_ char *target = link_target(in);
+	_cleanup_free_ char *target = lc_sqfs_link_target(in);
 	size_t len = c->path.len;
 	int r;
 
@@ -201,12 +61,12 @@ static int list_node(list_ctx *c, const sqfs_tree_node_t *n)
 			     in->base.mode,
 			     n->uid,
 			     n->gid,
-			     inode_size(in),
+			     lc_sqfs_inode_size(in),
 			     in->base.mod_time,
-			     inode_nlink(in),
+			     lc_sqfs_inode_nlink(in),
 			     in->base.inode_number,
 			     target,
-			     inode_rdev(in)};
+			     lc_sqfs_inode_rdev(in)};
 	if (c->fn(c->userdata, &e) != 0)
 		return lc_fail(c->err, LC_ECANCELED, "listing stopped");
 	for (const sqfs_tree_node_t *ch = n->children; ch; ch = ch->next) {
@@ -228,12 +88,12 @@ LC_API int lc_squash_list(const char *image, lc_squash_list_fn fn, void *userdat
 {
 	lc_error local = LC_ERROR_INIT;
 	list_ctx c = {fn, userdata, err ? err : &local, LC_BUF_INIT};
-	sqfs_image im;
+	lc_sqfs_image im;
 	int r;
 
 	if (!image || !fn)
 		return lc_fail(c.err, EINVAL, "lc_squash_list: NULL argument");
-	r = image_open(image, &im, c.err);
+	r = lc_sqfs_image_open(image, &im, c.err);
 	if (r < 0)
 		return r;
 	if (lc_buf_append(&c.path, "", 0) < 0)
@@ -241,7 +101,7 @@ LC_API int lc_squash_list(const char *image, lc_squash_list_fn fn, void *userdat
 	else
 		r = list_node(&c, im.root);
 	lc_buf_free(&c.path);
-	image_close(&im);
+	lc_sqfs_image_close(&im);
 	return r;
 }
 
@@ -253,7 +113,7 @@ typedef struct hardlink_seen {
 } hardlink_seen;
 
 typedef struct load_ctx {
-	sqfs_image *im;
+	lc_sqfs_image *im;
 	lc_ctx *ctx;
 	lc_error *err;
 	int root_fd;
@@ -267,38 +127,6 @@ typedef struct load_ctx {
 static int load_fail(load_ctx *c, const char *what)
 {
 	return lc_fail(c->err, errno, "%s '%s': %m", what, c->path.data);
-}
-
-/* Called for each xattr of an inode with its full name (libsquashfs gives the namespace
- * prefix too); return 0 to go on, 1 to stop. */
-typedef int (*xattr_fn)(void *userdata, const char *name, const void *value, size_t size);
-
-/* Walk the xattrs of @in; -EIO when the table is corrupt. */
-static int each_xattr(sqfs_image *im, const sqfs_inode_generic_t *in, xattr_fn fn, void *userdata)
-{
-	sqfs_u32 idx = 0xFFFFFFFFu;
-	sqfs_xattr_id_t desc;
-	int stop = 0;
-
-	if (sqfs_inode_get_xattr_index(in, &idx) || idx == 0xFFFFFFFFu)
-		return 0;
-	if (sqfs_xattr_reader_get_desc(im->xattrs, idx, &desc) ||
-	    sqfs_xattr_reader_seek_kv(im->xattrs, &desc))
-		return -EIO;
-	for (sqfs_u32 i = 0; i < desc.count && !stop; i++) {
-		sqfs_xattr_entry_t *key = NULL;
-		sqfs_xattr_value_t *val = NULL;
-
-		if (sqfs_xattr_reader_read_key(im->xattrs, &key) ||
-		    sqfs_xattr_reader_read_value(im->xattrs, key, &val)) {
-			free(key);
-			return -EIO;
-		}
-		stop = fn(userdata, (const char *)key->key, val->value, val->size);
-		free(key);
-		free(val);
-	}
-	return 0;
 }
 
 typedef struct set_xattr_ctx {
@@ -321,7 +149,7 @@ static int apply_xattrs(load_ctx *c, int fd, const sqfs_inode_generic_t *in)
 {
 	set_xattr_ctx x = {c, fd};
 
-	if (each_xattr(c->im, in, set_one_xattr, &x) < 0)
+	if (lc_sqfs_each_xattr(c->im, in, set_one_xattr, &x) < 0)
 		return lc_fail(c->err, EIO, "xattrs of '%s': corrupt table", c->path.data);
 	return 0;
 }
@@ -348,7 +176,7 @@ static int apply_meta(load_ctx *c, int fd, const sqfs_tree_node_t *n)
 
 static int copy_data(load_ctx *c, int fd, const sqfs_inode_generic_t *in)
 {
-	uint64_t size = inode_size(in);
+	uint64_t size = lc_sqfs_inode_size(in);
 
 	for (uint64_t off = 0; off < size;) {
 		sqfs_u32 want = size - off < COPY_CHUNK ? (sqfs_u32)(size - off) : COPY_CHUNK;
@@ -400,7 +228,8 @@ static int load_hardlink(load_ctx *c, int dir_fd, const char *name, const char *
 static int load_file(load_ctx *c, int dir_fd, const sqfs_tree_node_t *n, const char *name)
 {
 	const sqfs_inode_generic_t *in = n->inode;
-	const char *first = inode_nlink(in) > 1 ? seen_link(c, in->base.inode_number) : NULL;
+	const char *first =
+	    lc_sqfs_inode_nlink(in) > 1 ? seen_link(c, in->base.inode_number) : NULL;
 	_cleanup_close_ int fd = -1;
 	int r;
 
@@ -412,7 +241,7 @@ static int load_file(load_ctx *c, int dir_fd, const sqfs_tree_node_t *n, const c
 	r = copy_data(c, fd, in);
 	if (r >= 0)
 		r = apply_meta(c, fd, n);
-	if (r >= 0 && inode_nlink(in) > 1)
+	if (r >= 0 && lc_sqfs_inode_nlink(in) > 1)
 		r = remember_link(c, in->base.inode_number);
 	return r;
 }
@@ -424,13 +253,14 @@ static int load_special(load_ctx *c, int dir_fd, const sqfs_tree_node_t *n, cons
 	mode_t type = in->base.mode & S_IFMT;
 
 	if (S_ISLNK(type)) {
-		_cleanup_free_ char *target = link_target(in);
+		_cleanup_free_ char *target = lc_sqfs_link_target(in);
 		if (!target || symlinkat(target, dir_fd, name) < 0)
 			return load_fail(c, "create symlink");
 	} else if ((S_ISCHR(type) || S_ISBLK(type)) && !c->privileged) {
 		lc_warn(c->ctx, "'%s' is a device node; unprivileged, skipping it", c->path.data);
 		return 0;
-	} else if (mknodat(dir_fd, name, in->base.mode & (S_IFMT | 07777), inode_rdev(in)) < 0) {
+	} else if (mknodat(dir_fd, name, in->base.mode & (S_IFMT | 07777), lc_sqfs_inode_rdev(in)) <
+		   0) {
 		return load_fail(c, "create");
 	}
 	if (c->privileged && fchownat(dir_fd, name, n->uid, n->gid, AT_SYMLINK_NOFOLLOW) < 0)
@@ -519,14 +349,14 @@ LC_API int lc_squash_load(lc_ctx *ctx, const char *image, const char *dir, lc_er
 	lc_error local = LC_ERROR_INIT;
 	load_ctx c = {0};
 	bool created = false;
-	sqfs_image im;
+	lc_sqfs_image im;
 	int r;
 
 	if (!err)
 		err = &local;
 	if (!image || !dir)
 		return lc_fail(err, EINVAL, "lc_squash_load: NULL argument");
-	r = image_open(image, &im, err);
+	r = lc_sqfs_image_open(image, &im, err);
 	if (r < 0)
 		return r;
 	c = (load_ctx){&im,         ctx,  err, -1, geteuid() == 0, malloc(COPY_CHUNK),
@@ -550,7 +380,7 @@ LC_API int lc_squash_load(lc_ctx *ctx, const char *image, const char *dir, lc_er
 	free(c.buf);
 	lc_buf_free(&c.path);
 	lc_closep(&c.root_fd);
-	image_close(&im);
+	lc_sqfs_image_close(&im);
 	return r < 0 ? lc_error_prefix(err, r, "unpack '%s' into '%s'", image, dir) : 0;
 }
 
@@ -558,36 +388,26 @@ LC_API int lc_squash_load(lc_ctx *ctx, const char *image, const char *dir, lc_er
 
 #define CONFIG_FILE_MAX (1u << 20)
 
-static const sqfs_tree_node_t *child_named(const sqfs_tree_node_t *dir, const char *name)
-{
-	for (const sqfs_tree_node_t *n = dir ? dir->children : NULL; n; n = n->next)
-		if (!strcmp((const char *)n->name, name))
-			return n;
-	return NULL;
-}
-
 /* A regular file of the image (never through a symlink), at most CONFIG_FILE_MAX bytes. */
-static int read_image_file(sqfs_image *im, const char *dir, const char *name, char **ret,
-			   lc_error *err)
+static int read_image_file(lc_sqfs_image *im, const sqfs_inode_generic_t *root, const char *path,
+			   char **ret, lc_error *err)
 {
-	const sqfs_tree_node_t *n = child_named(child_named(im->root, dir), name);
+	_cleanup_free_ sqfs_inode_generic_t *in = NULL;
 	uint64_t size;
 	char *buf;
 
 	*ret = NULL;
-	if (!n || !S_ISREG(n->inode->base.mode))
+	if (sqfs_dir_reader_find_by_path(im->dirs, root, path, &in) || !S_ISREG(in->base.mode))
 		return 0;
-	size = inode_size(n->inode);
+	size = lc_sqfs_inode_size(in);
 	if (size > CONFIG_FILE_MAX)
-		return lc_fail(err, EFBIG, "/%s/%s is larger than %u bytes", dir, name,
-			       CONFIG_FILE_MAX);
+		return lc_fail(err, EFBIG, "/%s is larger than %u bytes", path, CONFIG_FILE_MAX);
 	buf = malloc(size + 1);
 	if (!buf)
 		return lc_fail(err, ENOMEM, "out of memory");
-	if (size &&
-	    sqfs_data_reader_read(im->data, n->inode, 0, buf, (sqfs_u32)size) != (sqfs_s32)size) {
+	if (size && sqfs_data_reader_read(im->data, in, 0, buf, (sqfs_u32)size) != (sqfs_s32)size) {
 		free(buf);
-		return lc_fail(err, EIO, "read /%s/%s: corrupt image", dir, name);
+		return lc_fail(err, EIO, "read /%s: corrupt image", path);
 	}
 	buf[size] = '\0';
 	*ret = buf;
@@ -605,10 +425,11 @@ static int find_image_xattr(void *u, const char *name, const void *value, size_t
 }
 
 /* The root directory's LC_IMAGE_XATTR, or NULL. */
-static int read_image_xattr(sqfs_image *im, char **ret, lc_error *err)
+static int read_image_xattr(lc_sqfs_image *im, const sqfs_inode_generic_t *root, char **ret,
+			    lc_error *err)
 {
 	*ret = NULL;
-	if (each_xattr(im, im->root->inode, find_image_xattr, ret) < 0)
+	if (lc_sqfs_each_xattr(im, root, find_image_xattr, ret) < 0)
 		return lc_fail(err, EIO, "corrupt xattr table");
 	return 0;
 }
@@ -658,36 +479,52 @@ static int config_from_enroot(lc_image *img, char *environment, char *rc, lc_err
 	return 0;
 }
 
-LC_API int lc_squash_image_config(const char *image, lc_image **ret, lc_error *err)
+int lc_squash_image_config_fd(int fd, const char *name, lc_image **ret, lc_error *err)
 {
-	lc_error local = LC_ERROR_INIT;
 	_cleanup_free_ char *json = NULL;
 	_cleanup_free_ char *environment = NULL;
 	_cleanup_free_ char *rc = NULL;
+	_cleanup_free_ sqfs_inode_generic_t *root = NULL;
 	lc_image *img;
-	sqfs_image im;
+	lc_sqfs_image im;
 	int r;
+
+	r = lc_sqfs_image_open_fd(fd, name, false, &im, err);
+	if (r < 0)
+		return r;
+	img = calloc(1, sizeof(*img));
+	if (!img)
+		r = lc_fail(err, ENOMEM, "out of memory");
+	else if (sqfs_dir_reader_get_root_inode(im.dirs, &root))
+		r = lc_fail(err, EIO, "unreadable root directory");
+	else
+		r = read_image_xattr(&im, root, &json, err);
+	if (r >= 0 && json)
+		r = config_from_xattr(img, json, err);
+	else if (r >= 0 &&
+		 (r = read_image_file(&im, root, "etc/environment", &environment, err)) >= 0 &&
+		 (r = read_image_file(&im, root, "etc/rc", &rc, err)) >= 0 && (environment || rc))
+		r = config_from_enroot(img, environment, rc, err);
+	lc_sqfs_image_close(&im);
+	if (r < 0) {
+		lc_image_free(img);
+		return lc_error_prefix(err, r, "'%s'", name);
+	}
+	*ret = img;
+	return 0;
+}
+
+LC_API int lc_squash_image_config(const char *image, lc_image **ret, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	int fd;
 
 	if (!err)
 		err = &local;
 	if (!image || !ret)
 		return lc_fail(err, EINVAL, "lc_squash_image_config: NULL argument");
-	r = image_open(image, &im, err);
-	if (r < 0)
-		return r;
-	img = calloc(1, sizeof(*img));
-	r = img ? read_image_xattr(&im, &json, err) : lc_fail(err, ENOMEM, "out of memory");
-	if (r >= 0 && json)
-		r = config_from_xattr(img, json, err);
-	else if (r >= 0 &&
-		 (r = read_image_file(&im, "etc", "environment", &environment, err)) >= 0 &&
-		 (r = read_image_file(&im, "etc", "rc", &rc, err)) >= 0 && (environment || rc))
-		r = config_from_enroot(img, environment, rc, err);
-	image_close(&im);
-	if (r < 0) {
-		lc_image_free(img);
-		return lc_error_prefix(err, r, "'%s'", image);
-	}
-	*ret = img;
-	return 0;
+	fd = open(image, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return lc_fail(err, errno, "open '%s': %m", image);
+	return lc_squash_image_config_fd(fd, image, ret, err);
 }

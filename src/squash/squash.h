@@ -119,6 +119,39 @@ void lc_fd_file_init(lc_fd_file *f, int fd, uint64_t size);
 /* Fill @err from a libsquashfs error code; returns -errno. */
 int lc_sqfs_fail(lc_error *err, int sqfs_code, const char *what);
 
+/* ================================================================ squashfs images (image.c) */
+#include <sqfs/super.h>
+#include <sqfs/predef.h>
+/* An open image: its tables, and (when asked) the whole directory tree. Untrusted input. */
+typedef struct lc_sqfs_image {
+	int fd;
+	lc_fd_file file;
+	sqfs_super_t super;
+	sqfs_compressor_t *cmp;
+	sqfs_id_table_t *ids;
+	sqfs_dir_reader_t *dirs;
+	sqfs_data_reader_t *data;
+	sqfs_xattr_reader_t *xattrs;
+	sqfs_tree_node_t *root; /* NULL unless opened with @full_tree */
+} lc_sqfs_image;
+/* Takes @fd (closed on failure too); @name is for messages. */
+int lc_sqfs_image_open_fd(int fd, const char *name, bool full_tree, lc_sqfs_image *im,
+			  lc_error *err);
+/* Opens @path with the full tree. */
+int lc_sqfs_image_open(const char *path, lc_sqfs_image *im, lc_error *err);
+void lc_sqfs_image_close(lc_sqfs_image *im);
+/* lc_squash_image_config() on an open file (takes @fd); reads no more than it needs. */
+int lc_squash_image_config_fd(int fd, const char *name, lc_image **ret, lc_error *err);
+uint64_t lc_sqfs_inode_size(const sqfs_inode_generic_t *in);
+uint32_t lc_sqfs_inode_nlink(const sqfs_inode_generic_t *in);
+uint64_t lc_sqfs_inode_rdev(const sqfs_inode_generic_t *in); /* makedev() form */
+char *lc_sqfs_link_target(const sqfs_inode_generic_t *in);   /* NULL unless a symlink */
+/* Called for each xattr of an inode with its full name; return 0 to go on, 1 to stop. */
+typedef int (*lc_sqfs_xattr_fn)(void *userdata, const char *name, const void *value, size_t size);
+/* Walk the xattrs of @in; -EIO when the table is corrupt. */
+int lc_sqfs_each_xattr(lc_sqfs_image *im, const sqfs_inode_generic_t *in, lc_sqfs_xattr_fn fn,
+		       void *userdata);
+
 /* ================================================================ output files (output.c) */
 /* A temp file ".NAME.XXXXXX" beside @output, mode 0644 & ~umask. */
 int lc_output_open_temp(const char *output, char **ret_path, int *ret_fd, lc_error *err);

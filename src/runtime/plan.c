@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The mount plan: every step that builds a container's filesystem, decided before anything is
+ * mounted (bubblewrap's pattern), so that the plan can be checked and tested on its own and the
+ * holder only applies it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+
+#include "runtime.h"
+
+static int plan_add(lc_mount_plan *p, enum lc_step_kind kind, const char *source,
+		    const char *target, unsigned long flags)
+{
+	lc_mount_step *s;
+
+	if (lc_array_reserve(&p->steps, &p->cap, p->n, sizeof(*p->steps), 32) < 0)
+		return -ENOMEM;
+	s = &p->steps[p->n];
+	*s = (lc_mount_step){.kind = kind, .flags = flags, .recursive = true};
+	s->source = source ? strdup(source) : NULL;
+	s->target = strdup(target);
+	if ((source && !s->source) || !s->target) {
+		free(s->source);
+		free(s->target);
+		return -ENOMEM;
+	}
+	p->n++;
+	return 0;
+}
+
+static lc_mount_step *plan_last(lc_mount_plan *p)
+{
+	return &p->steps[p->n - 1];
+}
+
+static int plan_add_data(lc_mount_plan *p, enum lc_step_kind kind, const char *target,
+			 unsigned long flags, const char *data)
+{
+	int r = plan_add(p, kind, NULL, target, flags);
+
+	if (r < 0)
+		return r;
+	plan_last(p)->data = strdup(data);
+	return plan_last(p)->data ? 0 : -ENOMEM;
+}
+
+/* A host path bound at the same place, skipped when the host does not have it. */
+static int plan_optional_bind(lc_mount_plan *p, const char *path, unsigned long flags)
+{
+	int r = plan_add(p, LC_STEP_BIND, path, path, flags);
+
+	if (r < 0)
+		return r;
+	plan_last(p)->optional = true;
+	return 0;
+}
+
+#define NOSUID_NODEV (MS_NOSUID | MS_NODEV)
+#define NOSUID_NODEV_NOEXEC (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+static const char *const dev_links[][2] = {
+    {"/dev/ptmx", "pts/ptmx"},          {"/dev/fd", "/proc/self/fd"},
+    {"/dev/stdin", "/proc/self/fd/0"},  {"/dev/stdout", "/proc/self/fd/1"},
+    {"/dev/stderr", "/proc/self/fd/2"}, {"/dev/core", "/proc/kcore"},
+};
+
+/* GPU and InfiniBand devices of the host: /dev/nvidia*, /dev/nvidia-caps, /dev/infiniband. */
+static int plan_accelerators(lc_mount_plan *p, const char *dev_dir)
+{
+	_cleanup_free_ struct dirent **names = NULL;
+	int n = scandir(dev_dir, &names, NULL, alphasort), r = 0;
+
+	for (int i = 0; i < n; i++) {
+		const char *name = names[i]->d_name;
+		char path[512];
+
+		if (!r && (lc_str_has_prefix(name, "nvidia") || !strcmp(name, "infiniband"))) {
+			snprintf(path, sizeof(path), "/dev/%s", name);
+			r = plan_optional_bind(p, path, MS_NOSUID);
+			if (!r && strcmp(dev_dir, "/dev")) {
+				snprintf(path, sizeof(path), "%s/%s", dev_dir, name);
+				free(plan_last(p)->source);
+				plan_last(p)->source = strdup(path);
+				r = plan_last(p)->source ? 0 : -ENOMEM;
+			}
+		}
+		free(names[i]);
+	}
+	return r;
+}
+
+static int plan_dev(lc_mount_plan *p, const char *dev_dir)
+{
+	int r = plan_add_data(p, LC_STEP_TMPFS, "/dev", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m");
+
+	for (size_t i = 0; !r && i < sizeof(dev_nodes) / sizeof(*dev_nodes); i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
+		r = plan_optional_bind(p, path, MS_NOSUID | MS_NOEXEC);
+		if (!r)
+			plan_last(p)->recursive = false;
+	}
+	if (!r)
+		r = plan_add_data(p, LC_STEP_DEVPTS, "/dev/pts", MS_NOSUID | MS_NOEXEC,
+				  "newinstance,ptmxmode=0666,mode=0620");
+	for (size_t i = 0; !r && i < sizeof(dev_links) / sizeof(*dev_links); i++)
+		r = plan_add(p, LC_STEP_SYMLINK, dev_links[i][1], dev_links[i][0], 0);
+	if (!r)
+		r = plan_optional_bind(p, "/dev/shm", NOSUID_NODEV);
+	if (!r)
+		r = plan_optional_bind(p, "/dev/mqueue", NOSUID_NODEV_NOEXEC);
+	if (!r)
+		r = plan_accelerators(p, dev_dir);
+	return r;
+}
+
+static int plan_system(lc_mount_plan *p, const lc_plan_input *in)
+{
+	int r = plan_add(p, LC_STEP_BIND, "/proc", "/proc", NOSUID_NODEV_NOEXEC);
+
+	/* sysfs shows the network devices of the namespace that mounted it */
+	if (!r && (in->flags & LC_CONTAINER_UNSHARE_NET))
+		r = plan_add(p, LC_STEP_SYSFS, NULL, "/sys", MS_RDONLY | NOSUID_NODEV_NOEXEC);
+	else if (!r)
+		r = plan_add(p, LC_STEP_BIND, "/sys", "/sys", MS_RDONLY | NOSUID_NODEV_NOEXEC);
+	if (!r) {
+		r = plan_add(p, LC_STEP_CGROUP2, NULL, "/sys/fs/cgroup",
+			     MS_RDONLY | NOSUID_NODEV_NOEXEC);
+		if (!r)
+			plan_last(p)->optional = true;
+	}
+	if (!r)
+		r = plan_dev(p, in->dev_dir ? in->dev_dir : "/dev");
+	if (!r)
+		r = plan_add_data(p, LC_STEP_TMPFS, "/tmp", NOSUID_NODEV, "mode=1777");
+	for (const char *const *f =
+		 (const char *const[]){"/etc/hosts", "/etc/resolv.conf", "/etc/hostname", NULL};
+	     !r && *f; f++) {
+		r = plan_optional_bind(p, *f, MS_RDONLY | NOSUID_NODEV);
+		if (!r)
+			plan_last(p)->recursive = false;
+	}
+	if (!r && in->user->in_uid != 0)
+		r = plan_add(p, LC_STEP_USERDB, NULL, "/etc/passwd", 0);
+	if (!r && in->user->in_gid != 0)
+		r = plan_add(p, LC_STEP_USERDB, NULL, "/etc/group", 0);
+	return r;
+}
+
+/* A bind source as the holder opens it: relative sources are taken from @cwd. */
+static char *absolute_source(const char *source, const char *cwd)
+{
+	char *abs = NULL;
+
+	if (source[0] == '/')
+		return strdup(source);
+	if (asprintf(&abs, "%s/%s", cwd ? cwd : "/", source) < 0)
+		return NULL;
+	return abs;
+}
+
+static int plan_user_spec(lc_mount_plan *p, const lc_mount_spec *m, const char *cwd)
+{
+	static const enum lc_step_kind kinds[] = {[LC_MOUNT_BIND] = LC_STEP_BIND,
+						  [LC_MOUNT_TMPFS] = LC_STEP_TMPFS,
+						  [LC_MOUNT_UMOUNT] = LC_STEP_UMOUNT};
+	_cleanup_free_ char *source = m->source ? absolute_source(m->source, cwd) : NULL;
+	lc_mount_step *s;
+	int r;
+
+	if (m->source && !source)
+		return -ENOMEM;
+	r = m->kind == LC_MOUNT_TMPFS
+		? plan_add_data(p, LC_STEP_TMPFS, m->target, m->flags, "mode=1777")
+		: plan_add(p, kinds[m->kind], source, m->target, m->flags);
+	if (r < 0)
+		return r;
+	s = plan_last(p);
+	s->user = true;
+	s->recursive = m->recursive;
+	s->propagation = m->propagation;
+	return 0;
+}
+
+int lc_mount_plan_build(const lc_plan_input *in, lc_mount_plan *plan, lc_error *err)
+{
+	lc_mount_plan p = {0};
+	int r = plan_system(&p, in);
+
+	if (!r && (in->flags & LC_CONTAINER_MOUNT_HOME))
+		r = plan_add(&p, LC_STEP_BIND, in->user->home, in->user->home, NOSUID_NODEV);
+	for (size_t i = 0; !r && i < in->n_specs; i++)
+		r = plan_user_spec(&p, &in->specs[i], in->cwd);
+	if (!r && in->workdir && *in->workdir)
+		r = plan_add(&p, LC_STEP_MKDIR, NULL, in->workdir, 0);
+	if (r < 0) {
+		lc_mount_plan_free(&p);
+		return lc_fail(err, -r, "building the mount plan: %s", strerror(-r));
+	}
+	*plan = p;
+	return 0;
+}
+
+void lc_mount_plan_free(lc_mount_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		free(plan->steps[i].source);
+		free(plan->steps[i].target);
+		free(plan->steps[i].data);
+	}
+	free(plan->steps);
+	*plan = (lc_mount_plan){0};
+}

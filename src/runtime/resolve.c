@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Resolving a path inside a container's root filesystem, one component at a time.
+ *
+ * Symbolic links in the image are followed as the container would see them: an absolute target
+ * restarts at the container's root, a relative one continues from its directory. A ".." above the
+ * root is an error (EXDEV, as enroot reports it), never a silent clamp: a link that points out of
+ * the root filesystem is hostile or broken, and a mount must not land somewhere unexpected.
+ * Every component is opened with O_NOFOLLOW relative to the directory before it, so nothing is
+ * ever looked up from the host's root.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+#define MAX_SYMLINKS 40
+#define MAX_DEPTH 256
+
+typedef struct walk {
+	int fds[MAX_DEPTH]; /* fds[0] is the root (not ours); the rest are opened here */
+	size_t depth;
+	char *rest; /* what remains to resolve: components separated by '/' */
+	unsigned links;
+} walk;
+
+static void walk_pop_to(walk *w, size_t depth)
+{
+	while (w->depth > depth)
+		close(w->fds[--w->depth]);
+}
+
+/* Prepend @prefix + "/" to the remaining path. */
+static int walk_prepend(walk *w, const char *prefix)
+{
+	size_t a = strlen(prefix), b = w->rest ? strlen(w->rest) : 0;
+	char *n = malloc(a + b + 2);
+
+	if (!n)
+		return -ENOMEM;
+	memcpy(n, prefix, a);
+	n[a] = '/';
+	if (b)
+		memcpy(n + a + 1, w->rest, b);
+	n[a + 1 + b] = '\0';
+	free(w->rest);
+	w->rest = n;
+	return 0;
+}
+
+/* Take the next component off the remaining path into @comp; false when none is left. */
+static bool walk_next(walk *w, char comp[NAME_MAX + 1], bool *last, int *r)
+{
+	char *p = w->rest, *slash;
+	size_t len;
+
+	while (*p == '/')
+		p++;
+	if (!*p)
+		return false;
+	slash = strchr(p, '/');
+	len = slash ? (size_t)(slash - p) : strlen(p);
+	if (len > NAME_MAX) {
+		*r = -ENAMETOOLONG;
+		return false;
+	}
+	memcpy(comp, p, len);
+	comp[len] = '\0';
+	p += len;
+	while (*p == '/')
+		p++;
+	*last = !*p;
+	memmove(w->rest, p, strlen(p) + 1);
+	return true;
+}
+
+static int create_missing(int dir_fd, const char *name, enum lc_resolve_create create, bool last)
+{
+	int fd;
+
+	if (create == LC_RESOLVE_NONE)
+		return -ENOENT;
+	if (last && create == LC_RESOLVE_FILE) {
+		fd = openat(dir_fd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+			    0644);
+		if (fd < 0)
+			return errno == EEXIST ? 0 : -errno;
+		close(fd);
+		return 0;
+	}
+	if (mkdirat(dir_fd, name, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Follow the symlink @fd (component @name) by splicing its target into the path. */
+static int walk_symlink(walk *w, int fd)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlinkat(fd, "", target, sizeof(target) - 1);
+	int r;
+
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	if (++w->links > MAX_SYMLINKS)
+		return -ELOOP;
+	if (target[0] == '/')
+		walk_pop_to(w, 1);
+	r = walk_prepend(w, target);
+	return r;
+}
+
+static int walk_step(walk *w, const char *comp, bool last, enum lc_resolve_create create)
+{
+	int dir = w->fds[w->depth - 1], fd, r;
+	struct stat st;
+
+	if (!strcmp(comp, "."))
+		return 0;
+	if (!strcmp(comp, "..")) {
+		if (w->depth == 1)
+			return -EXDEV;
+		walk_pop_to(w, w->depth - 1);
+		return 0;
+	}
+	fd = openat(dir, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		r = create_missing(dir, comp, create, last);
+		if (r < 0)
+			return r;
+		fd = openat(dir, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		r = walk_symlink(w, fd);
+		close(fd);
+		return r;
+	}
+	if (!last && !S_ISDIR(st.st_mode)) {
+		close(fd);
+		return -ENOTDIR;
+	}
+	if (w->depth == MAX_DEPTH) {
+		close(fd);
+		return -ENAMETOOLONG;
+	}
+	w->fds[w->depth++] = fd;
+	return 0;
+}
+
+int lc_resolve_in_root(int root_fd, const char *path, enum lc_resolve_create create, int *ret_fd)
+{
+	walk w = {.fds = {root_fd}, .depth = 1};
+	char comp[NAME_MAX + 1];
+	bool last = false;
+	int r = 0;
+
+	w.rest = strdup(path);
+	if (!w.rest)
+		return -ENOMEM;
+	while (r == 0 && walk_next(&w, comp, &last, &r))
+		r = walk_step(&w, comp, last, create);
+	free(w.rest);
+	if (r < 0) {
+		walk_pop_to(&w, 1);
+		return r;
+	}
+	if (w.depth == 1) {
+		*ret_fd = openat(root_fd, ".", O_PATH | O_CLOEXEC);
+		return *ret_fd < 0 ? -errno : 0;
+	}
+	*ret_fd = w.fds[--w.depth];
+	walk_pop_to(&w, 1);
+	return 0;
+}

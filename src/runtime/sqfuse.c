@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A read-only FUSE server for squashfs images, on libsquashfs and libfuse's low-level API.
+ *
+ * It replaces squashfuse for container root filesystems: node ids are inode references, so
+ * hardlinks share an inode number; xattrs are served as stored (squashfuse renames security.*);
+ * nothing of the directory tree is read at start, so mounting costs the same for any image size.
+ * The image is untrusted: every table access goes through libsquashfs's bounds-checked readers,
+ * and nothing here recurses over the image.
+ *
+ * Owners: every inode is reported as owned by the container's user (as enroot runs squashfuse
+ * with -o uid,gid), so that overlay copy-up and writes work in writable containers.
+ * Single-threaded: the libsquashfs readers keep one cached block each.
+ */
+#define FUSE_USE_VERSION 35
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <sqfs/data_reader.h>
+#include <sqfs/dir.h>
+#include <sqfs/dir_reader.h>
+#include <sqfs/inode.h>
+#include <sqfs/meta_reader.h>
+#include <sqfs/super.h>
+
+#include "../squash/squash.h"
+#include "runtime.h"
+
+#define CACHE_TIMEOUT 86400.0 /* the image never changes */
+#define NODE_BUCKETS 4096
+
+typedef struct sq_node {
+	uint64_t id; /* FUSE node id */
+	sqfs_inode_generic_t *inode;
+	uint64_t nlookup;
+	struct sq_node *next;
+} sq_node;
+
+struct lc_sqfs_server {
+	lc_sqfs_image im;
+	sqfs_meta_reader_t *inode_meta;
+	sqfs_meta_reader_t *dir_meta;
+	struct fuse_session *se;
+	sq_node *buckets[NODE_BUCKETS];
+	sq_node root;
+	uid_t uid;
+	gid_t gid;
+	pthread_t thread;
+	bool thread_started;
+	char *buf;
+};
+
+typedef struct sq_dir {
+	sqfs_readdir_state_t start, cur;
+	off_t pos; /* entries consumed from cur, plus 2 for "." and ".." */
+	sqfs_dir_entry_t *pending;
+	sqfs_u32 pending_inum;
+	sqfs_u64 pending_ref;
+} sq_dir;
+
+/* ---------------------------------------------------------------- node ids */
+
+/* Node ids are inode references + 2 (0 is invalid, 1 is FUSE's root id). */
+static uint64_t ref_to_id(lc_sqfs_server *s, uint64_t ref)
+{
+	return ref == s->im.super.root_inode_ref ? FUSE_ROOT_ID : ref + 2;
+}
+
+static int read_inode(lc_sqfs_server *s, uint64_t ref, sqfs_inode_generic_t **ret)
+{
+	return sqfs_meta_reader_read_inode(s->inode_meta, &s->im.super, ref >> 16, ref & 0xffff,
+					   ret)
+		   ? -EIO
+		   : 0;
+}
+
+static sq_node **bucket_of(lc_sqfs_server *s, uint64_t id)
+{
+	return &s->buckets[(id * 0x9e3779b97f4a7c15ull) >> 52];
+}
+
+static sq_node *node_find(lc_sqfs_server *s, uint64_t id)
+{
+	if (id == FUSE_ROOT_ID)
+		return &s->root;
+	for (sq_node *n = *bucket_of(s, id); n; n = n->next)
+		if (n->id == id)
+			return n;
+	return NULL;
+}
+
+/* The node for @ref, with one more lookup reference (read from the image when new). */
+static int node_ref(lc_sqfs_server *s, uint64_t ref, sq_node **ret)
+{
+	uint64_t id = ref_to_id(s, ref);
+	sq_node *n = node_find(s, id);
+	int r;
+
+	if (!n) {
+		n = calloc(1, sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		r = read_inode(s, ref, &n->inode);
+		if (r < 0) {
+			free(n);
+			return r;
+		}
+		n->id = id;
+		n->next = *bucket_of(s, id);
+		*bucket_of(s, id) = n;
+	}
+	n->nlookup++;
+	*ret = n;
+	return 0;
+}
+
+static void node_forget(lc_sqfs_server *s, uint64_t id, uint64_t nlookup)
+{
+	sq_node **p, *n;
+
+	if (id == FUSE_ROOT_ID)
+		return;
+	for (p = bucket_of(s, id); (n = *p) && n->id != id; p = &n->next)
+		;
+	if (!n)
+		return;
+	n->nlookup = nlookup >= n->nlookup ? 0 : n->nlookup - nlookup;
+	if (n->nlookup)
+		return;
+	*p = n->next;
+	free(n->inode);
+	free(n);
+}
+
+/* ---------------------------------------------------------------- attributes */
+
+static void fill_stat(lc_sqfs_server *s, const sqfs_inode_generic_t *in, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = in->base.inode_number;
+	st->st_mode = in->base.mode;
+	st->st_nlink = lc_sqfs_inode_nlink(in);
+	st->st_uid = s->uid;
+	st->st_gid = s->gid;
+	st->st_rdev = lc_sqfs_inode_rdev(in);
+	st->st_blksize = 4096;
+	st->st_mtime = st->st_atime = st->st_ctime = in->base.mod_time;
+	switch (in->base.type) {
+	case SQFS_INODE_FILE:
+	case SQFS_INODE_EXT_FILE:
+		st->st_size = (off_t)lc_sqfs_inode_size(in);
+		break;
+	case SQFS_INODE_SLINK:
+		st->st_size = in->data.slink.target_size;
+		break;
+	case SQFS_INODE_EXT_SLINK:
+		st->st_size = in->data.slink_ext.target_size;
+		break;
+	case SQFS_INODE_DIR:
+		st->st_size = in->data.dir.size;
+		break;
+	case SQFS_INODE_EXT_DIR:
+		st->st_size = in->data.dir_ext.size;
+		break;
+	default:
+		break;
+	}
+	st->st_blocks = (st->st_size + 511) / 512;
+}
+
+static bool is_dir(const sqfs_inode_generic_t *in)
+{
+	return in->base.type == SQFS_INODE_DIR || in->base.type == SQFS_INODE_EXT_DIR;
+}
+
+static void reply_entry(fuse_req_t req, lc_sqfs_server *s, sq_node *n)
+{
+	struct fuse_entry_param e = {
+	    .ino = n->id,
+	    .generation = 1,
+	    .attr_timeout = CACHE_TIMEOUT,
+	    .entry_timeout = CACHE_TIMEOUT,
+	};
+
+	fill_stat(s, n->inode, &e.attr);
+	if (fuse_reply_entry(req, &e) == -ENOENT) /* the lookup was interrupted */
+		node_forget(s, n->id, 1);
+}
+
+/* ---------------------------------------------------------------- operations */
+
+static void sq_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	lc_sqfs_server *s = fuse_req_userdata(req);
+	sq_node *dir = node_find(s, parent), *n;
+	sqfs_readdir_state_t st;
+	sqfs_dir_entry_t *ent;
+	sqfs_u64 ref;
+	int r;
+
+	if (!dir)
+		return (void)fuse_reply_err(req, ESTALE);
+	if (!is_dir(dir->inode))
+		return (void)fuse_reply_err(req, ENOTDIR);
+	if (sqfs_readdir_state_init(&st, &s->im.super, dir->inode))
+		return (void)fuse_reply_err(req, EIO);
+	while ((r = sqfs_meta_reader_readdir(s->dir_meta, &st, &ent, NULL, &ref)) == 0) {
+		bool match = !strcmp((const char *)ent->name, name);
+
+		free(ent);
+		if (!match)
+			continue;
+		r = node_ref(s, ref, &n);
+		if (r < 0)
+			return (void)fuse_reply_err(req, -r);
+		return reply_entry(req, s, n);
+	}
+	fuse_reply_err(req, r > 0 ? ENOENT : EIO);
+}
+
+static void sq_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	node_forget(fuse_req_userdata(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void sq_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		node_forget(fuse_req_userdata(req), forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void sq_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	lc_sqfs_server *s = fuse_req_userdata(req);
+	sq_node *n = node_find(s, ino);
+	struct stat st;
+
+	(void)fi;
+	if (!n)
+		return (void)fuse_reply_err(req, ESTALE);
+	fill_stat(s, n->inode, &st);
+	fuse_reply_attr(req, &st, CACHE_TIMEOUT);
+}
+
+static void sq_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	lc_sqfs_server *s = fuse_req_userdata(req);
+	sq_node *n = node_find(s, ino);
+	_cleanup_free_ char *target = n ? lc_sqfs_link_target(n->inode) : NULL;
+
+	if (!target)
+		return (void)fuse_reply_err(req, n ? EINVAL : ESTALE);
+	fuse_reply_readlink(req, target);
+}
+
+static void sq_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	lc_sqfs_server *s = fuse_req_userdata(req);
+	sq_node *n = node_find(s, ino);
+
+	if (!n)
+		return (void)fuse_reply_err(req, ESTALE);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY)
+		return (void)fuse_reply_err(req, EROFS);
+	if (is_dir(n->inode))
+		return (void)fuse_reply_err(req, EISDIR);
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void sq_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	lc_sqfs_server *s = fuse_req_userdata(req);
+	sq_node *n = node_find(s, ino);
+	uint64_t fsize;
+	sqfs_s32 got;
+
+	(void)fi;
+	if (!n)
+		return (void)fuse_reply_err(req, ESTALE);
+	fsize = lc_sqfs_inode_size(n->inode);
+	if (off < 0 || (uint64_t)off >= fsize)
+		return (void)fuse_reply_buf(req, NULL, 0);
+	if (size > LC_SQFUSE_MAX_READ)
+		size = LC_SQFUSE_MAX_READ;
+	if (size > fsize - (uint64_t)off)
+		size = fsize - (uint64_t)off;
+	got = sqfs_data_reader_read(s->im.data, n->inode, (sqfs_u64)off, s->buf, (sqfs_u32)size);
+	if (got < 0)
+		return (void)fuse_reply_err(req, EIO);
+	fuse_reply_buf(req, s->buf, (size_t)got);
+}
+
+static void sq_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	lc_sqfs_server *s = fuse_req_userdata(req);
+	sq_node *n = node_find(s, ino);
+	sq_dir *d;
+
+	if (!n)
+		return (void)fuse_reply_err(req, ESTALE);
+	if (!is_dir(n->inode))
+		return (void)fuse_reply_err(req, ENOTDIR);
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return (void)fuse_reply_err(req, ENOMEM);
+	if (sqfs_readdir_state_init(&d->start, &s->im.super, n->inode)) {
+		free(d);
+		return (void)fuse_reply_err(req, EIO);
+	}
+	d->cur = d->start;
+	fi->fh = (uintptr_t)d;
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+/* The next entry of @d without consuming it; 1 at the end, -EIO on corruption. */
+static int dir_peek(lc_sqfs_server *s, sq_dir *d)
+{
+	int r;
+
+	if (d->pending)
+		return 0;
+	r = sqfs_meta_reader_readdir(s->dir_meta, &d->cur, &d->pending, &d->pending_inum,
+				     &d->pending_ref);
+	return r < 0 ? -EIO : r;
+}
+
+static void dir_consume(sq_dir *d)
+{
+	free(d->pending);
+	d->pending = NULL;
+	d->pos++;
+}
+
+/* Position @d at entry @off (restarting from the beginning when going back). */
+static int dir_seek(lc_sqfs_server *s, sq_dir *d, off_t off)
+{
+	int r;
+
+	if (off < d->pos) {
+		free(d->pending);
+		d->pending = NULL;
+		d->cur = d->start;
+		d->pos = 0;
+	}
+	while (d->pos < off) {
+		if (d->pos < 2) {
+			d->pos++;
+			continue;
+		}
+		r = dir_peek(s, d);
+		if (r)
+			return r;
+		dir_consume(d);
+	}
+	return 0;
+}
+
+static const mode_t dirent_types[] = {
+    [SQFS_INODE_DIR] = S_IFDIR,      [SQFS_INODE_FILE] = S_IFREG,
+    [SQFS_INODE_SLINK] = S_IFLNK,    [SQFS_INODE_BDEV] = S_IFBLK,
+    [SQFS_INODE_CDEV] = S_IFCHR,     [SQFS_INODE_FIFO] = S_IFIFO,
+    [SQFS_INODE_SOCKET] = S_IFSOCK,  [SQFS_INODE_EXT_DIR] = S_IFDIR,
+    [SQFS_INODE_EXT_FILE] = S_IFREG, [SQFS_INODE_EXT_SLINK] = S_IFLNK,
+    [SQFS_INODE_EXT_BDEV] = S_IFBLK, [SQFS_INODE_EXT_CDEV] = S_IFCHR,
+    [SQFS_INODE_EXT_FIFO] = S_IFIFO, [SQFS_INODE_EXT_SOCKET] = S_IFSOCK,
+};
+
+static void sq_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	lc_sqfs_server *s = fuse_req_userdata(req);
+	sq_dir *d = (sq_dir *)(uintptr_t)fi->fh;
+	size_t used = 0, want;
+	struct stat st = {0};
+	int r;
+
+	if (size > LC_SQFUSE_MAX_READ)
+		size = LC_SQFUSE_MAX_READ;
+	r = dir_seek(s, d, off);
+	while (r == 0) {
+		const char *name = d->pos == 0 ? "." : "..";
+
+		st.st_ino = 0;
+		st.st_mode = S_IFDIR;
+		if (d->pos >= 2) {
+			r = dir_peek(s, d);
+			if (r)
+				break;
+			name = (const char *)d->pending->name;
+			st.st_ino = d->pending_inum;
+			st.st_mode = d->pending->type < sizeof(dirent_types) / sizeof(*dirent_types)
+					 ? dirent_types[d->pending->type]
+					 : 0;
+		}
+		if (d->pos == 0)
+			st.st_ino = ino == FUSE_ROOT_ID ? s->root.inode->base.inode_number : 0;
+		want = fuse_add_direntry(req, s->buf + used, size - used, name, &st, d->pos + 1);
+		if (want > size - used)
+			break;
+		used += want;
+		if (d->pos >= 2)
+			dir_consume(d);
+		else
+			d->pos++;
+	}
+	if (r < 0 && !used)
+		return (void)fuse_reply_err(req, -r);
+	fuse_reply_buf(req, s->buf, used);
+}
+
+static void sq_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	sq_dir *d = (sq_dir *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	free(d->pending);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+static void sq_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	lc_sqfs_server *s = fuse_req_userdata(req);
+	struct statvfs sv = {
+	    .f_bsize = s->im.super.block_size,
+	    .f_frsize = s->im.super.block_size,
+	    .f_blocks =
+		(s->im.super.bytes_used + s->im.super.block_size - 1) / s->im.super.block_size,
+	    .f_files = s->im.super.inode_count,
+	    .f_namemax = 256,
+	};
+
+	(void)ino;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* Stored xattrs that this server does not show: ours, and those overlayfs would obey. */
+static bool xattr_hidden(const char *name)
+{
+	return lc_str_has_prefix(name, "trusted.") || lc_str_has_prefix(name, "user.overlay.") ||
+	       lc_str_has_prefix(name, "user.lc.");
+}
+
+typedef struct xattr_query {
+	const char *name; /* getxattr: the one wanted; listxattr: NULL */
+	lc_buf out;
+	bool found;
+} xattr_query;
+
+static int collect_xattr(void *u, const char *name, const void *value, size_t size)
+{
+	xattr_query *q = u;
+
+	if (xattr_hidden(name))
+		return 0;
+	if (!q->name)
+		return lc_buf_append(&q->out, name, strlen(name) + 1) < 0 ? 1 : 0;
+	if (strcmp(name, q->name))
+		return 0;
+	q->found = lc_buf_append(&q->out, value, size) >= 0;
+	return 1;
+}
+
+static void reply_xattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	lc_sqfs_server *s = fuse_req_userdata(req);
+	sq_node *n = node_find(s, ino);
+	xattr_query q = {name, LC_BUF_INIT, false};
+
+	if (!n)
+		return (void)fuse_reply_err(req, ESTALE);
+	if (lc_sqfs_each_xattr(&s->im, n->inode, collect_xattr, &q) < 0)
+		fuse_reply_err(req, EIO);
+	else if (name && !q.found)
+		fuse_reply_err(req, ENODATA);
+	else if (!size)
+		fuse_reply_xattr(req, q.out.len);
+	else if (q.out.len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, q.out.data, q.out.len);
+	lc_buf_free(&q.out);
+}
+
+static void sq_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	reply_xattr(req, ino, name, size);
+}
+
+static void sq_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	reply_xattr(req, ino, NULL, size);
+}
+
+static void sq_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	conn->want |= conn->capable & (FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_ASYNC_READ);
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS;
+}
+
+static const struct fuse_lowlevel_ops sq_ops = {
+    .init = sq_init,
+    .lookup = sq_lookup,
+    .forget = sq_forget,
+    .forget_multi = sq_forget_multi,
+    .getattr = sq_getattr,
+    .readlink = sq_readlink,
+    .open = sq_open,
+    .read = sq_read,
+    .opendir = sq_opendir,
+    .readdir = sq_readdir,
+    .releasedir = sq_releasedir,
+    .statfs = sq_statfs,
+    .getxattr = sq_getxattr,
+    .listxattr = sq_listxattr,
+};
+
+/* ---------------------------------------------------------------- life cycle */
+
+int lc_sqfs_server_new(int image_fd, const char *name, uid_t uid, gid_t gid, lc_sqfs_server **ret,
+		       lc_error *err)
+{
+	lc_sqfs_server *s = calloc(1, sizeof(*s));
+	int r = 0;
+
+	if (!s) {
+		close(image_fd);
+		return lc_fail(err, ENOMEM, "out of memory");
+	}
+	r = lc_sqfs_image_open_fd(image_fd, name, false, &s->im, err);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	s->uid = uid;
+	s->gid = gid;
+	s->root.id = FUSE_ROOT_ID;
+	s->buf = malloc(LC_SQFUSE_MAX_READ);
+	s->inode_meta =
+	    sqfs_meta_reader_create(&s->im.file.base, s->im.cmp, s->im.super.inode_table_start,
+				    s->im.super.directory_table_start);
+	s->dir_meta = sqfs_meta_reader_create(
+	    &s->im.file.base, s->im.cmp, s->im.super.directory_table_start, s->im.super.bytes_used);
+	if (!s->buf || !s->inode_meta || !s->dir_meta)
+		r = lc_fail(err, ENOMEM, "out of memory");
+	else if (read_inode(s, s->im.super.root_inode_ref, &s->root.inode) < 0 ||
+		 !is_dir(s->root.inode))
+		r = lc_fail(err, EIO, "'%s': the root inode is unreadable or not a directory",
+			    name);
+	if (r < 0) {
+		lc_sqfs_server_free(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+static void *serve(void *se)
+{
+	fuse_session_loop(se);
+	return NULL;
+}
+
+int lc_sqfs_server_start(lc_sqfs_server *s, int fuse_fd, lc_error *err)
+{
+	char *argv[] = {"lc-sqfs", NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+	char mnt[32];
+	int r;
+
+	s->se = fuse_session_new(&args, &sq_ops, sizeof(sq_ops), s);
+	if (!s->se)
+		return lc_fail(err, ENOMEM, "cannot create the FUSE session");
+	/* libfuse takes an fd that is already open as "/dev/fd/N" and mounts nothing itself */
+	snprintf(mnt, sizeof(mnt), "/dev/fd/%d", fuse_fd);
+	if (fuse_session_mount(s->se, mnt) != 0)
+		return lc_fail(err, EINVAL, "FUSE session on fd %d failed", fuse_fd);
+	r = pthread_create(&s->thread, NULL, serve, s->se);
+	if (r)
+		return lc_fail(err, r, "cannot start the FUSE server thread: %s", strerror(r));
+	s->thread_started = true;
+	return 0;
+}
+
+lc_sqfs_server *lc_sqfs_server_free(lc_sqfs_server *s)
+{
+	if (!s)
+		return NULL;
+	if (s->thread_started) {
+		fuse_session_exit(s->se);
+		pthread_cancel(s->thread);
+		pthread_join(s->thread, NULL);
+	}
+	if (s->se)
+		fuse_session_destroy(s->se);
+	for (size_t i = 0; i < NODE_BUCKETS; i++)
+		while (s->buckets[i]) {
+			sq_node *n = s->buckets[i];
+
+			s->buckets[i] = n->next;
+			free(n->inode);
+			free(n);
+		}
+	free(s->root.inode);
+	sqfs_destroy(s->inode_meta);
+	sqfs_destroy(s->dir_meta);
+	lc_sqfs_image_close(&s->im);
+	free(s->buf);
+	free(s);
+	return NULL;
+}
