@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The runtime's pure parts: in-root path resolution, the mount plan, environment and command. */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lc-test.h"
+#include "runtime/runtime.h"
+
+static char *root;
+static int root_fd = -1;
+
+static void mkfile(const char *rel)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+}
+
+static void mklink(const char *target, const char *rel)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	ck_assert_int_eq(symlink(target, p), 0);
+}
+
+static void mkd(const char *rel)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+}
+
+static void setup(void)
+{
+	root = lc_test_tmpdir();
+	root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	mkd("etc");
+	mkfile("etc/hosts");
+	mkd("usr");
+	mkd("usr/lib");
+	mklink("usr/lib", "lib");            /* relative, inside */
+	mklink("/usr/lib", "abs");           /* absolute: restarts at the root */
+	mklink("../../../../etc", "escape"); /* ".." above the root */
+	mklink("/../../etc", "absescape");   /* absolute, then ".." above the root */
+	mklink("loop2", "loop1");
+	mklink("loop1", "loop2");
+	mklink("/run/systemd/resolve/x", "etc/resolv.conf"); /* dangling, created on demand */
+}
+
+static void teardown(void)
+{
+	close(root_fd);
+	lc_test_rmtree(root);
+	free(root);
+}
+
+/* The path of @fd relative to the test root ("" for the root itself). */
+static const char *where(int fd)
+{
+	static char buf[PATH_MAX];
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_msg(!strncmp(buf, root, strlen(root)), "%s is outside %s", buf, root);
+	return buf + strlen(root);
+}
+
+static const struct {
+	const char *path;
+	enum lc_resolve_create create;
+	int ret;
+	const char *at;
+} cases[] = {
+    {"/etc/hosts", LC_RESOLVE_NONE, 0, "/etc/hosts"},
+    {"etc//hosts", LC_RESOLVE_NONE, 0, "/etc/hosts"},
+    {"/", LC_RESOLVE_NONE, 0, ""},
+    {"/lib", LC_RESOLVE_NONE, 0, "/usr/lib"},
+    {"/abs/x", LC_RESOLVE_DIR, 0, "/usr/lib/x"},
+    {"/usr/../etc/hosts", LC_RESOLVE_NONE, 0, "/etc/hosts"},
+    {"/escape/passwd", LC_RESOLVE_FILE, -EXDEV, NULL},
+    {"/absescape", LC_RESOLVE_DIR, -EXDEV, NULL},
+    {"/..", LC_RESOLVE_NONE, -EXDEV, NULL},
+    {"/loop1", LC_RESOLVE_NONE, -ELOOP, NULL},
+    {"/missing", LC_RESOLVE_NONE, -ENOENT, NULL},
+    {"/etc/hosts/x", LC_RESOLVE_DIR, -ENOTDIR, NULL},
+    {"/new/deep/dir", LC_RESOLVE_DIR, 0, "/new/deep/dir"},
+    {"/new/file", LC_RESOLVE_FILE, 0, "/new/file"},
+    {"/etc/resolv.conf", LC_RESOLVE_FILE, 0, "/run/systemd/resolve/x"},
+};
+
+START_TEST(resolve_table)
+{
+	int fd = -1, r = lc_resolve_in_root(root_fd, cases[_i].path, cases[_i].create, &fd);
+
+	ck_assert_msg(r == cases[_i].ret, "%s: got %d, want %d", cases[_i].path, r, cases[_i].ret);
+	if (r == 0) {
+		ck_assert_str_eq(where(fd), cases[_i].at);
+		close(fd);
+	}
+}
+END_TEST
+
+START_TEST(resolve_escape_creates_nothing)
+{
+	int fd = -1;
+	struct stat st;
+	char p[PATH_MAX];
+
+	ck_assert_int_eq(lc_resolve_in_root(root_fd, "/escape/lc-unit-test", LC_RESOLVE_FILE, &fd),
+			 -EXDEV);
+	snprintf(p, sizeof(p), "%s/../../../../etc/lc-unit-test", root);
+	ck_assert_int_ne(stat("/etc/lc-unit-test", &st), 0);
+}
+END_TEST
+
+static lc_user test_user(uint32_t flags)
+{
+	lc_user u;
+	lc_error err = LC_ERROR_INIT;
+
+	ck_assert_int_eq(lc_user_lookup(getuid(), getgid(), flags, &u, &err), 0);
+	return u;
+}
+
+static const lc_mount_step *find_step(const lc_mount_plan *p, const char *target)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->steps[i].target, target))
+			return &p->steps[i];
+	return NULL;
+}
+
+START_TEST(plan_system_and_user_mounts)
+{
+	lc_user u = test_user(LC_CONTAINER_MOUNT_HOME);
+	lc_mount_spec *specs = NULL;
+	size_t n = 0;
+	lc_mount_plan p;
+	lc_error err = LC_ERROR_INIT;
+	const lc_mount_step *s;
+	char dev[PATH_MAX];
+
+	/* a fake /dev with a GPU and InfiniBand */
+	snprintf(dev, sizeof(dev), "%s/dev", root);
+	mkd("dev");
+	mkfile("dev/nvidia0");
+	mkfile("dev/nvidiactl");
+	mkd("dev/infiniband");
+	mkfile("dev/sda");
+	ck_assert_int_eq(lc_mount_specs_parse("./rel:/data:ro,tmpfs:/scratch", &specs, &n, &err),
+			 0);
+	lc_plan_input in = {.flags = LC_CONTAINER_MOUNT_HOME,
+			    .user = &u,
+			    .specs = specs,
+			    .n_specs = n,
+			    .cwd = "/work/dir",
+			    .workdir = "/w",
+			    .dev_dir = dev};
+	ck_assert_int_eq(lc_mount_plan_build(&in, &p, &err), 0);
+	ck_assert_ptr_nonnull(s = find_step(&p, "/proc"));
+	ck_assert_int_eq(s->kind, LC_STEP_BIND);
+	ck_assert_ptr_nonnull(s = find_step(&p, "/sys"));
+	ck_assert(s->flags & MS_RDONLY);
+	ck_assert_ptr_nonnull(s = find_step(&p, "/dev/nvidia0"));
+	ck_assert(s->optional);
+	ck_assert_ptr_nonnull(find_step(&p, "/dev/nvidiactl"));
+	ck_assert_ptr_nonnull(find_step(&p, "/dev/infiniband"));
+	ck_assert_ptr_null(find_step(&p, "/dev/sda"));
+	ck_assert_ptr_nonnull(s = find_step(&p, "/dev/pts"));
+	ck_assert_int_eq(s->kind, LC_STEP_DEVPTS);
+	ck_assert_ptr_nonnull(s = find_step(&p, "/tmp"));
+	ck_assert_int_eq(s->kind, LC_STEP_TMPFS);
+	ck_assert_ptr_nonnull(s = find_step(&p, u.home));
+	ck_assert_str_eq(s->source, u.home);
+	ck_assert_ptr_nonnull(s = find_step(&p, "/data"));
+	ck_assert_str_eq(s->source, "/work/dir/./rel");
+	ck_assert(s->user && (s->flags & MS_RDONLY) && !s->optional);
+	ck_assert_ptr_nonnull(s = find_step(&p, "/scratch"));
+	ck_assert_int_eq(s->kind, LC_STEP_TMPFS);
+	/* user mounts come after the system ones, the workdir last */
+	ck_assert(find_step(&p, "/data") > find_step(&p, "/tmp"));
+	ck_assert_str_eq(p.steps[p.n - 1].target, "/w");
+	ck_assert_int_eq(find_step(&p, "/etc/passwd") != NULL, getuid() != 0);
+	lc_mount_plan_free(&p);
+	lc_mount_specs_free(specs, n);
+	lc_user_free(&u);
+}
+END_TEST
+
+START_TEST(plan_unshare_net_mounts_new_sysfs)
+{
+	lc_user u = test_user(LC_CONTAINER_REMAP_ROOT);
+	lc_plan_input in = {.flags = LC_CONTAINER_UNSHARE_NET | LC_CONTAINER_REMAP_ROOT,
+			    .user = &u};
+	lc_mount_plan p;
+	lc_error err = LC_ERROR_INIT;
+
+	ck_assert_int_eq(lc_mount_plan_build(&in, &p, &err), 0);
+	ck_assert_int_eq(find_step(&p, "/sys")->kind, LC_STEP_SYSFS);
+	ck_assert_ptr_null(find_step(&p, "/etc/passwd")); /* root inside: the image's own */
+	ck_assert_str_eq(u.in_name, "root");
+	ck_assert_str_eq(u.in_home, "/root");
+	lc_mount_plan_free(&p);
+	lc_user_free(&u);
+}
+END_TEST
+
+START_TEST(env_precedence)
+{
+	lc_user u = test_user(0);
+	char *image_env[] = {"PATH=/image/bin", "IMG=1", "OVR=image", "bogus", NULL};
+	lc_image img = {.env = image_env};
+	const char *overrides[] = {"OVR=cli", "LC_UNIT_HOST", "LC_UNIT_UNSET", NULL};
+	lc_strvec e;
+	lc_error err = LC_ERROR_INIT;
+
+	setenv("LC_UNIT_HOST", "from-host", 1);
+	unsetenv("LC_UNIT_UNSET");
+	setenv("LC_UNIT_NOT_NAMED", "x", 1);
+	ck_assert_int_eq(lc_env_build(&u, &img, overrides, &e, &err), 0);
+	ck_assert_str_eq(lc_env_get(&e, "PATH"), "/image/bin");
+	ck_assert_str_eq(lc_env_get(&e, "IMG"), "1");
+	ck_assert_str_eq(lc_env_get(&e, "OVR"), "cli");
+	ck_assert_str_eq(lc_env_get(&e, "LC_UNIT_HOST"), "from-host");
+	ck_assert_ptr_null(lc_env_get(&e, "LC_UNIT_UNSET"));
+	ck_assert_ptr_null(lc_env_get(&e, "LC_UNIT_NOT_NAMED"));
+	ck_assert_ptr_null(lc_env_get(&e, "bogus"));
+	ck_assert_str_eq(lc_env_get(&e, "USER"), u.name);
+	lc_env_free(&e);
+	ck_assert_int_eq(lc_env_build(&u, &img, (const char *[]){"=x", NULL}, &e, &err), -EINVAL);
+	lc_user_free(&u);
+}
+END_TEST
+
+START_TEST(command_entrypoint_and_cmd)
+{
+	char *ep[] = {"/bin/echo", "banner:", NULL}, *cmd[] = {"hello", NULL};
+	lc_image img = {.entrypoint = ep, .cmd = cmd}, bare = {0};
+	const char *argv[] = {"ls", "-l", NULL};
+	char **out = NULL;
+	lc_error err = LC_ERROR_INIT;
+
+	ck_assert_int_eq(lc_command_build(&img, true, NULL, &out, &err), 0);
+	ck_assert_str_eq(out[0], "/bin/echo");
+	ck_assert_str_eq(out[2], "hello");
+	ck_assert_ptr_null(out[3]);
+	lc_strv_free(out);
+	ck_assert_int_eq(lc_command_build(&img, true, argv, &out, &err), 0);
+	ck_assert_str_eq(out[2], "ls");
+	lc_strv_free(out);
+	ck_assert_int_eq(lc_command_build(&img, false, argv, &out, &err), 0);
+	ck_assert_str_eq(out[0], "ls");
+	lc_strv_free(out);
+	ck_assert_int_eq(lc_command_build(&bare, true, NULL, &out, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "no command given and the image has no Cmd");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("runtime");
+	TCase *t = tcase_create("resolve");
+
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_loop_test(t, resolve_table, 0, sizeof(cases) / sizeof(*cases));
+	tcase_add_test(t, resolve_escape_creates_nothing);
+	tcase_add_test(t, plan_system_and_user_mounts);
+	tcase_add_test(t, plan_unshare_net_mounts_new_sysfs);
+	tcase_add_test(t, env_precedence);
+	tcase_add_test(t, command_entrypoint_and_cmd);
+	suite_add_tcase(s, t);
+	return lc_test_run(s);
+}
