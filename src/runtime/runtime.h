@@ -53,7 +53,7 @@ int lc_resolve_in_root(int root_fd, const char *path, enum lc_resolve_create cre
 
 /* ================================================================ squashfs FUSE server (sqfuse.c)
  */
-#define LC_SQFUSE_MAX_READ (128u * 1024)
+#define LC_SQFUSE_MAX_READ (1024u * 1024) /* the largest read the kernel asks for */
 typedef struct lc_sqfs_server lc_sqfs_server;
 /* Open the image (takes @image_fd); every inode is reported as owned by @uid:@gid. */
 int lc_sqfs_server_new(int image_fd, const char *name, uid_t uid, gid_t gid, lc_sqfs_server **ret,

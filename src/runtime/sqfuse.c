@@ -34,6 +34,16 @@
 
 #define CACHE_TIMEOUT 86400.0 /* the image never changes */
 #define NODE_BUCKETS 4096
+#define BLOCK_SLOTS 16 /* decompressed data blocks kept: page faults jump between blocks */
+#define FRAGMENT UINT32_MAX
+
+typedef struct cached_block {
+	uint64_t node;
+	uint32_t index; /* block index in the file, or FRAGMENT for its tail */
+	sqfs_u8 *data;
+	size_t size;
+	uint64_t stamp;
+} cached_block;
 
 typedef struct sq_node {
 	uint64_t id; /* FUSE node id */
@@ -54,6 +64,8 @@ struct lc_sqfs_server {
 	pthread_t thread;
 	bool thread_started;
 	char *buf;
+	cached_block blocks[BLOCK_SLOTS];
+	uint64_t clock;
 };
 
 typedef struct sq_dir {
@@ -63,6 +75,8 @@ typedef struct sq_dir {
 	sqfs_u32 pending_inum;
 	sqfs_u64 pending_ref;
 } sq_dir;
+
+static void drop_blocks(lc_sqfs_server *s, uint64_t id);
 
 /* ---------------------------------------------------------------- node ids */
 
@@ -134,6 +148,7 @@ static void node_forget(lc_sqfs_server *s, uint64_t id, uint64_t nlookup)
 	if (n->nlookup)
 		return;
 	*p = n->next;
+	drop_blocks(s, id);
 	free(n->inode);
 	free(n);
 }
@@ -276,13 +291,83 @@ static void sq_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* Block @index of @n's data (or its tail fragment), decompressed, through the block cache. */
+static int get_block(lc_sqfs_server *s, const sq_node *n, uint32_t index, cached_block **ret)
+{
+	cached_block *victim = &s->blocks[0];
+	int r;
+
+	for (size_t i = 0; i < BLOCK_SLOTS; i++) {
+		cached_block *b = &s->blocks[i];
+
+		if (b->data && b->node == n->id && b->index == index) {
+			b->stamp = ++s->clock;
+			*ret = b;
+			return 0;
+		}
+		if (b->stamp < victim->stamp)
+			victim = b;
+	}
+	free(victim->data);
+	*victim = (cached_block){.node = n->id, .index = index, .stamp = ++s->clock};
+	r = index == FRAGMENT
+		? sqfs_data_reader_get_fragment(s->im.data, n->inode, &victim->size, &victim->data)
+		: sqfs_data_reader_get_block(s->im.data, n->inode, index, &victim->size,
+					     &victim->data);
+	if (r) {
+		free(victim->data);
+		*victim = (cached_block){0};
+		return -EIO;
+	}
+	*ret = victim;
+	return 0;
+}
+
+static bool has_fragment(const sqfs_inode_generic_t *in)
+{
+	sqfs_u32 index = 0xFFFFFFFFu, offset;
+
+	sqfs_inode_get_frag_location(in, &index, &offset);
+	return index != 0xFFFFFFFFu;
+}
+
+/* Copy [@off, @off + @size) of @n into s->buf; the number of bytes, or -EIO. */
+static ssize_t read_range(lc_sqfs_server *s, const sq_node *n, uint64_t off, size_t size)
+{
+	uint64_t bs = s->im.super.block_size;
+	uint64_t blocks = n->inode->payload_bytes_used / sizeof(sqfs_u32);
+	bool frag = has_fragment(n->inode);
+	size_t done = 0;
+
+	while (done < size) {
+		uint64_t pos = off + done, index = pos / bs, in = pos % bs;
+		cached_block *b;
+		size_t take;
+
+		if (index >= blocks) {
+			if (!frag)
+				break;
+			in = pos - blocks * bs;
+			index = FRAGMENT;
+		}
+		if (get_block(s, n, (uint32_t)index, &b) < 0)
+			return -EIO;
+		if (in >= b->size)
+			break;
+		take = b->size - in < size - done ? b->size - in : size - done;
+		memcpy(s->buf + done, b->data + in, take);
+		done += take;
+	}
+	return (ssize_t)done;
+}
+
 static void sq_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	lc_sqfs_server *s = fuse_req_userdata(req);
 	sq_node *n = node_find(s, ino);
 	uint64_t fsize;
-	sqfs_s32 got;
+	ssize_t got;
 
 	(void)fi;
 	if (!n)
@@ -294,10 +379,20 @@ static void sq_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		size = LC_SQFUSE_MAX_READ;
 	if (size > fsize - (uint64_t)off)
 		size = fsize - (uint64_t)off;
-	got = sqfs_data_reader_read(s->im.data, n->inode, (sqfs_u64)off, s->buf, (sqfs_u32)size);
+	got = read_range(s, n, (uint64_t)off, size);
 	if (got < 0)
 		return (void)fuse_reply_err(req, EIO);
 	fuse_reply_buf(req, s->buf, (size_t)got);
+}
+
+/* The kernel forgot @id: its cached blocks cannot be asked for again. */
+static void drop_blocks(lc_sqfs_server *s, uint64_t id)
+{
+	for (size_t i = 0; i < BLOCK_SLOTS; i++)
+		if (s->blocks[i].data && s->blocks[i].node == id) {
+			free(s->blocks[i].data);
+			s->blocks[i] = (cached_block){0};
+		}
 }
 
 static void sq_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -614,6 +709,8 @@ lc_sqfs_server *lc_sqfs_server_free(lc_sqfs_server *s)
 			free(n->inode);
 			free(n);
 		}
+	for (size_t i = 0; i < BLOCK_SLOTS; i++)
+		free(s->blocks[i].data);
 	free(s->root.inode);
 	sqfs_destroy(s->inode_meta);
 	sqfs_destroy(s->dir_meta);

@@ -101,6 +101,13 @@ for who in root user; do
     is "$who: the image's WorkingDir" "/work" "$who" "$RUN" --no-entrypoint "$TINY" pwd
 done
 
+echo "# the FUSE server serves every byte: each file of debian's /usr against an unpack on disk"
+"$BUILD/tools/ctr-squash" load "$DEB" "$WORK/debian.unpacked" >/dev/null 2>&1
+(cd "$WORK/debian.unpacked" && find usr -type f -print0 | sort -z | xargs -0 md5sum) >"$WORK/usr.md5"
+"$RUN" "$DEB" sh -c 'cd / && find usr -type f -print0 | sort -z | xargs -0 md5sum' >"$WORK/usr.fuse.md5" 2>&1
+check "every file of /usr reads the same inside ($(wc -l <"$WORK/usr.md5") files)" cmp -s "$WORK/usr.md5" "$WORK/usr.fuse.md5"
+rm -rf "$WORK/debian.unpacked"
+
 echo "# home, hostnames, namespaces"
 is "user: --mount-home" "home-file $USER_HOME" user "$RUN" --mount-home "$DEB" sh -c 'printf "%s %s\n" "$(cat ~/lc-home-marker)" "$HOME"'
 is "user: /etc/hosts is the host's" "$(md5sum </etc/hosts)" user "$RUN" "$DEB" sh -c 'md5sum </etc/hosts'
