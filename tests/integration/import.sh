@@ -206,6 +206,8 @@ expect_error "a file that is not squashfs" "is not a squashfs image" "$SQUASH" l
 
 echo "# as an unprivileged user"
 ensure_test_user
+rm -f /home/lctest/tiny.sqsh   # a leftover from an earlier run would make the import refuse
+cleanup_hooks+=('rm -f /home/lctest/tiny.sqsh')
 if runuser -u lctest -- env HOME=/home/lctest "$IMPORT" -q --allow-http -o /home/lctest/tiny.sqsh \
     127.0.0.1:5000/tiny:latest; then
     ok "unprivileged user imports"
