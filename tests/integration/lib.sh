@@ -33,9 +33,13 @@ expect_error() {
     fi
 }
 
+# start_registry [INSTANCES]: default all four; a failed start (a server that died while starting)
+# is retried once from a clean state
 start_registry() {
     echo "# starting the registry and building test images"
-    "$SHARED/registry/up.sh" all >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; exit 1; }
+    "$SHARED/registry/up.sh" "${1:-all}" >"$WORK/up.log" 2>&1 ||
+        { "$SHARED/registry/down.sh" >/dev/null 2>&1; sleep 1; "$SHARED/registry/up.sh" "${1:-all}" >"$WORK/up.log" 2>&1; } ||
+        { cat "$WORK/up.log"; exit 1; }
     "$SHARED/registry/make-images.sh" >"$WORK/images.log" 2>&1 || { tail -30 "$WORK/images.log"; exit 1; }
 }
 

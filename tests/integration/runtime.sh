@@ -17,7 +17,7 @@ for f in /proc/self/ns/user /dev/fuse; do
     [ -e "$f" ] || { echo "SKIP: this machine has no $f"; exit 77; }
 done
 
-start_registry
+start_registry plain
 ensure_test_user
 USER_UID="$(id -u lctest)"
 # The unprivileged user opens /dev/fuse itself (most distributions ship it 0666; this machine 0600).
