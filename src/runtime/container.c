@@ -404,7 +404,7 @@ static int step_userdb(holder *h, const lc_mount_step *s)
 		if (len == (size_t)-1)
 			len = 0;
 	}
-	snprintf(key, sizeof(key), "%s:", passwd ? u->in_name : u->in_name);
+	snprintf(key, sizeof(key), "%s:", u->in_name);
 	for (char *line = old, *next; line && *line && r >= 0; line = next) {
 		next = strchr(line, '\n');
 		next = next ? next + 1 : line + strlen(line);
@@ -796,7 +796,7 @@ LC_API int lc_container_env(const lc_container *c, const char *const *overrides,
 
 	if (r < 0)
 		return r;
-	*ret_env = lc_env_steal(&e);
+	*ret_env = lc_strvec_steal(&e);
 	return 0;
 }
 
@@ -915,7 +915,7 @@ LC_API int lc_container_spawn(lc_container *c, const lc_process_opts *opts, pid_
 			r = lc_env_put(&e, *p) < 0
 				? lc_fail(err, EINVAL, "bad environment entry '%s'", *p)
 				: 0;
-		env = lc_env_steal(&e);
+		env = lc_strvec_steal(&e);
 	} else if (r >= 0) {
 		r = lc_container_env(c, NULL, &env, err);
 	}

@@ -73,13 +73,13 @@ const char *lc_env_get(const lc_strvec *e, const char *key)
 	return i >= 0 ? e->v[i] + strlen(key) + 1 : NULL;
 }
 
-void lc_env_free(lc_strvec *e)
+void lc_strvec_free(lc_strvec *e)
 {
 	lc_strv_free(e->v);
 	*e = (lc_strvec){0};
 }
 
-char **lc_env_steal(lc_strvec *e)
+char **lc_strvec_steal(lc_strvec *e)
 {
 	char **v = e->v;
 
@@ -94,9 +94,7 @@ int lc_env_build(const lc_user *u, const lc_image *img, const char *const *overr
 {
 	lc_strvec e = {0};
 	const char *term = getenv("TERM");
-	int r = 0;
-
-	r = lc_env_set(&e, "PATH", DEFAULT_PATH);
+	int r = lc_env_set(&e, "PATH", DEFAULT_PATH);
 	if (!r)
 		r = lc_env_set(&e, "HOME", u->in_home);
 	if (!r)
@@ -114,7 +112,7 @@ int lc_env_build(const lc_user *u, const lc_image *img, const char *const *overr
 		const char *host = strchr(*p, '=') ? NULL : getenv(*p);
 
 		if (**p == '=' || !**p) {
-			lc_env_free(&e);
+			lc_strvec_free(&e);
 			return lc_fail(err, EINVAL, "invalid environment variable '%s'", *p);
 		}
 		if (strchr(*p, '='))
@@ -123,7 +121,7 @@ int lc_env_build(const lc_user *u, const lc_image *img, const char *const *overr
 			r = lc_env_set(&e, *p, host);
 	}
 	if (r < 0) {
-		lc_env_free(&e);
+		lc_strvec_free(&e);
 		return lc_fail(err, -r, "building the environment: %s", strerror(-r));
 	}
 	*ret = e;
@@ -157,14 +155,14 @@ int lc_command_build(const lc_image *img, bool entrypoint, const char *const *ar
 	if (!r)
 		r = strv_append(&v, cmd);
 	if (r < 0) {
-		lc_env_free(&v);
+		lc_strvec_free(&v);
 		return lc_fail(err, ENOMEM, "out of memory");
 	}
 	if (!v.n) {
-		lc_env_free(&v);
+		lc_strvec_free(&v);
 		return lc_fail(err, EINVAL, "no command given and the image has no Cmd");
 	}
-	*ret = lc_env_steal(&v);
+	*ret = lc_strvec_steal(&v);
 	return 0;
 }
 

@@ -49,15 +49,22 @@ static int plan_add_data(lc_mount_plan *p, enum lc_step_kind kind, const char *t
 	return plan_last(p)->data ? 0 : -ENOMEM;
 }
 
-/* A host path bound at the same place, skipped when the host does not have it. */
-static int plan_optional_bind(lc_mount_plan *p, const char *path, unsigned long flags)
+/* A host path bound at @target, skipped when the host does not have it. */
+static int plan_optional_bind_at(lc_mount_plan *p, const char *source, const char *target,
+				 unsigned long flags)
 {
-	int r = plan_add(p, LC_STEP_BIND, path, path, flags);
+	int r = plan_add(p, LC_STEP_BIND, source, target, flags);
 
 	if (r < 0)
 		return r;
 	plan_last(p)->optional = true;
 	return 0;
+}
+
+/* A host path bound at the same place, skipped when the host does not have it. */
+static int plan_optional_bind(lc_mount_plan *p, const char *path, unsigned long flags)
+{
+	return plan_optional_bind_at(p, path, path, flags);
 }
 
 #define NOSUID_NODEV (MS_NOSUID | MS_NODEV)
@@ -78,17 +85,12 @@ static int plan_accelerators(lc_mount_plan *p, const char *dev_dir)
 
 	for (int i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
-		char path[512];
+		char source[512], target[512];
 
 		if (!r && (lc_str_has_prefix(name, "nvidia") || !strcmp(name, "infiniband"))) {
-			snprintf(path, sizeof(path), "/dev/%s", name);
-			r = plan_optional_bind(p, path, MS_NOSUID);
-			if (!r && strcmp(dev_dir, "/dev")) {
-				snprintf(path, sizeof(path), "%s/%s", dev_dir, name);
-				free(plan_last(p)->source);
-				plan_last(p)->source = strdup(path);
-				r = plan_last(p)->source ? 0 : -ENOMEM;
-			}
+			snprintf(source, sizeof(source), "%s/%s", dev_dir, name);
+			snprintf(target, sizeof(target), "/dev/%s", name);
+			r = plan_optional_bind_at(p, source, target, MS_NOSUID);
 		}
 		free(names[i]);
 	}

@@ -91,8 +91,8 @@ typedef struct lc_strvec {
 int lc_env_put(lc_strvec *e, const char *kv);
 int lc_env_set(lc_strvec *e, const char *key, const char *value);
 const char *lc_env_get(const lc_strvec *e, const char *key);
-void lc_env_free(lc_strvec *e);
-char **lc_env_steal(lc_strvec *e);
+void lc_strvec_free(lc_strvec *e);
+char **lc_strvec_steal(lc_strvec *e);
 /* Login defaults < the image's Env < @overrides ("K=V", or "K": the caller's value if set). */
 int lc_env_build(const lc_user *u, const lc_image *img, const char *const *overrides,
 		 lc_strvec *ret, lc_error *err);

@@ -23,10 +23,12 @@ check() { # check DESCRIPTION COMMAND...
 }
 
 # expect_error DESCRIPTION EXPECTED-SUBSTRING COMMAND...: exit 1 and one line naming the problem
-expect_error() {
-    local d="$1" want="$2" out rc; shift 2
+expect_error() { local d="$1"; shift; expect_status "$d" 1 "$@"; }
+# expect_status DESCRIPTION RC EXPECTED-SUBSTRING COMMAND...: exit RC and one such stderr line
+expect_status() {
+    local d="$1" want_rc="$2" want="$3" out rc; shift 3
     out="$("$@" 2>&1 >/dev/null)"; rc=$?
-    if [ "$rc" = 1 ] && [[ "$out" == *"$want"* ]] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ]; then
+    if [ "$rc" = "$want_rc" ] && [[ "$out" == *"$want"* ]] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ]; then
         ok "$d"
     else
         not_ok "$d (rc=$rc, stderr: $out)"

@@ -41,14 +41,8 @@ is() {
 }
 # fails DESCRIPTION RC SUBSTRING WHO CMD...: exit status RC and one stderr line containing SUBSTRING
 fails() {
-    local d="$1" want_rc="$2" want="$3" who="$4" err rc; shift 4
-    if [ "$who" = user ]; then err="$(as_user "$@" 2>&1 >/dev/null)"; else err="$("$@" 2>&1 >/dev/null)"; fi
-    rc=$?
-    if [ "$rc" = "$want_rc" ] && [[ "$err" == *"$want"* ]] && [ "$(printf '%s\n' "$err" | wc -l)" = 1 ]; then
-        ok "$d"
-    else
-        not_ok "$d (rc=$rc, stderr: $err)"
-    fi
+    local d="$1" rc="$2" want="$3" who="$4"; shift 4
+    if [ "$who" = user ]; then expect_status "$d" "$rc" "$want" as_user "$@"; else expect_status "$d" "$rc" "$want" "$@"; fi
 }
 
 mkdir -p "$WORK/hostdir" && echo host-data >"$WORK/hostdir/file" && chmod -R a+rX "$WORK/hostdir"

@@ -119,11 +119,9 @@ START_TEST(resolve_escape_creates_nothing)
 {
 	int fd = -1;
 	struct stat st;
-	char p[PATH_MAX];
 
 	ck_assert_int_eq(lc_resolve_in_root(root_fd, "/escape/lc-unit-test", LC_RESOLVE_FILE, &fd),
 			 -EXDEV);
-	snprintf(p, sizeof(p), "%s/../../../../etc/lc-unit-test", root);
 	ck_assert_int_ne(stat("/etc/lc-unit-test", &st), 0);
 }
 END_TEST
@@ -241,7 +239,7 @@ START_TEST(env_precedence)
 	ck_assert_ptr_null(lc_env_get(&e, "LC_UNIT_NOT_NAMED"));
 	ck_assert_ptr_null(lc_env_get(&e, "bogus"));
 	ck_assert_str_eq(lc_env_get(&e, "USER"), u.name);
-	lc_env_free(&e);
+	lc_strvec_free(&e);
 	ck_assert_int_eq(lc_env_build(&u, &img, (const char *[]){"=x", NULL}, &e, &err), -EINVAL);
 	lc_user_free(&u);
 }
