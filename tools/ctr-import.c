@@ -31,6 +31,7 @@ static void usage(FILE *f)
 	    "  --all-root             every owner becomes root (mksquashfs -all-root)\n"
 	    "  --cache DIR            blob cache (default $XDG_CACHE_HOME/libcontainer)\n"
 	    "  --allow-http           plain HTTP for every registry (also ENROOT_ALLOW_HTTP=yes)\n"
+	    "  --http-registries LIST plain HTTP for these host[:port],... only\n"
 	    "  --credentials FILE     netrc-form credentials (default "
 	    "$ENROOT_CONFIG_PATH/.credentials)\n"
 	    "  -j, --connections N    parallel downloads (default 8, or ENROOT_MAX_CONNECTIONS)\n"
@@ -127,6 +128,7 @@ int main(int argc, char **argv)
 						 {"all-root", no_argument, NULL, 'r'},
 						 {"cache", required_argument, NULL, 'c'},
 						 {"allow-http", no_argument, NULL, 'H'},
+						 {"http-registries", required_argument, NULL, 'R'},
 						 {"credentials", required_argument, NULL, 'C'},
 						 {"connections", required_argument, NULL, 'j'},
 						 {"digest", no_argument, NULL, 'd'},
@@ -181,6 +183,9 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			po.flags |= LC_PULL_ALLOW_HTTP;
+			break;
+		case 'R':
+			po.http_registries = optarg;
 			break;
 		case 'C':
 			po.credentials_file = optarg;

@@ -346,7 +346,9 @@ enum {
 	LC_CONTAINER_UNSHARE_NET = 1u << 3,
 	LC_CONTAINER_UNSHARE_IPC = 1u << 4,
 	LC_CONTAINER_UNSHARE_UTS = 1u << 5,
-	LC_CONTAINER_ALL = (1u << 6) - 1,
+	/** /tmp is the caller's /tmp (e.g. a Slurm job's private one), not a new tmpfs */
+	LC_CONTAINER_HOST_TMP = 1u << 6,
+	LC_CONTAINER_ALL = (1u << 7) - 1,
 };
 
 typedef struct lc_container_opts {
@@ -360,12 +362,18 @@ typedef struct lc_container_opts {
 	/** The user the container is for; (uid_t)-1: the caller. A root caller drops to it. */
 	uid_t uid;
 	gid_t gid;
+	/** Relative mount sources and a relative image are taken from here; NULL: the current
+	 *  directory. */
+	const char *cwd;
 } lc_container_opts;
 #define LC_CONTAINER_OPTS_VERSION 1
-#define LC_CONTAINER_OPTS_INIT                                                       \
-	{                                                                            \
-		LC_CONTAINER_OPTS_VERSION, 0, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1 \
+#define LC_CONTAINER_OPTS_INIT                                                             \
+	{                                                                                  \
+		LC_CONTAINER_OPTS_VERSION, 0, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1, NULL \
 	}
+
+/** Check user mounts in the syntax of lc_container_opts.mounts; the error says what is wrong. */
+LC_API int lc_mounts_check(const char *mounts, lc_error *err);
 
 /**
  * Create a container from the squashfs file in @opts: a holder process (a child of the caller)
@@ -420,6 +428,101 @@ LC_API int lc_container_spawn(lc_container *c, const lc_process_opts *opts, pid_
 LC_API int lc_container_env(const lc_container *c, const char *const *overrides, char ***ret_env,
 			    lc_error *err);
 LC_API void lc_strv_free(char **strv);
+
+/* ---------------------------------------------------------------- one container, many processes */
+
+/**
+ * A group: one container shared by sibling processes forked from one parent, e.g. the tasks
+ * of a Slurm job step on a node. The parent makes the group before it forks; in each child,
+ * lc_group_lock() elects the one that creates the container (under a process-shared robust
+ * lock: a creator that dies mid-setup is reported to the others, never waited on); the others
+ * receive the holder's pidfd from it, so every process joins the namespaces pinned at
+ * creation. The holder outlives its creator and ends when the parent frees the group (or
+ * dies): nothing stays on the host.
+ */
+typedef struct lc_group lc_group;
+
+/** In the parent, before forking: shared state, the pidfd channel and the holder's lifeline. */
+LC_API int lc_group_new(lc_group **ret_group, lc_error *err);
+/** Unmap and close. In the parent, this ends the holder. NULL-safe. */
+LC_API lc_group *lc_group_free(lc_group *g);
+
+/**
+ * In a child: returns 1 when the caller must create the container (it then holds the lock
+ * until lc_group_create() or lc_group_fail()), 0 when another process created it (the caller
+ * may now lc_group_enter()), < 0 when the creator failed or died ("container was not started
+ * successfully by another task: ...", "a previous task terminated unexpectedly during
+ * container setup").
+ */
+LC_API int lc_group_lock(lc_group *g, lc_error *err);
+/**
+ * The creator: create the container for the group (see lc_container_create), record its
+ * environment (lc_container_env with @env_overrides) and working directory, hand the holder's
+ * pidfd on and release the lock. On failure the others are told too.
+ */
+LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *opts,
+			   const char *const *env_overrides, lc_error *err);
+/** The creator gave up before lc_group_create() (e.g. the import failed): tell the others. */
+LC_API void lc_group_fail(lc_group *g, const lc_error *why);
+/**
+ * Move the calling process into the container: join its namespaces through the pidfd (the
+ * caller is the container's user, single-threaded), chdir to @workdir (NULL: the image's
+ * WorkingDir, else "/"), no_new_privs and the fake-chown seccomp filter. The caller then
+ * execve()s its command, e.g. Slurm does. Messages: "couldn't chdir to X: ...".
+ */
+LC_API int lc_group_enter(lc_group *g, const char *workdir, lc_error *err);
+/** The container's environment recorded by the creator. Free with lc_strv_free(). */
+LC_API int lc_group_env(const lc_group *g, char ***ret_env, lc_error *err);
+/** Creation time of the container, in ms (mount and setup), as measured by the creator. */
+LC_API int64_t lc_group_setup_ms(const lc_group *g);
+
+/* ---------------------------------------------------------------- task environments */
+
+/**
+ * The environment of a task that runs in a container, as pyxis makes it: @job_env without
+ * LANG, LANGUAGE and LC_ALL (unless named in @host_wins), then every variable of
+ * @container_env, which wins except for the names in @host_wins that @job_env sets.
+ * When the result has PYTORCH_VERSION: RANK = SLURM_PROCID, LOCAL_RANK = SLURM_LOCALID, and,
+ * unless @container_env sets them, MASTER_ADDR (first host of SLURM_STEP_NODELIST or
+ * SLURM_JOB_NODELIST), MASTER_PORT (61000 + SLURM_JOB_ID % 4536, stable within the job),
+ * WORLD_SIZE (SLURM_NTASKS) and OMP_NUM_THREADS=1 when there are more tasks than nodes.
+ * Free with lc_strv_free().
+ */
+LC_API int lc_task_env(const char *const *job_env, const char *const *container_env,
+		       const char *const *host_wins, char ***ret_env, lc_error *err);
+/** The first host of a Slurm host list ("node[07-09,12],gpu1" -> "node07"). Caller frees. */
+LC_API int lc_hostlist_first(const char *hostlist, char **ret_host, lc_error *err);
+
+/* ---------------------------------------------------------------- helper processes */
+
+/** How lc_helper_run() starts a program. */
+typedef struct lc_helper_opts {
+	uint32_t version;        /**< LC_HELPER_OPTS_VERSION */
+	uint32_t flags;          /**< none yet; must be 0 */
+	const char *path;        /**< absolute path, no PATH search */
+	const char *const *argv; /**< argv[0] included */
+	const char *const *env;  /**< the whole environment */
+	uid_t uid;               /**< (uid_t)-1: keep the caller's ids */
+	gid_t gid;
+	const gid_t *groups; /**< supplementary groups (set when the caller is root) */
+	size_t n_groups;
+} lc_helper_opts;
+#define LC_HELPER_OPTS_VERSION 1
+#define LC_HELPER_OPTS_INIT                                                                \
+	{                                                                                  \
+		LC_HELPER_OPTS_VERSION, 0, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1, NULL, 0 \
+	}
+
+/**
+ * Run a helper and wait for it, the way a root daemon must start long work: fork, then in the
+ * child oom_score_adj 0, stdin /dev/null, stdout and stderr into a log, every other fd
+ * closed, the user's groups, gid and uid, execve. While waiting, SIGTERM and SIGINT sent to the
+ * caller are forwarded to the helper (scancel during an import stops it). *@ret_status gets the
+ * wait status; *@ret_log the helper's output, one string per line (free with lc_strv_free()).
+ * Returns < 0 only when the helper could not be run or waited for.
+ */
+LC_API int lc_helper_run(const lc_helper_opts *opts, int *ret_status, char ***ret_log,
+			 lc_error *err);
 
 #ifdef __cplusplus
 }

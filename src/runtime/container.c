@@ -49,7 +49,8 @@ struct lc_container {
 	uint32_t flags;
 	pid_t pid;
 	int pidfd;
-	int control_fd; /* the holder ends when this closes */
+	int control_fd; /* the holder ends when this closes (unless detached) */
+	bool detached;  /* the holder is not our child and ends with its lifeline */
 	lc_user user;
 	lc_image *img;
 	lc_seccomp_prog *seccomp;
@@ -60,7 +61,8 @@ typedef struct holder {
 	const lc_container *c;
 	int image_fd;
 	int fuse_fd;
-	int sock; /* SOCK_SEQPACKET to the caller: reports, the /dev/fuse fd, then EOF to end */
+	int sock;     /* SOCK_SEQPACKET to the caller: reports, the /dev/fuse fd, then EOF to end */
+	int lifeline; /* detached: a pipe's read end; the holder ends at its hangup. Else -1 */
 	bool fuse_from_caller;
 	pid_t parent;
 	const char *image_name;
@@ -510,7 +512,7 @@ static int holder_setup(holder *h, lc_error *err)
 {
 	int r;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != h->parent)
+	if (h->lifeline < 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != h->parent))
 		return lc_fail(err, ESRCH, "the caller went away");
 	r = drop_to_user(&h->c->user);
 	if (r < 0)
@@ -533,21 +535,71 @@ static int holder_setup(holder *h, lc_error *err)
 	return r;
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* The holder keeps none of the caller's files (a task's output pipes, a daemon's sockets):
+ * stdio becomes /dev/null, every other fd but its own is closed. */
+static void holder_close_fds(const holder *h)
+{
+	int keep[] = {h->sock, h->image_fd, h->lifeline}, from = 3;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	for (int fd = 0; fd < 3 && null >= 0; fd++)
+		(void)dup2(null, fd);
+	qsort(keep, LC_ELEMENTSOF(keep), sizeof(int), cmp_int);
+	for (size_t i = 0; i < LC_ELEMENTSOF(keep); i++) {
+		if (keep[i] < from)
+			continue;
+		if (keep[i] > from)
+			(void)close_range((unsigned)from, (unsigned)keep[i] - 1, 0);
+		from = keep[i] + 1;
+	}
+	(void)close_range((unsigned)from, ~0u, 0);
+}
+
+/* Until the caller closes the control socket, or for a detached holder, the lifeline. */
+static void holder_wait_end(const holder *h)
+{
+	struct pollfd p = {.fd = h->lifeline, .events = POLLIN};
+	char byte;
+
+	if (h->lifeline < 0) {
+		while (recv(h->sock, &byte, 1, 0) != 0 && (errno == EINTR || errno == EAGAIN))
+			;
+		return;
+	}
+	while (poll(&p, 1, -1) < 0 || !(p.revents & (POLLHUP | POLLERR | POLLNVAL)))
+		if (p.revents & POLLIN)
+			(void)!read(h->lifeline, &byte, 1);
+}
+
 static _Noreturn void holder_main(holder *h)
 {
+	static const int detached_ignores[] = {SIGHUP,  SIGTERM, SIGUSR1, SIGUSR2,
+					       SIGPIPE, SIGTTIN, SIGTTOU, SIGALRM};
 	lc_error err = LC_ERROR_INIT;
-	char byte;
+	pid_t self = getpid();
 
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
 	signal(SIGTSTP, SIG_IGN);
+	holder_close_fds(h);
+	if (h->lifeline >= 0) {
+		/* outlives its creator: only the lifeline (or SIGKILL) ends it */
+		for (size_t i = 0; i < LC_ELEMENTSOF(detached_ignores); i++)
+			signal(detached_ignores[i], SIG_IGN);
+		(void)setsid();
+		(void)!send(h->sock, &self, sizeof(self), MSG_NOSIGNAL);
+	}
 	if (holder_setup(h, &err) < 0) {
 		(void)!send(h->sock, err.msg, strlen(err.msg), MSG_NOSIGNAL);
 		_exit(1);
 	}
 	(void)!send(h->sock, "", 1, MSG_NOSIGNAL);
-	while (recv(h->sock, &byte, 1, 0) != 0 && (errno == EINTR || errno == EAGAIN))
-		;
+	holder_wait_end(h);
 	_exit(0);
 }
 
@@ -661,34 +713,69 @@ static int wait_ready(lc_container *c, int sock, lc_error *err)
 	return lc_fail(err, EIO, "%s", msg);
 }
 
+/* A detached holder is a grandchild: the middle process exits at once, the holder sends its
+ * pid first. It cannot end before it reports (or its socket closes), so the pidfd opened in
+ * between is the holder's. */
+static int fork_detached(lc_container *c, holder *h, int sock, lc_error *err)
+{
+	pid_t mid = fork(), holder_pid = -1;
+	int status = 0;
+
+	if (mid == 0) {
+		pid_t p = fork();
+
+		if (p == 0) {
+			close(sock);
+			holder_main(h);
+		}
+		_exit(p < 0);
+	}
+	if (mid < 0)
+		return lc_fail(err, errno, "fork: %m");
+	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    recv(sock, &holder_pid, sizeof(holder_pid), 0) != sizeof(holder_pid))
+		return lc_fail(err, ECHILD, "the container's holder process did not start");
+	c->pid = holder_pid;
+	c->detached = true;
+	return 0;
+}
+
 static int start_holder(lc_container *c, holder *h, lc_error *err)
 {
 	int sv[2];
-	int r;
+	int r = 0;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return lc_fail(err, errno, "socketpair: %m");
 	h->sock = sv[1];
 	h->parent = getpid();
-	c->pid = fork();
-	if (c->pid == 0) {
-		close(sv[0]);
-		holder_main(h);
+	if (h->lifeline >= 0) {
+		r = fork_detached(c, h, sv[0], err);
+	} else {
+		c->pid = fork();
+		if (c->pid == 0) {
+			close(sv[0]);
+			holder_main(h);
+		}
+		if (c->pid < 0)
+			r = lc_fail(err, errno, "fork: %m");
 	}
 	close(sv[1]);
 	c->control_fd = sv[0];
-	if (c->pid < 0)
-		return lc_fail(err, errno, "fork: %m");
+	if (r < 0)
+		return r;
 	c->pidfd = pidfd_open(c->pid, 0);
 	if (c->pidfd < 0)
 		return lc_fail(err, errno, "pidfd_open: %m");
-	r = wait_ready(c, sv[0], err);
-	return r;
+	return wait_ready(c, sv[0], err);
 }
 
 static int prepare(lc_container *c, const lc_container_opts *o, holder *h, lc_error *err)
 {
-	_cleanup_free_ char *cwd = getcwd(NULL, 0);
+	_cleanup_free_ char *cwd = o->cwd ? strdup(o->cwd) : getcwd(NULL, 0);
+	_cleanup_free_ char *image = NULL;
 	lc_mount_spec *specs = NULL;
 	size_t n_specs = 0;
 	int r, config_fd;
@@ -697,8 +784,11 @@ static int prepare(lc_container *c, const lc_container_opts *o, holder *h, lc_er
 			   o->gid == (gid_t)-1 ? getgid() : o->gid, o->flags, &c->user, err);
 	if (r >= 0 && o->mounts && *o->mounts)
 		r = lc_mount_specs_parse(o->mounts, &specs, &n_specs, err);
+	if (r >= 0 && o->image[0] != '/' && o->cwd &&
+	    asprintf(&image, "%s/%s", o->cwd, o->image) < 0)
+		r = lc_fail(err, ENOMEM, "out of memory");
 	if (r >= 0)
-		r = open_image(&c->user, o->image, &h->image_fd, err);
+		r = open_image(&c->user, image ? image : o->image, &h->image_fd, err);
 	if (r >= 0) {
 		config_fd = fcntl(h->image_fd, F_DUPFD_CLOEXEC, 3);
 		r = config_fd < 0 ? lc_fail(err, errno, "dup: %m")
@@ -721,12 +811,12 @@ static int prepare(lc_container *c, const lc_container_opts *o, holder *h, lc_er
 	return r;
 }
 
-LC_API int lc_container_create(lc_ctx *ctx, const lc_container_opts *opts,
-			       lc_container **ret_container, lc_error *err)
+static int create(lc_ctx *ctx, const lc_container_opts *opts, int lifeline,
+		  lc_container **ret_container, lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;
 	lc_container *c;
-	holder h = {.image_fd = -1, .fuse_fd = -1, .root_fd = -1};
+	holder h = {.image_fd = -1, .fuse_fd = -1, .root_fd = -1, .lifeline = lifeline};
 	int r;
 
 	if (!err)
@@ -756,12 +846,36 @@ LC_API int lc_container_create(lc_ctx *ctx, const lc_container_opts *opts,
 	return 0;
 }
 
+LC_API int lc_container_create(lc_ctx *ctx, const lc_container_opts *opts,
+			       lc_container **ret_container, lc_error *err)
+{
+	return create(ctx, opts, -1, ret_container, err);
+}
+
+int lc_container_create_detached(lc_ctx *ctx, const lc_container_opts *opts, int lifeline_fd,
+				 lc_container **ret_container, lc_error *err)
+{
+	if (lifeline_fd < 0)
+		return lc_fail(err, EBADF, "no lifeline for a detached container");
+	return create(ctx, opts, lifeline_fd, ret_container, err);
+}
+
+int lc_container_pidfd(const lc_container *c)
+{
+	return c->pidfd;
+}
+
+int lc_container_ns_flags(const lc_container *c)
+{
+	return ns_flags(c->flags);
+}
+
 LC_API lc_container *lc_container_free(lc_container *c)
 {
 	if (!c)
 		return NULL;
 	lc_closep(&c->control_fd);
-	if (c->pid > 0) {
+	if (c->pid > 0 && !c->detached) {
 		struct pollfd p = {.fd = c->pidfd, .events = POLLIN};
 
 		if (c->pidfd < 0 || poll(&p, 1, 2000) <= 0)

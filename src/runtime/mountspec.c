@@ -189,3 +189,14 @@ int lc_mount_specs_parse(const char *text, lc_mount_spec **specs, size_t *n, lc_
 	}
 	return 0;
 }
+
+LC_API int lc_mounts_check(const char *mounts, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	lc_mount_spec *specs = NULL;
+	size_t n = 0;
+	int r = lc_mount_specs_parse(mounts ? mounts : "", &specs, &n, err ? err : &local);
+
+	lc_mount_specs_free(specs, n);
+	return r;
+}

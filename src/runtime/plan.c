@@ -97,7 +97,7 @@ static int plan_accelerators(lc_mount_plan *p, const char *dev_dir)
 	return r;
 }
 
-static int plan_dev(lc_mount_plan *p, const char *dev_dir)
+static int plan_dev(lc_mount_plan *p, const char *dev_dir, uint32_t flags)
 {
 	int r = plan_add_data(p, LC_STEP_TMPFS, "/dev", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m");
 
@@ -114,9 +114,12 @@ static int plan_dev(lc_mount_plan *p, const char *dev_dir)
 				  "newinstance,ptmxmode=0666,mode=0620");
 	for (size_t i = 0; !r && i < sizeof(dev_links) / sizeof(*dev_links); i++)
 		r = plan_add(p, LC_STEP_SYMLINK, dev_links[i][1], dev_links[i][0], 0);
-	if (!r)
+	/* POSIX shared memory and message queues belong to the IPC namespace */
+	if (!r && (flags & LC_CONTAINER_UNSHARE_IPC))
+		r = plan_add_data(p, LC_STEP_TMPFS, "/dev/shm", NOSUID_NODEV, "mode=1777");
+	else if (!r)
 		r = plan_optional_bind(p, "/dev/shm", NOSUID_NODEV);
-	if (!r)
+	if (!r && !(flags & LC_CONTAINER_UNSHARE_IPC))
 		r = plan_optional_bind(p, "/dev/mqueue", NOSUID_NODEV_NOEXEC);
 	if (!r)
 		r = plan_accelerators(p, dev_dir);
@@ -139,8 +142,10 @@ static int plan_system(lc_mount_plan *p, const lc_plan_input *in)
 			plan_last(p)->optional = true;
 	}
 	if (!r)
-		r = plan_dev(p, in->dev_dir ? in->dev_dir : "/dev");
-	if (!r)
+		r = plan_dev(p, in->dev_dir ? in->dev_dir : "/dev", in->flags);
+	if (!r && (in->flags & LC_CONTAINER_HOST_TMP))
+		r = plan_add(p, LC_STEP_BIND, "/tmp", "/tmp", NOSUID_NODEV);
+	else if (!r)
 		r = plan_add_data(p, LC_STEP_TMPFS, "/tmp", NOSUID_NODEV, "mode=1777");
 	for (const char *const *f =
 		 (const char *const[]){"/etc/hosts", "/etc/resolv.conf", "/etc/hostname", NULL};

@@ -140,4 +140,17 @@ typedef struct lc_plan_input {
 int lc_mount_plan_build(const lc_plan_input *in, lc_mount_plan *plan, lc_error *err);
 void lc_mount_plan_free(lc_mount_plan *plan);
 
+/* ================================================================ containers (container.c) */
+/*
+ * A container whose holder is not the caller's child (a grandchild, in its own session): it
+ * ignores termination and job-control signals and ends when @lifeline_fd, the read end of a
+ * pipe, reports hangup, i.e. when every write end is closed. lc_container_free() then only
+ * closes the caller's handles.
+ */
+int lc_container_create_detached(lc_ctx *ctx, const lc_container_opts *opts, int lifeline_fd,
+				 lc_container **ret_container, lc_error *err);
+int lc_container_pidfd(const lc_container *c);
+/* CLONE_NEW* of the namespaces a process joins. */
+int lc_container_ns_flags(const lc_container *c);
+
 #endif

@@ -84,7 +84,7 @@ int lc_mkdir_p(const char *path, unsigned mode, lc_error *err)
 	return 0;
 }
 
-static int rm_entry(int dir_fd, const char *name)
+int lc_rm_rf_at(int dir_fd, const char *name)
 {
 	struct stat st;
 	int r = 0, fd;
@@ -121,7 +121,7 @@ int lc_rm_rf_children(int dir_fd)
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		q = rm_entry(dirfd(d), de->d_name);
+		q = lc_rm_rf_at(dirfd(d), de->d_name);
 		if (q < 0 && r == 0)
 			r = q;
 	}

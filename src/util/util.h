@@ -71,6 +71,8 @@ int lc_mkdir_p(const char *path, unsigned mode, lc_error *err);
  * is opened with O_NOFOLLOW relative to its parent). Directories get u+rwx first, so read-only
  * ones can be emptied. Best effort: returns the first error, goes on with the rest. */
 int lc_rm_rf_children(int dir_fd);
+/* Remove @name under @dir_fd and everything below it; symlinks are removed, never followed. */
+int lc_rm_rf_at(int dir_fd, const char *name);
 /* write all of @len bytes at the fd's position, retrying on EINTR and short writes. */
 int lc_write_all(int fd, const void *data, size_t len);
 

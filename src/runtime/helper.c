@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Helper processes: long work (pulls, conversions) runs out of the caller, as the user, in a
+ * clean child whose output is kept and shown only when it fails (pyxis's discipline for
+ * slurmstepd, which is multi-threaded, runs as root and is OOM-protected).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/pidfd.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+#define LOG_MAX (256u * 1024) /* the tail of a longer log is kept */
+
+static void child_say(const char *what, const char *arg, int e)
+{
+	const char *why = strerror(e);
+
+	(void)!write(2, what, strlen(what));
+	(void)!write(2, arg, strlen(arg));
+	(void)!write(2, ": ", 2);
+	(void)!write(2, why, strlen(why));
+	(void)!write(2, "\n", 1);
+}
+
+static int fd_at_least_3(int fd)
+{
+	int moved;
+
+	if (fd < 0 || fd >= 3)
+		return fd;
+	moved = fcntl(fd, F_DUPFD, 3);
+	return moved;
+}
+
+/* Async-signal-safe only: the caller may be multi-threaded. */
+static _Noreturn void helper_child(const lc_helper_opts *o, int log_fd)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigset_t none;
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	int null = fd_at_least_3(open("/dev/null", O_RDONLY));
+
+	if (fd >= 0) {
+		(void)!write(fd, "0", 1);
+		close(fd);
+	}
+	if (null < 0 || dup2(null, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)
+		_exit(126);
+	(void)close_range(3, ~0u, 0);
+	if (o->uid != (uid_t)-1 && geteuid() == 0 &&
+	    (setgroups(o->n_groups, o->groups) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
+	     setresuid(o->uid, o->uid, o->uid) < 0)) {
+		child_say("cannot become the user to run ", o->path, errno);
+		_exit(126);
+	}
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(o->path, (char *const *)o->argv, (char *const *)o->env);
+	child_say("cannot execute ", o->path, errno);
+	_exit(127);
+}
+
+/* Wait for @pid, forwarding SIGTERM and SIGINT (read from @sig_fd) to it. */
+static int wait_forwarding(pid_t pid, int sig_fd, int *ret_status, lc_error *err)
+{
+	_cleanup_close_ int pidfd = pidfd_open(pid, 0);
+	struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN}, {.fd = sig_fd, .events = POLLIN}};
+
+	while (pidfd >= 0) {
+		struct signalfd_siginfo si;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			break;
+		if ((p[1].revents & POLLIN) && read(sig_fd, &si, sizeof(si)) == sizeof(si))
+			(void)pidfd_send_signal(pidfd, SIGTERM, NULL, 0);
+	}
+	while (waitpid(pid, ret_status, 0) < 0)
+		if (errno != EINTR)
+			return lc_fail(err, errno, "waiting for %d: %m", (int)pid);
+	return 0;
+}
+
+/* The log as lines, at most LOG_MAX bytes from its end. */
+static int read_log(int fd, char ***ret_log)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	off_t from = size > (off_t)LOG_MAX ? size - (off_t)LOG_MAX : 0;
+	_cleanup_free_ char *text = malloc(LOG_MAX + 1);
+	lc_strvec lines = {0};
+	ssize_t n = text && size >= 0 ? pread(fd, text, (size_t)(size - from), from) : -1;
+	int r = 0;
+
+	if (n < 0)
+		return text ? -errno : -ENOMEM;
+	text[n] = '\0';
+	for (char *line = text, *end; r >= 0 && *line; line = end + (*end != '\0')) {
+		char *copy;
+
+		end = strchrnul(line, '\n');
+		copy = strndup(line, (size_t)(end - line));
+		if (!copy ||
+		    lc_array_reserve(&lines.v, &lines.cap, lines.n + 1, sizeof(char *), 16) < 0) {
+			free(copy);
+			r = -ENOMEM;
+			break;
+		}
+		lines.v[lines.n++] = copy;
+		lines.v[lines.n] = NULL;
+	}
+	if (r < 0) {
+		lc_strvec_free(&lines);
+		return r;
+	}
+	*ret_log = lc_strvec_steal(&lines);
+	return *ret_log ? 0 : -ENOMEM;
+}
+
+static int check_helper_opts(const lc_helper_opts *o, lc_error *err)
+{
+	if (!o || o->version != LC_HELPER_OPTS_VERSION || o->flags)
+		return lc_fail(err, EINVAL, "lc_helper_run: bad options");
+	if (!o->path || o->path[0] != '/' || !o->argv || !o->argv[0] || !o->env)
+		return lc_fail(err, EINVAL,
+			       "lc_helper_run: the helper needs an absolute path, "
+			       "argv and env");
+	return 0;
+}
+
+LC_API int lc_helper_run(const lc_helper_opts *opts, int *ret_status, char ***ret_log,
+			 lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	_cleanup_close_ int log_fd = -1;
+	_cleanup_close_ int sig_fd = -1;
+	sigset_t forward, old;
+	int r, status = 0;
+	pid_t pid;
+
+	if (!err)
+		err = &local;
+	r = check_helper_opts(opts, err);
+	if (r < 0)
+		return r;
+	log_fd = fd_at_least_3(memfd_create("lc-helper-log", MFD_CLOEXEC));
+	if (log_fd < 0)
+		return lc_fail(err, errno, "memfd_create: %m");
+	sigemptyset(&forward);
+	sigaddset(&forward, SIGTERM);
+	sigaddset(&forward, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &forward, &old) < 0)
+		return lc_fail(err, errno, "sigprocmask: %m");
+	sig_fd = signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK);
+	pid = sig_fd < 0 ? -1 : fork();
+	if (pid == 0)
+		helper_child(opts, log_fd);
+	if (pid < 0)
+		r = lc_fail(err, errno, "cannot start %s: %m", opts->path);
+	else
+		r = wait_forwarding(pid, sig_fd, &status, err);
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	if (r < 0)
+		return r;
+	if (ret_log && (r = read_log(log_fd, ret_log)) < 0)
+		return lc_fail(err, -r, "reading the log of %s: %s", opts->path, strerror(-r));
+	if (ret_status)
+		*ret_status = status;
+	return 0;
+}

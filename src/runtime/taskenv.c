@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The environment of a task that a batch system starts in a container: the job's variables plus
+ * the container's (pyxis's rules), and the variables PyTorch's launcher would have set.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+/* The host's locale often does not exist in the image ("Setting locale failed"). */
+static const char *const locale_vars[] = {"LANG", "LANGUAGE", "LC_ALL", NULL};
+
+static bool strv_has(const char *const *v, const char *s, size_t len)
+{
+	for (; v && *v; v++)
+		if (strlen(*v) == len && !strncmp(*v, s, len))
+			return true;
+	return false;
+}
+
+static size_t name_len(const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+
+	return eq ? (size_t)(eq - kv) : 0;
+}
+
+static int add_job_env(lc_strvec *e, const char *const *job_env, const char *const *host_wins)
+{
+	int r = 0;
+
+	for (; !r && job_env && *job_env; job_env++) {
+		size_t len = name_len(*job_env);
+
+		if (!len ||
+		    (strv_has(locale_vars, *job_env, len) && !strv_has(host_wins, *job_env, len)))
+			continue;
+		r = lc_env_put(e, *job_env);
+	}
+	return r;
+}
+
+static int add_container_env(lc_strvec *e, const char *const *container_env,
+			     const char *const *host_wins)
+{
+	int r = 0;
+
+	for (; !r && container_env && *container_env; container_env++) {
+		size_t len = name_len(*container_env);
+		char name[256];
+
+		if (!len || len >= sizeof(name))
+			continue;
+		memcpy(name, *container_env, len);
+		name[len] = '\0';
+		if (strv_has(host_wins, name, len) && lc_env_get(e, name))
+			continue;
+		r = lc_env_put(e, *container_env);
+	}
+	return r;
+}
+
+static const char *strv_get(const char *const *v, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (; v && *v; v++)
+		if (!strncmp(*v, name, len) && (*v)[len] == '=')
+			return *v + len + 1;
+	return NULL;
+}
+
+/* Set @name to @value unless the image set it. */
+static int set_unless_image(lc_strvec *e, const char *const *container_env, const char *name,
+			    const char *value)
+{
+	if (!value || strv_get(container_env, name))
+		return 0;
+	return lc_env_set(e, name, value);
+}
+
+static int add_pytorch_env(lc_strvec *e, const char *const *container_env)
+{
+	const char *procid = lc_env_get(e, "SLURM_PROCID");
+	const char *localid = lc_env_get(e, "SLURM_LOCALID");
+	const char *nodes = lc_env_get(e, "SLURM_STEP_NODELIST");
+	const char *jobid = lc_env_get(e, "SLURM_JOB_ID");
+	const char *ntasks = lc_env_get(e, "SLURM_STEP_NUM_TASKS");
+	const char *nnodes = lc_env_get(e, "SLURM_STEP_NUM_NODES");
+	_cleanup_free_ char *master = NULL;
+	char port[16] = "";
+	int r = 0;
+
+	if (!lc_env_get(e, "PYTORCH_VERSION"))
+		return 0;
+	nodes = nodes ? nodes : lc_env_get(e, "SLURM_JOB_NODELIST");
+	ntasks = ntasks ? ntasks : lc_env_get(e, "SLURM_NTASKS");
+	nnodes = nnodes ? nnodes : lc_env_get(e, "SLURM_NNODES");
+	if (procid)
+		r = lc_env_set(e, "RANK", procid);
+	if (!r && localid)
+		r = lc_env_set(e, "LOCAL_RANK", localid);
+	if (!r && nodes && lc_hostlist_first(nodes, &master, NULL) < 0)
+		master = NULL;
+	if (jobid)
+		snprintf(port, sizeof(port), "%lu", 61000 + strtoul(jobid, NULL, 10) % 4536);
+	if (!r)
+		r = set_unless_image(e, container_env, "MASTER_ADDR", master);
+	if (!r)
+		r = set_unless_image(e, container_env, "MASTER_PORT", *port ? port : NULL);
+	if (!r)
+		r = set_unless_image(e, container_env, "WORLD_SIZE", ntasks);
+	if (!r && ntasks && nnodes && strtoul(ntasks, NULL, 10) > strtoul(nnodes, NULL, 10))
+		r = set_unless_image(e, container_env, "OMP_NUM_THREADS", "1");
+	return r;
+}
+
+LC_API int lc_task_env(const char *const *job_env, const char *const *container_env,
+		       const char *const *host_wins, char ***ret_env, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	lc_strvec e = {0};
+	int r = add_job_env(&e, job_env, host_wins);
+
+	if (!r)
+		r = add_container_env(&e, container_env, host_wins);
+	if (!r)
+		r = add_pytorch_env(&e, container_env);
+	if (r < 0) {
+		lc_strvec_free(&e);
+		return lc_fail(err ? err : &local, -r, "building the task environment: %s",
+			       strerror(-r));
+	}
+	*ret_env = lc_strvec_steal(&e);
+	return *ret_env ? 0 : lc_fail(err ? err : &local, ENOMEM, "out of memory");
+}
+
+/* "prefix[a-b,c]suffix" -> prefix + a (zero padding kept) + suffix. */
+static int first_of_range(const char *host, size_t len, char **ret)
+{
+	const char *open = memchr(host, '[', len), *close;
+	size_t digits = 0;
+
+	if (!open)
+		return (*ret = strndup(host, len)) ? 0 : -ENOMEM;
+	close = memchr(open, ']', len - (size_t)(open - host));
+	while (open + 1 + digits < host + len && isdigit((unsigned char)open[1 + digits]))
+		digits++;
+	if (!close || !digits)
+		return -EINVAL;
+	return asprintf(ret, "%.*s%.*s%.*s", (int)(open - host), host, (int)digits, open + 1,
+			(int)(host + len - close - 1), close + 1) < 0
+		   ? -ENOMEM
+		   : 0;
+}
+
+LC_API int lc_hostlist_first(const char *hostlist, char **ret_host, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	size_t len = 0;
+	int depth = 0, r;
+
+	for (; hostlist && hostlist[len] && (depth || hostlist[len] != ','); len++)
+		depth += hostlist[len] == '[' ? 1 : hostlist[len] == ']' ? -1 : 0;
+	r = len ? first_of_range(hostlist, len, ret_host) : -EINVAL;
+	if (r < 0)
+		return lc_fail(err ? err : &local, -r, "bad host list '%s'",
+			       hostlist ? hostlist : "");
+	return 0;
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* plugstack.conf arguments. An unknown key or a bad value fails the plugin's load. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+
+#ifndef LC_IMPORT_HELPER
+#define LC_IMPORT_HELPER "/usr/local/bin/ctr-import"
+#endif
+
+static int parse_bool(const char *v, bool *ret)
+{
+	static const char *const yes[] = {"1", "true", "yes", "y", NULL};
+	static const char *const no[] = {"0", "false", "no", "n", NULL};
+
+	for (int i = 0; yes[i]; i++) {
+		if (!strcmp(v, yes[i]))
+			return *ret = true, 0;
+		if (!strcmp(v, no[i]))
+			return *ret = false, 0;
+	}
+	return -EINVAL;
+}
+
+static int set_path(const char *v, char **ret)
+{
+	if (v[0] != '/' || strlen(v) >= PATH_MAX)
+		return -EINVAL;
+	free(*ret);
+	*ret = strdup(v);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int set_string(const char *v, char **ret)
+{
+	if (!*v)
+		return -EINVAL;
+	free(*ret);
+	*ret = strdup(v);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int parse_compression(const char *v, char **ret)
+{
+	char *end = NULL;
+	long level;
+
+	if (!strcmp(v, "none") || !strcmp(v, "zstd"))
+		return set_string(v, ret);
+	if (strncmp(v, "zstd:", 5))
+		return -EINVAL;
+	level = strtol(v + 5, &end, 10);
+	if (end == v + 5 || *end || level < 1 || level > 22)
+		return -EINVAL;
+	return set_string(v, ret);
+}
+
+static int parse_count(const char *v, unsigned *ret)
+{
+	char *end = NULL;
+	unsigned long n = strtoul(v, &end, 10);
+
+	if (!*v || *end || n < 1 || n > 64)
+		return -EINVAL;
+	*ret = (unsigned)n;
+	return 0;
+}
+
+/* One "key=value". */
+static int config_set(plugin_config *cfg, const char *key, const char *v)
+{
+	if (!strcmp(key, "runtime_path"))
+		return set_path(v, &cfg->runtime_path);
+	if (!strcmp(key, "execute_entrypoint"))
+		return parse_bool(v, &cfg->execute_entrypoint);
+	if (!strcmp(key, "sbatch_support"))
+		return parse_bool(v, &cfg->sbatch_support);
+	if (!strcmp(key, "cache_path"))
+		return set_path(v, &cfg->cache_path);
+	if (!strcmp(key, "import_connections"))
+		return parse_count(v, &cfg->connections);
+	if (!strcmp(key, "compression"))
+		return parse_compression(v, &cfg->compression);
+	if (!strcmp(key, "allow_http"))
+		return set_string(v, &cfg->http_registries);
+	if (!strcmp(key, "import_helper"))
+		return set_path(v, &cfg->import_helper);
+	return -ENOENT;
+}
+
+int config_parse(int argc, char **argv, plugin_config *cfg)
+{
+	*cfg = (plugin_config){.sbatch_support = true};
+	if (set_path("/run/libcontainer", &cfg->runtime_path) < 0 ||
+	    set_path(LC_IMPORT_HELPER, &cfg->import_helper) < 0)
+		return -1;
+	for (int i = 0; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		char key[64];
+		int r;
+
+		if (!eq || eq == argv[i] || (size_t)(eq - argv[i]) >= sizeof(key)) {
+			slurm_error(PLUGIN_NAME ": unknown configuration option: %s", argv[i]);
+			return -1;
+		}
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - argv[i]), argv[i]);
+		r = config_set(cfg, key, eq + 1);
+		if (r == -ENOENT) {
+			slurm_error(PLUGIN_NAME ": unknown configuration option: %s", key);
+			return -1;
+		}
+		if (r < 0) {
+			slurm_error(PLUGIN_NAME ": %s: invalid value: %s", key, eq + 1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void config_free(plugin_config *cfg)
+{
+	free(cfg->runtime_path);
+	free(cfg->cache_path);
+	free(cfg->compression);
+	free(cfg->http_registries);
+	free(cfg->import_helper);
+	*cfg = (plugin_config){0};
+}

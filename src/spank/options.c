@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The --container-* flags and PYXIS_* variables, with pyxis's validation and messages. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libcontainer/libcontainer.h>
+
+#include "plugin.h"
+
+#define ENV_VALUE_MAX 4096 /* pyxis ignores longer PYXIS_* values */
+
+plugin_args args = {
+    .mount_home = UNSET, .remap_root = UNSET, .entrypoint = UNSET, .writable = UNSET};
+
+static int fail(const char *fmt, const char *a, const char *b)
+{
+	slurm_error(fmt, a, b);
+	return -1;
+}
+
+/* A value that may be given more than once only if it is the same. */
+static int set_once(char **field, const char *value, const char *flag)
+{
+	if (!value || !*value)
+		return fail(PLUGIN_NAME ": --%s: argument required%s", flag, "");
+	if (*field && strcmp(*field, value))
+		return fail(PLUGIN_NAME ": --%s: specified multiple times%s", flag, "");
+	if (!*field && !(*field = strdup(value)))
+		return -1;
+	return 0;
+}
+
+/* --X / --no-X (or --container-writable / --container-readonly). */
+static int set_pair(int *field, int val, const char *yes, const char *no)
+{
+	if (*field != UNSET && *field != val)
+		return fail(PLUGIN_NAME ": both --%s and --%s were specified", yes, no);
+	*field = val;
+	return 0;
+}
+
+static int cb_image(int val, const char *optarg, int remote)
+{
+	(void)val, (void)remote;
+	return set_once(&args.image, optarg, "container-image");
+}
+
+static int cb_workdir(int val, const char *optarg, int remote)
+{
+	(void)val, (void)remote;
+	return set_once(&args.workdir, optarg, "container-workdir");
+}
+
+static int cb_mounts(int val, const char *optarg, int remote)
+{
+	lc_error err = LC_ERROR_INIT;
+	char *joined = NULL;
+
+	(void)val, (void)remote;
+	if (!optarg || !*optarg)
+		return fail(PLUGIN_NAME ": --%s: argument required%s", "container-mounts", "");
+	if (lc_mounts_check(optarg, &err) < 0)
+		return fail(PLUGIN_NAME ": --container-mounts: %s%s", lc_error_message(&err), "");
+	if (args.mounts && asprintf(&joined, "%s,%s", args.mounts, optarg) < 0)
+		return -1;
+	if (!args.mounts && !(joined = strdup(optarg)))
+		return -1;
+	free(args.mounts);
+	args.mounts = joined;
+	return 0;
+}
+
+static int cb_mount_home(int val, const char *optarg, int remote)
+{
+	(void)optarg, (void)remote;
+	return set_pair(&args.mount_home, val, "container-mount-home", "no-container-mount-home");
+}
+
+static int cb_remap_root(int val, const char *optarg, int remote)
+{
+	(void)optarg, (void)remote;
+	return set_pair(&args.remap_root, val, "container-remap-root", "no-container-remap-root");
+}
+
+static int cb_entrypoint(int val, const char *optarg, int remote)
+{
+	(void)optarg, (void)remote;
+	return set_pair(&args.entrypoint, val, "container-entrypoint", "no-container-entrypoint");
+}
+
+static int cb_entrypoint_log(int val, const char *optarg, int remote)
+{
+	(void)val, (void)optarg, (void)remote;
+	args.entrypoint_log = true;
+	return 0;
+}
+
+static int cb_writable(int val, const char *optarg, int remote)
+{
+	(void)optarg, (void)remote;
+	return set_pair(&args.writable, val, "container-writable", "container-readonly");
+}
+
+static bool valid_env_name(const char *s, size_t len)
+{
+	if (!len || isdigit((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return false;
+	return true;
+}
+
+static bool env_name_known(const char *s, size_t len)
+{
+	for (char **n = args.env_names; n && *n; n++)
+		if (strlen(*n) == len && !strncmp(*n, s, len))
+			return true;
+	return false;
+}
+
+static int add_env_name(const char *s, size_t len)
+{
+	size_t n = 0;
+	char **v;
+
+	if (env_name_known(s, len))
+		return 0;
+	while (args.env_names && args.env_names[n])
+		n++;
+	v = realloc(args.env_names, (n + 2) * sizeof(char *));
+	if (!v)
+		return -1;
+	args.env_names = v;
+	v[n] = strndup(s, len);
+	v[n + 1] = NULL;
+	return v[n] ? 0 : -1;
+}
+
+static int cb_env(int val, const char *optarg, int remote)
+{
+	(void)val, (void)remote;
+	if (!optarg || !*optarg)
+		return fail(PLUGIN_NAME ": --container-env: invalid format%s%s", "", "");
+	for (const char *p = optarg;; p++) {
+		const char *end = strchrnul(p, ',');
+
+		if (!valid_env_name(p, (size_t)(end - p)))
+			return fail(PLUGIN_NAME ": --container-env: invalid format%s%s", "", "");
+		if (add_env_name(p, (size_t)(end - p)) < 0)
+			return -1;
+		if (!*end)
+			return 0;
+		p = end;
+	}
+}
+
+static int cb_unshare(int val, const char *optarg, int remote)
+{
+	static const struct {
+		const char *name;
+		uint32_t flag;
+	} known[] = {{"net", LC_CONTAINER_UNSHARE_NET},
+		     {"ipc", LC_CONTAINER_UNSHARE_IPC},
+		     {"uts", LC_CONTAINER_UNSHARE_UTS}};
+
+	(void)val, (void)remote;
+	if (!optarg || !*optarg)
+		return fail(PLUGIN_NAME ": --container-unshare: empty namespace argument%s%s", "",
+			    "");
+	for (const char *p = optarg;; p++) {
+		const char *end = strchrnul(p, ',');
+		size_t len = (size_t)(end - p), i;
+		char shown[64];
+
+		for (i = 0; i < sizeof(known) / sizeof(*known); i++)
+			if (strlen(known[i].name) == len && !strncmp(known[i].name, p, len))
+				break;
+		if (!len)
+			return fail(PLUGIN_NAME
+				    ": --container-unshare: empty namespace argument%s%s",
+				    "", "");
+		if (i == sizeof(known) / sizeof(*known)) {
+			snprintf(shown, sizeof(shown), "%.*s", (int)len, p);
+			return fail(PLUGIN_NAME ": --container-unshare: unknown namespace '%s'%s",
+				    shown, "");
+		}
+		args.unshare |= known[i].flag;
+		args.unshare_set = true;
+		if (!*end)
+			return 0;
+		p = end;
+	}
+}
+
+#define OPT(name, arg, usage, has_arg, val, cb)                            \
+	{                                                                  \
+		(char *)name, (char *)arg, (char *)usage, has_arg, val, cb \
+	}
+static struct spank_option options[] = {
+    OPT("container-image", "[USER@][REGISTRY#]IMAGE[:TAG]|PATH",
+	"[" PLUGIN_NAME "] the image to run the job in: a registry image, or a squashfs file "
+	"(a path starting with '.' or '/')",
+	1, 0, cb_image),
+    OPT("container-mounts", "SRC:DST[:FLAGS][,SRC:DST...]",
+	"[" PLUGIN_NAME "] bind mount[s] inside the container; flags joined by '+': ro, rw, "
+	"rbind, nosuid, nodev, noexec, private, rprivate, slave, rslave...; SRC may be "
+	"\"tmpfs\" or \"umount\"",
+	1, 0, cb_mounts),
+    OPT("container-workdir", "PATH",
+	"[" PLUGIN_NAME "] working directory inside the container (default: the image's)", 1, 0,
+	cb_workdir),
+    OPT("container-mount-home", NULL, "[" PLUGIN_NAME "] bind mount the user's home directory", 0,
+	1, cb_mount_home),
+    OPT("no-container-mount-home", NULL,
+	"[" PLUGIN_NAME "] do not bind mount the user's home directory (default)", 0, 0,
+	cb_mount_home),
+    OPT("container-remap-root", NULL,
+	"[" PLUGIN_NAME "] be root (uid 0) inside the container; chown and setuid calls are "
+	"faked",
+	0, 1, cb_remap_root),
+    OPT("no-container-remap-root", NULL,
+	"[" PLUGIN_NAME "] keep your own uid inside the container (default)", 0, 0, cb_remap_root),
+    OPT("container-entrypoint", NULL, "[" PLUGIN_NAME "] run the image's entrypoint", 0, 1,
+	cb_entrypoint),
+    OPT("no-container-entrypoint", NULL, "[" PLUGIN_NAME "] do not run the image's entrypoint", 0,
+	0, cb_entrypoint),
+    OPT("container-entrypoint-log", NULL, "[" PLUGIN_NAME "] print the entrypoint's output", 0, 0,
+	cb_entrypoint_log),
+    OPT("container-writable", NULL,
+	"[" PLUGIN_NAME "] make the container filesystem writable (writes vanish at the end)", 0, 1,
+	cb_writable),
+    OPT("container-readonly", NULL,
+	"[" PLUGIN_NAME "] make the container filesystem read-only (default)", 0, 0, cb_writable),
+    OPT("container-env", "NAME[,NAME...]",
+	"[" PLUGIN_NAME "] names of environment variables whose host value wins over the "
+	"image's",
+	1, 0, cb_env),
+    OPT("container-unshare", "NS[,NS...]",
+	"[" PLUGIN_NAME "] new namespaces for the container: net, ipc, uts", 1, 0, cb_unshare),
+    SPANK_OPTIONS_TABLE_END,
+};
+
+int args_register(spank_t sp)
+{
+	for (struct spank_option *o = options; o->name; o++)
+		if (spank_option_register(sp, o) != ESPANK_SUCCESS) {
+			slurm_error(PLUGIN_NAME ": cannot register option --%s", o->name);
+			return -1;
+		}
+	return 0;
+}
+
+/* The value of @name in the job's environment (@sp) or the process's; NULL if unset or too
+ * long. */
+static const char *env_value(spank_t sp, const char *name, char *buf, size_t size)
+{
+	const char *v;
+
+	if (sp)
+		return spank_getenv(sp, name, buf, (int)size) == ESPANK_SUCCESS ? buf : NULL;
+	v = getenv(name);
+	return v && strlen(v) < size ? v : NULL;
+}
+
+static int env_bool(spank_t sp, const char *name)
+{
+	char buf[16];
+	const char *v = env_value(sp, name, buf, sizeof(buf));
+
+	if (!v)
+		return UNSET;
+	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "y"))
+		return 1;
+	if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "n"))
+		return 0;
+	return UNSET; /* pyxis ignores a bad value */
+}
+
+static int apply_env_strings(spank_t sp)
+{
+	static const struct {
+		const char *var;
+		spank_opt_cb_f cb;
+	} vars[] = {{"PYXIS_CONTAINER_IMAGE", cb_image},
+		    {"PYXIS_CONTAINER_MOUNTS", cb_mounts},
+		    {"PYXIS_CONTAINER_WORKDIR", cb_workdir},
+		    {"PYXIS_CONTAINER_ENV", cb_env},
+		    {"PYXIS_CONTAINER_UNSHARE", cb_unshare}};
+	char buf[ENV_VALUE_MAX];
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(*vars); i++) {
+		bool set = (i == 0 && args.image) || (i == 1 && args.mounts) ||
+			   (i == 2 && args.workdir) || (i == 3 && args.env_names) ||
+			   (i == 4 && args.unshare_set);
+		const char *v = set ? NULL : env_value(sp, vars[i].var, buf, sizeof(buf));
+
+		if (v && vars[i].cb(0, v, sp != NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int args_apply_env(spank_t sp)
+{
+	int v;
+
+	if (apply_env_strings(sp) < 0)
+		return -1;
+	if (args.mount_home == UNSET)
+		args.mount_home = env_bool(sp, "PYXIS_CONTAINER_MOUNT_HOME");
+	if (args.remap_root == UNSET)
+		args.remap_root = env_bool(sp, "PYXIS_CONTAINER_REMAP_ROOT");
+	if (args.entrypoint == UNSET)
+		args.entrypoint = env_bool(sp, "PYXIS_CONTAINER_ENTRYPOINT");
+	if (!args.entrypoint_log)
+		args.entrypoint_log = env_bool(sp, "PYXIS_CONTAINER_ENTRYPOINT_LOG") == 1;
+	if (args.writable == UNSET)
+		args.writable = env_bool(sp, "PYXIS_CONTAINER_WRITABLE");
+	if (args.writable == UNSET && (v = env_bool(sp, "PYXIS_CONTAINER_READONLY")) != UNSET)
+		args.writable = !v;
+	return 0;
+}
+
+static void note_ignored(bool set, const char *flag)
+{
+	if (set)
+		slurm_info(PLUGIN_NAME ": ignoring --%s because neither --container-image nor "
+				       "--container-name is set",
+			   flag);
+}
+
+bool args_check_enabled(void)
+{
+	if (args.image)
+		return true;
+	note_ignored(args.mounts, "container-mounts");
+	note_ignored(args.workdir, "container-workdir");
+	note_ignored(args.mount_home != UNSET,
+		     args.mount_home ? "container-mount-home" : "no-container-mount-home");
+	note_ignored(args.remap_root != UNSET,
+		     args.remap_root ? "container-remap-root" : "no-container-remap-root");
+	note_ignored(args.entrypoint != UNSET,
+		     args.entrypoint ? "container-entrypoint" : "no-container-entrypoint");
+	note_ignored(args.entrypoint_log, "container-entrypoint-log");
+	note_ignored(args.writable != UNSET,
+		     args.writable ? "container-writable" : "container-readonly");
+	return false;
+}
+
+void args_free(void)
+{
+	free(args.image);
+	free(args.mounts);
+	free(args.workdir);
+	for (char **n = args.env_names; n && *n; n++)
+		free(*n);
+	free(args.env_names);
+	args = (plugin_args){
+	    .mount_home = UNSET, .remap_root = UNSET, .entrypoint = UNSET, .writable = UNSET};
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The SPANK plugin's private interface: configuration, options, and the slurmstepd side. */
+#ifndef LC_SPANK_PLUGIN_H
+#define LC_SPANK_PLUGIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <slurm/spank.h>
+
+#define PLUGIN_NAME "libcontainer"
+
+/* plugstack.conf arguments: "required spank_libcontainer.so key=value ..." */
+typedef struct plugin_config {
+	char *runtime_path;      /* runtime_path: per-user, per-step scratch (node-local) */
+	bool execute_entrypoint; /* execute_entrypoint: default of --container-entrypoint */
+	bool sbatch_support;     /* sbatch_support: options in sbatch/salloc */
+	char *cache_path;        /* cache_path: blob cache root (<dir>/<uid>); NULL: the user's */
+	unsigned connections;    /* import_connections: parallel downloads; 0: default */
+	char *compression;       /* compression: zstd[:LEVEL] or none; NULL: default */
+	char *http_registries;   /* allow_http: registries reached over plain HTTP */
+	char *import_helper;     /* import_helper: ctr-import, absolute */
+} plugin_config;
+
+int config_parse(int argc, char **argv, plugin_config *cfg);
+void config_free(plugin_config *cfg);
+
+enum { UNSET = -1 };
+
+/* What the --container-* flags and PYXIS_* variables asked for. */
+typedef struct plugin_args {
+	char *image;
+	char *mounts; /* entries joined by ',' */
+	char *workdir;
+	int mount_home; /* UNSET, 0 or 1 */
+	int remap_root;
+	int entrypoint;
+	bool entrypoint_log;
+	int writable;
+	char **env_names; /* NULL-terminated */
+	uint32_t unshare; /* LC_CONTAINER_UNSHARE_* */
+	bool unshare_set;
+} plugin_args;
+
+/* The one instance the option callbacks fill (SPANK callbacks have no user pointer). */
+extern plugin_args args;
+
+/* Register every --container-* option. */
+int args_register(spank_t sp);
+/* PYXIS_* variables for what the flags left unset; @sp NULL: the process environment. */
+int args_apply_env(spank_t sp);
+/* Notes for flags that do nothing without an image; true when the plugin is on. */
+bool args_check_enabled(void);
+void args_free(void);
+
+/* slurmstepd (remote.c) */
+int remote_post_opt(spank_t sp, const plugin_config *cfg);
+int remote_user_init(spank_t sp);
+int remote_task_init_privileged(spank_t sp);
+int remote_task_init(spank_t sp);
+int remote_exit(spank_t sp);
+
+#endif

@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * slurmstepd: one container per node per step. The first task to lock the group imports the
+ * image (a helper run as the user) and creates the container; every task then joins it in
+ * task_init, right before Slurm execs the task's command. Mechanisms live in the library.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libcontainer/libcontainer.h>
+
+#include "../util/util.h"
+#include "plugin.h"
+
+#define SPECIAL_STEP_IDS 0xfffffff0u /* batch, extern, interactive... (part 2) */
+#define PATH_DEFAULT "/usr/local/bin:/usr/bin:/bin"
+#define ENV_VALUE_BUF 4096
+
+static struct {
+	bool enabled;
+	const plugin_config *cfg;
+	uid_t uid;
+	gid_t gid;
+	gid_t *gids;
+	int n_gids;
+	uint32_t jobid, stepid;
+	char cwd[PATH_MAX];
+	char *step_dir; /* <runtime_path>/<uid>/<jobid>.<stepid>, for imports */
+	lc_group *group;
+	int64_t import_ms, setup_ms;
+} st;
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static bool image_is_file(const char *image)
+{
+	return image[0] == '/' || image[0] == '.';
+}
+
+/* ---------------------------------------------------------------- directories */
+
+/* @name under @parent_fd: a directory owned by the user, mode 0700, never a link. */
+static int user_dir(int parent_fd, const char *name, int *ret_fd)
+{
+	struct stat s;
+	bool made = mkdirat(parent_fd, name, 0700) == 0;
+	int fd;
+
+	if (!made && errno != EEXIST)
+		return -errno;
+	fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (made && fchown(fd, st.uid, st.gid) < 0) {
+		close(fd);
+		return -errno;
+	}
+	if (fstat(fd, &s) < 0 || s.st_uid != st.uid || (s.st_mode & 022)) {
+		close(fd);
+		return -EPERM;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+static int make_step_dir(void)
+{
+	const char *base = st.cfg->runtime_path;
+	char uid[16], step[32];
+	int base_fd, uid_fd = -1, step_fd = -1, r;
+
+	snprintf(uid, sizeof(uid), "%u", (unsigned)st.uid);
+	snprintf(step, sizeof(step), "%u.%u", st.jobid, st.stepid);
+	if (mkdir(base, 0755) < 0 && errno != EEXIST)
+		return slurm_error(PLUGIN_NAME ": runtime_path %s: %m", base), -1;
+	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	r = base_fd < 0 ? -errno : user_dir(base_fd, uid, &uid_fd);
+	if (r >= 0)
+		r = user_dir(uid_fd, step, &step_fd);
+	if (r >= 0 && asprintf(&st.step_dir, "%s/%s/%s", base, uid, step) < 0)
+		r = -ENOMEM;
+	if (base_fd >= 0)
+		close(base_fd);
+	if (uid_fd >= 0)
+		close(uid_fd);
+	if (step_fd >= 0)
+		close(step_fd);
+	if (r < 0)
+		slurm_error(PLUGIN_NAME ": cannot make %s/%s/%s: %s", base, uid, step,
+			    strerror(-r));
+	return r < 0 ? -1 : 0;
+}
+
+/* Remove the step's directory (the image file in it, or what a killed import left). Root
+ * removes in the user's directory without following a link. */
+static void remove_step_dir(void)
+{
+	char uid[16], step[32], path[PATH_MAX];
+	int fd, r;
+
+	if (!st.step_dir)
+		return;
+	snprintf(uid, sizeof(uid), "%u", (unsigned)st.uid);
+	snprintf(step, sizeof(step), "%u.%u", st.jobid, st.stepid);
+	snprintf(path, sizeof(path), "%s/%s", st.cfg->runtime_path, uid);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	r = lc_rm_rf_at(fd, step);
+	if (r < 0 && r != -ENOENT)
+		slurm_info(PLUGIN_NAME ": cannot remove %s: %s", st.step_dir, strerror(-r));
+	close(fd);
+}
+
+/* ---------------------------------------------------------------- post_opt, user_init */
+
+static int read_job_ids(spank_t sp)
+{
+	gid_t *gids = NULL;
+
+	if (spank_get_item(sp, S_JOB_UID, &st.uid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_GID, &st.gid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_ID, &st.jobid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_STEPID, &st.stepid) != ESPANK_SUCCESS) {
+		slurm_error(PLUGIN_NAME ": cannot read the job's ids");
+		return -1;
+	}
+	if (spank_get_item(sp, S_JOB_SUPPLEMENTARY_GIDS, &gids, &st.n_gids) == ESPANK_SUCCESS &&
+	    st.n_gids > 0) {
+		st.gids = malloc((size_t)st.n_gids * sizeof(gid_t));
+		if (!st.gids)
+			return -1;
+		memcpy(st.gids, gids, (size_t)st.n_gids * sizeof(gid_t));
+	}
+	if (spank_getenv(sp, "PWD", st.cwd, sizeof(st.cwd)) != ESPANK_SUCCESS)
+		snprintf(st.cwd, sizeof(st.cwd), "/");
+	return 0;
+}
+
+int remote_post_opt(spank_t sp, const plugin_config *cfg)
+{
+	st.cfg = cfg;
+	if (args_apply_env(sp) < 0)
+		return -1;
+	if (!args_check_enabled())
+		return 0;
+	if (read_job_ids(sp) < 0)
+		return -1;
+	if (st.stepid >= SPECIAL_STEP_IDS)
+		return 0; /* batch and interactive steps: srun steps inside containerize */
+	st.enabled = true;
+	return image_is_file(args.image) ? 0 : make_step_dir();
+}
+
+int remote_user_init(spank_t sp)
+{
+	lc_error err = LC_ERROR_INIT;
+
+	(void)sp;
+	if (!st.enabled)
+		return 0;
+	if (lc_group_new(&st.group, &err) < 0) {
+		slurm_error(PLUGIN_NAME ": %s", lc_error_message(&err));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- import */
+
+static bool helper_env_denied(const char *kv)
+{
+	static const char *const denied[] = {"PATH=",
+					     "LD_LIBRARY_PATH=",
+					     "LD_PRELOAD=",
+					     "LD_AUDIT=",
+					     "SLURM_PROCID=",
+					     "SLURM_LOCALID=",
+					     "SLURM_TASK_PID=",
+					     "PMIX_RANK=",
+					     "PMI_FD=",
+					     "ENROOT_ALLOW_HTTP=",
+					     "ENROOT_CACHE_PATH=",
+					     "ENROOT_TEMP_PATH=",
+					     "XDG_CACHE_HOME=",
+					     NULL};
+
+	for (int i = 0; denied[i]; i++)
+		if (!strncmp(kv, denied[i], strlen(denied[i])))
+			return true;
+	return false;
+}
+
+/* The job's environment minus what admins decide, for the import helper. */
+static char **helper_env(spank_t sp)
+{
+	char **job_env = NULL, **env;
+	size_t n = 0, k = 0;
+
+	if (spank_get_item(sp, S_JOB_ENV, &job_env) != ESPANK_SUCCESS)
+		job_env = NULL;
+	while (job_env && job_env[n])
+		n++;
+	env = calloc(n + 2, sizeof(char *));
+	if (!env)
+		return NULL;
+	env[k++] = (char *)"PATH=" PATH_DEFAULT;
+	for (size_t i = 0; i < n; i++)
+		if (!helper_env_denied(job_env[i]))
+			env[k++] = job_env[i];
+	return env;
+}
+
+static void add_arg(const char **argv, size_t *n, const char *a, const char *b)
+{
+	argv[(*n)++] = a;
+	if (b)
+		argv[(*n)++] = b;
+}
+
+static int run_import(spank_t sp, const char *output, int *ret_status, char ***ret_log,
+		      lc_error *err)
+{
+	const plugin_config *c = st.cfg;
+	lc_helper_opts o = LC_HELPER_OPTS_INIT;
+	const char *argv[24];
+	char cache[PATH_MAX], conns[16];
+	char **env = helper_env(sp);
+	size_t n = 0;
+	int r;
+
+	add_arg(argv, &n, c->import_helper, "--quiet");
+	add_arg(argv, &n, "--verbose", NULL);
+	add_arg(argv, &n, "--output", output);
+	if (c->cache_path) {
+		snprintf(cache, sizeof(cache), "%s/%u", c->cache_path, (unsigned)st.uid);
+		add_arg(argv, &n, "--cache", cache);
+	}
+	if (c->connections) {
+		snprintf(conns, sizeof(conns), "%u", c->connections);
+		add_arg(argv, &n, "--connections", conns);
+	}
+	if (c->compression)
+		add_arg(argv, &n, "--compress", c->compression);
+	if (c->http_registries)
+		add_arg(argv, &n, "--http-registries", c->http_registries);
+	add_arg(argv, &n, "--", args.image);
+	argv[n] = NULL;
+	o.path = c->import_helper;
+	o.argv = argv;
+	o.env = (const char *const *)env;
+	o.uid = st.uid;
+	o.gid = st.gid;
+	o.groups = st.gids;
+	o.n_groups = (size_t)st.n_gids;
+	r = env ? lc_helper_run(&o, ret_status, ret_log, err) : -ENOMEM;
+	free(env);
+	return r;
+}
+
+static void print_log(char **log)
+{
+	slurm_error(PLUGIN_NAME ": printing the import log:");
+	for (char **l = log; l && *l; l++)
+		if (**l)
+			slurm_error(PLUGIN_NAME ":   %s", *l);
+}
+
+/* The helper's own timings line, for the verbose summary. */
+static void find_timings(char **log, char *out, size_t size)
+{
+	for (char **l = log; l && *l; l++) {
+		const char *t = strstr(*l, "timings: ");
+
+		if (t)
+			snprintf(out, size, "%s", t + strlen("timings: "));
+	}
+}
+
+static int import_image(spank_t sp, char **ret_path, char *timings, size_t size, lc_error *err)
+{
+	char *output = NULL, **log = NULL;
+	int status = 0, r;
+	int64_t t0 = now_ms();
+
+	if (asprintf(&output, "%s/image.sqsh", st.step_dir) < 0)
+		return -ENOMEM;
+	slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
+	r = run_import(sp, output, &status, &log, err);
+	if (r >= 0 && status != 0) {
+		slurm_error(PLUGIN_NAME ": failed to import docker image: %s", args.image);
+		print_log(log);
+		r = lc_fail(err, WIFSIGNALED(status) ? EINTR : EIO,
+			    "failed to import docker image: %s", args.image);
+	} else if (r >= 0) {
+		slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
+		find_timings(log, timings, size);
+	}
+	st.import_ms = now_ms() - t0;
+	lc_strv_free(log);
+	if (r < 0) {
+		free(output);
+		return r;
+	}
+	*ret_path = output;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- create, enter */
+
+static void library_log(void *userdata, enum lc_log_level level, const char *msg)
+{
+	(void)userdata;
+	if (level <= LC_LOG_WARNING)
+		slurm_info(PLUGIN_NAME ": %s", msg);
+	else
+		slurm_debug(PLUGIN_NAME ": %s", msg);
+}
+
+static uint32_t container_flags(void)
+{
+	return (args.writable == 1 ? LC_CONTAINER_RW : 0) |
+	       (args.remap_root == 1 ? LC_CONTAINER_REMAP_ROOT : 0) |
+	       (args.mount_home == 1 ? LC_CONTAINER_MOUNT_HOME : 0) | args.unshare |
+	       LC_CONTAINER_HOST_TMP;
+}
+
+/* "NAME=value" for each --container-env name the job sets: the host's value wins. */
+static char **env_overrides(spank_t sp)
+{
+	size_t n = 0, k = 0;
+	char **v, buf[ENV_VALUE_BUF];
+
+	while (args.env_names && args.env_names[n])
+		n++;
+	v = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; v && i < n; i++)
+		if (spank_getenv(sp, args.env_names[i], buf, sizeof(buf)) == ESPANK_SUCCESS &&
+		    asprintf(&v[k], "%s=%s", args.env_names[i], buf) >= 0)
+			k++;
+	return v;
+}
+
+static int create_container(spank_t sp, lc_error *err)
+{
+	lc_container_opts o = LC_CONTAINER_OPTS_INIT;
+	char *imported = NULL, **overrides = NULL, timings[256] = "";
+	lc_ctx *ctx = NULL;
+	int64_t t0;
+	int r = 0;
+
+	if (!image_is_file(args.image))
+		r = import_image(sp, &imported, timings, sizeof(timings), err);
+	t0 = now_ms();
+	o.flags = container_flags();
+	o.image = imported ? imported : args.image;
+	o.mounts = args.mounts;
+	o.uid = st.uid;
+	o.gid = st.gid;
+	o.cwd = st.cwd;
+	if (r >= 0 && !(overrides = env_overrides(sp)))
+		r = -ENOMEM;
+	if (r >= 0 && (r = lc_ctx_new(&ctx, err)) >= 0) {
+		lc_ctx_set_log(ctx, library_log, LC_LOG_DEBUG, NULL);
+		r = lc_group_create(st.group, ctx, &o, (const char *const *)overrides, err);
+	} else {
+		lc_group_fail(st.group, err);
+	}
+	st.setup_ms = now_ms() - t0;
+	remove_step_dir(); /* the holder keeps the image open */
+	if (r >= 0)
+		slurm_verbose(PLUGIN_NAME ": container setup: import %lld ms (%s), mount %lld ms",
+			      (long long)st.import_ms, *timings ? timings : "none",
+			      (long long)st.setup_ms);
+	lc_strv_free(overrides);
+	lc_ctx_free(ctx);
+	free(imported);
+	return r;
+}
+
+int remote_task_init_privileged(spank_t sp)
+{
+	lc_error err = LC_ERROR_INIT;
+	int r;
+
+	if (!st.enabled)
+		return 0;
+	r = lc_group_lock(st.group, &err);
+	if (r == 1)
+		r = create_container(sp, &err);
+	if (r < 0) {
+		slurm_error(PLUGIN_NAME ": %s", lc_error_message(&err));
+		return -1;
+	}
+	return 0;
+}
+
+/* Set the task's environment to @env: what it lacks is unset, the rest set. */
+static int apply_env(spank_t sp, char **env)
+{
+	char **job_env = NULL;
+	char **drop = NULL;
+	size_t n = 0, k = 0;
+
+	if (spank_get_item(sp, S_JOB_ENV, &job_env) != ESPANK_SUCCESS)
+		return -1;
+	while (job_env && job_env[n])
+		n++;
+	drop = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; drop && i < n; i++) {
+		const char *eq = strchr(job_env[i], '=');
+		size_t len = eq ? (size_t)(eq - job_env[i]) : strlen(job_env[i]);
+		bool kept = false;
+
+		for (char **e = env; !kept && *e; e++)
+			kept = !strncmp(*e, job_env[i], len) && (*e)[len] == '=';
+		if (!kept)
+			drop[k++] = strndup(job_env[i], len);
+	}
+	for (size_t i = 0; drop && i < k; i++)
+		if (drop[i])
+			spank_unsetenv(sp, drop[i]);
+	for (char **e = env; drop && *e; e++) {
+		char *eq = strchr(*e, '=');
+
+		*eq = '\0';
+		spank_setenv(sp, *e, eq + 1, 1);
+		*eq = '=';
+	}
+	lc_strv_free(drop);
+	return drop ? 0 : -1;
+}
+
+int remote_task_init(spank_t sp)
+{
+	lc_error err = LC_ERROR_INIT;
+	char **container_env = NULL, **task_env = NULL, **job_env = NULL;
+	int64_t t0 = now_ms();
+	int r;
+
+	if (!st.enabled)
+		return 0;
+	r = spank_get_item(sp, S_JOB_ENV, &job_env) == ESPANK_SUCCESS ? 0 : -EINVAL;
+	if (r >= 0)
+		r = lc_group_env(st.group, &container_env, &err);
+	if (r >= 0)
+		r = lc_task_env((const char *const *)job_env, (const char *const *)container_env,
+				(const char *const *)args.env_names, &task_env, &err);
+	if (r >= 0 && apply_env(sp, task_env) < 0)
+		r = lc_fail(&err, ENOMEM, "cannot set the task's environment");
+	if (r >= 0)
+		r = lc_group_enter(st.group, args.workdir, &err);
+	lc_strv_free(container_env);
+	lc_strv_free(task_env);
+	if (r < 0) {
+		slurm_error(PLUGIN_NAME ": %s", lc_error_message(&err));
+		return -1;
+	}
+	slurm_verbose(PLUGIN_NAME ": joined the container in %lld ms", (long long)(now_ms() - t0));
+	return 0;
+}
+
+int remote_exit(spank_t sp)
+{
+	(void)sp;
+	st.group = lc_group_free(st.group); /* the holder ends with its lifeline */
+	remove_step_dir();
+	free(st.step_dir);
+	free(st.gids);
+	st = (typeof(st)){0};
+	return 0;
+}
