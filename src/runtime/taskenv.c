@@ -74,16 +74,23 @@ static const char *strv_get(const char *const *v, const char *name)
 	return NULL;
 }
 
-/* Set @name to @value unless the image set it. */
-static int set_unless_image(lc_strvec *e, const char *const *container_env, const char *name,
+typedef struct env_sources {
+	const char *const *job_env;
+	const char *const *container_env;
+	const char *const *host_wins;
+} env_sources;
+
+/* Set @name to @value unless the image set it, or the job did and the user listed it. */
+static int set_unless_given(lc_strvec *e, const env_sources *src, const char *name,
 			    const char *value)
 {
-	if (!value || strv_get(container_env, name))
+	if (!value || strv_get(src->container_env, name) ||
+	    (strv_has(src->host_wins, name, strlen(name)) && strv_get(src->job_env, name)))
 		return 0;
 	return lc_env_set(e, name, value);
 }
 
-static int add_pytorch_env(lc_strvec *e, const char *const *container_env)
+static int add_pytorch_env(lc_strvec *e, const env_sources *src)
 {
 	const char *procid = lc_env_get(e, "SLURM_PROCID");
 	const char *localid = lc_env_get(e, "SLURM_LOCALID");
@@ -109,13 +116,13 @@ static int add_pytorch_env(lc_strvec *e, const char *const *container_env)
 	if (jobid)
 		snprintf(port, sizeof(port), "%lu", 61000 + strtoul(jobid, NULL, 10) % 4536);
 	if (!r)
-		r = set_unless_image(e, container_env, "MASTER_ADDR", master);
+		r = set_unless_given(e, src, "MASTER_ADDR", master);
 	if (!r)
-		r = set_unless_image(e, container_env, "MASTER_PORT", *port ? port : NULL);
+		r = set_unless_given(e, src, "MASTER_PORT", *port ? port : NULL);
 	if (!r)
-		r = set_unless_image(e, container_env, "WORLD_SIZE", ntasks);
+		r = set_unless_given(e, src, "WORLD_SIZE", ntasks);
 	if (!r && ntasks && nnodes && strtoul(ntasks, NULL, 10) > strtoul(nnodes, NULL, 10))
-		r = set_unless_image(e, container_env, "OMP_NUM_THREADS", "1");
+		r = set_unless_given(e, src, "OMP_NUM_THREADS", "1");
 	return r;
 }
 
@@ -129,7 +136,7 @@ LC_API int lc_task_env(const char *const *job_env, const char *const *container_
 	if (!r)
 		r = add_container_env(&e, container_env, host_wins);
 	if (!r)
-		r = add_pytorch_env(&e, container_env);
+		r = add_pytorch_env(&e, &(env_sources){job_env, container_env, host_wins});
 	if (r < 0) {
 		lc_strvec_free(&e);
 		return lc_fail(err ? err : &local, -r, "building the task environment: %s",

@@ -162,6 +162,13 @@ int remote_post_opt(spank_t sp, const plugin_config *cfg)
 		return -1;
 	if (st.stepid >= SPECIAL_STEP_IDS)
 		return 0; /* batch and interactive steps: srun steps inside containerize */
+	if (args.entrypoint == 1 || (args.entrypoint == UNSET && cfg->execute_entrypoint)) {
+		/* not built yet: refuse rather than silently run without it */
+		slurm_error(PLUGIN_NAME
+			    ": running the image's entrypoint is not supported yet; use "
+			    "--no-container-entrypoint");
+		return -1;
+	}
 	st.enabled = true;
 	return image_is_file(args.image) ? 0 : make_step_dir();
 }
@@ -302,7 +309,6 @@ static int import_image(spank_t sp, char **ret_path, char *timings, size_t size,
 	slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
 	r = run_import(sp, output, &status, &log, err);
 	if (r >= 0 && status != 0) {
-		slurm_error(PLUGIN_NAME ": failed to import docker image: %s", args.image);
 		print_log(log);
 		r = lc_fail(err, WIFSIGNALED(status) ? EINTR : EIO,
 			    "failed to import docker image: %s", args.image);

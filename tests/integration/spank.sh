@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Integration test of the SPANK plugin through a real Slurm (../shared/slurm) and the loopback
+# registry: jobs of an unprivileged user run with --container-* flags exactly as with pyxis.
+# usage: spank.sh BUILD_DIR SOURCE_DIR
+set -uo pipefail
+
+BUILD="$(cd "$1" && pwd)"
+SRC="$(cd "$2" && pwd)"
+PLUGIN="$BUILD/src/spank/spank_libcontainer.so"
+# shellcheck source=lib.sh
+. "$SRC/tests/integration/lib.sh"
+
+for f in /proc/self/ns/user /dev/fuse; do
+    [ -e "$f" ] || { echo "SKIP: this machine has no $f"; exit 77; }
+done
+[ -f "$PLUGIN" ] || { echo "SKIP: the plugin was not built (no slurm/spank.h)"; exit 77; }
+
+SLURM_SH="$SHARED/slurm"
+export SLURM_SANDBOX=/var/tmp/lc-slurm-itest # outside /tmp: job_container/tmpfs needs that
+RUNTIME=/run/lc-itest
+REG=127.0.0.1:5000
+ACCESS_LOG=/tmp/oci-registry/run/plain.log
+
+start_registry plain
+ensure_test_user
+USER_UID="$(id -u lctest)"
+mkdir -p "$WORK/job" "$WORK/hostdir" && echo host-data >"$WORK/hostdir/file"
+chown lctest "$WORK/job" && chmod -R a+rX "$WORK/hostdir"
+USER_HOME="$(getent passwd lctest | cut -d: -f6)"
+echo home-file >"$USER_HOME/lc-home-marker" && chown lctest "$USER_HOME/lc-home-marker"
+cleanup_hooks+=("rm -f '$USER_HOME/lc-home-marker' /tmp/lc-itest-hostmark")
+
+echo "# a PyTorch-like image (busybox, PYTORCH_VERSION and an entrypoint in its config)"
+mkdir -p "$WORK/torch/rootfs/bin" "$WORK/torch/rootfs/etc" "$WORK/torch/rootfs/workspace"
+cp /bin/busybox "$WORK/torch/rootfs/bin/busybox"
+for a in sh env cat id echo pwd ls readlink sleep touch grep wc sort uniq mkdir rm test tr; do
+    ln -sf busybox "$WORK/torch/rootfs/bin/$a"
+done
+printf '#!/bin/sh\necho "== TORCH ENTRYPOINT =="\nexport FROM_ENTRYPOINT=yes\nexec "$@"\n' \
+    >"$WORK/torch/rootfs/bin/entry.sh"
+chmod 755 "$WORK/torch/rootfs/bin/entry.sh"
+tar -C "$WORK/torch/rootfs" -cf "$WORK/torch/layer.tar" .
+cat >"$WORK/torch/config.json" <<'EOF'
+{"architecture":"amd64","os":"linux","config":{
+ "Env":["PATH=/bin","PYTORCH_VERSION=2.9.0","LD_LIBRARY_PATH=/image/lib","CUDA_VERSION=13.0"],
+ "Entrypoint":["/bin/entry.sh"],"WorkingDir":"/workspace"}}
+EOF
+"${OCITOOL[@]}" image --layout "$WORK/torch/layout" --work "$WORK/torch/work" --tag torch \
+    --config-json "$WORK/torch/config.json" --layer "$WORK/torch/layer.tar" >/dev/null &&
+skopeo copy -q --dest-tls-verify=false "oci:$WORK/torch/layout:torch" "docker://$REG/torchlike:latest" ||
+    { echo "cannot build the PyTorch-like image"; exit 1; }
+
+# slurm_up [VAR=VALUE...]: (re)start the sandbox with the plugin
+slurm_up() {
+    local exports
+    exports="$(env "$@" SLURM_CPUS=8 SPANK_PLUGIN="$PLUGIN" \
+        SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME" \
+        "$SLURM_SH/up.sh" 2>"$WORK/slurm-up.log")" || { cat "$WORK/slurm-up.log"; exit 1; }
+    eval "$exports"
+}
+slurm_up
+cleanup_hooks+=("'$SLURM_SH/down.sh' >/dev/null 2>&1")
+
+# usrun ARGS...: srun as the user, from a directory of theirs
+usrun() { (cd "$WORK/job" && runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" "${EXTRA_ENV[@]}" timeout 120 srun "$@"); }
+EXTRA_ENV=()
+# is DESCRIPTION EXPECTED SRUN-ARGS...: the job's stdout is exactly EXPECTED
+is() {
+    local d="$1" want="$2" got; shift 2
+    got="$(usrun "$@" 2>"$WORK/err")"
+    if [ "$got" = "$want" ]; then ok "$d"; else not_ok "$d (want '$want', got '$got'; $(tail -3 "$WORK/err"))"; fi
+}
+# refused DESCRIPTION MESSAGE SRUN-ARGS...: srun fails and prints MESSAGE
+refused() {
+    local d="$1" want="$2" out rc; shift 2
+    out="$(usrun "$@" true 2>&1)"; rc=$?
+    if [ "$rc" != 0 ] && [[ "$out" == *"$want"* ]]; then ok "$d"; else not_ok "$d (rc=$rc: $out)"; fi
+}
+manifest_requests() { grep -c "\"GET /v2/$1/manifests/" "$ACCESS_LOG"; }
+# live processes of the user (zombies excluded: PID 1 here reaps orphans lazily)
+user_procs() { ps -u lctest -o stat=,pid=,args= | awk '$1 !~ /^Z/'; }
+# no_leftovers: within 10 s, no process of the user and nothing in their runtime directory
+no_leftovers() {
+    for _ in $(seq 50); do
+        [ -z "$(user_procs)" ] && [ -z "$(ls -A "$RUNTIME/$USER_UID" 2>/dev/null)" ] && return 0
+        sleep 0.2
+    done
+    user_procs; ls -A "$RUNTIME/$USER_UID"
+    return 1
+}
+
+DEB="--container-image=$REG/debian:bookworm"
+TORCH="--container-image=$REG/torchlike:latest"
+
+echo "# srun --help"
+help="$(runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" srun --help)"
+for f in container-image container-mounts container-workdir container-mount-home no-container-mount-home \
+    container-remap-root no-container-remap-root container-entrypoint no-container-entrypoint \
+    container-entrypoint-log container-writable container-readonly container-env container-unshare; do
+    check "srun --help lists --$f" grep -q -- "--$f" <<<"$help"
+done
+
+echo "# the image, the user, the filesystem"
+is "/etc/os-release is the image's" 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"' "$DEB" grep ^PRETTY_NAME /etc/os-release
+check "one import per step: the user's step directory is gone" no_leftovers
+is "id -u is the user's uid" "$USER_UID" "$DEB" id -u
+is "--container-remap-root: id -u is 0" "0" "$DEB" --container-remap-root id -u
+is "--no-container-remap-root wins over PYXIS_CONTAINER_REMAP_ROOT=1" "$USER_UID" "$DEB" --no-container-remap-root \
+    --export=ALL,PYXIS_CONTAINER_REMAP_ROOT=1 id -u
+is "seccomp filter in every task" "Seccomp:	2
+Seccomp:	2" "$DEB" -n 2 grep '^Seccomp:' /proc/self/status
+is "read-only by default" "ro" "$DEB" sh -c 'touch /x 2>/dev/null && echo rw || echo ro'
+is "--container-writable" "rw" "$DEB" --container-writable sh -c 'touch /x && echo rw'
+is "--container-readonly" "ro" "$DEB" --container-readonly sh -c 'touch /x 2>/dev/null && echo rw || echo ro'
+is "--container-mounts SRC:DST:ro is mounted read-only" "host-data ro" "$DEB" --container-mounts="$WORK/hostdir:/data:ro" \
+    sh -c 'echo $(cat /data/file) $(touch /data/new 2>/dev/null && echo rw || echo ro)'
+is "--container-mounts with a relative source" "host-data" "$DEB" --container-mounts=../hostdir:/data cat /data/file
+refused "a missing mount source" "source path does not exist: $WORK/nope" "$DEB" --container-mounts="$WORK/nope:/data"
+is "--container-mount-home" "home-file" "$DEB" --container-mount-home cat "$USER_HOME/lc-home-marker"
+is "no home without --container-mount-home" "absent" "$DEB" sh -c "test -e '$USER_HOME/lc-home-marker' && echo present || echo absent"
+is "--container-workdir" "/etc" "$DEB" --container-workdir=/etc pwd
+refused "--container-workdir that does not exist" "couldn't chdir to /nope: No such file or directory" "$DEB" --container-workdir=/nope
+is "the image's WorkingDir is the default" "/workspace" "$TORCH" pwd
+is "--container-unshare=net: only lo" "lo" "$DEB" --container-unshare=net ls /sys/class/net
+is "host network by default" "yes" "$DEB" sh -c 'test "$(ls /sys/class/net | wc -l)" -gt 1 && echo yes || echo no'
+HOST_UTS="$(readlink /proc/self/ns/uts)" HOST_IPC="$(readlink /proc/self/ns/ipc)"
+is "--container-unshare=uts,ipc: new namespaces" "new new" "$DEB" --container-unshare=uts,ipc \
+    sh -c "echo \$(test \$(readlink /proc/self/ns/uts) != '$HOST_UTS' && echo new) \$(test \$(readlink /proc/self/ns/ipc) != '$HOST_IPC' && echo new)"
+is "the host's /tmp without job_container/tmpfs" "host" "$DEB" sh -c 'echo host >/tmp/lc-itest-hostmark && cat /tmp/lc-itest-hostmark'
+check "and the host sees it" grep -qx host /tmp/lc-itest-hostmark
+
+echo "# environment (pyxis's rules)"
+EXTRA_ENV=(FOO=bar LANG=C.UTF-8 CUDA_VERSION=host LD_LIBRARY_PATH=/host/lib)
+is "job variables pass through" "bar" "$TORCH" sh -c 'echo $FOO'
+is "the image's values win" "13.0 /image/lib" "$TORCH" sh -c 'echo $CUDA_VERSION $LD_LIBRARY_PATH'
+is "--container-env names keep the host's value" "host /image/lib" "$TORCH" --container-env=CUDA_VERSION \
+    sh -c 'echo $CUDA_VERSION $LD_LIBRARY_PATH'
+is "LANG is dropped" "unset" "$TORCH" sh -c 'echo ${LANG:-unset}'
+is "LANG is kept when listed" "C.UTF-8" "$TORCH" --container-env=LANG sh -c 'echo ${LANG:-unset}'
+is "PYXIS_CONTAINER_ENV" "host" "$TORCH" --export=ALL,PYXIS_CONTAINER_ENV=CUDA_VERSION sh -c 'echo $CUDA_VERSION'
+EXTRA_ENV=()
+
+echo "# PyTorch variables, one container per node per step"
+before="$(manifest_requests torchlike)"
+usrun -n 4 "$TORCH" sh -c 'echo $SLURM_PROCID $RANK $LOCAL_RANK $WORLD_SIZE $MASTER_ADDR $MASTER_PORT $(readlink /proc/self/ns/mnt)' \
+    >"$WORK/n4.out" 2>"$WORK/n4.err"
+check "srun -n 4: four tasks" test "$(wc -l <"$WORK/n4.out")" = 4
+check "RANK = LOCAL_RANK = SLURM_PROCID on one node" awk '$1 != $2 || $1 != $3 { exit 1 }' "$WORK/n4.out"
+check "WORLD_SIZE, MASTER_ADDR, MASTER_PORT" awk -v h="$(hostname -s)" '$4 != 4 || $5 != h || $6 < 61000 || $6 >= 65536 { exit 1 } END { exit NR != 4 }' "$WORK/n4.out"
+check "all tasks in one mount namespace" test "$(awk '{print $7}' "$WORK/n4.out" | sort -u | wc -l)" = 1
+check "the mount namespace is not the host's" test "$(awk '{print $7}' "$WORK/n4.out" | sort -u)" != "$(readlink /proc/self/ns/mnt)"
+check "one import for four tasks (one log line)" test "$(grep -c 'importing docker image' "$WORK/n4.err")" = 1
+n4=$(( $(manifest_requests torchlike) - before ))
+before="$(manifest_requests torchlike)"
+usrun -n 1 "$TORCH" true 2>/dev/null
+n1=$(( $(manifest_requests torchlike) - before ))
+check "four tasks make as many manifest requests as one ($n4 = $n1)" test "$n4" = "$n1" -a "$n1" -ge 1
+is "--container-env=MASTER_PORT keeps the job's value" "1234" "$TORCH" --export=ALL,MASTER_PORT=1234 --container-env=MASTER_PORT sh -c 'echo $MASTER_PORT'
+
+echo "# PYXIS_* variables"
+is "PYXIS_CONTAINER_IMAGE enables the plugin" 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"' \
+    --export=ALL,PYXIS_CONTAINER_IMAGE="$REG/debian:bookworm" grep ^PRETTY_NAME /etc/os-release
+is "PYXIS_CONTAINER_WORKDIR" "/usr" "$DEB" --export=ALL,PYXIS_CONTAINER_WORKDIR=/usr pwd
+is "the flag wins over PYXIS_CONTAINER_WORKDIR" "/etc" "$DEB" --export=ALL,PYXIS_CONTAINER_WORKDIR=/usr --container-workdir=/etc pwd
+is "PYXIS_CONTAINER_READONLY=0 makes it writable" "rw" "$DEB" --export=ALL,PYXIS_CONTAINER_READONLY=0 sh -c 'touch /x && echo rw'
+
+echo "# bad input: one message each, the job does not run"
+while IFS='|' read -r args message; do
+    # shellcheck disable=SC2086
+    refused "srun $args" "$message" $args
+done <<EOF
+--container-image= |--container-image: argument required
+$DEB --container-image=other |--container-image: specified multiple times
+$DEB --container-workdir=/a --container-workdir=/b |--container-workdir: specified multiple times
+$DEB --container-mount-home --no-container-mount-home |both --container-mount-home and --no-container-mount-home were specified
+$DEB --container-remap-root --no-container-remap-root |both --container-remap-root and --no-container-remap-root were specified
+$DEB --container-entrypoint --no-container-entrypoint |both --container-entrypoint and --no-container-entrypoint were specified
+$DEB --container-writable --container-readonly |both --container-writable and --container-readonly were specified
+$DEB --container-unshare=pid |--container-unshare: unknown namespace 'pid'
+$DEB --container-unshare=net, |--container-unshare: empty namespace argument
+$DEB --container-env=A, |--container-env: invalid format
+$DEB --container-env=A=B |--container-env: invalid format
+$DEB --container-mounts=/a:b |--container-mounts: mount target must be a relative path or an absolute path
+$DEB --container-mounts=foo:/b |--container-mounts: mount source must be a relative path, an absolute path, "tmpfs" or "umount"
+$DEB --container-mounts=/a:/../b |--container-mounts:
+--container-image=$REG/nonexistent:x |failed to import docker image: $REG/nonexistent:x
+EOF
+refused "--container-entrypoint is refused, not ignored (not built yet)" "not supported yet" "$TORCH" --container-entrypoint
+out="$(usrun --container-image=$REG/nonexistent:x true 2>&1)"
+check "a failed import shows the helper's log" grep -q 'manifest unknown' <<<"$out"
+out="$(usrun --container-workdir=/tmp --container-remap-root echo ran 2>&1)"
+check "flags without an image are ignored with a note" grep -q "ignoring --container-workdir because neither --container-image nor --container-name is set" <<<"$out"
+check "... and the job runs on the host" grep -qx ran <<<"$out"
+check "no leftovers after all these jobs" no_leftovers
+
+echo "# scancel during an import"
+rm -rf "$USER_HOME/.cache/libcontainer"
+usrun "$DEB" true >/dev/null 2>&1 &
+for _ in $(seq 100); do pgrep -u lctest -f ctr-import >/dev/null && break; sleep 0.1; done
+check "the import helper runs as the user" pgrep -u lctest -f ctr-import >/dev/null
+jobid="$(squeue -h -u lctest -o %i | head -1)"
+scancel "$jobid"
+wait
+check "scancel stops the import: no processes, no partial files" no_leftovers
+
+echo "# job_container/tmpfs: the job's private /tmp"
+"$SLURM_SH/down.sh" >/dev/null 2>&1
+slurm_up SLURM_JOB_CONTAINER_TMPFS=1
+out="$(cd "$WORK/job" && runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" timeout 120 salloc -n1 sh -c \
+    "srun $DEB sh -c 'echo step1 >/tmp/lc-job-file' && srun $DEB cat /tmp/lc-job-file" 2>"$WORK/err")"
+check "a later step of the job sees the file (got '$out')" test "$out" = step1
+check "the host does not" test ! -e /tmp/lc-job-file
+is "another job does not" "absent" "$DEB" sh -c 'test -e /tmp/lc-job-file && echo present || echo absent'
+check "no leftovers" no_leftovers
+
+finish
