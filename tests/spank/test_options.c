@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The plugin's flags, PYXIS_* variables and plugstack options against a stub of the SPANK API:
+ * pyxis's validation and messages, without Slurm. */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libcontainer/libcontainer.h>
+
+#include "spank-stub.h"
+#include "spank/plugin.h"
+
+static void setup(void)
+{
+	static bool registered;
+
+	args_free();
+	stub_messages[0] = '\0';
+	stub_job_env[0] = NULL;
+	if (!registered)
+		ck_assert_int_eq(args_register(NULL), 0);
+	registered = true;
+}
+
+/* Give --NAME[=VALUE] as srun would. */
+static int flag(const char *name, const char *value)
+{
+	struct spank_option *o = stub_option(name);
+
+	ck_assert_msg(o, "no option --%s", name);
+	return o->cb(o->val, value, 0);
+}
+
+static void expect_message(const char *text)
+{
+	ck_assert_msg(strstr(stub_messages, text), "want '%s' in:\n%s", text, stub_messages);
+}
+
+START_TEST(every_flag_is_registered_with_help)
+{
+	static const char *const names[] = {"container-image",         "container-mounts",
+					    "container-workdir",       "container-mount-home",
+					    "no-container-mount-home", "container-remap-root",
+					    "no-container-remap-root", "container-entrypoint",
+					    "no-container-entrypoint", "container-entrypoint-log",
+					    "container-writable",      "container-readonly",
+					    "container-env",           "container-unshare"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		struct spank_option *o = stub_option(names[i]);
+
+		ck_assert_msg(o && o->usage && !strncmp(o->usage, "[libcontainer] ", 15), "%s",
+			      names[i]);
+	}
+}
+END_TEST
+
+/* Each bad input gives exactly pyxis's message and fails. */
+START_TEST(bad_flags_table)
+{
+	static const struct {
+		const char *first, *first_value, *name, *value, *message;
+	} cases[] = {
+	    {NULL, NULL, "container-image", "", "--container-image: argument required"},
+	    {"container-image", "a", "container-image", "b",
+	     "--container-image: specified multiple times"},
+	    {"container-workdir", "/a", "container-workdir", "/b",
+	     "--container-workdir: specified multiple times"},
+	    {NULL, NULL, "container-workdir", "", "--container-workdir: argument required"},
+	    {"container-mount-home", NULL, "no-container-mount-home", NULL,
+	     "both --container-mount-home and --no-container-mount-home were specified"},
+	    {"no-container-remap-root", NULL, "container-remap-root", NULL,
+	     "both --container-remap-root and --no-container-remap-root were specified"},
+	    {"container-entrypoint", NULL, "no-container-entrypoint", NULL,
+	     "both --container-entrypoint and --no-container-entrypoint were specified"},
+	    {"container-readonly", NULL, "container-writable", NULL,
+	     "both --container-writable and --container-readonly were specified"},
+	    {NULL, NULL, "container-unshare", "net,pid",
+	     "--container-unshare: unknown namespace 'pid'"},
+	    {NULL, NULL, "container-unshare", "net,,ipc",
+	     "--container-unshare: empty namespace argument"},
+	    {NULL, NULL, "container-unshare", "", "--container-unshare: empty namespace argument"},
+	    {NULL, NULL, "container-env", "A,", "--container-env: invalid format"},
+	    {NULL, NULL, "container-env", "", "--container-env: invalid format"},
+	    {NULL, NULL, "container-env", "1A", "--container-env: invalid format"},
+	    {NULL, NULL, "container-mounts", "/a:b",
+	     "--container-mounts: mount target must be a relative path or an absolute path"},
+	    {NULL, NULL, "container-mounts", "x:/b", "--container-mounts: mount source must be"},
+	    {NULL, NULL, "container-mounts", "/a::", "--container-mounts: invalid format"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		setup();
+		if (cases[i].first)
+			ck_assert_int_eq(flag(cases[i].first, cases[i].first_value), 0);
+		ck_assert_msg(flag(cases[i].name, cases[i].value) < 0, "case %zu accepted", i);
+		expect_message(cases[i].message);
+	}
+}
+END_TEST
+
+START_TEST(good_flags_accumulate)
+{
+	setup();
+	ck_assert_int_eq(flag("container-image", "nvcr.io#nvidia/pytorch:25.09-py3"), 0);
+	ck_assert_int_eq(flag("container-image", "nvcr.io#nvidia/pytorch:25.09-py3"),
+			 0); /* twice */
+	ck_assert_int_eq(flag("container-mounts", "/a:/b:ro+nosuid,/c"), 0);
+	ck_assert_int_eq(flag("container-mounts", "tmpfs:/scratch"), 0);
+	ck_assert_str_eq(args.mounts, "/a:/b:ro+nosuid,/c,tmpfs:/scratch");
+	ck_assert_int_eq(flag("container-env", "A,B"), 0);
+	ck_assert_int_eq(flag("container-env", "B,C_1"), 0);
+	ck_assert_str_eq(args.env_names[0], "A");
+	ck_assert_str_eq(args.env_names[2], "C_1");
+	ck_assert_ptr_null(args.env_names[3]);
+	ck_assert_int_eq(flag("container-unshare", "net,uts"), 0);
+	ck_assert_uint_eq(args.unshare, LC_CONTAINER_UNSHARE_NET | LC_CONTAINER_UNSHARE_UTS);
+	ck_assert_int_eq(flag("container-writable", NULL), 0);
+	ck_assert_int_eq(flag("container-writable", NULL), 0);
+	ck_assert_int_eq(args.writable, 1);
+	ck_assert(args_check_enabled());
+	ck_assert_str_eq(stub_messages, "");
+}
+END_TEST
+
+START_TEST(pyxis_variables_fill_what_flags_left)
+{
+	setup();
+	stub_job_env[0] = "PYXIS_CONTAINER_IMAGE=debian";
+	stub_job_env[1] = "PYXIS_CONTAINER_WORKDIR=/var";
+	stub_job_env[2] = "PYXIS_CONTAINER_REMAP_ROOT=yes";
+	stub_job_env[3] = "PYXIS_CONTAINER_READONLY=false";
+	stub_job_env[4] = "PYXIS_CONTAINER_MOUNT_HOME=maybe"; /* ignored, as pyxis does */
+	stub_job_env[5] = "PYXIS_CONTAINER_UNSHARE=ipc";
+	stub_job_env[6] = "PYXIS_CONTAINER_ENV=X,Y";
+	stub_job_env[7] = NULL;
+	ck_assert_int_eq(flag("container-workdir", "/etc"), 0);
+	ck_assert_int_eq(args_apply_env((spank_t)1), 0);
+	ck_assert_str_eq(args.image, "debian");
+	ck_assert_str_eq(args.workdir, "/etc"); /* the flag wins */
+	ck_assert_int_eq(args.remap_root, 1);
+	ck_assert_int_eq(args.writable, 1);
+	ck_assert_int_eq(args.mount_home, UNSET);
+	ck_assert_uint_eq(args.unshare, LC_CONTAINER_UNSHARE_IPC);
+	ck_assert_str_eq(args.env_names[1], "Y");
+	/* a bad value in a variable is checked like the flag */
+	setup();
+	stub_job_env[0] = "PYXIS_CONTAINER_UNSHARE=pid";
+	stub_job_env[1] = NULL;
+	ck_assert_int_lt(args_apply_env((spank_t)1), 0);
+	expect_message("--container-unshare: unknown namespace 'pid'");
+}
+END_TEST
+
+START_TEST(flags_without_image_are_noted)
+{
+	setup();
+	ck_assert_int_eq(flag("container-workdir", "/a"), 0);
+	ck_assert_int_eq(flag("container-readonly", NULL), 0);
+	ck_assert_int_eq(flag("container-env", "A"), 0);
+	ck_assert(!args_check_enabled());
+	expect_message("info: libcontainer: ignoring --container-workdir because neither "
+		       "--container-image nor --container-name is set");
+	expect_message("ignoring --container-readonly because");
+	ck_assert(!strstr(stub_messages, "--container-env because"));
+}
+END_TEST
+
+START_TEST(plugstack_options)
+{
+	char *good[] = {"runtime_path=/var/run/x", "execute_entrypoint=1",
+			"sbatch_support=no",       "cache_path=/var/cache/lc",
+			"import_connections=4",    "compression=zstd:9",
+			"allow_http=reg:5000",     "import_helper=/opt/lc/ctr-import"};
+	static const struct {
+		const char *arg, *message;
+	} bad[] = {{"foo=1", "unknown configuration option: foo"},
+		   {"remap_root=1", "unknown configuration option: remap_root"},
+		   {"novalue", "unknown configuration option: novalue"},
+		   {"runtime_path=relative", "runtime_path: invalid value: relative"},
+		   {"execute_entrypoint=maybe", "execute_entrypoint: invalid value: maybe"},
+		   {"compression=zstd:99", "compression: invalid value: zstd:99"},
+		   {"compression=lzo", "compression: invalid value: lzo"},
+		   {"import_connections=0", "import_connections: invalid value: 0"},
+		   {"allow_http=", "allow_http: invalid value: "}};
+	plugin_config cfg;
+
+	ck_assert_int_eq(config_parse(0, NULL, &cfg), 0);
+	ck_assert_str_eq(cfg.runtime_path, "/run/libcontainer");
+	ck_assert(cfg.sbatch_support && !cfg.execute_entrypoint && !cfg.cache_path);
+	config_free(&cfg);
+	ck_assert_int_eq(config_parse(8, good, &cfg), 0);
+	ck_assert_str_eq(cfg.runtime_path, "/var/run/x");
+	ck_assert(cfg.execute_entrypoint && !cfg.sbatch_support);
+	ck_assert_uint_eq(cfg.connections, 4);
+	ck_assert_str_eq(cfg.compression, "zstd:9");
+	ck_assert_str_eq(cfg.http_registries, "reg:5000");
+	ck_assert_str_eq(cfg.import_helper, "/opt/lc/ctr-import");
+	config_free(&cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		char *argv[] = {(char *)bad[i].arg};
+
+		stub_messages[0] = '\0';
+		ck_assert_int_lt(config_parse(1, argv, &cfg), 0);
+		expect_message(bad[i].message);
+		config_free(&cfg);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("spank-options");
+	TCase *tc = tcase_create("options");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, every_flag_is_registered_with_help);
+	tcase_add_test(tc, bad_flags_table);
+	tcase_add_test(tc, good_flags_accumulate);
+	tcase_add_test(tc, pyxis_variables_fill_what_flags_left);
+	tcase_add_test(tc, flags_without_image_are_noted);
+	tcase_add_test(tc, plugstack_options);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

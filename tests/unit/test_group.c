@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Containers shared by sibling processes (the lock and its failures), task environments, host
+ * lists, and helper processes (log capture, fds, ids, SIGTERM forwarding). */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lc-test.h"
+#include "runtime/runtime.h"
+
+/* In a child: lock, then exit with 10 + the result (1: creator, 0: joiner, < 0 -> 9). */
+static int child_lock(lc_group *g, char *msg, size_t size)
+{
+	lc_error err = LC_ERROR_INIT;
+	int r = lc_group_lock(g, &err);
+
+	if (r < 0)
+		snprintf(msg, size, "%s", err.msg);
+	return r;
+}
+
+static int wait_child(pid_t pid)
+{
+	int status = 0;
+
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(creator_death_is_reported)
+{
+	lc_group *g = NULL;
+	char msg[512] = "";
+	pid_t pid;
+
+	ck_assert_int_eq(lc_group_new(&g, NULL), 0);
+	pid = fork();
+	if (pid == 0)
+		_exit(child_lock(g, msg, sizeof(msg)) == 1 ? 0 : 1); /* dies holding the lock */
+	ck_assert_int_eq(wait_child(pid), 0);
+	ck_assert_int_lt(child_lock(g, msg, sizeof(msg)), 0);
+	ck_assert_str_eq(msg, "a previous task terminated unexpectedly during container setup");
+	/* and every later task hears the same, without waiting */
+	ck_assert_int_lt(child_lock(g, msg, sizeof(msg)), 0);
+	ck_assert_str_eq(msg, "a previous task terminated unexpectedly during container setup");
+	lc_group_free(g);
+}
+END_TEST
+
+START_TEST(creator_failure_is_reported)
+{
+	lc_group *g = NULL;
+	char msg[512] = "";
+	pid_t pid;
+
+	ck_assert_int_eq(lc_group_new(&g, NULL), 0);
+	pid = fork();
+	if (pid == 0) {
+		lc_error why = LC_ERROR_INIT;
+
+		if (child_lock(g, msg, sizeof(msg)) != 1)
+			_exit(1);
+		lc_fail(&why, EIO, "failed to import docker image: x");
+		lc_group_fail(g, &why);
+		_exit(0);
+	}
+	ck_assert_int_eq(wait_child(pid), 0);
+	ck_assert_int_lt(child_lock(g, msg, sizeof(msg)), 0);
+	ck_assert_str_eq(msg, "container was not started successfully by another task: "
+			      "failed to import docker image: x");
+	lc_group_free(g);
+}
+END_TEST
+
+START_TEST(first_locker_creates)
+{
+	lc_group *g = NULL;
+	char msg[512] = "";
+
+	ck_assert_int_eq(lc_group_new(&g, NULL), 0);
+	ck_assert_int_eq(child_lock(g, msg, sizeof(msg)), 1);
+	/* lc_group_create without the lock is refused */
+	lc_group_fail(g, NULL);
+	ck_assert_int_lt(lc_group_create(g, NULL, NULL, NULL, NULL), 0);
+	lc_group_free(g);
+}
+END_TEST
+
+static bool env_has(char **env, const char *kv)
+{
+	for (; env && *env; env++)
+		if (!strcmp(*env, kv))
+			return true;
+	return false;
+}
+
+static bool env_has_name(char **env, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; env && *env; env++)
+		if (!strncmp(*env, name, n) && (*env)[n] == '=')
+			return true;
+	return false;
+}
+
+START_TEST(task_env_follows_pyxis)
+{
+	const char *job[] = {"FOO=bar",        "LANG=C.UTF-8", "LC_ALL=C", "CUDA_VERSION=host",
+			     "PATH=/host/bin", "KEEP=host",    NULL};
+	const char *image[] = {"PATH=/image/bin", "CUDA_VERSION=13.0", "KEEP=image", "ONLY_IMAGE=1",
+			       NULL};
+	const char *wins[] = {"KEEP", "LC_ALL", "UNSET_ON_HOST", NULL};
+	char **env = NULL;
+
+	ck_assert_int_eq(lc_task_env(job, image, wins, &env, NULL), 0);
+	ck_assert(env_has(env, "FOO=bar"));
+	ck_assert(!env_has_name(env, "LANG"));
+	ck_assert(env_has(env, "LC_ALL=C"));
+	ck_assert(env_has(env, "CUDA_VERSION=13.0"));
+	ck_assert(env_has(env, "PATH=/image/bin"));
+	ck_assert(env_has(env, "KEEP=host"));
+	ck_assert(env_has(env, "ONLY_IMAGE=1"));
+	ck_assert(!env_has_name(env, "RANK"));
+	lc_strv_free(env);
+}
+END_TEST
+
+START_TEST(task_env_pytorch)
+{
+	const char *job[] = {"SLURM_PROCID=5",         "SLURM_LOCALID=1",
+			     "SLURM_JOB_ID=4600",      "SLURM_STEP_NODELIST=gpu[07-09]",
+			     "SLURM_STEP_NUM_TASKS=6", "SLURM_STEP_NUM_NODES=3",
+			     "MASTER_PORT=1",          NULL};
+	const char *image[] = {"PYTORCH_VERSION=2.9.0", "WORLD_SIZE=99", NULL};
+	const char *wins[] = {"MASTER_PORT", NULL};
+	char **env = NULL;
+
+	ck_assert_int_eq(lc_task_env(job, image, NULL, &env, NULL), 0);
+	ck_assert(env_has(env, "RANK=5"));
+	ck_assert(env_has(env, "LOCAL_RANK=1"));
+	ck_assert(env_has(env, "MASTER_ADDR=gpu07"));
+	ck_assert(env_has(env, "MASTER_PORT=61064")); /* 61000 + 4600 % 4536 */
+	ck_assert(env_has(env, "WORLD_SIZE=99"));     /* the image's */
+	ck_assert(env_has(env, "OMP_NUM_THREADS=1")); /* 6 tasks on 3 nodes */
+	lc_strv_free(env);
+	/* a job value the user listed in --container-env stays */
+	ck_assert_int_eq(lc_task_env(job, image, wins, &env, NULL), 0);
+	ck_assert(env_has(env, "MASTER_PORT=1"));
+	lc_strv_free(env);
+}
+END_TEST
+
+START_TEST(hostlist_first_host)
+{
+	static const char *const cases[][2] = {
+	    {"node[07-09,12],gpu1", "node07"}, {"a1,b2", "a1"}, {"n[001-004]", "n001"}, {"x", "x"},
+	    {"pre[3-4]post,z", "pre3post"},    {"c[5]", "c5"}};
+	char *host = NULL;
+
+	for (size_t i = 0; i < LC_ELEMENTSOF(cases); i++) {
+		ck_assert_int_eq(lc_hostlist_first(cases[i][0], &host, NULL), 0);
+		ck_assert_str_eq(host, cases[i][1]);
+		free(host);
+	}
+	ck_assert_int_lt(lc_hostlist_first("", &host, NULL), 0);
+	ck_assert_int_lt(lc_hostlist_first("n[", &host, NULL), 0);
+	ck_assert_int_lt(lc_hostlist_first("n[x]", &host, NULL), 0);
+}
+END_TEST
+
+static char *joined(char **log)
+{
+	lc_buf b = LC_BUF_INIT;
+
+	for (; log && *log; log++)
+		lc_buf_printf(&b, "%s\n", *log);
+	return lc_buf_steal(&b);
+}
+
+static char *run_sh(const char *script, uid_t uid, int *ret_status)
+{
+	const char *argv[] = {"sh", "-c", script, NULL};
+	const char *env[] = {"PATH=/usr/bin:/bin", "MARK=helper-env", NULL};
+	lc_helper_opts o = LC_HELPER_OPTS_INIT;
+	lc_error err = LC_ERROR_INIT;
+	char **log = NULL, *text;
+
+	o.path = "/bin/sh";
+	o.argv = argv;
+	o.env = env;
+	if (uid != (uid_t)-1) {
+		o.uid = uid;
+		o.gid = (gid_t)uid;
+	}
+	ck_assert_msg(lc_helper_run(&o, ret_status, &log, &err) == 0, "%s", err.msg);
+	text = joined(log);
+	lc_strv_free(log);
+	return text;
+}
+
+START_TEST(helper_captures_and_isolates)
+{
+	int status = 0, stray = open("/dev/null", O_RDONLY); /* not CLOEXEC: must still close */
+	char *log = run_sh("echo out; echo err >&2; echo $MARK; ls /proc/self/fd | tr '\\n' ' ';"
+			   " echo; cat; exit 3",
+			   (uid_t)-1, &status);
+
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+	ck_assert_str_eq(log, "out\nerr\nhelper-env\n0 1 2 3 \n");
+	free(log);
+	close(stray);
+	if (geteuid() == 0) {
+		log = run_sh("id -u; cat /proc/self/oom_score_adj", 65534, &status);
+		ck_assert_str_eq(log, "65534\n0\n");
+		free(log);
+	}
+}
+END_TEST
+
+START_TEST(helper_gets_sigterm_forwarded)
+{
+	pid_t self = getpid(), killer = fork();
+	int status = 0;
+	char *log;
+
+	if (killer == 0) {
+		usleep(300 * 1000);
+		kill(self, SIGTERM);
+		_exit(0);
+	}
+	log = run_sh("trap 'echo got-term; exit 7' TERM; sleep 20 & wait", (uid_t)-1, &status);
+	ck_assert_int_eq(wait_child(killer), 0);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 7);
+	ck_assert_str_eq(log, "got-term\n");
+	free(log);
+}
+END_TEST
+
+START_TEST(helper_refuses_relative_path)
+{
+	const char *argv[] = {"sh", NULL}, *env[] = {NULL};
+	lc_helper_opts o = LC_HELPER_OPTS_INIT;
+	lc_error err = LC_ERROR_INIT;
+
+	o.path = "sh";
+	o.argv = argv;
+	o.env = env;
+	ck_assert_int_lt(lc_helper_run(&o, NULL, NULL, &err), 0);
+	ck_assert(strstr(err.msg, "absolute path"));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("group");
+	TCase *tc = tcase_create("group");
+
+	tcase_add_test(tc, creator_death_is_reported);
+	tcase_add_test(tc, creator_failure_is_reported);
+	tcase_add_test(tc, first_locker_creates);
+	tcase_add_test(tc, task_env_follows_pyxis);
+	tcase_add_test(tc, task_env_pytorch);
+	tcase_add_test(tc, hostlist_first_host);
+	tcase_add_test(tc, helper_captures_and_isolates);
+	tcase_add_test(tc, helper_gets_sigterm_forwarded);
+	tcase_add_test(tc, helper_refuses_relative_path);
+	suite_add_tcase(s, tc);
+	return lc_test_run(s);
+}
