@@ -8,13 +8,13 @@ BUILD_PKGS=(
     gcc clang meson ninja-build pkg-config clang-format
     libcurl4-openssl-dev libjansson-dev libssl-dev check
     libarchive-dev libisal-dev zlib1g-dev libzstd-dev libsquashfs-dev libseccomp-dev libfuse3-dev
-    libfuzzer-14-dev libclang-rt-14-dev
+    libfuzzer-14-dev libclang-rt-14-dev libslurm-dev
 )
 # ../shared/registry (real OCI registry, image builder) and the integration tests
 TEST_PKGS=(
     docker-registry skopeo umoci squashfs-tools squashfs-tools-ng zstd busybox-static
     debootstrap apache2-utils curl jq python3 openssl passwd util-linux
-    squashfuse fuse3 isal time
+    squashfuse fuse3 isal time slurmctld slurmd slurm-client munge
 )
 
 export DEBIAN_FRONTEND=noninteractive
