@@ -154,18 +154,6 @@ static void loopback_up(void)
  */
 static int open_fuse(holder *h, lc_error *err)
 {
-	char buf[1];
-	struct iovec iov = {buf, sizeof(buf)};
-	union {
-		struct cmsghdr align;
-		char space[CMSG_SPACE(sizeof(int))];
-	} control;
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = control.space,
-			     .msg_controllen = sizeof(control.space)};
-	struct cmsghdr *cm;
-
 	if (!h->fuse_from_caller) {
 		h->fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 		if (h->fuse_fd < 0)
@@ -174,13 +162,10 @@ static int open_fuse(holder *h, lc_error *err)
 				       "access to it)");
 		return 0;
 	}
-	if (send(h->sock, "F", 1, MSG_NOSIGNAL) != 1 ||
-	    recvmsg(h->sock, &msg, MSG_CMSG_CLOEXEC) <= 0)
+	if (send(h->sock, "F", 1, MSG_NOSIGNAL) != 1)
 		return lc_fail(err, EIO, "no /dev/fuse from the caller");
-	cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+	if (lc_fd_recv(h->sock, &h->fuse_fd, 0) < 0)
 		return lc_fail(err, EIO, "cannot open /dev/fuse for the user");
-	memcpy(&h->fuse_fd, CMSG_DATA(cm), sizeof(int));
 	return 0;
 }
 
@@ -650,16 +635,6 @@ static int check_opts(const lc_container_opts *o, lc_error *err)
  * send it to the holder. */
 static _Noreturn void fuse_helper(const lc_container *c, int sock)
 {
-	union {
-		struct cmsghdr align;
-		char space[CMSG_SPACE(sizeof(int))];
-	} control = {0};
-	struct iovec iov = {"F", 1};
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = control.space,
-			     .msg_controllen = sizeof(control.space)};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 	int fd;
 
 	if (setns(c->pidfd, CLONE_NEWUSER) < 0)
@@ -667,11 +642,7 @@ static _Noreturn void fuse_helper(const lc_container *c, int sock)
 	fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		_exit(1);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	_exit(sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : 1);
+	_exit(lc_fd_send(sock, fd, 'F', 0) < 0);
 }
 
 static int run_fuse_helper(lc_container *c, int sock, lc_error *err)

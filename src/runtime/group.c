@@ -101,56 +101,13 @@ LC_API lc_group *lc_group_free(lc_group *g)
 	return NULL;
 }
 
-static int send_pidfd(int sock, int pidfd)
-{
-	union {
-		struct cmsghdr align;
-		char space[CMSG_SPACE(sizeof(int))];
-	} control = {0};
-	struct iovec iov = {"P", 1};
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = control.space,
-			     .msg_controllen = sizeof(control.space)};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &pidfd, sizeof(int));
-	return sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == 1 ? 0 : -errno;
-}
-
-static int recv_pidfd(int sock, int *ret_fd)
-{
-	char byte;
-	struct iovec iov = {&byte, 1};
-	union {
-		struct cmsghdr align;
-		char space[CMSG_SPACE(sizeof(int))];
-	} control;
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = control.space,
-			     .msg_controllen = sizeof(control.space)};
-	struct cmsghdr *cm;
-
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) != 1)
-		return errno ? -errno : -EIO;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -EIO;
-	memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
-	return 0;
-}
-
 /* Under the lock: take the pidfd and put it back for the next process. */
 static int take_pidfd(lc_group *g, lc_error *err)
 {
-	int r = g->pidfd >= 0 ? 0 : recv_pidfd(g->sock[1], &g->pidfd);
+	int r = g->pidfd >= 0 ? 0 : lc_fd_recv(g->sock[1], &g->pidfd, MSG_DONTWAIT);
 
 	if (r >= 0)
-		r = send_pidfd(g->sock[0], g->pidfd);
+		r = lc_fd_send(g->sock[0], g->pidfd, 'P', MSG_DONTWAIT);
 	if (r < 0)
 		return lc_fail(err, -r,
 			       "cannot receive the container from the task that created it: %s",
@@ -256,7 +213,7 @@ LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *op
 		r = g->pidfd < 0 ? lc_fail(err, errno, "dup: %m") : 0;
 	}
 	if (r >= 0) {
-		r = send_pidfd(g->sock[0], g->pidfd);
+		r = lc_fd_send(g->sock[0], g->pidfd, 'P', MSG_DONTWAIT);
 		if (r < 0)
 			lc_fail(err, -r, "cannot pass the container on: %s", strerror(-r));
 	}

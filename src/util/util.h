@@ -75,6 +75,10 @@ int lc_rm_rf_children(int dir_fd);
 int lc_rm_rf_at(int dir_fd, const char *name);
 /* write all of @len bytes at the fd's position, retrying on EINTR and short writes. */
 int lc_write_all(int fd, const void *data, size_t len);
+/* Send @fd over the unix socket @sock in a message of one byte @tag (async-signal-safe). */
+int lc_fd_send(int sock, int fd, char tag, int flags);
+/* Receive a message carrying exactly one fd, made close-on-exec. -errno, -EIO without one. */
+int lc_fd_recv(int sock, int *ret_fd, int flags);
 
 /* ---- time (src/util/time.c) */
 int64_t lc_now_ms(void); /* CLOCK_MONOTONIC */
