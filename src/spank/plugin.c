@@ -32,7 +32,8 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 	case S_CTX_ALLOCATOR:
 		if (args_apply_env(NULL) < 0)
 			return -1;
-		(void)args_check_enabled();
+		if (args_check_enabled() && args_refuse_entrypoint(&config) < 0)
+			return -1;
 		return 0;
 	case S_CTX_REMOTE:
 		return remote_post_opt(sp, &config);

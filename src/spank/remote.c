@@ -162,13 +162,6 @@ int remote_post_opt(spank_t sp, const plugin_config *cfg)
 		return -1;
 	if (st.stepid >= SPECIAL_STEP_IDS)
 		return 0; /* batch and interactive steps: srun steps inside containerize */
-	if (args.entrypoint == 1 || (args.entrypoint == UNSET && cfg->execute_entrypoint)) {
-		/* not built yet: refuse rather than silently run without it */
-		slurm_error(PLUGIN_NAME
-			    ": running the image's entrypoint is not supported yet; use "
-			    "--no-container-entrypoint");
-		return -1;
-	}
 	st.enabled = true;
 	return image_is_file(args.image) ? 0 : make_step_dir();
 }
@@ -405,6 +398,8 @@ int remote_task_init_privileged(spank_t sp)
 
 	if (!st.enabled)
 		return 0;
+	if (args_refuse_entrypoint(st.cfg) < 0)
+		return -1;
 	r = lc_group_lock(st.group, &err);
 	if (r == 1)
 		r = create_container(sp, &err);

@@ -166,6 +166,20 @@ START_TEST(flags_without_image_are_noted)
 }
 END_TEST
 
+START_TEST(entrypoint_is_refused_until_built)
+{
+	plugin_config cfg = {.execute_entrypoint = false};
+
+	setup();
+	ck_assert_int_eq(args_refuse_entrypoint(&cfg), 0);
+	cfg.execute_entrypoint = true;
+	ck_assert_int_lt(args_refuse_entrypoint(&cfg), 0);
+	expect_message("running the image's entrypoint is not supported yet");
+	ck_assert_int_eq(flag("no-container-entrypoint", NULL), 0);
+	ck_assert_int_eq(args_refuse_entrypoint(&cfg), 0);
+}
+END_TEST
+
 START_TEST(plugstack_options)
 {
 	char *good[] = {"runtime_path=/var/run/x", "execute_entrypoint=1",
@@ -221,6 +235,7 @@ int main(void)
 	tcase_add_test(tc, good_flags_accumulate);
 	tcase_add_test(tc, pyxis_variables_fill_what_flags_left);
 	tcase_add_test(tc, flags_without_image_are_noted);
+	tcase_add_test(tc, entrypoint_is_refused_until_built);
 	tcase_add_test(tc, plugstack_options);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
