@@ -473,8 +473,6 @@ LC_API void lc_group_fail(lc_group *g, const lc_error *why);
 LC_API int lc_group_enter(lc_group *g, const char *workdir, lc_error *err);
 /** The container's environment recorded by the creator. Free with lc_strv_free(). */
 LC_API int lc_group_env(const lc_group *g, char ***ret_env, lc_error *err);
-/** Creation time of the container, in ms (mount and setup), as measured by the creator. */
-LC_API int64_t lc_group_setup_ms(const lc_group *g);
 
 /* ---------------------------------------------------------------- task environments */
 

@@ -26,13 +26,14 @@
 #define GROUP_MAP_SIZE (4u << 20) /* pages are touched only as the environment needs them */
 #define GROUP_ERROR_MAX 512
 
-enum group_state { GROUP_NEW, GROUP_READY, GROUP_FAILED };
+enum group_state { GROUP_NEW, GROUP_READY, GROUP_FAILED, GROUP_CREATOR_DIED };
+
+#define CREATOR_DIED "a previous task terminated unexpectedly during container setup"
 
 typedef struct group_shared {
 	pthread_mutex_t lock;
 	enum group_state state;
 	int ns_flags;
-	int64_t setup_ms;
 	char error[GROUP_ERROR_MAX];
 	char workdir[4096];
 	size_t env_len; /* bytes of env: "K=V\0K=V\0..." */
@@ -63,9 +64,10 @@ LC_API int lc_group_new(lc_group **ret_group, lc_error *err)
 	g->sh =
 	    mmap(NULL, GROUP_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (g->sh == MAP_FAILED) {
+		r = errno;
 		g->sh = NULL;
 		lc_group_free(g);
-		return lc_fail(err, errno, "cannot map the group's shared state: %m");
+		return lc_fail(err, r, "cannot map the group's shared state: %s", strerror(r));
 	}
 	r = pthread_mutexattr_init(&attr);
 	if (!r)
@@ -131,11 +133,9 @@ LC_API int lc_group_lock(lc_group *g, lc_error *err)
 	r = pthread_mutex_lock(&g->sh->lock);
 	if (r == EOWNERDEAD) {
 		pthread_mutex_consistent(&g->sh->lock);
-		g->sh->state = GROUP_FAILED;
-		snprintf(g->sh->error, sizeof(g->sh->error),
-			 "a previous task terminated unexpectedly during container setup");
+		g->sh->state = GROUP_CREATOR_DIED;
 		unlock(g);
-		return lc_fail(err, ECHILD, "%s", g->sh->error);
+		return lc_fail(err, ECHILD, CREATOR_DIED);
 	}
 	if (r)
 		return lc_fail(err, r, "cannot lock the container group: %s", strerror(r));
@@ -147,12 +147,13 @@ LC_API int lc_group_lock(lc_group *g, lc_error *err)
 		r = take_pidfd(g, err);
 		unlock(g);
 		return r;
+	case GROUP_CREATOR_DIED:
+		unlock(g);
+		return lc_fail(err, ECHILD, CREATOR_DIED);
 	case GROUP_FAILED:
 		break;
 	}
 	unlock(g);
-	if (!strcmp(g->sh->error, "a previous task terminated unexpectedly during container setup"))
-		return lc_fail(err, ECHILD, "%s", g->sh->error);
 	return lc_fail(err, ECHILD, "container was not started successfully by another task%s%s",
 		       *g->sh->error ? ": " : "", g->sh->error);
 }
@@ -198,7 +199,6 @@ LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *op
 {
 	lc_error local = LC_ERROR_INIT;
 	lc_container *c = NULL;
-	int64_t t0 = lc_now_ms();
 	int r;
 
 	if (!err)
@@ -222,7 +222,6 @@ LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *op
 		lc_group_fail(g, err);
 		return r;
 	}
-	g->sh->setup_ms = lc_now_ms() - t0;
 	g->sh->state = GROUP_READY;
 	unlock(g);
 	return 0;
@@ -264,9 +263,4 @@ LC_API int lc_group_env(const lc_group *g, char ***ret_env, lc_error *err)
 		}
 	*ret_env = lc_strvec_steal(&e);
 	return *ret_env ? 0 : lc_fail(err ? err : &local, ENOMEM, "out of memory");
-}
-
-LC_API int64_t lc_group_setup_ms(const lc_group *g)
-{
-	return g->sh->setup_ms;
 }

@@ -44,34 +44,18 @@ static int add_job_env(lc_strvec *e, const char *const *job_env, const char *con
 	return r;
 }
 
-static int add_container_env(lc_strvec *e, const char *const *container_env,
-			     const char *const *host_wins)
+/* The value of the variable named by the @len bytes at @name in @v, or NULL. */
+static const char *strv_lookup(const char *const *v, const char *name, size_t len)
 {
-	int r = 0;
-
-	for (; !r && container_env && *container_env; container_env++) {
-		size_t len = name_len(*container_env);
-		char name[256];
-
-		if (!len || len >= sizeof(name))
-			continue;
-		memcpy(name, *container_env, len);
-		name[len] = '\0';
-		if (strv_has(host_wins, name, len) && lc_env_get(e, name))
-			continue;
-		r = lc_env_put(e, *container_env);
-	}
-	return r;
-}
-
-static const char *strv_get(const char *const *v, const char *name)
-{
-	size_t len = strlen(name);
-
 	for (; v && *v; v++)
 		if (!strncmp(*v, name, len) && (*v)[len] == '=')
 			return *v + len + 1;
 	return NULL;
+}
+
+static const char *strv_get(const char *const *v, const char *name)
+{
+	return strv_lookup(v, name, strlen(name));
 }
 
 typedef struct env_sources {
@@ -79,6 +63,22 @@ typedef struct env_sources {
 	const char *const *container_env;
 	const char *const *host_wins;
 } env_sources;
+
+/* The container's variables win, except for the names in host_wins that the job sets. */
+static int add_container_env(lc_strvec *e, const env_sources *src)
+{
+	int r = 0;
+
+	for (const char *const *kv = src->container_env; !r && kv && *kv; kv++) {
+		size_t len = name_len(*kv);
+
+		if (!len ||
+		    (strv_has(src->host_wins, *kv, len) && strv_lookup(src->job_env, *kv, len)))
+			continue;
+		r = lc_env_put(e, *kv);
+	}
+	return r;
+}
 
 /* Set @name to @value unless the image set it, or the job did and the user listed it. */
 static int set_unless_given(lc_strvec *e, const env_sources *src, const char *name,
@@ -130,13 +130,14 @@ LC_API int lc_task_env(const char *const *job_env, const char *const *container_
 		       const char *const *host_wins, char ***ret_env, lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;
+	const env_sources src = {job_env, container_env, host_wins};
 	lc_strvec e = {0};
 	int r = add_job_env(&e, job_env, host_wins);
 
 	if (!r)
-		r = add_container_env(&e, container_env, host_wins);
+		r = add_container_env(&e, &src);
 	if (!r)
-		r = add_pytorch_env(&e, &(env_sources){job_env, container_env, host_wins});
+		r = add_pytorch_env(&e, &src);
 	if (r < 0) {
 		lc_strvec_free(&e);
 		return lc_fail(err ? err : &local, -r, "building the task environment: %s",

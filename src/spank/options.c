@@ -2,6 +2,7 @@
 /* The --container-* flags and PYXIS_* variables, with pyxis's validation and messages. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,16 @@
 plugin_args args = {
     .mount_home = UNSET, .remap_root = UNSET, .entrypoint = UNSET, .writable = UNSET};
 
-static int fail(const char *fmt, const char *a, const char *b)
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
 {
-	slurm_error(fmt, a, b);
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	slurm_error("%s", msg);
 	return -1;
 }
 
@@ -25,9 +33,9 @@ static int fail(const char *fmt, const char *a, const char *b)
 static int set_once(char **field, const char *value, const char *flag)
 {
 	if (!value || !*value)
-		return fail(PLUGIN_NAME ": --%s: argument required%s", flag, "");
+		return fail(PLUGIN_NAME ": --%s: argument required", flag);
 	if (*field && strcmp(*field, value))
-		return fail(PLUGIN_NAME ": --%s: specified multiple times%s", flag, "");
+		return fail(PLUGIN_NAME ": --%s: specified multiple times", flag);
 	if (!*field && !(*field = strdup(value)))
 		return -1;
 	return 0;
@@ -61,9 +69,9 @@ static int cb_mounts(int val, const char *optarg, int remote)
 
 	(void)val, (void)remote;
 	if (!optarg || !*optarg)
-		return fail(PLUGIN_NAME ": --%s: argument required%s", "container-mounts", "");
+		return fail(PLUGIN_NAME ": --container-mounts: argument required");
 	if (lc_mounts_check(optarg, &err) < 0)
-		return fail(PLUGIN_NAME ": --container-mounts: %s%s", lc_error_message(&err), "");
+		return fail(PLUGIN_NAME ": --container-mounts: %s", lc_error_message(&err));
 	if (args.mounts && asprintf(&joined, "%s,%s", args.mounts, optarg) < 0)
 		return -1;
 	if (!args.mounts && !(joined = strdup(optarg)))
@@ -144,12 +152,12 @@ static int cb_env(int val, const char *optarg, int remote)
 {
 	(void)val, (void)remote;
 	if (!optarg || !*optarg)
-		return fail(PLUGIN_NAME ": --container-env: invalid format%s%s", "", "");
+		return fail(PLUGIN_NAME ": --container-env: invalid format");
 	for (const char *p = optarg;; p++) {
 		const char *end = strchrnul(p, ',');
 
 		if (!valid_env_name(p, (size_t)(end - p)))
-			return fail(PLUGIN_NAME ": --container-env: invalid format%s%s", "", "");
+			return fail(PLUGIN_NAME ": --container-env: invalid format");
 		if (add_env_name(p, (size_t)(end - p)) < 0)
 			return -1;
 		if (!*end)
@@ -169,8 +177,7 @@ static int cb_unshare(int val, const char *optarg, int remote)
 
 	(void)val, (void)remote;
 	if (!optarg || !*optarg)
-		return fail(PLUGIN_NAME ": --container-unshare: empty namespace argument%s%s", "",
-			    "");
+		return fail(PLUGIN_NAME ": --container-unshare: empty namespace argument");
 	for (const char *p = optarg;; p++) {
 		const char *end = strchrnul(p, ',');
 		size_t len = (size_t)(end - p), i;
@@ -180,13 +187,11 @@ static int cb_unshare(int val, const char *optarg, int remote)
 			if (strlen(known[i].name) == len && !strncmp(known[i].name, p, len))
 				break;
 		if (!len)
-			return fail(PLUGIN_NAME
-				    ": --container-unshare: empty namespace argument%s%s",
-				    "", "");
+			return fail(PLUGIN_NAME ": --container-unshare: empty namespace argument");
 		if (i == sizeof(known) / sizeof(*known)) {
 			snprintf(shown, sizeof(shown), "%.*s", (int)len, p);
-			return fail(PLUGIN_NAME ": --container-unshare: unknown namespace '%s'%s",
-				    shown, "");
+			return fail(PLUGIN_NAME ": --container-unshare: unknown namespace '%s'",
+				    shown);
 		}
 		args.unshare |= known[i].flag;
 		args.unshare_set = true;
@@ -282,21 +287,19 @@ static int env_bool(spank_t sp, const char *name)
 
 static int apply_env_strings(spank_t sp)
 {
-	static const struct {
+	const struct {
 		const char *var;
 		spank_opt_cb_f cb;
-	} vars[] = {{"PYXIS_CONTAINER_IMAGE", cb_image},
-		    {"PYXIS_CONTAINER_MOUNTS", cb_mounts},
-		    {"PYXIS_CONTAINER_WORKDIR", cb_workdir},
-		    {"PYXIS_CONTAINER_ENV", cb_env},
-		    {"PYXIS_CONTAINER_UNSHARE", cb_unshare}};
+		bool given; /* by a flag, which wins */
+	} vars[] = {{"PYXIS_CONTAINER_IMAGE", cb_image, args.image},
+		    {"PYXIS_CONTAINER_MOUNTS", cb_mounts, args.mounts},
+		    {"PYXIS_CONTAINER_WORKDIR", cb_workdir, args.workdir},
+		    {"PYXIS_CONTAINER_ENV", cb_env, args.env_names},
+		    {"PYXIS_CONTAINER_UNSHARE", cb_unshare, args.unshare_set}};
 	char buf[ENV_VALUE_MAX];
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(*vars); i++) {
-		bool set = (i == 0 && args.image) || (i == 1 && args.mounts) ||
-			   (i == 2 && args.workdir) || (i == 3 && args.env_names) ||
-			   (i == 4 && args.unshare_set);
-		const char *v = set ? NULL : env_value(sp, vars[i].var, buf, sizeof(buf));
+		const char *v = vars[i].given ? NULL : env_value(sp, vars[i].var, buf, sizeof(buf));
 
 		if (v && vars[i].cb(0, v, sp != NULL) < 0)
 			return -1;

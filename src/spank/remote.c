@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libcontainer/libcontainer.h>
@@ -32,19 +31,13 @@ static struct {
 	gid_t *gids;
 	int n_gids;
 	uint32_t jobid, stepid;
+	char uid_name[16];  /* "<uid>": the user's directory under runtime_path */
+	char step_name[32]; /* "<jobid>.<stepid>": the step's directory in it */
 	char cwd[PATH_MAX];
 	char *step_dir; /* <runtime_path>/<uid>/<jobid>.<stepid>, for imports */
 	lc_group *group;
 	int64_t import_ms, setup_ms;
 } st;
-
-static int64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static bool image_is_file(const char *image)
 {
@@ -79,12 +72,9 @@ static int user_dir(int parent_fd, const char *name, int *ret_fd)
 
 static int make_step_dir(void)
 {
-	const char *base = st.cfg->runtime_path;
-	char uid[16], step[32];
+	const char *base = st.cfg->runtime_path, *uid = st.uid_name, *step = st.step_name;
 	int base_fd, uid_fd = -1, step_fd = -1, r;
 
-	snprintf(uid, sizeof(uid), "%u", (unsigned)st.uid);
-	snprintf(step, sizeof(step), "%u.%u", st.jobid, st.stepid);
 	if (mkdir(base, 0755) < 0 && errno != EEXIST)
 		return slurm_error(PLUGIN_NAME ": runtime_path %s: %m", base), -1;
 	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -109,18 +99,16 @@ static int make_step_dir(void)
  * removes in the user's directory without following a link. */
 static void remove_step_dir(void)
 {
-	char uid[16], step[32], path[PATH_MAX];
+	char path[PATH_MAX];
 	int fd, r;
 
 	if (!st.step_dir)
 		return;
-	snprintf(uid, sizeof(uid), "%u", (unsigned)st.uid);
-	snprintf(step, sizeof(step), "%u.%u", st.jobid, st.stepid);
-	snprintf(path, sizeof(path), "%s/%s", st.cfg->runtime_path, uid);
+	snprintf(path, sizeof(path), "%s/%s", st.cfg->runtime_path, st.uid_name);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	r = lc_rm_rf_at(fd, step);
+	r = lc_rm_rf_at(fd, st.step_name);
 	if (r < 0 && r != -ENOENT)
 		slurm_info(PLUGIN_NAME ": cannot remove %s: %s", st.step_dir, strerror(-r));
 	close(fd);
@@ -146,6 +134,8 @@ static int read_job_ids(spank_t sp)
 			return -1;
 		memcpy(st.gids, gids, (size_t)st.n_gids * sizeof(gid_t));
 	}
+	snprintf(st.uid_name, sizeof(st.uid_name), "%u", (unsigned)st.uid);
+	snprintf(st.step_name, sizeof(st.step_name), "%u.%u", st.jobid, st.stepid);
 	if (spank_getenv(sp, "PWD", st.cwd, sizeof(st.cwd)) != ESPANK_SUCCESS)
 		snprintf(st.cwd, sizeof(st.cwd), "/");
 	return 0;
@@ -295,7 +285,7 @@ static int import_image(spank_t sp, char **ret_path, char *timings, size_t size,
 {
 	char *output = NULL, **log = NULL;
 	int status = 0, r;
-	int64_t t0 = now_ms();
+	int64_t t0 = lc_now_ms();
 
 	if (asprintf(&output, "%s/image.sqsh", st.step_dir) < 0)
 		return -ENOMEM;
@@ -309,7 +299,7 @@ static int import_image(spank_t sp, char **ret_path, char *timings, size_t size,
 		slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
 		find_timings(log, timings, size);
 	}
-	st.import_ms = now_ms() - t0;
+	st.import_ms = lc_now_ms() - t0;
 	lc_strv_free(log);
 	if (r < 0) {
 		free(output);
@@ -364,7 +354,7 @@ static int create_container(spank_t sp, lc_error *err)
 
 	if (!image_is_file(args.image))
 		r = import_image(sp, &imported, timings, sizeof(timings), err);
-	t0 = now_ms();
+	t0 = lc_now_ms();
 	o.flags = container_flags();
 	o.image = imported ? imported : args.image;
 	o.mounts = args.mounts;
@@ -379,7 +369,7 @@ static int create_container(spank_t sp, lc_error *err)
 	} else {
 		lc_group_fail(st.group, err);
 	}
-	st.setup_ms = now_ms() - t0;
+	st.setup_ms = lc_now_ms() - t0;
 	remove_step_dir(); /* the holder keeps the image open */
 	if (r >= 0)
 		slurm_verbose(PLUGIN_NAME ": container setup: import %lld ms (%s), mount %lld ms",
@@ -410,15 +400,13 @@ int remote_task_init_privileged(spank_t sp)
 	return 0;
 }
 
-/* Set the task's environment to @env: what it lacks is unset, the rest set. */
-static int apply_env(spank_t sp, char **env)
+/* Turn the task's environment, @job_env, into @env: what @env lacks is unset, the rest set.
+ * The names to unset are copied first: setting may move @job_env. */
+static int apply_env(spank_t sp, char **job_env, char **env)
 {
-	char **job_env = NULL;
 	char **drop = NULL;
 	size_t n = 0, k = 0;
 
-	if (spank_get_item(sp, S_JOB_ENV, &job_env) != ESPANK_SUCCESS)
-		return -1;
 	while (job_env && job_env[n])
 		n++;
 	drop = calloc(n + 1, sizeof(char *));
@@ -450,7 +438,7 @@ int remote_task_init(spank_t sp)
 {
 	lc_error err = LC_ERROR_INIT;
 	char **container_env = NULL, **task_env = NULL, **job_env = NULL;
-	int64_t t0 = now_ms();
+	int64_t t0 = lc_now_ms();
 	int r;
 
 	if (!st.enabled)
@@ -461,7 +449,7 @@ int remote_task_init(spank_t sp)
 	if (r >= 0)
 		r = lc_task_env((const char *const *)job_env, (const char *const *)container_env,
 				(const char *const *)args.env_names, &task_env, &err);
-	if (r >= 0 && apply_env(sp, task_env) < 0)
+	if (r >= 0 && apply_env(sp, job_env, task_env) < 0)
 		r = lc_fail(&err, ENOMEM, "cannot set the task's environment");
 	if (r >= 0)
 		r = lc_group_enter(st.group, args.workdir, &err);
@@ -471,7 +459,8 @@ int remote_task_init(spank_t sp)
 		slurm_error(PLUGIN_NAME ": %s", lc_error_message(&err));
 		return -1;
 	}
-	slurm_verbose(PLUGIN_NAME ": joined the container in %lld ms", (long long)(now_ms() - t0));
+	slurm_verbose(PLUGIN_NAME ": joined the container in %lld ms",
+		      (long long)(lc_now_ms() - t0));
 	return 0;
 }
 
