@@ -455,13 +455,32 @@ LC_API lc_group *lc_group_free(lc_group *g);
  * container setup").
  */
 LC_API int lc_group_lock(lc_group *g, lc_error *err);
+/** How lc_group_create() prepares the processes' common start. */
+typedef struct lc_group_opts {
+	uint32_t version; /**< LC_GROUP_OPTS_VERSION */
+	uint32_t flags;   /**< LC_PROCESS_ENTRYPOINT: run the image's Entrypoint once (below) */
+	/** The container's environment: see lc_container_env(). */
+	const char *const *env_overrides;
+} lc_group_opts;
+#define LC_GROUP_OPTS_VERSION 1
+#define LC_GROUP_OPTS_INIT                     \
+	{                                      \
+		LC_GROUP_OPTS_VERSION, 0, NULL \
+	}
+
 /**
  * The creator: create the container for the group (see lc_container_create), record its
- * environment (lc_container_env with @env_overrides) and working directory, hand the holder's
- * pidfd on and release the lock. On failure the others are told too.
+ * environment (lc_container_env with the overrides) and working directory (the image's), hand
+ * the holder's pidfd on and release the lock. On failure the others are told too.
+ *
+ * With LC_PROCESS_ENTRYPOINT and an image that has one, the Entrypoint runs once, as enroot
+ * runs it (with /bin/sh in the image): in front of a command that it must run (`exec "$@"`),
+ * whose environment and working directory become the group's. Its output (stdout and stderr)
+ * goes to *@ret_log as lines, also when it fails (NULL when it did not run; may be NULL).
+ * Errors: "container start failed with error code: N", "container exited too soon".
  */
 LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *opts,
-			   const char *const *env_overrides, lc_error *err);
+			   const lc_group_opts *group_opts, char ***ret_log, lc_error *err);
 /** The creator gave up before lc_group_create() (e.g. the import failed): tell the others. */
 LC_API void lc_group_fail(lc_group *g, const lc_error *why);
 /**

@@ -889,9 +889,10 @@ LC_API int lc_container_env(const lc_container *c, const char *const *overrides,
 
 typedef struct spawn_args {
 	const lc_container *c;
-	char **argv;
-	char **env;
+	char *const *argv;
+	char *const *env;
 	const char *workdir;
+	const int *fds; /* the child's fds 0..3, -1: as inherited; each source is >= 4 */
 	int err_fd;
 } spawn_args;
 
@@ -907,7 +908,7 @@ static _Noreturn void child_fail(const spawn_args *a, int code, const char *what
 }
 
 /* execve @argv[0], searched in the container's PATH (execvpe would use the caller's). */
-static int exec_in_path(char **argv, char **env)
+static int exec_in_path(char *const *argv, char *const *env)
 {
 	const char *path = NULL;
 	char buf[PATH_MAX];
@@ -917,7 +918,7 @@ static int exec_in_path(char **argv, char **env)
 		execve(argv[0], argv, env);
 		return -errno;
 	}
-	for (char **e = env; *e; e++)
+	for (char *const *e = env; *e; e++)
 		if (!strncmp(*e, "PATH=", 5))
 			path = *e + 5;
 	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
@@ -942,6 +943,12 @@ static _Noreturn void child_main(const spawn_args *a)
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
+	for (int i = 0; a->fds && i < LC_SPAWN_FDS; i++)
+		if (a->fds[i] >= 0 && dup2(a->fds[i], i) < 0)
+			child_fail(a, 126, "cannot set up the process's file descriptors", "",
+				   errno);
+	if (a->fds) /* given fds only: nothing of the caller's leaks in */
+		(void)close_range(LC_SPAWN_FDS, ~0u, CLOSE_RANGE_CLOEXEC);
 	r = drop_to_user(&c->user);
 	if (r < 0)
 		child_fail(a, 126, "cannot become the user ", c->user.name, -r);
@@ -975,15 +982,39 @@ static int spawn_wait_exec(pid_t pid, int fd, lc_error *err)
 	return lc_fail(err, strstr(msg, "command not found") ? ENOENT : EIO, "%s", msg);
 }
 
+int lc_container_spawn_fds(lc_container *c, char *const *argv, char *const *env,
+			   const char *workdir, const int fds[LC_SPAWN_FDS], pid_t *ret_pid,
+			   lc_error *err)
+{
+	spawn_args a = {c,   argv, env, workdir ? workdir : c->img->workdir ? c->img->workdir : "/",
+			fds, -1};
+	int pipefd[2], r;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return lc_fail(err, errno, "pipe: %m");
+	a.err_fd = pipefd[1];
+	pid = fork();
+	if (pid == 0) {
+		close(pipefd[0]);
+		child_main(&a);
+	}
+	close(pipefd[1]);
+	r = pid < 0 ? lc_fail(err, errno, "fork: %m") : spawn_wait_exec(pid, pipefd[0], err);
+	close(pipefd[0]);
+	if (r < 0)
+		return r;
+	*ret_pid = pid;
+	return 0;
+}
+
 LC_API int lc_container_spawn(lc_container *c, const lc_process_opts *opts, pid_t *ret_pid,
 			      lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;
 	static const lc_process_opts defaults = LC_PROCESS_OPTS_INIT;
 	char **argv = NULL, **env = NULL;
-	spawn_args a = {.c = c};
-	int pipefd[2], r;
-	pid_t pid;
+	int r;
 
 	if (!err)
 		err = &local;
@@ -1004,30 +1035,9 @@ LC_API int lc_container_spawn(lc_container *c, const lc_process_opts *opts, pid_
 	} else if (r >= 0) {
 		r = lc_container_env(c, NULL, &env, err);
 	}
-	if (r >= 0 && pipe2(pipefd, O_CLOEXEC) < 0)
-		r = lc_fail(err, errno, "pipe: %m");
-	if (r < 0) {
-		lc_strv_free(argv);
-		lc_strv_free(env);
-		return r;
-	}
-	a = (spawn_args){c, argv, env,
-			 opts->workdir     ? opts->workdir
-			 : c->img->workdir ? c->img->workdir
-					   : "/",
-			 pipefd[1]};
-	pid = fork();
-	if (pid == 0) {
-		close(pipefd[0]);
-		child_main(&a);
-	}
-	close(pipefd[1]);
-	r = pid < 0 ? lc_fail(err, errno, "fork: %m") : spawn_wait_exec(pid, pipefd[0], err);
-	close(pipefd[0]);
+	if (r >= 0)
+		r = lc_container_spawn_fds(c, argv, env, opts->workdir, NULL, ret_pid, err);
 	lc_strv_free(argv);
 	lc_strv_free(env);
-	if (r < 0)
-		return r;
-	*ret_pid = pid;
-	return 0;
+	return r;
 }

@@ -167,47 +167,73 @@ LC_API void lc_group_fail(lc_group *g, const lc_error *why)
 	unlock(g);
 }
 
-static int record(lc_group *g, lc_container *c, const char *const *env_overrides, lc_error *err)
+static int store_env(lc_group *g, char *const *env, lc_error *err)
 {
-	const lc_image *img = lc_container_image(c);
-	char **env = NULL;
 	size_t off = 0, room = GROUP_MAP_SIZE - sizeof(group_shared);
-	int r = lc_container_env(c, env_overrides, &env, err);
 
-	for (char **e = env; r >= 0 && e && *e; e++) {
+	for (char *const *e = env; e && *e; e++) {
 		size_t n = strlen(*e) + 1;
 
-		if (n > room - off) {
-			r = lc_fail(err, E2BIG, "the container's environment is too large");
-			break;
-		}
+		if (n > room - off)
+			return lc_fail(err, E2BIG, "the container's environment is too large");
 		memcpy(g->sh->env + off, *e, n);
 		off += n;
 	}
-	lc_strv_free(env);
-	if (r < 0)
-		return r;
 	g->sh->env_len = off;
-	g->sh->ns_flags = lc_container_ns_flags(c);
-	snprintf(g->sh->workdir, sizeof(g->sh->workdir), "%s",
-		 img && img->workdir && *img->workdir ? img->workdir : "/");
 	return 0;
 }
 
-LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *opts,
-			   const char *const *env_overrides, lc_error *err)
+/* The environment and working directory every process starts from. */
+static int record(lc_group *g, lc_container *c, const lc_group_opts *o, char ***ret_log,
+		  lc_error *err)
 {
+	const lc_image *img = lc_container_image(c);
+	lc_entrypoint_result ep = {0};
+	const char *workdir = img && img->workdir && *img->workdir ? img->workdir : "/";
+	char **env = NULL;
+	int r = lc_container_env(c, o->env_overrides, &env, err);
+
+	if (r >= 0 && (o->flags & LC_PROCESS_ENTRYPOINT)) {
+		r = lc_entrypoint_run(c, env, &ep, err);
+		if (ret_log)
+			*ret_log = TAKE_PTR(ep.log);
+	}
+	if (r >= 0)
+		r = store_env(g, ep.ran ? ep.env : env, err);
+	if (r >= 0) {
+		g->sh->ns_flags = lc_container_ns_flags(c);
+		snprintf(g->sh->workdir, sizeof(g->sh->workdir), "%s", ep.ran ? ep.cwd : workdir);
+	}
+	lc_entrypoint_result_free(&ep);
+	lc_strv_free(env);
+	return r;
+}
+
+LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *opts,
+			   const lc_group_opts *group_opts, char ***ret_log, lc_error *err)
+{
+	static const lc_group_opts defaults = LC_GROUP_OPTS_INIT;
 	lc_error local = LC_ERROR_INIT;
 	lc_container *c = NULL;
 	int r;
 
 	if (!err)
 		err = &local;
+	if (ret_log)
+		*ret_log = NULL;
+	if (!group_opts)
+		group_opts = &defaults;
 	if (!g || !g->locked)
 		return lc_fail(err, EINVAL, "lc_group_create: the group is not locked");
+	if (group_opts->version != LC_GROUP_OPTS_VERSION ||
+	    (group_opts->flags & ~(uint32_t)LC_PROCESS_ENTRYPOINT)) {
+		r = lc_fail(err, EINVAL, "lc_group_create: bad options");
+		lc_group_fail(g, err);
+		return r;
+	}
 	r = lc_container_create_detached(ctx, opts, g->lifeline[0], &c, err);
 	if (r >= 0)
-		r = record(g, c, env_overrides, err);
+		r = record(g, c, group_opts, ret_log, err);
 	if (r >= 0) {
 		g->pidfd = fcntl(lc_container_pidfd(c), F_DUPFD_CLOEXEC, 3);
 		r = g->pidfd < 0 ? lc_fail(err, errno, "dup: %m") : 0;

@@ -33,13 +33,14 @@ static void child_say(const char *what, const char *arg, int e)
 	(void)!write(2, "\n", 1);
 }
 
-static int fd_at_least_3(int fd)
+int lc_fd_above_stdio(int fd)
 {
 	int moved;
 
-	if (fd < 0 || fd >= 3)
+	if (fd < 0 || fd >= LC_SPAWN_FDS)
 		return fd;
-	moved = fcntl(fd, F_DUPFD, 3);
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, LC_SPAWN_FDS);
+	close(fd);
 	return moved;
 }
 
@@ -49,7 +50,7 @@ static _Noreturn void helper_child(const lc_helper_opts *o, int log_fd)
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	sigset_t none;
 	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	int null = fd_at_least_3(open("/dev/null", O_RDONLY));
+	int null = lc_fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
 
 	if (fd >= 0) {
 		(void)!write(fd, "0", 1);
@@ -96,12 +97,11 @@ static int wait_forwarding(pid_t pid, int sig_fd, int *ret_status, lc_error *err
 	return 0;
 }
 
-/* The log as lines, at most LOG_MAX bytes from its end. */
-static int read_log(int fd, char ***ret_log)
+int lc_fd_read_lines(int fd, size_t max, char ***ret_log)
 {
 	off_t size = lseek(fd, 0, SEEK_END);
-	off_t from = size > (off_t)LOG_MAX ? size - (off_t)LOG_MAX : 0;
-	_cleanup_free_ char *text = malloc(LOG_MAX + 1);
+	off_t from = size > (off_t)max ? size - (off_t)max : 0;
+	_cleanup_free_ char *text = malloc(max + 1);
 	lc_strvec lines = {0};
 	ssize_t n = text && size >= 0 ? pread(fd, text, (size_t)(size - from), from) : -1;
 	int r = 0;
@@ -157,7 +157,7 @@ LC_API int lc_helper_run(const lc_helper_opts *opts, int *ret_status, char ***re
 	r = check_helper_opts(opts, err);
 	if (r < 0)
 		return r;
-	log_fd = fd_at_least_3(memfd_create("lc-helper-log", MFD_CLOEXEC));
+	log_fd = lc_fd_above_stdio(memfd_create("lc-helper-log", MFD_CLOEXEC));
 	if (log_fd < 0)
 		return lc_fail(err, errno, "memfd_create: %m");
 	sigemptyset(&forward);
@@ -176,7 +176,7 @@ LC_API int lc_helper_run(const lc_helper_opts *opts, int *ret_status, char ***re
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	if (r < 0)
 		return r;
-	if (ret_log && (r = read_log(log_fd, ret_log)) < 0)
+	if (ret_log && (r = lc_fd_read_lines(log_fd, LOG_MAX, ret_log)) < 0)
 		return lc_fail(err, -r, "reading the log of %s: %s", opts->path, strerror(-r));
 	if (ret_status)
 		*ret_status = status;

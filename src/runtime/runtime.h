@@ -153,4 +153,34 @@ int lc_container_pidfd(const lc_container *c);
 /* CLONE_NEW* of the namespaces a process joins. */
 int lc_container_ns_flags(const lc_container *c);
 
+#define LC_SPAWN_FDS 4
+/*
+ * lc_container_spawn() with a built @argv and @env (@workdir NULL: the image's). @fds (may be
+ * NULL): what the child gets as fds 0..3, -1 for "as inherited"; each must be >= LC_SPAWN_FDS.
+ */
+int lc_container_spawn_fds(lc_container *c, char *const *argv, char *const *env,
+			   const char *workdir, const int fds[LC_SPAWN_FDS], pid_t *ret_pid,
+			   lc_error *err);
+
+/* ================================================================ entrypoint (entrypoint.c) */
+typedef struct lc_entrypoint_result {
+	bool ran;   /* false: the image has no Entrypoint */
+	char **env; /* the environment the Entrypoint handed to the command */
+	char *cwd;  /* and its working directory */
+	char **log; /* its output (stdout and stderr), also when it failed */
+} lc_entrypoint_result;
+/*
+ * Run the image's Entrypoint once in @c with @env, the way enroot's /etc/rc does, in front of a
+ * command that reports what the tasks need. Errors: "container start failed with error code:
+ * N", "container exited too soon" (the Entrypoint did not run its arguments).
+ */
+int lc_entrypoint_run(lc_container *c, char *const *env, lc_entrypoint_result *res, lc_error *err);
+void lc_entrypoint_result_free(lc_entrypoint_result *res);
+
+/* ================================================================ helpers (helper.c) */
+/* An fd >= 4: @fd itself, or a CLOEXEC copy (@fd is then closed). */
+int lc_fd_above_stdio(int fd);
+/* The text in @fd (from offset 0; the last @max bytes when longer) as lines. */
+int lc_fd_read_lines(int fd, size_t max, char ***ret_lines);
+
 #endif

@@ -354,16 +354,9 @@ bool args_check_enabled(void)
 	return false;
 }
 
-int args_refuse_entrypoint(const plugin_config *cfg)
+bool args_run_entrypoint(const plugin_config *cfg)
 {
-	if (args.entrypoint == 1 || (args.entrypoint == UNSET && cfg->execute_entrypoint)) {
-		/* not built yet: refuse rather than silently run without it */
-		slurm_error(PLUGIN_NAME
-			    ": running the image's entrypoint is not supported yet; use "
-			    "--no-container-entrypoint");
-		return -1;
-	}
-	return 0;
+	return args.entrypoint == 1 || (args.entrypoint == UNSET && cfg->execute_entrypoint);
 }
 
 void args_free(void)

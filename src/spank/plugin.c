@@ -32,8 +32,7 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 	case S_CTX_ALLOCATOR:
 		if (args_apply_env(NULL) < 0)
 			return -1;
-		if (args_check_enabled() && args_refuse_entrypoint(&config) < 0)
-			return -1;
+		args_check_enabled();
 		return 0;
 	case S_CTX_REMOTE:
 		return remote_post_opt(sp, &config);

@@ -50,8 +50,8 @@ int args_register(spank_t sp);
 int args_apply_env(spank_t sp);
 /* Notes for flags that do nothing without an image; true when the plugin is on. */
 bool args_check_enabled(void);
-/* Running the image's entrypoint is not built yet: -1 with a message when it is asked for. */
-int args_refuse_entrypoint(const plugin_config *cfg);
+/* Whether the image's entrypoint runs: the flag (or PYXIS_*), else execute_entrypoint. */
+bool args_run_entrypoint(const plugin_config *cfg);
 void args_free(void);
 
 /* slurmstepd (remote.c) */

@@ -36,7 +36,9 @@ static struct {
 	char cwd[PATH_MAX];
 	char *step_dir; /* <runtime_path>/<uid>/<jobid>.<stepid>, for imports */
 	lc_group *group;
-	int64_t import_ms, setup_ms;
+	int64_t import_ms, setup_ms; /* the creator's, for the timings line */
+	char import_timings[256];
+	bool entrypoint, created;
 } st;
 
 static bool image_is_file(const char *image)
@@ -262,12 +264,18 @@ static int run_import(spank_t sp, const char *output, int *ret_status, char ***r
 	return r;
 }
 
-static void print_log(char **log)
+/* A helper's or the entrypoint's output: as errors when something failed, else to the user. */
+static void print_log(const char *what, char **log, bool failed)
 {
-	slurm_error(PLUGIN_NAME ": printing the import log:");
-	for (char **l = log; l && *l; l++)
-		if (**l)
+	if (!log || !*log)
+		return;
+	if (failed)
+		slurm_error(PLUGIN_NAME ": printing the %s log:", what);
+	for (char **l = log; *l; l++)
+		if (failed && **l)
 			slurm_error(PLUGIN_NAME ":   %s", *l);
+		else if (!failed)
+			slurm_spank_log("%s", *l);
 }
 
 /* The helper's own timings line, for the verbose summary. */
@@ -281,7 +289,7 @@ static void find_timings(char **log, char *out, size_t size)
 	}
 }
 
-static int import_image(spank_t sp, char **ret_path, char *timings, size_t size, lc_error *err)
+static int import_image(spank_t sp, char **ret_path, lc_error *err)
 {
 	char *output = NULL, **log = NULL;
 	int status = 0, r;
@@ -292,12 +300,12 @@ static int import_image(spank_t sp, char **ret_path, char *timings, size_t size,
 	slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
 	r = run_import(sp, output, &status, &log, err);
 	if (r >= 0 && status != 0) {
-		print_log(log);
+		print_log("import", log, true);
 		r = lc_fail(err, WIFSIGNALED(status) ? EINTR : EIO,
 			    "failed to import docker image: %s", args.image);
 	} else if (r >= 0) {
 		slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
-		find_timings(log, timings, size);
+		find_timings(log, st.import_timings, sizeof(st.import_timings));
 	}
 	st.import_ms = lc_now_ms() - t0;
 	lc_strv_free(log);
@@ -347,13 +355,14 @@ static char **env_overrides(spank_t sp)
 static int create_container(spank_t sp, lc_error *err)
 {
 	lc_container_opts o = LC_CONTAINER_OPTS_INIT;
-	char *imported = NULL, **overrides = NULL, timings[256] = "";
+	lc_group_opts g = LC_GROUP_OPTS_INIT;
+	char *imported = NULL, **overrides = NULL, **log = NULL;
 	lc_ctx *ctx = NULL;
 	int64_t t0;
 	int r = 0;
 
 	if (!image_is_file(args.image))
-		r = import_image(sp, &imported, timings, sizeof(timings), err);
+		r = import_image(sp, &imported, err);
 	t0 = lc_now_ms();
 	o.flags = container_flags();
 	o.image = imported ? imported : args.image;
@@ -362,20 +371,23 @@ static int create_container(spank_t sp, lc_error *err)
 	o.gid = st.gid;
 	o.cwd = st.cwd;
 	if (r >= 0 && !(overrides = env_overrides(sp)))
-		r = -ENOMEM;
+		r = lc_fail(err, ENOMEM, "out of memory");
+	st.entrypoint = args_run_entrypoint(st.cfg);
+	g.flags = st.entrypoint ? LC_PROCESS_ENTRYPOINT : 0;
+	g.env_overrides = (const char *const *)overrides;
 	if (r >= 0 && (r = lc_ctx_new(&ctx, err)) >= 0) {
 		lc_ctx_set_log(ctx, library_log, LC_LOG_DEBUG, NULL);
-		r = lc_group_create(st.group, ctx, &o, (const char *const *)overrides, err);
+		r = lc_group_create(st.group, ctx, &o, &g, &log, err);
+		if (r < 0 || args.entrypoint_log)
+			print_log("entrypoint", log, r < 0);
 	} else {
 		lc_group_fail(st.group, err);
 	}
 	st.setup_ms = lc_now_ms() - t0;
+	st.created = r >= 0;
 	remove_step_dir(); /* the holder keeps the image open */
-	if (r >= 0)
-		slurm_verbose(PLUGIN_NAME ": container setup: import %lld ms (%s), mount %lld ms",
-			      (long long)st.import_ms, *timings ? timings : "none",
-			      (long long)st.setup_ms);
 	lc_strv_free(overrides);
+	lc_strv_free(log);
 	lc_ctx_free(ctx);
 	free(imported);
 	return r;
@@ -388,8 +400,6 @@ int remote_task_init_privileged(spank_t sp)
 
 	if (!st.enabled)
 		return 0;
-	if (args_refuse_entrypoint(st.cfg) < 0)
-		return -1;
 	r = lc_group_lock(st.group, &err);
 	if (r == 1)
 		r = create_container(sp, &err);
@@ -459,8 +469,16 @@ int remote_task_init(spank_t sp)
 		slurm_error(PLUGIN_NAME ": %s", lc_error_message(&err));
 		return -1;
 	}
-	slurm_verbose(PLUGIN_NAME ": joined the container in %lld ms",
-		      (long long)(lc_now_ms() - t0));
+	if (st.created)
+		slurm_verbose(
+		    PLUGIN_NAME ": container setup: import %lld ms (%s), mount%s %lld ms, "
+				"join %lld ms",
+		    (long long)st.import_ms, *st.import_timings ? st.import_timings : "none",
+		    st.entrypoint ? " and entrypoint" : "", (long long)st.setup_ms,
+		    (long long)(lc_now_ms() - t0));
+	else
+		slurm_verbose(PLUGIN_NAME ": joined the container in %lld ms",
+			      (long long)(lc_now_ms() - t0));
 	return 0;
 }
 

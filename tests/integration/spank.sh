@@ -29,7 +29,7 @@ mkdir -p "$WORK/job" "$WORK/hostdir" && echo host-data >"$WORK/hostdir/file"
 chown lctest "$WORK/job" && chmod -R a+rX "$WORK/hostdir"
 USER_HOME="$(getent passwd lctest | cut -d: -f6)"
 echo home-file >"$USER_HOME/lc-home-marker" && chown lctest "$USER_HOME/lc-home-marker"
-cleanup_hooks+=("rm -f '$USER_HOME/lc-home-marker' /tmp/lc-itest-hostmark")
+cleanup_hooks+=("rm -f '$USER_HOME/lc-home-marker' /tmp/lc-itest-hostmark /tmp/lc-itest-entry")
 
 echo "# a PyTorch-like image (busybox, PYTORCH_VERSION and an entrypoint in its config)"
 mkdir -p "$WORK/torch/rootfs/bin" "$WORK/torch/rootfs/etc" "$WORK/torch/rootfs/workspace"
@@ -37,8 +37,16 @@ cp /bin/busybox "$WORK/torch/rootfs/bin/busybox"
 for a in sh env cat id echo pwd ls readlink sleep touch grep wc sort uniq mkdir rm test tr; do
     ln -sf busybox "$WORK/torch/rootfs/bin/$a"
 done
-printf '#!/bin/sh\necho "== TORCH ENTRYPOINT =="\nexport FROM_ENTRYPOINT=yes\nexec "$@"\n' \
-    >"$WORK/torch/rootfs/bin/entry.sh"
+cat >"$WORK/torch/rootfs/bin/entry.sh" <<'EOF'
+#!/bin/sh
+echo "== TORCH ENTRYPOINT =="
+[ -n "$ENTRY_MARK" ] && echo ran >>"$ENTRY_MARK"
+[ -n "$ENTRY_FAIL" ] && { echo "entrypoint failing on purpose" >&2; exit "$ENTRY_FAIL"; }
+[ -n "$ENTRY_NOEXEC" ] && exit 0
+[ -n "$ENTRY_CD" ] && cd "$ENTRY_CD"
+export FROM_ENTRYPOINT=yes
+exec "$@"
+EOF
 chmod 755 "$WORK/torch/rootfs/bin/entry.sh"
 tar -C "$WORK/torch/rootfs" -cf "$WORK/torch/layer.tar" .
 cat >"$WORK/torch/config.json" <<'EOF'
@@ -51,11 +59,11 @@ EOF
 skopeo copy -q --dest-tls-verify=false "oci:$WORK/torch/layout:torch" "docker://$REG/torchlike:latest" ||
     { echo "cannot build the PyTorch-like image"; exit 1; }
 
-# slurm_up [VAR=VALUE...]: (re)start the sandbox with the plugin
+# slurm_up [VAR=VALUE...]: (re)start the sandbox with the plugin (SPANK_ARGS may be extended)
 slurm_up() {
     local exports
-    exports="$(env "$@" SLURM_CPUS=8 SPANK_PLUGIN="$PLUGIN" \
-        SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME" \
+    exports="$(env SLURM_CPUS=8 SLURM_DEBUG=verbose SPANK_PLUGIN="$PLUGIN" \
+        SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME" "$@" \
         "$SLURM_SH/up.sh" 2>"$WORK/slurm-up.log")" || { cat "$WORK/slurm-up.log"; exit 1; }
     eval "$exports"
 }
@@ -151,12 +159,40 @@ check "WORLD_SIZE, MASTER_ADDR, MASTER_PORT" awk -v h="$(hostname -s)" '$4 != 4 
 check "all tasks in one mount namespace" test "$(awk '{print $7}' "$WORK/n4.out" | sort -u | wc -l)" = 1
 check "the mount namespace is not the host's" test "$(awk '{print $7}' "$WORK/n4.out" | sort -u)" != "$(readlink /proc/self/ns/mnt)"
 check "one import for four tasks (one log line)" test "$(grep -c 'importing docker image' "$WORK/n4.err")" = 1
+check "slurmd's log has the timings line (import phases, mount, join)" grep -Eq \
+    "container setup: import [0-9]+ ms \(resolve [0-9.]+ s, download\+convert [0-9.]+ s.*\), mount [0-9]+ ms, join [0-9]+ ms" \
+    "$SLURM_SANDBOX/log/slurmd.log"
 n4=$(( $(manifest_requests torchlike) - before ))
 before="$(manifest_requests torchlike)"
 usrun -n 1 "$TORCH" true 2>/dev/null
 n1=$(( $(manifest_requests torchlike) - before ))
 check "four tasks make as many manifest requests as one ($n4 = $n1)" test "$n4" = "$n1" -a "$n1" -ge 1
 is "--container-env=MASTER_PORT keeps the job's value" "1234" "$TORCH" --export=ALL,MASTER_PORT=1234 --container-env=MASTER_PORT sh -c 'echo $MASTER_PORT'
+
+echo "# the image's entrypoint"
+is "not run by default (execute_entrypoint=0)" "unset" "$TORCH" sh -c 'echo ${FROM_ENTRYPOINT:-unset}'
+is "--container-entrypoint: its environment reaches the task" "yes" "$TORCH" --container-entrypoint sh -c 'echo $FROM_ENTRYPOINT'
+check "... and its output is not shown" test "$(grep -c 'TORCH ENTRYPOINT' "$WORK/err")" = 0
+out="$(usrun "$TORCH" --container-entrypoint --container-entrypoint-log true 2>&1)"
+check "--container-entrypoint-log shows its output" grep -qx '== TORCH ENTRYPOINT ==' <<<"$out"
+is "PYXIS_CONTAINER_ENTRYPOINT=1" "yes" "$TORCH" --export=ALL,PYXIS_CONTAINER_ENTRYPOINT=1 sh -c 'echo $FROM_ENTRYPOINT'
+is "its working directory becomes the tasks'" "/etc" "$TORCH" --container-entrypoint --export=ALL,ENTRY_CD=/etc --container-env=ENTRY_CD pwd
+is "--container-workdir wins over it" "/bin" "$TORCH" --container-entrypoint --export=ALL,ENTRY_CD=/etc --container-env=ENTRY_CD --container-workdir=/bin pwd
+is "job variables not in --container-env do not reach it" "yes" "$TORCH" --container-entrypoint --export=ALL,ENTRY_FAIL=3 sh -c 'echo $FROM_ENTRYPOINT'
+rm -f /tmp/lc-itest-entry
+usrun -n 4 "$TORCH" --container-entrypoint --export=ALL,ENTRY_MARK=/tmp/lc-itest-entry --container-env=ENTRY_MARK \
+    sh -c 'echo $FROM_ENTRYPOINT' >"$WORK/n4.out" 2>"$WORK/n4.err"
+check "srun -n 4: every task has its environment" test "$(grep -cx yes "$WORK/n4.out")" = 4
+check "srun -n 4: it ran once on the node" test "$(grep -c ran /tmp/lc-itest-entry)" = 1
+out="$(usrun -n 2 "$TORCH" --container-entrypoint --export=ALL,ENTRY_FAIL=3 --container-env=ENTRY_FAIL true 2>&1)"; rc=$?
+check "a failing entrypoint fails the step (rc=$rc)" test "$rc" != 0
+check "... with its exit code" grep -q "container start failed with error code: 3" <<<"$out"
+check "... and its output" grep -q "entrypoint failing on purpose" <<<"$out"
+check "... the other task is told" grep -q "container was not started successfully by another task" <<<"$out"
+refused "an entrypoint that does not run the command" "container exited too soon" "$TORCH" --container-entrypoint \
+    --export=ALL,ENTRY_NOEXEC=1 --container-env=ENTRY_NOEXEC
+is "an image without an Entrypoint: nothing to run" "/ unset" "$DEB" --container-entrypoint sh -c 'echo $PWD ${FROM_ENTRYPOINT:-unset}'
+check "no leftovers" no_leftovers
 
 echo "# PYXIS_* variables"
 is "PYXIS_CONTAINER_IMAGE enables the plugin" 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"' \
@@ -186,7 +222,6 @@ $DEB --container-mounts=foo:/b |--container-mounts: mount source must be a relat
 $DEB --container-mounts=/a:/../b |--container-mounts:
 --container-image=$REG/nonexistent:x |failed to import docker image: $REG/nonexistent:x
 EOF
-refused "--container-entrypoint is refused, not ignored (not built yet)" "not supported yet" "$TORCH" --container-entrypoint
 out="$(usrun --container-image=$REG/nonexistent:x true 2>&1)"
 check "a failed import shows the helper's log" grep -q 'manifest unknown' <<<"$out"
 out="$(usrun --container-workdir=/tmp --container-remap-root echo ran 2>&1)"
@@ -206,7 +241,10 @@ check "scancel stops the import: no processes, no partial files" no_leftovers
 
 echo "# job_container/tmpfs: the job's private /tmp"
 "$SLURM_SH/down.sh" >/dev/null 2>&1
-slurm_up SLURM_JOB_CONTAINER_TMPFS=1
+slurm_up SLURM_JOB_CONTAINER_TMPFS=1 \
+    SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME execute_entrypoint=1"
+is "execute_entrypoint=1 runs the entrypoint by default" "yes" "$TORCH" sh -c 'echo $FROM_ENTRYPOINT'
+is "--no-container-entrypoint wins over it" "unset" "$TORCH" --no-container-entrypoint sh -c 'echo ${FROM_ENTRYPOINT:-unset}'
 out="$(cd "$WORK/job" && runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" timeout 120 salloc -n1 sh -c \
     "srun $DEB sh -c 'echo step1 >/tmp/lc-job-file' && srun $DEB cat /tmp/lc-job-file" 2>"$WORK/err")"
 check "a later step of the job sees the file (got '$out')" test "$out" = step1

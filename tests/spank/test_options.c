@@ -166,17 +166,28 @@ START_TEST(flags_without_image_are_noted)
 }
 END_TEST
 
-START_TEST(entrypoint_is_refused_until_built)
+/* The flag (or its variable) wins over the plugstack's execute_entrypoint. */
+START_TEST(entrypoint_flag_then_config)
 {
-	plugin_config cfg = {.execute_entrypoint = false};
+	plugin_config off = {.execute_entrypoint = false}, on = {.execute_entrypoint = true};
 
 	setup();
-	ck_assert_int_eq(args_refuse_entrypoint(&cfg), 0);
-	cfg.execute_entrypoint = true;
-	ck_assert_int_lt(args_refuse_entrypoint(&cfg), 0);
-	expect_message("running the image's entrypoint is not supported yet");
+	ck_assert(!args_run_entrypoint(&off) && args_run_entrypoint(&on));
 	ck_assert_int_eq(flag("no-container-entrypoint", NULL), 0);
-	ck_assert_int_eq(args_refuse_entrypoint(&cfg), 0);
+	ck_assert(!args_run_entrypoint(&on));
+	setup();
+	ck_assert_int_eq(flag("container-entrypoint", NULL), 0);
+	ck_assert(args_run_entrypoint(&off));
+	setup();
+	stub_job_env[0] = "PYXIS_CONTAINER_ENTRYPOINT=0";
+	stub_job_env[1] = NULL;
+	ck_assert_int_eq(args_apply_env((spank_t)1), 0);
+	ck_assert(!args_run_entrypoint(&on));
+	setup();
+	stub_job_env[0] = "PYXIS_CONTAINER_ENTRYPOINT=maybe"; /* ignored, as pyxis does */
+	stub_job_env[1] = NULL;
+	ck_assert_int_eq(args_apply_env((spank_t)1), 0);
+	ck_assert(args_run_entrypoint(&on));
 }
 END_TEST
 
@@ -235,7 +246,7 @@ int main(void)
 	tcase_add_test(tc, good_flags_accumulate);
 	tcase_add_test(tc, pyxis_variables_fill_what_flags_left);
 	tcase_add_test(tc, flags_without_image_are_noted);
-	tcase_add_test(tc, entrypoint_is_refused_until_built);
+	tcase_add_test(tc, entrypoint_flag_then_config);
 	tcase_add_test(tc, plugstack_options);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -84,7 +84,7 @@ START_TEST(first_locker_creates)
 	ck_assert_int_eq(child_lock(g, msg, sizeof(msg)), 1);
 	/* lc_group_create without the lock is refused */
 	lc_group_fail(g, NULL);
-	ck_assert_int_lt(lc_group_create(g, NULL, NULL, NULL, NULL), 0);
+	ck_assert_int_lt(lc_group_create(g, NULL, NULL, NULL, NULL, NULL), 0);
 	lc_group_free(g);
 }
 END_TEST
