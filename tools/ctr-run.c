@@ -35,6 +35,8 @@ static void usage(FILE *f)
 	    "  --unshare LIST         also unshare net, ipc, uts (comma-separated)\n"
 	    "  --mount-home           bind the user's home directory\n"
 	    "  --tmpfs-size SIZE      size of the writable layer (default 50%% of memory)\n"
+	    "  --no-kernel-squashfs   serve the image over FUSE even when root runs a read-only\n"
+	    "                         container from a root-owned image in root-owned directories\n"
 	    "  --allow-http, --cache DIR   for IMAGE-REF: as for ctr-import; the image is kept "
 	    "in\n"
 	    "                         DIR/images (default $XDG_CACHE_HOME/libcontainer)\n"
@@ -101,6 +103,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
 						 {"unshare", required_argument, NULL, 'U'},
 						 {"mount-home", no_argument, NULL, 'H'},
 						 {"tmpfs-size", required_argument, NULL, 'T'},
+						 {"no-kernel-squashfs", no_argument, NULL, 'K'},
 						 {"allow-http", no_argument, NULL, 'A'},
 						 {"cache", required_argument, NULL, 'c'},
 						 {"verbose", no_argument, NULL, 'v'},
@@ -109,6 +112,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
 	int c;
 
 	o->po.flags = LC_PROCESS_ENTRYPOINT;
+	o->co.flags |= LC_CONTAINER_KERNEL_SQUASHFS;
 	while ((c = getopt_long(argc, argv, "+m:e:w:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'W':
@@ -145,6 +149,9 @@ static int parse_args(int argc, char **argv, run_opts *o)
 			break;
 		case 'T':
 			o->co.tmpfs_size = optarg;
+			break;
+		case 'K':
+			o->co.flags &= ~(uint32_t)LC_CONTAINER_KERNEL_SQUASHFS;
 			break;
 		case 'A':
 			o->allow_http = true;

@@ -348,7 +348,14 @@ enum {
 	LC_CONTAINER_UNSHARE_UTS = 1u << 5,
 	/** /tmp is the caller's /tmp (e.g. a Slurm job's private one), not a new tmpfs */
 	LC_CONTAINER_HOST_TMP = 1u << 6,
-	LC_CONTAINER_ALL = (1u << 7) - 1,
+	/**
+	 * A read-only container of a root caller may have the kernel's squashfs driver read the
+	 * image when the image is trusted: the file and every directory above it are root's and
+	 * writable by root only (an admin's image store or cache), not on FUSE. Otherwise, and
+	 * when the kernel mount fails (logged as a warning), the FUSE server serves it.
+	 */
+	LC_CONTAINER_KERNEL_SQUASHFS = 1u << 7,
+	LC_CONTAINER_ALL = (1u << 8) - 1,
 };
 
 typedef struct lc_container_opts {

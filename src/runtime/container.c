@@ -61,6 +61,7 @@ typedef struct holder {
 	const lc_container *c;
 	int image_fd;
 	int fuse_fd;
+	int kernel_fd; /* the image mounted by the kernel's driver (detached), else -1 */
 	int sock;     /* SOCK_SEQPACKET to the caller: reports, the /dev/fuse fd, then EOF to end */
 	int lifeline; /* detached: a pipe's read end; the holder ends at its hangup. Else -1 */
 	bool fuse_from_caller;
@@ -206,6 +207,14 @@ static int mount_image(holder *h, lc_error *err)
 	char opts[160];
 	int r;
 
+	if (h->kernel_fd >= 0) {
+		r = move_mount(h->kernel_fd, "", AT_FDCWD, SCRATCH "/lower",
+			       MOVE_MOUNT_F_EMPTY_PATH);
+		r = r < 0 ? lc_fail(err, errno, "cannot attach the image's mount: %m") : 0;
+		lc_closep(&h->kernel_fd);
+		lc_closep(&h->image_fd); /* the loop device holds the file */
+		return r;
+	}
 	r = lc_sqfs_server_new(h->image_fd, h->image_name, u->in_uid, u->in_gid, &server, err);
 	h->image_fd = -1;
 	if (r < 0)
@@ -505,7 +514,7 @@ static int holder_setup(holder *h, lc_error *err)
 			       strerror(-r));
 	(void)prctl(PR_SET_DUMPABLE, 1); /* the id maps need it after a uid change */
 	r = enter_namespaces(h, err);
-	if (r >= 0)
+	if (r >= 0 && h->kernel_fd < 0)
 		r = open_fuse(h, err);
 	if (r >= 0)
 		r = open_sources(h, err);
@@ -529,7 +538,7 @@ static int cmp_int(const void *a, const void *b)
  * stdio becomes /dev/null, every other fd but its own is closed. */
 static void holder_close_fds(const holder *h)
 {
-	int keep[] = {h->sock, h->image_fd, h->lifeline}, from = 3;
+	int keep[] = {h->sock, h->image_fd, h->lifeline, h->kernel_fd}, from = 3;
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	for (int fd = 0; fd < 3 && null >= 0; fd++)
@@ -743,6 +752,30 @@ static int start_holder(lc_container *c, holder *h, lc_error *err)
 	return wait_ready(c, sv[0], err);
 }
 
+/* The kernel's driver for a trusted image in a read-only container, else FUSE (logged why). */
+static void try_kernel_squashfs(lc_container *c, holder *h, const char *path)
+{
+	lc_error why = LC_ERROR_INIT;
+
+	if (c->flags & LC_CONTAINER_RW) {
+		lc_debug(c->ctx, "%s: writable container, served over FUSE", path);
+		return;
+	}
+	if (lc_image_trust_check(h->image_fd, path, &why) < 0) {
+		lc_debug(c->ctx, "%s: not for the kernel's squashfs driver (%s), served over FUSE",
+			 path, lc_error_message(&why));
+		return;
+	}
+	if (lc_kernel_squashfs_mount(h->image_fd, c->user.uid, c->user.gid, &h->kernel_fd, &why) <
+	    0) {
+		h->kernel_fd = -1;
+		lc_warn(c->ctx, "%s: the kernel's squashfs driver failed (%s), served over FUSE",
+			path, lc_error_message(&why));
+		return;
+	}
+	lc_debug(c->ctx, "%s: mounted by the kernel's squashfs driver", path);
+}
+
 static int prepare(lc_container *c, const lc_container_opts *o, holder *h, lc_error *err)
 {
 	_cleanup_free_ char *cwd = o->cwd ? strdup(o->cwd) : getcwd(NULL, 0);
@@ -778,7 +811,9 @@ static int prepare(lc_container *c, const lc_container_opts *o, holder *h, lc_er
 	lc_mount_specs_free(specs, n_specs);
 	if (r >= 0)
 		r = lc_seccomp_prog_new(&c->seccomp, err);
-	h->fuse_from_caller = geteuid() == 0 && c->user.uid != 0;
+	if (r >= 0 && (o->flags & LC_CONTAINER_KERNEL_SQUASHFS))
+		try_kernel_squashfs(c, h, image ? image : o->image);
+	h->fuse_from_caller = geteuid() == 0 && c->user.uid != 0 && h->kernel_fd < 0;
 	return r;
 }
 
@@ -787,7 +822,8 @@ static int create(lc_ctx *ctx, const lc_container_opts *opts, int lifeline,
 {
 	lc_error local = LC_ERROR_INIT;
 	lc_container *c;
-	holder h = {.image_fd = -1, .fuse_fd = -1, .root_fd = -1, .lifeline = lifeline};
+	holder h = {
+	    .image_fd = -1, .fuse_fd = -1, .kernel_fd = -1, .root_fd = -1, .lifeline = lifeline};
 	int r;
 
 	if (!err)
@@ -807,6 +843,7 @@ static int create(lc_ctx *ctx, const lc_container_opts *opts, int lifeline,
 		r = start_holder(c, &h, err);
 	lc_closep(&h.image_fd);
 	lc_closep(&h.fuse_fd);
+	lc_closep(&h.kernel_fd);
 	lc_mount_plan_free(&h.plan);
 	if (r < 0) {
 		lc_container_free(c);

@@ -162,6 +162,15 @@ int lc_container_spawn_fds(lc_container *c, char *const *argv, char *const *env,
 			   const char *workdir, const int fds[LC_SPAWN_FDS], pid_t *ret_pid,
 			   lc_error *err);
 
+/* ================================================================ kernel squashfs (kmount.c) */
+/* 0 when the kernel's squashfs driver may read @image_fd, opened from @path (absolute): root
+ * calls, and the file and every directory above it are root's and writable by root only, not on
+ * FUSE. Else < 0, the error saying why. */
+int lc_image_trust_check(int image_fd, const char *path, lc_error *err);
+/* A detached read-only mount of the image over a loop device, idmapped: the image's root is
+ * @uid/@gid. */
+int lc_kernel_squashfs_mount(int image_fd, uid_t uid, gid_t gid, int *ret_fd, lc_error *err);
+
 /* ================================================================ entrypoint (entrypoint.c) */
 typedef struct lc_entrypoint_result {
 	bool ran;   /* false: the image has no Entrypoint */

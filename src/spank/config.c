@@ -89,12 +89,14 @@ static int config_set(plugin_config *cfg, const char *key, const char *v)
 		return set_string(v, &cfg->http_registries);
 	if (!strcmp(key, "import_helper"))
 		return set_path(v, &cfg->import_helper);
+	if (!strcmp(key, "kernel_squashfs"))
+		return parse_bool(v, &cfg->kernel_squashfs);
 	return -ENOENT;
 }
 
 int config_parse(int argc, char **argv, plugin_config *cfg)
 {
-	*cfg = (plugin_config){.sbatch_support = true};
+	*cfg = (plugin_config){.sbatch_support = true, .kernel_squashfs = true};
 	if (set_path("/run/libcontainer", &cfg->runtime_path) < 0 ||
 	    set_path(LC_IMPORT_HELPER, &cfg->import_helper) < 0)
 		return -1;

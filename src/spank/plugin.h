@@ -13,6 +13,7 @@
 typedef struct plugin_config {
 	char *runtime_path;      /* runtime_path: per-user, per-step scratch (node-local) */
 	bool execute_entrypoint; /* execute_entrypoint: default of --container-entrypoint */
+	bool kernel_squashfs;    /* kernel_squashfs: trusted images may use the kernel's driver */
 	bool sbatch_support;     /* sbatch_support: options in sbatch/salloc */
 	char *cache_path;        /* cache_path: blob cache root (<dir>/<uid>); NULL: the user's */
 	unsigned connections;    /* import_connections: parallel downloads; 0: default */

@@ -333,7 +333,7 @@ static uint32_t container_flags(void)
 	return (args.writable == 1 ? LC_CONTAINER_RW : 0) |
 	       (args.remap_root == 1 ? LC_CONTAINER_REMAP_ROOT : 0) |
 	       (args.mount_home == 1 ? LC_CONTAINER_MOUNT_HOME : 0) | args.unshare |
-	       LC_CONTAINER_HOST_TMP;
+	       (st.cfg->kernel_squashfs ? LC_CONTAINER_KERNEL_SQUASHFS : 0) | LC_CONTAINER_HOST_TMP;
 }
 
 /* "NAME=value" for each --container-env name the job sets: the host's value wins. */

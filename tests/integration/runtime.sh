@@ -163,6 +163,41 @@ fuse_served() {
 }
 check "user-owned image served over FUSE, never kernel-mounted" fuse_served
 
+echo "# the kernel's squashfs driver, for trusted images only"
+TRUSTED=/var/lib/lc-itest-images
+rm -rf "$TRUSTED" && mkdir -m 0755 -p "$TRUSTED/group-writable" && chmod 0775 "$TRUSTED/group-writable"
+cleanup_hooks+=("rm -rf '$TRUSTED'")
+for f in debian.sqsh wide.sqsh user.sqsh group-writable/debian.sqsh; do cp "$DEB" "$TRUSTED/$f"; done
+chmod 0644 "$TRUSTED"/*.sqsh "$TRUSTED"/*/*.sqsh && chmod 0666 "$TRUSTED/wide.sqsh" && chown lctest "$TRUSTED/user.sqsh"
+ln -s debian.sqsh "$TRUSTED/link.sqsh"
+mkdir -p "$WORK/sync" && chmod 0777 "$WORK/sync"
+loops_of() { grep -lx "$1" /sys/block/loop*/loop/backing_file 2>/dev/null | wc -l; }
+# served WHO IMAGE [CTR-RUN ARGS...]: how the image was served ("kernel", "fuse: <why>"), the
+# loop devices on it while the container runs, and 5 s after it ended
+served() {
+    local who="$1" img="$2" during after how; shift 2
+    rm -f "$WORK/sync/up"
+    out "$who" "$RUN" -v -m "$WORK/sync:/sync" "$@" "$img" sh -c 'touch /sync/up; sleep 1' >"$WORK/served.log" &
+    for _ in $(seq 50); do [ -e "$WORK/sync/up" ] && break; sleep 0.1; done
+    during="$(loops_of "$(readlink -f "$img")")"
+    wait
+    for _ in $(seq 50); do after="$(loops_of "$(readlink -f "$img")")"; [ "$after" = 0 ] && break; sleep 0.1; done
+    if grep -q "mounted by the kernel's squashfs driver" "$WORK/served.log"; then how=kernel
+    else how="fuse: $(sed -n 's/.*(\(.*\)), served over FUSE/\1/p; s/.*: \(writable container\), served over FUSE/\1/p' "$WORK/served.log" | head -1)"; fi
+    echo "$how, loops $during then $after"
+}
+is "root: a trusted image runs" 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"' root "$RUN" "$TRUSTED/debian.sqsh" grep ^PRETTY_NAME /etc/os-release
+is "root: a trusted image goes to the kernel's driver, one loop device, gone after" "kernel, loops 1 then 0" root served root "$TRUSTED/debian.sqsh"
+is "root: the image's root owns its files" "0:0" root "$RUN" "$TRUSTED/debian.sqsh" stat -c %u:%g /usr/bin/env
+is "root: --no-kernel-squashfs" "fuse: , loops 0 then 0" root served root "$TRUSTED/debian.sqsh" --no-kernel-squashfs
+is "root: a writable container" "fuse: writable container, loops 0 then 0" root served root "$TRUSTED/debian.sqsh" --rw
+is "root: an image under /tmp" "fuse: a directory above it is not root's alone, loops 0 then 0" root served root "$DEB"
+is "root: an image others may write" "fuse: it is not root's alone, loops 0 then 0" root served root "$TRUSTED/wide.sqsh"
+is "root: an image the user owns" "fuse: it is not root's alone, loops 0 then 0" root served root "$TRUSTED/user.sqsh"
+is "root: in a group-writable directory" "fuse: a directory above it is not root's alone, loops 0 then 0" root served root "$TRUSTED/group-writable/debian.sqsh"
+is "root: through a symbolic link" "fuse: its path has a symbolic link, loops 0 then 0" root served root "$TRUSTED/link.sqsh"
+is "user: never the kernel's driver" "fuse: only root may use the kernel's squashfs driver, loops 0 then 0" root served user "$TRUSTED/debian.sqsh"
+
 echo "# one container, many processes; start/stop cycles"
 is "two processes join one container and share /tmp" "from-a
 from-b

@@ -201,6 +201,33 @@ is "PYXIS_CONTAINER_WORKDIR" "/usr" "$DEB" --export=ALL,PYXIS_CONTAINER_WORKDIR=
 is "the flag wins over PYXIS_CONTAINER_WORKDIR" "/etc" "$DEB" --export=ALL,PYXIS_CONTAINER_WORKDIR=/usr --container-workdir=/etc pwd
 is "PYXIS_CONTAINER_READONLY=0 makes it writable" "rw" "$DEB" --export=ALL,PYXIS_CONTAINER_READONLY=0 sh -c 'touch /x && echo rw'
 
+echo "# a trusted image (root's, in root's directories): the kernel's squashfs driver"
+TRUSTED=/var/lib/lc-itest-spank
+rm -rf "$TRUSTED" && mkdir -m 0755 -p "$TRUSTED"
+cleanup_hooks+=("rm -rf '$TRUSTED' /tmp/lc-itest-kup")
+"$BUILD/tools/ctr-import" -q --allow-http --cache "$WORK/cache" -o "$TRUSTED/torch.sqsh" "$REG/torchlike:latest" &&
+    chmod 0644 "$TRUSTED/torch.sqsh" || not_ok "cannot import the trusted image"
+loops_of() { grep -lx "$1" /sys/block/loop*/loop/backing_file 2>/dev/null | wc -l; }
+# kernel_run SRUN-ARGS...: the job's output, the loop devices on the image while it runs, and after
+kernel_run() {
+    local out during after
+    rm -f /tmp/lc-itest-kup
+    usrun "--container-image=$TRUSTED/torch.sqsh" "$@" sh -c 'touch /tmp/lc-itest-kup; sleep 1; stat -c %u:%g /bin/busybox' >"$WORK/k.out" 2>&1 &
+    for _ in $(seq 100); do [ -e /tmp/lc-itest-kup ] && break; sleep 0.1; done
+    during="$(loops_of "$TRUSTED/torch.sqsh")"
+    wait
+    for _ in $(seq 50); do after="$(loops_of "$TRUSTED/torch.sqsh")"; [ "$after" = 0 ] && break; sleep 0.1; done
+    echo "$(tail -1 "$WORK/k.out"), loops $during then $after"
+}
+USER_GID="$(id -g lctest)"
+got="$(kernel_run)"
+check "the kernel's driver, the image's root shown as the user, one loop device, gone after ($got)" \
+    test "$got" = "$USER_UID:$USER_GID, loops 1 then 0"
+got="$(kernel_run --container-remap-root)"
+check "with --container-remap-root, as root ($got)" test "$got" = "0:0, loops 1 then 0"
+got="$(kernel_run --container-writable)"
+check "a writable container is served over FUSE ($got)" test "$got" = "$USER_UID:$USER_GID, loops 0 then 0"
+
 echo "# bad input: one message each, the job does not run"
 while IFS='|' read -r args message; do
     # shellcheck disable=SC2086

@@ -196,7 +196,8 @@ START_TEST(plugstack_options)
 	char *good[] = {"runtime_path=/var/run/x", "execute_entrypoint=1",
 			"sbatch_support=no",       "cache_path=/var/cache/lc",
 			"import_connections=4",    "compression=zstd:9",
-			"allow_http=reg:5000",     "import_helper=/opt/lc/ctr-import"};
+			"allow_http=reg:5000",     "import_helper=/opt/lc/ctr-import",
+			"kernel_squashfs=0"};
 	static const struct {
 		const char *arg, *message;
 	} bad[] = {{"foo=1", "unknown configuration option: foo"},
@@ -207,14 +208,17 @@ START_TEST(plugstack_options)
 		   {"compression=zstd:99", "compression: invalid value: zstd:99"},
 		   {"compression=lzo", "compression: invalid value: lzo"},
 		   {"import_connections=0", "import_connections: invalid value: 0"},
-		   {"allow_http=", "allow_http: invalid value: "}};
+		   {"allow_http=", "allow_http: invalid value: "},
+		   {"kernel_squashfs=2", "kernel_squashfs: invalid value: 2"}};
 	plugin_config cfg;
 
 	ck_assert_int_eq(config_parse(0, NULL, &cfg), 0);
 	ck_assert_str_eq(cfg.runtime_path, "/run/libcontainer");
 	ck_assert(cfg.sbatch_support && !cfg.execute_entrypoint && !cfg.cache_path);
+	ck_assert(cfg.kernel_squashfs);
 	config_free(&cfg);
-	ck_assert_int_eq(config_parse(8, good, &cfg), 0);
+	ck_assert_int_eq(config_parse(9, good, &cfg), 0);
+	ck_assert(!cfg.kernel_squashfs);
 	ck_assert_str_eq(cfg.runtime_path, "/var/run/x");
 	ck_assert(cfg.execute_entrypoint && !cfg.sbatch_support);
 	ck_assert_uint_eq(cfg.connections, 4);
