@@ -36,6 +36,12 @@ static void usage(FILE *f)
 	    "$ENROOT_CONFIG_PATH/.credentials)\n"
 	    "  -j, --connections N    parallel downloads (default 8, or ENROOT_MAX_CONNECTIONS)\n"
 	    "  --digest               print the resolved manifest digest and exit\n"
+	    "  --node-cache DIR       import into an entry of a user's node cache directory\n"
+	    "                         (DIR/pyxis_cache_u<uid>_<hash>/image.sqsh, named by the\n"
+	    "                         manifest digest; blobs in DIR/blobs) unless it is there;\n"
+	    "                         prints 'ctr-import: cache entry: PATH'\n"
+	    "  --lookup               with --node-cache: only look, print the entry or\n"
+	    "                         'ctr-import: cache miss'\n"
 	    "  --gzip-zlib            inflate gzip layers with zlib instead of ISA-L (comparison)\n"
 	    "  -q, --quiet            no progress output\n"
 	    "  -v, --verbose          debug log and per-phase timings on stderr\n"
@@ -118,6 +124,27 @@ static void import_progress(void *u, const lc_import_progress *p)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* The entry of the resolved image in a node cache directory: found, or imported. */
+static int node_cache_entry(lc_pull *pull, const char *dir, bool lookup, const lc_import_opts *io,
+			    lc_import_stats *stats, lc_error *err)
+{
+	const lc_image *img = lc_pull_image(pull);
+	char *name = NULL, *path = NULL;
+	int r = lc_cache_entry_name(lc_image_reference(img), lc_image_digest(img), getuid(), &name,
+				    err);
+
+	if (r >= 0)
+		r = lookup ? lc_cache_lookup(dir, name, &path, err)
+			   : lc_cache_fill(pull, dir, name, io, stats, &path, err);
+	if (r >= 0 && path)
+		fprintf(stderr, "ctr-import: cache entry: %s\n", path);
+	else if (r >= 0)
+		fprintf(stderr, "ctr-import: cache miss\n");
+	free(name);
+	free(path);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"output", required_argument, NULL, 'o'},
@@ -132,6 +159,8 @@ int main(int argc, char **argv)
 						 {"credentials", required_argument, NULL, 'C'},
 						 {"connections", required_argument, NULL, 'j'},
 						 {"digest", no_argument, NULL, 'd'},
+						 {"node-cache", required_argument, NULL, 'N'},
+						 {"lookup", no_argument, NULL, 'L'},
 						 {"gzip-zlib", no_argument, NULL, 'z'},
 						 {"quiet", no_argument, NULL, 'q'},
 						 {"verbose", no_argument, NULL, 'v'},
@@ -139,11 +168,12 @@ int main(int argc, char **argv)
 						 {NULL, 0, NULL, 0}};
 	lc_pull_opts po = LC_PULL_OPTS_INIT;
 	lc_import_opts io = LC_IMPORT_OPTS_INIT;
-	lc_import_stats stats;
+	lc_import_stats stats = {0};
 	lc_error err = LC_ERROR_INIT;
 	progress_state ps = {.lock = PTHREAD_MUTEX_INITIALIZER, .tty = isatty(STDERR_FILENO)};
-	bool digest_only = false, quiet = false, verbose = false;
-	char *output = NULL, *default_name = NULL;
+	bool digest_only = false, quiet = false, verbose = false, lookup = false;
+	char *output = NULL, *default_name = NULL, *blobs = NULL;
+	const char *node_cache = NULL;
 	lc_ctx *ctx = NULL;
 	lc_pull *pull = NULL;
 	struct timespec t0;
@@ -196,6 +226,12 @@ int main(int argc, char **argv)
 		case 'd':
 			digest_only = true;
 			break;
+		case 'N':
+			node_cache = optarg;
+			break;
+		case 'L':
+			lookup = true;
+			break;
 		case 'q':
 			quiet = true;
 			break;
@@ -214,7 +250,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!output && !digest_only) {
+	if (lookup && !node_cache)
+		return fprintf(stderr, "ctr-import: --lookup needs --node-cache\n"), EXIT_USAGE;
+	if (node_cache && !po.cache_dir) {
+		if (asprintf(&blobs, "%s/blobs", node_cache) < 0)
+			return 1;
+		po.cache_dir = blobs;
+	}
+	if (!output && !digest_only && !node_cache) {
 		if (lc_import_default_name(argv[optind], &default_name, &err) < 0) {
 			fprintf(stderr, "ctr-import: %s\n", lc_error_message(&err));
 			return 1;
@@ -237,6 +280,8 @@ int main(int argc, char **argv)
 	t_resolve = seconds_since(&t0);
 	if (r >= 0 && digest_only) {
 		printf("%s\n", lc_image_digest(lc_pull_image(pull)));
+	} else if (r >= 0 && node_cache) {
+		r = node_cache_entry(pull, node_cache, lookup, &io, &stats, &err);
 	} else if (r >= 0) {
 		ps.layers = lc_image_layer_count(lc_pull_image(pull));
 		r = lc_import(pull, output, &io, &stats, &err);
@@ -246,7 +291,7 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		fprintf(stderr, "ctr-import: %s\n", lc_error_message(&err));
 	} else if (!digest_only) {
-		if (!quiet)
+		if (!quiet && output)
 			fprintf(stderr, "ctr-import: %s -> %s (%s, %.1f MB)\n", argv[optind],
 				output, lc_image_digest(lc_pull_image(pull)),
 				(double)stats.image_bytes / 1e6);
@@ -262,5 +307,6 @@ int main(int argc, char **argv)
 	lc_pull_free(pull);
 	lc_ctx_free(ctx);
 	free(default_name);
+	free(blobs);
 	return r < 0 ? 1 : 0;
 }

@@ -372,11 +372,14 @@ typedef struct lc_container_opts {
 	/** Relative mount sources and a relative image are taken from here; NULL: the current
 	 *  directory. */
 	const char *cwd;
+	/** An fd the holder keeps open for the container's life, e.g. a lock on a cache entry
+	 *  (lc_cache_use); -1: none. The caller may close its own copy. */
+	int hold_fd;
 } lc_container_opts;
-#define LC_CONTAINER_OPTS_VERSION 1
-#define LC_CONTAINER_OPTS_INIT                                                             \
-	{                                                                                  \
-		LC_CONTAINER_OPTS_VERSION, 0, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1, NULL \
+#define LC_CONTAINER_OPTS_VERSION 2
+#define LC_CONTAINER_OPTS_INIT                                                                 \
+	{                                                                                      \
+		LC_CONTAINER_OPTS_VERSION, 0, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1, NULL, -1 \
 	}
 
 /** Check user mounts in the syntax of lc_container_opts.mounts; the error says what is wrong. */
@@ -516,6 +519,56 @@ LC_API int lc_task_env(const char *const *job_env, const char *const *container_
 		       const char *const *host_wins, char ***ret_env, lc_error *err);
 /** The first host of a Slurm host list ("node[07-09,12],gpu1" -> "node07"). Caller frees. */
 LC_API int lc_hostlist_first(const char *hostlist, char **ret_host, lc_error *err);
+
+/* ---------------------------------------------------------------- node image cache */
+
+/**
+ * The node cache of imported images, per user (pyxis's --container-cache). Under a user's
+ * directory (BASE/<uid>, the user's, 0700) an entry pyxis_cache_u<uid>_<hash> holds image.sqsh
+ * and .pyxis_cache_lock; <hash> is derived from the registry, repository and manifest digest.
+ * Entries appear atomically (a synced temporary directory renamed), and concurrent fills of
+ * one entry import once. Fills run as the user (the helper); use and GC are the caller's.
+ */
+/** The entry name of the image @reference resolved to manifest @digest, for @uid. */
+LC_API int lc_cache_entry_name(const char *reference, const char *digest, uid_t uid,
+			       char **ret_name, lc_error *err);
+/** *@ret_path: the entry's image file, or NULL when @user_dir has no entry @name. */
+LC_API int lc_cache_lookup(const char *user_dir, const char *name, char **ret_path, lc_error *err);
+/**
+ * Import @pull into entry @name of @user_dir unless it is there (waiting for another fill of
+ * the same entry first); *@ret_path: the entry's image file. @stats (may be NULL) is zeroed,
+ * then filled when this call imported.
+ */
+LC_API int lc_cache_fill(lc_pull *pull, const char *user_dir, const char *name,
+			 const lc_import_opts *io, lc_import_stats *stats, char **ret_path,
+			 lc_error *err);
+/**
+ * Use an entry: as @uid/@gid (a root caller never follows the user's links as root), lock the
+ * entry of @image_path shared and touch it (its mtime is its last use). -ENOENT when it was
+ * evicted meanwhile. The caller keeps *@ret_lock_fd open while the entry is in use.
+ */
+LC_API int lc_cache_use(const char *image_path, uid_t uid, gid_t gid, int *ret_lock_fd,
+			lc_error *err);
+
+/** What lc_cache_gc() did. */
+typedef struct lc_cache_gc_result {
+	bool ran;                         /**< the filesystem was at or above the high watermark */
+	bool concurrent;                  /**< another GC was running: this one did nothing */
+	unsigned used_before, used_after; /**< percent of the cache's filesystem in use */
+	size_t evicted;                   /**< entries removed */
+	size_t busy;                      /**< entries skipped because a job uses them */
+	size_t stale_fills;               /**< leftovers of fills that died, removed */
+} lc_cache_gc_result;
+
+/**
+ * Garbage-collect the node cache under @base (BASE/<uid>/...): when its filesystem is at least
+ * @high percent full, remove entries of every user, least recently used first, until it is
+ * under @low percent; entries in use (their lock held) are skipped, dead fills removed. One GC
+ * at a time (a second returns at once with ->concurrent). A root caller's GC runs in a child as
+ * nobody with only CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER.
+ */
+LC_API int lc_cache_gc(const char *base, unsigned high, unsigned low, lc_cache_gc_result *res,
+		       lc_error *err);
 
 /* ---------------------------------------------------------------- helper processes */
 

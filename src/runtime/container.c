@@ -62,6 +62,7 @@ typedef struct holder {
 	int image_fd;
 	int fuse_fd;
 	int kernel_fd; /* the image mounted by the kernel's driver (detached), else -1 */
+	int hold_fd;   /* the caller's, kept open for the holder's life; -1: none */
 	int sock;     /* SOCK_SEQPACKET to the caller: reports, the /dev/fuse fd, then EOF to end */
 	int lifeline; /* detached: a pipe's read end; the holder ends at its hangup. Else -1 */
 	bool fuse_from_caller;
@@ -538,7 +539,7 @@ static int cmp_int(const void *a, const void *b)
  * stdio becomes /dev/null, every other fd but its own is closed. */
 static void holder_close_fds(const holder *h)
 {
-	int keep[] = {h->sock, h->image_fd, h->lifeline, h->kernel_fd}, from = 3;
+	int keep[] = {h->sock, h->image_fd, h->lifeline, h->kernel_fd, h->hold_fd}, from = 3;
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	for (int fd = 0; fd < 3 && null >= 0; fd++)
@@ -602,21 +603,14 @@ static _Noreturn void holder_main(holder *h)
 /* Open the image as the user it is for: a root caller never follows a user's path as root. */
 static int open_image(const lc_user *u, const char *path, int *ret_fd, lc_error *err)
 {
-	bool switch_ids = geteuid() == 0 && u->uid != 0;
+	bool switched = lc_fsids_become(u->uid, u->gid);
 	struct stat st;
 	int fd;
 
-	if (switch_ids) {
-		setfsgid(u->gid);
-		setfsuid(u->uid);
-	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		fd = -errno;
-	if (switch_ids) {
-		setfsuid(0);
-		setfsgid(0);
-	}
+	lc_fsids_restore(switched);
 	if (fd < 0)
 		return lc_fail(err, -fd, "cannot open image '%s': %s", path, strerror(-fd));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -837,6 +831,7 @@ static int create(lc_ctx *ctx, const lc_container_opts *opts, int lifeline,
 	*c = (lc_container){.ctx = ctx, .flags = opts->flags, .pidfd = -1, .control_fd = -1};
 	h.c = c;
 	h.image_name = opts->image;
+	h.hold_fd = opts->hold_fd;
 	h.tmpfs_size = opts->tmpfs_size;
 	r = prepare(c, opts, &h, err);
 	if (r >= 0)

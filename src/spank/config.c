@@ -59,12 +59,13 @@ static int parse_compression(const char *v, char **ret)
 	return set_string(v, ret);
 }
 
-static int parse_count(const char *v, unsigned *ret)
+/* A whole number in [@lo, @hi]. */
+static int parse_range(const char *v, unsigned lo, unsigned hi, unsigned *ret)
 {
 	char *end = NULL;
 	unsigned long n = strtoul(v, &end, 10);
 
-	if (!*v || *end || n < 1 || n > 64)
+	if (!*v || *end || v[0] == '-' || n < lo || n > hi)
 		return -EINVAL;
 	*ret = (unsigned)n;
 	return 0;
@@ -82,7 +83,7 @@ static int config_set(plugin_config *cfg, const char *key, const char *v)
 	if (!strcmp(key, "cache_path"))
 		return set_path(v, &cfg->cache_path);
 	if (!strcmp(key, "import_connections"))
-		return parse_count(v, &cfg->connections);
+		return parse_range(v, 1, 64, &cfg->connections);
 	if (!strcmp(key, "compression"))
 		return parse_compression(v, &cfg->compression);
 	if (!strcmp(key, "allow_http"))
@@ -91,12 +92,21 @@ static int config_set(plugin_config *cfg, const char *key, const char *v)
 		return set_path(v, &cfg->import_helper);
 	if (!strcmp(key, "kernel_squashfs"))
 		return parse_bool(v, &cfg->kernel_squashfs);
+	if (!strcmp(key, "container_cache_data_path"))
+		return set_path(v, &cfg->cache_data_path);
+	if (!strcmp(key, "container_cache_gc_high"))
+		return parse_range(v, 1, 100, &cfg->cache_gc_high);
+	if (!strcmp(key, "container_cache_gc_low"))
+		return parse_range(v, 1, 100, &cfg->cache_gc_low);
 	return -ENOENT;
 }
 
 int config_parse(int argc, char **argv, plugin_config *cfg)
 {
-	*cfg = (plugin_config){.sbatch_support = true, .kernel_squashfs = true};
+	*cfg = (plugin_config){.sbatch_support = true,
+			       .kernel_squashfs = true,
+			       .cache_gc_high = 85,
+			       .cache_gc_low = 80};
 	if (set_path("/run/libcontainer", &cfg->runtime_path) < 0 ||
 	    set_path(LC_IMPORT_HELPER, &cfg->import_helper) < 0)
 		return -1;
@@ -120,6 +130,13 @@ int config_parse(int argc, char **argv, plugin_config *cfg)
 			return -1;
 		}
 	}
+	if (cfg->cache_gc_low >= cfg->cache_gc_high) {
+		slurm_error(PLUGIN_NAME
+			    ": container_cache_gc_low: invalid value: %u (must be below "
+			    "container_cache_gc_high, %u)",
+			    cfg->cache_gc_low, cfg->cache_gc_high);
+		return -1;
+	}
 	return 0;
 }
 
@@ -130,5 +147,6 @@ void config_free(plugin_config *cfg)
 	free(cfg->compression);
 	free(cfg->http_registries);
 	free(cfg->import_helper);
+	free(cfg->cache_data_path);
 	*cfg = (plugin_config){0};
 }

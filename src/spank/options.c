@@ -106,6 +106,13 @@ static int cb_entrypoint_log(int val, const char *optarg, int remote)
 	return 0;
 }
 
+static int cb_cache(int val, const char *optarg, int remote)
+{
+	(void)val, (void)optarg, (void)remote;
+	args.cache = true;
+	return 0;
+}
+
 static int cb_writable(int val, const char *optarg, int remote)
 {
 	(void)optarg, (void)remote;
@@ -244,6 +251,10 @@ static struct spank_option options[] = {
 	"[" PLUGIN_NAME "] names of environment variables whose host value wins over the "
 	"image's",
 	1, 0, cb_env),
+    OPT("container-cache", NULL,
+	"[" PLUGIN_NAME "] keep the imported image in the node's cache and start from it in later "
+	"jobs (read-only)",
+	0, 1, cb_cache),
     OPT("container-unshare", "NS[,NS...]",
 	"[" PLUGIN_NAME "] new namespaces for the container: net, ipc, uts", 1, 0, cb_unshare),
     SPANK_OPTIONS_TABLE_END,
@@ -325,6 +336,8 @@ int args_apply_env(spank_t sp)
 		args.writable = env_bool(sp, "PYXIS_CONTAINER_WRITABLE");
 	if (args.writable == UNSET && (v = env_bool(sp, "PYXIS_CONTAINER_READONLY")) != UNSET)
 		args.writable = !v;
+	if (!args.cache)
+		args.cache = env_bool(sp, "PYXIS_CONTAINER_CACHE") == 1;
 	return 0;
 }
 
@@ -352,6 +365,33 @@ bool args_check_enabled(void)
 	note_ignored(args.writable != UNSET,
 		     args.writable ? "container-writable" : "container-readonly");
 	return false;
+}
+
+bool args_image_is_file(void)
+{
+	return args.image && (args.image[0] == '/' || args.image[0] == '.');
+}
+
+int args_refuse_cache(const plugin_config *cfg)
+{
+	const char *why = NULL;
+
+	if (!args.cache)
+		return 0;
+	if (!args.image)
+		why = "--container-cache requires --container-image";
+	else if (args_image_is_file())
+		why = "--container-cache requires a registry image, not a squashfs file";
+	else if (args.writable == 1)
+		why = "--container-cache cannot be used with --container-writable: cached images "
+		      "are read-only";
+	else if (!cfg->cache_data_path)
+		why = "--container-cache needs container_cache_data_path in plugstack.conf, which "
+		      "this cluster does not set";
+	if (!why)
+		return 0;
+	slurm_error(PLUGIN_NAME ": %s", why);
+	return -1;
 }
 
 bool args_run_entrypoint(const plugin_config *cfg)

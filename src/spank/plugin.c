@@ -30,7 +30,7 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 	switch (spank_context()) {
 	case S_CTX_LOCAL:
 	case S_CTX_ALLOCATOR:
-		if (args_apply_env(NULL) < 0)
+		if (args_apply_env(NULL) < 0 || args_refuse_cache(&config) < 0)
 			return -1;
 		args_check_enabled();
 		return 0;

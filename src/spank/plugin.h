@@ -20,6 +20,9 @@ typedef struct plugin_config {
 	char *compression;       /* compression: zstd[:LEVEL] or none; NULL: default */
 	char *http_registries;   /* allow_http: registries reached over plain HTTP */
 	char *import_helper;     /* import_helper: ctr-import, absolute */
+	char *cache_data_path;   /* container_cache_data_path: the node cache; NULL: no cache */
+	unsigned cache_gc_high;  /* container_cache_gc_high: % of the filesystem that starts a GC */
+	unsigned cache_gc_low;   /* container_cache_gc_low: % the GC brings it under */
 } plugin_config;
 
 int config_parse(int argc, char **argv, plugin_config *cfg);
@@ -40,6 +43,7 @@ typedef struct plugin_args {
 	char **env_names; /* NULL-terminated */
 	uint32_t unshare; /* LC_CONTAINER_UNSHARE_* */
 	bool unshare_set;
+	bool cache; /* --container-cache */
 } plugin_args;
 
 /* The one instance the option callbacks fill (SPANK callbacks have no user pointer). */
@@ -51,6 +55,10 @@ int args_register(spank_t sp);
 int args_apply_env(spank_t sp);
 /* Notes for flags that do nothing without an image; true when the plugin is on. */
 bool args_check_enabled(void);
+/* The image is a squashfs file (a path), not a registry reference. */
+bool args_image_is_file(void);
+/* --container-cache's conditions: -1 with a message when one fails. */
+int args_refuse_cache(const plugin_config *cfg);
 /* Whether the image's entrypoint runs: the flag (or PYXIS_*), else execute_entrypoint. */
 bool args_run_entrypoint(const plugin_config *cfg);
 void args_free(void);

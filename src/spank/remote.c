@@ -41,11 +41,6 @@ static struct {
 	bool entrypoint, created;
 } st;
 
-static bool image_is_file(const char *image)
-{
-	return image[0] == '/' || image[0] == '.';
-}
-
 /* ---------------------------------------------------------------- directories */
 
 /* @name under @parent_fd: a directory owned by the user, mode 0700, never a link. */
@@ -155,7 +150,9 @@ int remote_post_opt(spank_t sp, const plugin_config *cfg)
 	if (st.stepid >= SPECIAL_STEP_IDS)
 		return 0; /* batch and interactive steps: srun steps inside containerize */
 	st.enabled = true;
-	return image_is_file(args.image) ? 0 : make_step_dir();
+	if (args_refuse_cache(cfg) < 0)
+		return -1;
+	return args_image_is_file() || args.cache ? 0 : make_step_dir();
 }
 
 int remote_user_init(spank_t sp)
@@ -224,7 +221,8 @@ static void add_arg(const char **argv, size_t *n, const char *a, const char *b)
 		argv[(*n)++] = b;
 }
 
-static int run_import(spank_t sp, const char *output, int *ret_status, char ***ret_log,
+/* The import helper as the user; @mode: "--output FILE" or "--node-cache DIR [--lookup]". */
+static int run_import(spank_t sp, const char *const *mode, int *ret_status, char ***ret_log,
 		      lc_error *err)
 {
 	const plugin_config *c = st.cfg;
@@ -237,8 +235,9 @@ static int run_import(spank_t sp, const char *output, int *ret_status, char ***r
 
 	add_arg(argv, &n, c->import_helper, "--quiet");
 	add_arg(argv, &n, "--verbose", NULL);
-	add_arg(argv, &n, "--output", output);
-	if (c->cache_path) {
+	for (; *mode; mode++)
+		add_arg(argv, &n, *mode, NULL);
+	if (c->cache_path && !args.cache) { /* the node cache keeps its own blobs */
 		snprintf(cache, sizeof(cache), "%s/%u", c->cache_path, (unsigned)st.uid);
 		add_arg(argv, &n, "--cache", cache);
 	}
@@ -298,7 +297,7 @@ static int import_image(spank_t sp, char **ret_path, lc_error *err)
 	if (asprintf(&output, "%s/image.sqsh", st.step_dir) < 0)
 		return -ENOMEM;
 	slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
-	r = run_import(sp, output, &status, &log, err);
+	r = run_import(sp, (const char *const[]){"--output", output, NULL}, &status, &log, err);
 	if (r >= 0 && status != 0) {
 		print_log("import", log, true);
 		r = lc_fail(err, WIFSIGNALED(status) ? EINTR : EIO,
@@ -314,6 +313,112 @@ static int import_image(spank_t sp, char **ret_path, lc_error *err)
 		return r;
 	}
 	*ret_path = output;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- node cache */
+
+/* "ctr-import: cache entry: PATH" in the helper's log. */
+static char *find_entry(char **log)
+{
+	static const char mark[] = "ctr-import: cache entry: ";
+
+	for (char **l = log; l && *l; l++)
+		if (!strncmp(*l, mark, sizeof(mark) - 1))
+			return strdup(*l + sizeof(mark) - 1);
+	return NULL;
+}
+
+/* BASE/<uid>, the user's: made by root without following links. */
+static int cache_user_dir(char **ret_dir, lc_error *err)
+{
+	const char *base = st.cfg->cache_data_path;
+	int base_fd, uid_fd = -1, r;
+
+	if (mkdir(base, 0755) < 0 && errno != EEXIST)
+		return lc_fail(err, errno, "container_cache_data_path %s: %m", base);
+	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	r = base_fd < 0 ? -errno : user_dir(base_fd, st.uid_name, &uid_fd);
+	if (base_fd >= 0)
+		close(base_fd);
+	if (uid_fd >= 0)
+		close(uid_fd);
+	if (r < 0)
+		return lc_fail(err, -r, "cannot make %s/%s: %s", base, st.uid_name, strerror(-r));
+	if (asprintf(ret_dir, "%s/%s", base, st.uid_name) < 0)
+		return lc_fail(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Ask the helper for the entry of the image: look only (@lookup), or import when missing. */
+static int cache_helper(spank_t sp, const char *dir, bool lookup, char **ret_path, lc_error *err)
+{
+	const char *const mode[] = {"--node-cache", dir, lookup ? "--lookup" : NULL, NULL};
+	char **log = NULL;
+	int status = 0, r = run_import(sp, mode, &status, &log, err);
+
+	if (r >= 0 && status != 0) {
+		print_log("import", log, true);
+		r = lc_fail(err, WIFSIGNALED(status) ? EINTR : EIO,
+			    "failed to import docker image: %s", args.image);
+	}
+	if (r >= 0 && !lookup)
+		find_timings(log, st.import_timings, sizeof(st.import_timings));
+	*ret_path = r >= 0 ? find_entry(log) : NULL;
+	lc_strv_free(log);
+	if (r >= 0 && !lookup && !*ret_path)
+		r = lc_fail(err, EIO, "the import helper named no cache entry");
+	return r;
+}
+
+/* Before a new entry: make room (the GC decides whether it must run). */
+static void cache_gc(void)
+{
+	const plugin_config *c = st.cfg;
+	lc_cache_gc_result res;
+	lc_error err = LC_ERROR_INIT;
+
+	if (lc_cache_gc(c->cache_data_path, c->cache_gc_high, c->cache_gc_low, &res, &err) < 0)
+		slurm_info(PLUGIN_NAME ": cache GC failed: %s", lc_error_message(&err));
+	else if (res.concurrent)
+		slurm_verbose(PLUGIN_NAME ": cache GC: another GC is running");
+	else
+		slurm_verbose(PLUGIN_NAME
+			      ": cache GC: %s, %u%% used, now %u%%; evicted %zu, in use "
+			      "%zu, dead fills removed %zu",
+			      res.ran ? "ran" : "not needed", res.used_before, res.used_after,
+			      res.evicted, res.busy, res.stale_fills);
+}
+
+/* The image from the node cache, locked shared (the holder keeps *@ret_lock): the warm path is
+ * one look at the registry; the cold path imports into a new entry. */
+static int cache_image(spank_t sp, char **ret_path, int *ret_lock, lc_error *err)
+{
+	_cleanup_free_ char *dir = NULL;
+	char *path = NULL;
+	int64_t t0 = lc_now_ms();
+	int r = cache_user_dir(&dir, err);
+
+	if (r >= 0)
+		r = cache_helper(sp, dir, true, &path, err);
+	if (r >= 0 && path && lc_cache_use(path, st.uid, st.gid, ret_lock, err) == 0) {
+		slurm_verbose(PLUGIN_NAME ": cached image: %s (%s)", args.image, path);
+	} else if (r >= 0) {
+		free(path);
+		cache_gc();
+		slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
+		r = cache_helper(sp, dir, false, &path, err);
+		if (r >= 0)
+			r = lc_cache_use(path, st.uid, st.gid, ret_lock, err);
+		if (r >= 0)
+			slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
+	}
+	st.import_ms = lc_now_ms() - t0;
+	if (r < 0) {
+		free(path);
+		return r;
+	}
+	*ret_path = path;
 	return 0;
 }
 
@@ -357,12 +462,16 @@ static int create_container(spank_t sp, lc_error *err)
 	lc_container_opts o = LC_CONTAINER_OPTS_INIT;
 	lc_group_opts g = LC_GROUP_OPTS_INIT;
 	char *imported = NULL, **overrides = NULL, **log = NULL;
+	_cleanup_close_ int cache_lock = -1;
 	lc_ctx *ctx = NULL;
 	int64_t t0;
 	int r = 0;
 
-	if (!image_is_file(args.image))
+	if (args.cache)
+		r = cache_image(sp, &imported, &cache_lock, err);
+	else if (!args_image_is_file())
 		r = import_image(sp, &imported, err);
+	o.hold_fd = cache_lock;
 	t0 = lc_now_ms();
 	o.flags = container_flags();
 	o.image = imported ? imported : args.image;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -104,18 +105,28 @@ int lc_rm_rf_at(int dir_fd, const char *name)
 	return r;
 }
 
+DIR *lc_opendir_at(int dir_fd, const char *name)
+{
+	int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d && fd >= 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
 int lc_rm_rf_children(int dir_fd)
 {
-	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = lc_opendir_at(dir_fd, ".");
 	struct dirent *de;
 	int r = 0;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return -errno;
-	}
 	while ((de = readdir(d))) {
 		int q;
 
@@ -127,4 +138,21 @@ int lc_rm_rf_children(int dir_fd)
 	}
 	closedir(d);
 	return r;
+}
+
+bool lc_fsids_become(uid_t uid, gid_t gid)
+{
+	if (geteuid() != 0 || uid == 0)
+		return false;
+	setfsgid(gid);
+	setfsuid(uid);
+	return true;
+}
+
+void lc_fsids_restore(bool switched)
+{
+	if (!switched)
+		return;
+	setfsuid(0);
+	setfsgid(0);
 }

@@ -4,6 +4,7 @@
 #define LC_UTIL_H
 
 #include <stdarg.h>
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,12 +68,18 @@ void lc_str_sanitize(char *dst, size_t dst_size, const char *s);
 int lc_file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len, lc_error *err);
 /* mkdir -p with mode for the created components. */
 int lc_mkdir_p(const char *path, unsigned mode, lc_error *err);
+/* @name under @dir_fd as a directory stream, never through a link; NULL with errno. */
+DIR *lc_opendir_at(int dir_fd, const char *name);
 /* Remove everything inside the directory @dir_fd, never following symbolic links (each level
  * is opened with O_NOFOLLOW relative to its parent). Directories get u+rwx first, so read-only
  * ones can be emptied. Best effort: returns the first error, goes on with the rest. */
 int lc_rm_rf_children(int dir_fd);
 /* Remove @name under @dir_fd and everything below it; symlinks are removed, never followed. */
 int lc_rm_rf_at(int dir_fd, const char *name);
+/* A root caller acting for a user: file-system ids become @uid/@gid (the kernel then drops the
+ * file-system capabilities), true when switched; lc_fsids_restore() switches back. */
+bool lc_fsids_become(uid_t uid, gid_t gid);
+void lc_fsids_restore(bool switched);
 /* write all of @len bytes at the fd's position, retrying on EINTR and short writes. */
 int lc_write_all(int fd, const void *data, size_t len);
 /* Send @fd over the unix socket @sock in a message of one byte @tag (async-signal-safe). */

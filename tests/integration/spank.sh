@@ -24,9 +24,13 @@ ACCESS_LOG=/tmp/oci-registry/run/plain.log
 
 start_registry plain
 ensure_test_user
-USER_UID="$(id -u lctest)"
+id lctest2 >/dev/null 2>&1 || useradd -m -s /bin/bash lctest2
+USER_UID="$(id -u lctest)" USER2_UID="$(id -u lctest2)"
+CACHE_BASE=/var/lib/lc-itest-cache # the node cache (container_cache_data_path)
+rm -rf "$CACHE_BASE"
+cleanup_hooks+=("rm -rf '$CACHE_BASE'")
 mkdir -p "$WORK/job" "$WORK/hostdir" && echo host-data >"$WORK/hostdir/file"
-chown lctest "$WORK/job" && chmod -R a+rX "$WORK/hostdir"
+chmod 1777 "$WORK/job" && chmod -R a+rX "$WORK/hostdir"
 USER_HOME="$(getent passwd lctest | cut -d: -f6)"
 echo home-file >"$USER_HOME/lc-home-marker" && chown lctest "$USER_HOME/lc-home-marker"
 cleanup_hooks+=("rm -f '$USER_HOME/lc-home-marker' /tmp/lc-itest-hostmark /tmp/lc-itest-entry")
@@ -63,15 +67,15 @@ skopeo copy -q --dest-tls-verify=false "oci:$WORK/torch/layout:torch" "docker://
 slurm_up() {
     local exports
     exports="$(env SLURM_CPUS=8 SLURM_DEBUG=verbose SPANK_PLUGIN="$PLUGIN" \
-        SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME" "$@" \
+        SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME container_cache_data_path=$CACHE_BASE" "$@" \
         "$SLURM_SH/up.sh" 2>"$WORK/slurm-up.log")" || { cat "$WORK/slurm-up.log"; exit 1; }
     eval "$exports"
 }
 slurm_up
 cleanup_hooks+=("'$SLURM_SH/down.sh' >/dev/null 2>&1")
 
-# usrun ARGS...: srun as the user, from a directory of theirs
-usrun() { (cd "$WORK/job" && runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" "${EXTRA_ENV[@]}" timeout 120 srun "$@"); }
+# usrun ARGS...: srun as the user (RUN_AS, default lctest), from a directory of theirs
+usrun() { (cd "$WORK/job" && runuser -u "${RUN_AS:-lctest}" -- env SLURM_CONF="$SLURM_CONF" "${EXTRA_ENV[@]}" timeout 120 srun "$@"); }
 EXTRA_ENV=()
 # is DESCRIPTION EXPECTED SRUN-ARGS...: the job's stdout is exactly EXPECTED
 is() {
@@ -85,6 +89,8 @@ refused() {
     out="$(usrun "$@" true 2>&1)"; rc=$?
     if [ "$rc" != 0 ] && [[ "$out" == *"$want"* ]]; then ok "$d"; else not_ok "$d (rc=$rc: $out)"; fi
 }
+not_cmd() { ! "$@"; }
+not_grep() { ! grep -q "$@"; }
 manifest_requests() { grep -c "\"GET /v2/$1/manifests/" "$ACCESS_LOG"; }
 # live processes of the user (zombies excluded: PID 1 here reaps orphans lazily)
 user_procs() { ps -u lctest -o stat=,pid=,args= | awk '$1 !~ /^Z/'; }
@@ -266,10 +272,68 @@ scancel "$jobid"
 wait
 check "scancel stops the import: no processes, no partial files" no_leftovers
 
+echo "# the node cache: --container-cache"
+blob_requests() { grep -c "\"GET /v2/$1/blobs/" "$ACCESS_LOG"; }
+refused "--container-cache without an image" "--container-cache requires --container-image" --container-cache
+refused "--container-cache with a squashfs file" "--container-cache requires a registry image, not a squashfs file" \
+    --container-image=./x.sqsh --container-cache
+refused "--container-cache with --container-writable" "--container-cache cannot be used with --container-writable" \
+    "$TORCH" --container-cache --container-writable
+is "cold: the job runs, read-only" "$USER_UID ro" "$TORCH" --container-cache sh -c 'echo $(id -u) $(touch /x 2>/dev/null && echo rw || echo ro)'
+check "cold: the image is imported" grep -q "importing docker image: $REG/torchlike:latest" "$WORK/err"
+check "the user's directory: mode 700, the user's" test "$(stat -c %a:%U "$CACHE_BASE/$USER_UID")" = 700:lctest
+entries() { find "$CACHE_BASE/$1" -mindepth 1 -maxdepth 1 -name "pyxis_cache_*" | sort; }
+entry1="$(entries "$USER_UID")"
+check "one entry pyxis_cache_u<uid>_<hash> with the image and its lock" \
+    test "$(wc -l <<<"$entry1")" = 1 -a -f "$entry1/image.sqsh" -a -f "$entry1/.pyxis_cache_lock"
+check "the entry's name" grep -Eq "/pyxis_cache_u${USER_UID}_[0-9a-f]{32}$" <<<"$entry1"
+check "no temporary directory left" test -z "$(find "$CACHE_BASE/$USER_UID" -maxdepth 1 -name '.pyxis_cache_tmp_*')"
+mtime1="$(stat -c %Y "$entry1")"; sleep 1.1
+m0="$(manifest_requests torchlike)" b0="$(blob_requests torchlike)"
+is "warm: the job runs from the entry" "yes" "$TORCH" --container-cache sh -c 'echo yes'
+check "warm: no import" not_grep "importing docker image" "$WORK/err"
+check "warm: one manifest request, no blob request" test "$(( $(manifest_requests torchlike) - m0 )):$(( $(blob_requests torchlike) - b0 ))" = 1:0
+check "warm: the use touched the entry" test "$(stat -c %Y "$entry1")" -gt "$mtime1"
+check "warm: still one entry" test "$(entries "$USER_UID")" = "$entry1"
+is "PYXIS_CONTAINER_CACHE=1 enables it" "yes" "$TORCH" --export=ALL,PYXIS_CONTAINER_CACHE=1 sh -c 'echo yes'
+check "... warm" not_grep "importing docker image" "$WORK/err"
+usrun "$TORCH" --container-cache sh -c 'touch /tmp/lc-itest-cache-up; sleep 2' >/dev/null 2>&1 &
+for _ in $(seq 100); do [ -e /tmp/lc-itest-cache-up ] && break; sleep 0.1; done
+check "a running job holds its entry's lock (shared)" not_cmd flock -n -x "$entry1/.pyxis_cache_lock" true
+check "... others may share it" flock -n -s "$entry1/.pyxis_cache_lock" true
+wait; rm -f /tmp/lc-itest-cache-up
+check "... and it is free after the job" flock -n -x "$entry1/.pyxis_cache_lock" true
+skopeo copy -q --src-tls-verify=false --dest-tls-verify=false "docker://$REG/tiny:latest" "docker://$REG/lc-moving:latest"
+usrun --container-image="$REG/lc-moving:latest" --container-cache true >/dev/null 2>&1
+skopeo copy -q --src-tls-verify=false --dest-tls-verify=false "docker://$REG/torchlike:latest" "docker://$REG/lc-moving:latest"
+is "after the tag moved, the job runs the new image" "2.9.0" --container-image="$REG/lc-moving:latest" --container-cache sh -c 'echo $PYTORCH_VERSION'
+check "... from a new entry" test "$(entries "$USER_UID" | wc -l)" = 3
+echo "# a killed fill, then two jobs filling one entry at once"
+usrun "$DEB" --container-cache true >/dev/null 2>&1 &
+for _ in $(seq 100); do pgrep -u lctest -f "ctr-import.*--node-cache" >/dev/null && ! pgrep -u lctest -f -- "--lookup" >/dev/null && break; sleep 0.05; done
+scancel "$(squeue -h -u lctest -o %i | head -1)"; wait
+check "a killed fill leaves no entry" test "$(entries "$USER_UID" | wc -l)" = 3
+b0="$(grep -n . "$ACCESS_LOG" | tail -1 | cut -d: -f1)"
+usrun "$DEB" --container-cache cat /etc/debian_version >"$WORK/c1.out" 2>&1 &
+usrun "$DEB" --container-cache cat /etc/debian_version >"$WORK/c2.out" 2>&1 &
+wait
+check "both jobs ran" test "$(cat "$WORK/c1.out" "$WORK/c2.out" | grep -c '^12\.')" = 2
+check "one entry more" test "$(entries "$USER_UID" | wc -l)" = 4
+check "no blob was fetched twice (one import)" test -z "$(tail -n +"$((b0 + 1))" "$ACCESS_LOG" | grep -o '"GET /v2/debian/blobs/[^ ]*' | sort | uniq -d)"
+echo "# a second user"
+RUN_AS=lctest2 is "lctest2: runs from the cache" "$USER2_UID" "$TORCH" --container-cache id -u
+check "lctest2 has an entry of its own" grep -Eq "/pyxis_cache_u${USER2_UID}_[0-9a-f]{32}$" <<<"$(entries "$USER2_UID")"
+check "... in a directory of its own" test "$(stat -c %a:%U "$CACHE_BASE/$USER2_UID")" = 700:lctest2
+check "lctest2 cannot read lctest's cache" not_cmd runuser -u lctest2 -- ls "$CACHE_BASE/$USER_UID"
+check "no leftovers" no_leftovers
+
 echo "# job_container/tmpfs: the job's private /tmp"
 "$SLURM_SH/down.sh" >/dev/null 2>&1
+GC_BASE=/var/lib/lc-itest-gc # the node cache on a small filesystem, for its GC
+mkdir -p "$GC_BASE" && mount -t tmpfs -o size=64m,mode=0755 lc-itest-gc "$GC_BASE"
+cleanup_hooks+=("umount '$GC_BASE'; rmdir '$GC_BASE'")
 slurm_up SLURM_JOB_CONTAINER_TMPFS=1 \
-    SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME execute_entrypoint=1"
+    SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME execute_entrypoint=1 container_cache_data_path=$GC_BASE container_cache_gc_high=60 container_cache_gc_low=40"
 is "execute_entrypoint=1 runs the entrypoint by default" "yes" "$TORCH" sh -c 'echo $FROM_ENTRYPOINT'
 is "--no-container-entrypoint wins over it" "unset" "$TORCH" --no-container-entrypoint sh -c 'echo ${FROM_ENTRYPOINT:-unset}'
 out="$(cd "$WORK/job" && runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" timeout 120 salloc -n1 sh -c \
@@ -277,6 +341,56 @@ out="$(cd "$WORK/job" && runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" timeo
 check "a later step of the job sees the file (got '$out')" test "$out" = step1
 check "the host does not" test ! -e /tmp/lc-job-file
 is "another job does not" "absent" "$DEB" sh -c 'test -e /tmp/lc-job-file && echo present || echo absent'
+check "no leftovers" no_leftovers
+
+echo "# cache GC: 64 MB filesystem, high watermark 60%, low 40%"
+used() { df --output=pcent "$GC_BASE" | tail -1 | tr -dc 0-9; }
+# fake_entry UID NAME MB AGE: an entry of MB megabytes last used AGE ago
+fake_entry() {
+    local d="$GC_BASE/$1/pyxis_cache_u$1_$2"
+    mkdir -p "$d" && head -c $(( $3 << 20 )) /dev/urandom >"$d/image.sqsh" && touch "$d/.pyxis_cache_lock"
+    chown -R "$1" "$GC_BASE/$1" && chmod 700 "$GC_BASE/$1" && touch -d "$4 ago" "$d"
+}
+has() { test -d "$GC_BASE/$1/pyxis_cache_u$1_$2"; }
+fake_entry "$USER_UID" a 8 "5 days"; fake_entry "$USER2_UID" b 8 "4 days"
+fake_entry "$USER_UID" c 8 "3 days"; fake_entry "$USER2_UID" d 8 "1 day"
+check "below the high watermark ($(used)%)" test "$(used)" -lt 60
+SYNC=/var/tmp/lc-itest-sync # not under /tmp: the job's /tmp is private now
+rm -rf "$SYNC" && mkdir -m 1777 "$SYNC" && cleanup_hooks+=("rm -rf '$SYNC'")
+RUN_AS=lctest2 usrun "$TORCH" --container-cache --container-mounts="$SYNC:/sync" sh -c 'touch /sync/gc-up; sleep 60' >/dev/null 2>&1 &
+for _ in $(seq 150); do [ -e "$SYNC/gc-up" ] && break; sleep 0.1; done
+check "a job of lctest2 runs from the cache" test -e "$SYNC/gc-up"
+busy="$(find "$GC_BASE/$USER2_UID" -maxdepth 1 -name 'pyxis_cache_*' -newer "$GC_BASE/$USER2_UID/pyxis_cache_u${USER2_UID}_d")"
+check "a cold job below the watermark evicts nothing" has "$USER_UID" a
+touch -d "6 days ago" "$busy"                    # the least recently used, but in use
+fake_entry "$USER_UID" e 8 "2 days"
+mkdir -p "$GC_BASE/$USER_UID/.pyxis_cache_tmp_dead.x" "$GC_BASE/$USER_UID/.pyxis_cache_tmp_live.x"
+touch "$GC_BASE/$USER_UID/.pyxis_cache_tmp_dead.x/.pyxis_cache_lock" "$GC_BASE/$USER_UID/.pyxis_cache_tmp_live.x/.pyxis_cache_lock"
+flock -x "$GC_BASE/$USER_UID/.pyxis_cache_tmp_live.x/.pyxis_cache_lock" sleep 8 &
+sleep 0.2
+check "above the high watermark ($(used)%)" test "$(used)" -ge 60
+usrun --container-image="$REG/tiny:latest" --container-cache --no-container-entrypoint true >/dev/null 2>"$WORK/err"
+check "a cold job above it runs ($(tail -2 "$WORK/err"))" test $? = 0
+check "the GC took the filesystem under the low watermark, plus the new entry ($(used)%)" test "$(used)" -lt 45
+check "least recently used first, of both users: a evicted" not_cmd has "$USER_UID" a
+check "... b evicted" not_cmd has "$USER2_UID" b
+check "... c evicted" not_cmd has "$USER_UID" c
+check "... and no more: d and e kept" has "$USER2_UID" d
+check "... e kept" has "$USER_UID" e
+check "the entry in use was not evicted" test -d "$busy"
+check "a dead fill was removed" test ! -e "$GC_BASE/$USER_UID/.pyxis_cache_tmp_dead.x"
+check "a live fill was kept" test -d "$GC_BASE/$USER_UID/.pyxis_cache_tmp_live.x"
+check "slurmd's log has the GC line" grep -q "cache GC: ran, .* evicted 3, in use 1, dead fills removed 1" "$SLURM_SANDBOX/log/slurmd.log"
+scancel -u lctest2; wait
+fake_entry "$USER_UID" f 12 "7 days"; fake_entry "$USER2_UID" g 12 "7 days"
+flock -x "$GC_BASE/pyxis-container-cache-gc.lock" sleep 10 &
+sleep 0.2
+skopeo copy -q --src-tls-verify=false --dest-tls-verify=false "docker://$REG/tiny:latest" "docker://$REG/lc-gc2:latest"
+RUN_AS=lctest2 usrun --container-image="$REG/lc-gc2:latest" --container-cache --no-container-entrypoint true >/dev/null 2>"$WORK/err"
+check "with another GC running, a cold job runs ($(used)%; $(tail -2 "$WORK/err"))" test $? = 0
+check "... and does not run a second GC" has "$USER_UID" f
+check "... (its log says so)" grep -q "cache GC: another GC is running" "$SLURM_SANDBOX/log/slurmd.log"
+kill %% 2>/dev/null; wait
 check "no leftovers" no_leftovers
 
 finish

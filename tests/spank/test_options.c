@@ -44,7 +44,8 @@ START_TEST(every_flag_is_registered_with_help)
 					    "no-container-remap-root", "container-entrypoint",
 					    "no-container-entrypoint", "container-entrypoint-log",
 					    "container-writable",      "container-readonly",
-					    "container-env",           "container-unshare"};
+					    "container-env",           "container-unshare",
+					    "container-cache"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		struct spank_option *o = stub_option(names[i]);
@@ -166,6 +167,46 @@ START_TEST(flags_without_image_are_noted)
 }
 END_TEST
 
+/* Cache mode's conditions, each with its message; the variable enables it too. */
+START_TEST(cache_policy)
+{
+	plugin_config with = {.cache_data_path = (char *)"/var/cache/lc"}, without = {0};
+	static const struct {
+		const char *image;
+		bool writable;
+		const char *message;
+	} refused[] = {
+	    {NULL, false, "--container-cache requires --container-image"},
+	    {"./x.sqsh", false, "--container-cache requires a registry image, not a squashfs file"},
+	    {"/p/x.sqsh", false, "requires a registry image"},
+	    {"debian", true, "--container-cache cannot be used with --container-writable"},
+	};
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+		setup();
+		ck_assert_int_eq(flag("container-cache", NULL), 0);
+		if (refused[i].image)
+			ck_assert_int_eq(flag("container-image", refused[i].image), 0);
+		if (refused[i].writable)
+			ck_assert_int_eq(flag("container-writable", NULL), 0);
+		ck_assert_int_lt(args_refuse_cache(&with), 0);
+		expect_message(refused[i].message);
+	}
+	setup();
+	ck_assert_int_eq(flag("container-image", "debian"), 0);
+	ck_assert_int_eq(args_refuse_cache(&without), 0); /* not asked for */
+	ck_assert_int_eq(flag("container-cache", NULL), 0);
+	ck_assert_int_eq(args_refuse_cache(&with), 0);
+	ck_assert_int_lt(args_refuse_cache(&without), 0);
+	expect_message("--container-cache needs container_cache_data_path in plugstack.conf");
+	setup();
+	stub_job_env[0] = "PYXIS_CONTAINER_CACHE=1";
+	stub_job_env[1] = NULL;
+	ck_assert_int_eq(args_apply_env((spank_t)1), 0);
+	ck_assert(args.cache);
+}
+END_TEST
+
 /* The flag (or its variable) wins over the plugstack's execute_entrypoint. */
 START_TEST(entrypoint_flag_then_config)
 {
@@ -193,32 +234,42 @@ END_TEST
 
 START_TEST(plugstack_options)
 {
-	char *good[] = {"runtime_path=/var/run/x", "execute_entrypoint=1",
-			"sbatch_support=no",       "cache_path=/var/cache/lc",
-			"import_connections=4",    "compression=zstd:9",
-			"allow_http=reg:5000",     "import_helper=/opt/lc/ctr-import",
-			"kernel_squashfs=0"};
+	char *good[] = {"runtime_path=/var/run/x",    "execute_entrypoint=1",
+			"sbatch_support=no",          "cache_path=/var/cache/lc",
+			"import_connections=4",       "compression=zstd:9",
+			"allow_http=reg:5000",        "import_helper=/opt/lc/ctr-import",
+			"kernel_squashfs=0",          "container_cache_data_path=/var/cache/lcc",
+			"container_cache_gc_high=90", "container_cache_gc_low=50"};
 	static const struct {
 		const char *arg, *message;
-	} bad[] = {{"foo=1", "unknown configuration option: foo"},
-		   {"remap_root=1", "unknown configuration option: remap_root"},
-		   {"novalue", "unknown configuration option: novalue"},
-		   {"runtime_path=relative", "runtime_path: invalid value: relative"},
-		   {"execute_entrypoint=maybe", "execute_entrypoint: invalid value: maybe"},
-		   {"compression=zstd:99", "compression: invalid value: zstd:99"},
-		   {"compression=lzo", "compression: invalid value: lzo"},
-		   {"import_connections=0", "import_connections: invalid value: 0"},
-		   {"allow_http=", "allow_http: invalid value: "},
-		   {"kernel_squashfs=2", "kernel_squashfs: invalid value: 2"}};
+	} bad[] = {
+	    {"foo=1", "unknown configuration option: foo"},
+	    {"remap_root=1", "unknown configuration option: remap_root"},
+	    {"novalue", "unknown configuration option: novalue"},
+	    {"runtime_path=relative", "runtime_path: invalid value: relative"},
+	    {"execute_entrypoint=maybe", "execute_entrypoint: invalid value: maybe"},
+	    {"compression=zstd:99", "compression: invalid value: zstd:99"},
+	    {"compression=lzo", "compression: invalid value: lzo"},
+	    {"import_connections=0", "import_connections: invalid value: 0"},
+	    {"allow_http=", "allow_http: invalid value: "},
+	    {"kernel_squashfs=2", "kernel_squashfs: invalid value: 2"},
+	    {"container_cache_gc_high=101", "container_cache_gc_high: invalid value: 101"},
+	    {"container_cache_gc_low=-5", "container_cache_gc_low: invalid value: -5"},
+	    {"container_cache_gc_low=85", "container_cache_gc_low: invalid value: 85 (must be "
+					  "below container_cache_gc_high, 85)"},
+	    {"container_cache_data_path=rel", "container_cache_data_path: invalid value: rel"}};
 	plugin_config cfg;
 
 	ck_assert_int_eq(config_parse(0, NULL, &cfg), 0);
 	ck_assert_str_eq(cfg.runtime_path, "/run/libcontainer");
 	ck_assert(cfg.sbatch_support && !cfg.execute_entrypoint && !cfg.cache_path);
-	ck_assert(cfg.kernel_squashfs);
+	ck_assert(cfg.kernel_squashfs && !cfg.cache_data_path);
+	ck_assert(cfg.cache_gc_high == 85 && cfg.cache_gc_low == 80);
 	config_free(&cfg);
-	ck_assert_int_eq(config_parse(9, good, &cfg), 0);
+	ck_assert_int_eq(config_parse(12, good, &cfg), 0);
 	ck_assert(!cfg.kernel_squashfs);
+	ck_assert_str_eq(cfg.cache_data_path, "/var/cache/lcc");
+	ck_assert(cfg.cache_gc_high == 90 && cfg.cache_gc_low == 50);
 	ck_assert_str_eq(cfg.runtime_path, "/var/run/x");
 	ck_assert(cfg.execute_entrypoint && !cfg.sbatch_support);
 	ck_assert_uint_eq(cfg.connections, 4);
@@ -251,6 +302,7 @@ int main(void)
 	tcase_add_test(tc, pyxis_variables_fill_what_flags_left);
 	tcase_add_test(tc, flags_without_image_are_noted);
 	tcase_add_test(tc, entrypoint_flag_then_config);
+	tcase_add_test(tc, cache_policy);
 	tcase_add_test(tc, plugstack_options);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The node cache of imported images (pyxis's --container-cache, on squashfs files).
+ *
+ * Layout under a base directory that the admin names: BASE/<uid>/ (the user's, 0700) holds
+ *   pyxis_cache_u<uid>_<hash>/            an entry: image.sqsh and .pyxis_cache_lock
+ *   .pyxis_cache_fill_<hash>.lock         serializes the fills of one entry
+ *   .pyxis_cache_tmp_<hash>.XXXXXX/       a fill in progress (its .pyxis_cache_lock is held)
+ *   blobs/                                the registry client's layer cache
+ * <hash> comes from the registry, the repository and the manifest digest: a moved tag names a
+ * new entry, the same image always finds the old one. An entry appears by rename() of a
+ * complete, synced directory, so nothing half-written ever looks like one.
+ *
+ * A job holds its entry's lock shared for as long as it runs; its use touches the entry (mtime is
+ * the last use). The GC (cache_gc.c) takes a victim's lock exclusively without waiting.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+#include "cache.h"
+
+#define HASH_HEX 32
+
+LC_API int lc_cache_entry_name(const char *reference, const char *digest, uid_t uid,
+			       char **ret_name, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	_cleanup_free_ char *key = NULL;
+	lc_ref *ref = NULL;
+	char hash[72];
+	int r;
+
+	if (!err)
+		err = &local;
+	if (!digest || !lc_digest_is_valid(digest))
+		return lc_fail(err, EINVAL, "not a digest: %s", digest ? digest : "(none)");
+	r = lc_ref_parse(reference, &ref, err);
+	if (r < 0)
+		return r;
+	r = asprintf(&key, "%s/%s@%s", lc_ref_registry(ref), lc_ref_repository(ref), digest);
+	lc_ref_free(ref);
+	if (r < 0)
+		return lc_fail(err, ENOMEM, "out of memory");
+	lc_sha256_digest(key, strlen(key), hash);
+	/* "sha256:" + hex: keep HASH_HEX hex digits */
+	if (asprintf(ret_name, LC_CACHE_ENTRY_PREFIX "u%u_%.*s", (unsigned)uid, HASH_HEX,
+		     hash + 7) < 0)
+		return lc_fail(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+/* The <hash> part of an entry's name. */
+static const char *entry_hash(const char *name)
+{
+	const char *u = strchr(name + strlen(LC_CACHE_ENTRY_PREFIX), '_');
+
+	return u ? u + 1 : name;
+}
+
+static int open_dir(const char *path, int *ret_fd, lc_error *err)
+{
+	*ret_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return *ret_fd < 0 ? lc_fail(err, errno, "cannot open %s: %m", path) : 0;
+}
+
+static bool entry_exists(int dir_fd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int entry_path(const char *dir, const char *name, char **ret_path, lc_error *err)
+{
+	if (asprintf(ret_path, "%s/%s/" LC_CACHE_IMAGE, dir, name) < 0)
+		return lc_fail(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+LC_API int lc_cache_lookup(const char *user_dir, const char *name, char **ret_path, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	_cleanup_close_ int dir = -1;
+	int r;
+
+	if (!err)
+		err = &local;
+	*ret_path = NULL;
+	r = open_dir(user_dir, &dir, err);
+	if (r < 0 || !entry_exists(dir, name))
+		return r;
+	return entry_path(user_dir, name, ret_path, err);
+}
+
+/* A lock file under @dir_fd, made when missing, locked with @how (LOCK_SH/EX[|NB]). */
+int lc_cache_lock_at(int dir_fd, const char *name, int how, int *ret_fd)
+{
+	int fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, how) < 0) {
+		int e = errno;
+
+		if (e != EINTR) {
+			close(fd);
+			return -e;
+		}
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+static int sync_dir(int fd, lc_error *err)
+{
+	return fsync(fd) < 0 ? lc_fail(err, errno, "fsync: %m") : 0;
+}
+
+/* Import into a fresh temporary directory, then rename it to @name. */
+static int fill_entry(lc_pull *pull, int dir, const char *user_dir, const char *name,
+		      const lc_import_opts *io, lc_import_stats *stats, lc_error *err)
+{
+	_cleanup_free_ char *tmp = NULL, *image = NULL;
+	_cleanup_close_ int tmp_fd = -1, busy = -1;
+	int r;
+
+	if (asprintf(&tmp, "%s/" LC_CACHE_TMP_PREFIX "%s.XXXXXX", user_dir, entry_hash(name)) < 0 ||
+	    !mkdtemp(tmp))
+		return lc_fail(err, errno ? errno : ENOMEM, "cannot make a directory in %s: %m",
+			       user_dir);
+	r = open_dir(tmp, &tmp_fd, err);
+	if (r >= 0 && (r = lc_cache_lock_at(tmp_fd, LC_CACHE_LOCK, LOCK_EX, &busy)) < 0)
+		lc_fail(err, -r, "cannot lock %s: %s", tmp, strerror(-r));
+	if (r >= 0 && asprintf(&image, "%s/" LC_CACHE_IMAGE, tmp) < 0)
+		r = lc_fail(err, ENOMEM, "out of memory");
+	if (r >= 0)
+		r = lc_import(pull, image, io, stats, err);
+	if (r >= 0 && fchmod(tmp_fd, 0755) < 0)
+		r = lc_fail(err, errno, "chmod %s: %m", tmp);
+	if (r >= 0)
+		r = sync_dir(tmp_fd, err);
+	if (r >= 0 && renameat(dir, strrchr(tmp, '/') + 1, dir, name) < 0)
+		r = lc_fail(err, errno, "cannot rename %s to %s: %m", tmp, name);
+	if (r >= 0)
+		return sync_dir(dir, err);
+	(void)lc_rm_rf_at(dir, strrchr(tmp, '/') + 1);
+	return r;
+}
+
+LC_API int lc_cache_fill(lc_pull *pull, const char *user_dir, const char *name,
+			 const lc_import_opts *io, lc_import_stats *stats, char **ret_path,
+			 lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	_cleanup_close_ int dir = -1, fill_lock = -1;
+	_cleanup_free_ char *lock_name = NULL;
+	int r;
+
+	if (!err)
+		err = &local;
+	*ret_path = NULL;
+	if (stats)
+		*stats = (lc_import_stats){0};
+	r = open_dir(user_dir, &dir, err);
+	if (r < 0)
+		return r;
+	if (asprintf(&lock_name, LC_CACHE_FILL_PREFIX "%s.lock", entry_hash(name)) < 0)
+		return lc_fail(err, ENOMEM, "out of memory");
+	/* another job of the user filling the same entry: wait for it, then use its work */
+	r = lc_cache_lock_at(dir, lock_name, LOCK_EX, &fill_lock);
+	if (r < 0)
+		return lc_fail(err, -r, "cannot lock %s/%s: %s", user_dir, lock_name, strerror(-r));
+	if (!entry_exists(dir, name))
+		r = fill_entry(pull, dir, user_dir, name, io, stats, err);
+	if (r < 0)
+		return r;
+	return entry_path(user_dir, name, ret_path, err);
+}
+
+/* Under the user's file-system ids: lock the entry shared, check it is still one, touch it. */
+static int use_entry(const char *entry, int *ret_lock_fd, lc_error *err)
+{
+	_cleanup_close_ int dir = open(entry, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int lock = -1;
+	struct stat st;
+
+	if (dir < 0)
+		return lc_fail(err, errno, "cannot open %s: %m", entry);
+	lock = openat(dir, LC_CACHE_LOCK, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (lock < 0)
+		return lc_fail(err, errno, "cannot open %s/" LC_CACHE_LOCK ": %m", entry);
+	while (flock(lock, LOCK_SH) < 0)
+		if (errno != EINTR)
+			return lc_fail(err, errno, "cannot lock %s: %m", entry);
+	if (fstat(lock, &st) < 0 || st.st_nlink == 0)
+		return lc_fail(err, ENOENT, "%s was evicted", entry);
+	if (futimens(dir, NULL) < 0)
+		return lc_fail(err, errno, "cannot touch %s: %m", entry);
+	*ret_lock_fd = TAKE_FD(lock);
+	return 0;
+}
+
+LC_API int lc_cache_use(const char *image_path, uid_t uid, gid_t gid, int *ret_lock_fd,
+			lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	_cleanup_free_ char *entry = strdup(image_path);
+	char *slash = entry ? strrchr(entry, '/') : NULL;
+	bool switched;
+	int r;
+
+	if (!err)
+		err = &local;
+	if (!slash || slash == entry)
+		return lc_fail(err, EINVAL, "not a cache entry: %s", image_path);
+	*slash = '\0';
+	switched = lc_fsids_become(uid, gid);
+	r = use_entry(entry, ret_lock_fd, err);
+	lc_fsids_restore(switched);
+	return r;
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The node image cache: names shared by the fill, the use and the GC. */
+#ifndef LC_CACHE_H
+#define LC_CACHE_H
+
+#include <libcontainer/libcontainer.h>
+
+#define LC_CACHE_ENTRY_PREFIX "pyxis_cache_"
+#define LC_CACHE_TMP_PREFIX ".pyxis_cache_tmp_"
+#define LC_CACHE_FILL_PREFIX ".pyxis_cache_fill_"
+#define LC_CACHE_LOCK ".pyxis_cache_lock"
+#define LC_CACHE_GC_LOCK "pyxis-container-cache-gc.lock"
+#define LC_CACHE_IMAGE "image.sqsh"
+
+/* Open (creating it, never through a link) and flock @name under @dir_fd; -errno. */
+int lc_cache_lock_at(int dir_fd, const char *name, int how, int *ret_fd);
+
+#endif
