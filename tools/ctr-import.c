@@ -42,6 +42,8 @@ static void usage(FILE *f)
 	    "                         prints 'ctr-import: cache entry: PATH'\n"
 	    "  --lookup               with --node-cache: only look, print the entry or\n"
 	    "                         'ctr-import: cache miss'\n"
+	    "  --offline-fallback     with --lookup: when the registry is unreachable, the entry\n"
+	    "                         that the reference resolved to last time\n"
 	    "  --gzip-zlib            inflate gzip layers with zlib instead of ISA-L (comparison)\n"
 	    "  -q, --quiet            no progress output\n"
 	    "  -v, --verbose          debug log and per-phase timings on stderr\n"
@@ -124,9 +126,29 @@ static void import_progress(void *u, const lc_import_progress *p)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* The registry is unreachable: the entry the reference resolved to last time, if any. */
+static int offline_entry(const char *reference, const char *dir, lc_error *err)
+{
+	lc_error why = *err;
+	char *path = NULL;
+	int r = lc_cache_recall(dir, reference, &path, err);
+
+	if (r >= 0 && !path) {
+		*err = why;
+		return -why.code;
+	}
+	if (r >= 0)
+		fprintf(stderr,
+			"ctr-import: the registry is unreachable (%s); using the digest %s "
+			"resolved to last time\nctr-import: cache entry: %s\n",
+			lc_error_message(&why), reference, path);
+	free(path);
+	return r;
+}
+
 /* The entry of the resolved image in a node cache directory: found, or imported. */
-static int node_cache_entry(lc_pull *pull, const char *dir, bool lookup, const lc_import_opts *io,
-			    lc_import_stats *stats, lc_error *err)
+static int node_cache_entry(lc_pull *pull, const char *reference, const char *dir, bool lookup,
+			    const lc_import_opts *io, lc_import_stats *stats, lc_error *err)
 {
 	const lc_image *img = lc_pull_image(pull);
 	char *name = NULL, *path = NULL;
@@ -140,6 +162,8 @@ static int node_cache_entry(lc_pull *pull, const char *dir, bool lookup, const l
 		fprintf(stderr, "ctr-import: cache entry: %s\n", path);
 	else if (r >= 0)
 		fprintf(stderr, "ctr-import: cache miss\n");
+	if (r >= 0 && path && lc_cache_remember(dir, reference, name, err) < 0)
+		fprintf(stderr, "ctr-import: %s\n", lc_error_message(err)); /* not fatal */
 	free(name);
 	free(path);
 	return r;
@@ -161,6 +185,7 @@ int main(int argc, char **argv)
 						 {"digest", no_argument, NULL, 'd'},
 						 {"node-cache", required_argument, NULL, 'N'},
 						 {"lookup", no_argument, NULL, 'L'},
+						 {"offline-fallback", no_argument, NULL, 'O'},
 						 {"gzip-zlib", no_argument, NULL, 'z'},
 						 {"quiet", no_argument, NULL, 'q'},
 						 {"verbose", no_argument, NULL, 'v'},
@@ -171,7 +196,7 @@ int main(int argc, char **argv)
 	lc_import_stats stats = {0};
 	lc_error err = LC_ERROR_INIT;
 	progress_state ps = {.lock = PTHREAD_MUTEX_INITIALIZER, .tty = isatty(STDERR_FILENO)};
-	bool digest_only = false, quiet = false, verbose = false, lookup = false;
+	bool digest_only = false, quiet = false, verbose = false, lookup = false, offline = false;
 	char *output = NULL, *default_name = NULL, *blobs = NULL;
 	const char *node_cache = NULL;
 	lc_ctx *ctx = NULL;
@@ -232,6 +257,9 @@ int main(int argc, char **argv)
 		case 'L':
 			lookup = true;
 			break;
+		case 'O':
+			offline = true;
+			break;
 		case 'q':
 			quiet = true;
 			break;
@@ -281,7 +309,9 @@ int main(int argc, char **argv)
 	if (r >= 0 && digest_only) {
 		printf("%s\n", lc_image_digest(lc_pull_image(pull)));
 	} else if (r >= 0 && node_cache) {
-		r = node_cache_entry(pull, node_cache, lookup, &io, &stats, &err);
+		r = node_cache_entry(pull, argv[optind], node_cache, lookup, &io, &stats, &err);
+	} else if (r < 0 && node_cache && lookup && offline && err.domain == LC_DOMAIN_HTTP) {
+		r = offline_entry(argv[optind], node_cache, &err);
 	} else if (r >= 0) {
 		ps.layers = lc_image_layer_count(lc_pull_image(pull));
 		r = lc_import(pull, output, &io, &stats, &err);

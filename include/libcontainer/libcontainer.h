@@ -542,6 +542,15 @@ LC_API int lc_cache_lookup(const char *user_dir, const char *name, char **ret_pa
 LC_API int lc_cache_fill(lc_pull *pull, const char *user_dir, const char *name,
 			 const lc_import_opts *io, lc_import_stats *stats, char **ret_path,
 			 lc_error *err);
+/** Record that @reference last resolved to entry @name (for lc_cache_recall()). */
+LC_API int lc_cache_remember(const char *user_dir, const char *reference, const char *name,
+			     lc_error *err);
+/**
+ * The entry @reference resolved to when last seen, if it is still there (*@ret_path NULL
+ * otherwise): for starting without the registry when it is unreachable.
+ */
+LC_API int lc_cache_recall(const char *user_dir, const char *reference, char **ret_path,
+			   lc_error *err);
 /**
  * Use an entry: as @uid/@gid (a root caller never follows the user's links as root), lock the
  * entry of @image_path shared and touch it (its mtime is its last use). -ENOENT when it was

@@ -226,3 +226,79 @@ LC_API int lc_cache_use(const char *image_path, uid_t uid, gid_t gid, int *ret_l
 	lc_fsids_restore(switched);
 	return r;
 }
+
+/* ".pyxis_cache_ref_<hash>" for the canonical form of @reference. */
+static int ref_file(const char *reference, char **ret_name, lc_error *err)
+{
+	lc_ref *ref = NULL;
+	char hash[72];
+	int r = lc_ref_parse(reference, &ref, err);
+
+	if (r < 0)
+		return r;
+	lc_sha256_digest(lc_ref_string(ref), strlen(lc_ref_string(ref)), hash);
+	lc_ref_free(ref);
+	if (asprintf(ret_name, LC_CACHE_REF_PREFIX "%.*s", HASH_HEX, hash + 7) < 0)
+		return lc_fail(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+/* The user's directory and the name of @reference's record in it. */
+static int open_ref_file(const char *user_dir, const char *reference, int *ret_dir, char **ret_file,
+			 lc_error *err)
+{
+	int r = ref_file(reference, ret_file, err);
+
+	return r < 0 ? r : open_dir(user_dir, ret_dir, err);
+}
+
+LC_API int lc_cache_remember(const char *user_dir, const char *reference, const char *name,
+			     lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	_cleanup_free_ char *file = NULL, *tmp = NULL;
+	_cleanup_close_ int dir = -1, fd = -1;
+	int r = open_ref_file(user_dir, reference, &dir, &file, err ? err : &local);
+
+	if (!err)
+		err = &local;
+	if (r >= 0 && asprintf(&tmp, "%s.%d", file, (int)getpid()) < 0)
+		r = lc_fail(err, ENOMEM, "out of memory");
+	if (r < 0)
+		return r;
+	fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || lc_write_all(fd, name, strlen(name)) < 0 || fsync(fd) < 0 ||
+	    renameat(dir, tmp, dir, file) < 0) {
+		r = lc_fail(err, errno, "cannot record %s in %s: %m", reference, user_dir);
+		(void)unlinkat(dir, tmp, 0);
+	}
+	return r;
+}
+
+LC_API int lc_cache_recall(const char *user_dir, const char *reference, char **ret_path,
+			   lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	_cleanup_free_ char *file = NULL;
+	_cleanup_close_ int dir = -1, fd = -1;
+	char name[256];
+	ssize_t n = -1;
+	int r;
+
+	if (!err)
+		err = &local;
+	*ret_path = NULL;
+	r = open_ref_file(user_dir, reference, &dir, &file, err);
+	if (r < 0)
+		return r;
+	fd = openat(dir, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		n = read(fd, name, sizeof(name) - 1);
+	if (n <= 0)
+		return 0; /* never resolved here */
+	name[n] = '\0';
+	if (strncmp(name, LC_CACHE_ENTRY_PREFIX, strlen(LC_CACHE_ENTRY_PREFIX)) ||
+	    strchr(name, '/'))
+		return 0;
+	return lc_cache_lookup(user_dir, name, ret_path, err);
+}

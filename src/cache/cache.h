@@ -11,6 +11,7 @@
 #define LC_CACHE_LOCK ".pyxis_cache_lock"
 #define LC_CACHE_GC_LOCK "pyxis-container-cache-gc.lock"
 #define LC_CACHE_IMAGE "image.sqsh"
+#define LC_CACHE_REF_PREFIX ".pyxis_cache_ref_"
 
 /* Open (creating it, never through a link) and flock @name under @dir_fd; -errno. */
 int lc_cache_lock_at(int dir_fd, const char *name, int how, int *ret_fd);

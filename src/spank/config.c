@@ -94,6 +94,8 @@ static int config_set(plugin_config *cfg, const char *key, const char *v)
 		return parse_bool(v, &cfg->kernel_squashfs);
 	if (!strcmp(key, "container_cache_data_path"))
 		return set_path(v, &cfg->cache_data_path);
+	if (!strcmp(key, "container_cache_offline"))
+		return parse_bool(v, &cfg->cache_offline);
 	if (!strcmp(key, "container_cache_gc_high"))
 		return parse_range(v, 1, 100, &cfg->cache_gc_high);
 	if (!strcmp(key, "container_cache_gc_low"))

@@ -23,6 +23,7 @@ typedef struct plugin_config {
 	char *cache_data_path;   /* container_cache_data_path: the node cache; NULL: no cache */
 	unsigned cache_gc_high;  /* container_cache_gc_high: % of the filesystem that starts a GC */
 	unsigned cache_gc_low;   /* container_cache_gc_low: % the GC brings it under */
+	bool cache_offline; /* container_cache_offline: the last digest when the registry is down */
 } plugin_config;
 
 int config_parse(int argc, char **argv, plugin_config *cfg);

@@ -353,7 +353,9 @@ static int cache_user_dir(char **ret_dir, lc_error *err)
 /* Ask the helper for the entry of the image: look only (@lookup), or import when missing. */
 static int cache_helper(spank_t sp, const char *dir, bool lookup, char **ret_path, lc_error *err)
 {
-	const char *const mode[] = {"--node-cache", dir, lookup ? "--lookup" : NULL, NULL};
+	const char *const mode[] = {"--node-cache", dir, lookup ? "--lookup" : NULL,
+				    lookup && st.cfg->cache_offline ? "--offline-fallback" : NULL,
+				    NULL};
 	char **log = NULL;
 	int status = 0, r = run_import(sp, mode, &status, &log, err);
 
@@ -364,6 +366,9 @@ static int cache_helper(spank_t sp, const char *dir, bool lookup, char **ret_pat
 	}
 	if (r >= 0 && !lookup)
 		find_timings(log, st.import_timings, sizeof(st.import_timings));
+	for (char **l = log; r >= 0 && l && *l; l++)
+		if (strstr(*l, "the registry is unreachable"))
+			slurm_spank_log(PLUGIN_NAME ": %s", *l + strlen("ctr-import: "));
 	*ret_path = r >= 0 ? find_entry(log) : NULL;
 	lc_strv_free(log);
 	if (r >= 0 && !lookup && !*ret_path)

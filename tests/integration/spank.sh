@@ -67,7 +67,7 @@ skopeo copy -q --dest-tls-verify=false "oci:$WORK/torch/layout:torch" "docker://
 slurm_up() {
     local exports
     exports="$(env SLURM_CPUS=8 SLURM_DEBUG=verbose SPANK_PLUGIN="$PLUGIN" \
-        SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME container_cache_data_path=$CACHE_BASE" "$@" \
+        SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME container_cache_data_path=$CACHE_BASE container_cache_offline=1" "$@" \
         "$SLURM_SH/up.sh" 2>"$WORK/slurm-up.log")" || { cat "$WORK/slurm-up.log"; exit 1; }
     eval "$exports"
 }
@@ -297,6 +297,12 @@ check "warm: the use touched the entry" test "$(stat -c %Y "$entry1")" -gt "$mti
 check "warm: still one entry" test "$(entries "$USER_UID")" = "$entry1"
 is "PYXIS_CONTAINER_CACHE=1 enables it" "yes" "$TORCH" --export=ALL,PYXIS_CONTAINER_CACHE=1 sh -c 'echo yes'
 check "... warm" not_grep "importing docker image" "$WORK/err"
+"$SHARED/registry/down.sh" >/dev/null 2>&1
+is "registry unreachable: the digest resolved last time (container_cache_offline=1)" "yes" "$TORCH" --container-cache sh -c 'echo yes'
+check "... says so" grep -q "libcontainer: the registry is unreachable" "$WORK/err"
+refused "registry unreachable, an image never resolved here" "failed to import docker image: $REG/never:x" \
+    --container-image="$REG/never:x" --container-cache
+"$SHARED/registry/up.sh" plain >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; exit 1; }
 usrun "$TORCH" --container-cache sh -c 'touch /tmp/lc-itest-cache-up; sleep 2' >/dev/null 2>&1 &
 for _ in $(seq 100); do [ -e /tmp/lc-itest-cache-up ] && break; sleep 0.1; done
 check "a running job holds its entry's lock (shared)" not_cmd flock -n -x "$entry1/.pyxis_cache_lock" true

@@ -239,7 +239,8 @@ START_TEST(plugstack_options)
 			"import_connections=4",       "compression=zstd:9",
 			"allow_http=reg:5000",        "import_helper=/opt/lc/ctr-import",
 			"kernel_squashfs=0",          "container_cache_data_path=/var/cache/lcc",
-			"container_cache_gc_high=90", "container_cache_gc_low=50"};
+			"container_cache_gc_high=90", "container_cache_gc_low=50",
+			"container_cache_offline=1"};
 	static const struct {
 		const char *arg, *message;
 	} bad[] = {
@@ -263,10 +264,11 @@ START_TEST(plugstack_options)
 	ck_assert_int_eq(config_parse(0, NULL, &cfg), 0);
 	ck_assert_str_eq(cfg.runtime_path, "/run/libcontainer");
 	ck_assert(cfg.sbatch_support && !cfg.execute_entrypoint && !cfg.cache_path);
-	ck_assert(cfg.kernel_squashfs && !cfg.cache_data_path);
+	ck_assert(cfg.kernel_squashfs && !cfg.cache_data_path && !cfg.cache_offline);
 	ck_assert(cfg.cache_gc_high == 85 && cfg.cache_gc_low == 80);
 	config_free(&cfg);
-	ck_assert_int_eq(config_parse(12, good, &cfg), 0);
+	ck_assert_int_eq(config_parse(13, good, &cfg), 0);
+	ck_assert(cfg.cache_offline);
 	ck_assert(!cfg.kernel_squashfs);
 	ck_assert_str_eq(cfg.cache_data_path, "/var/cache/lcc");
 	ck_assert(cfg.cache_gc_high == 90 && cfg.cache_gc_low == 50);
