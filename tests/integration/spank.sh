@@ -336,8 +336,10 @@ check "no leftovers" no_leftovers
 echo "# job_container/tmpfs: the job's private /tmp"
 "$SLURM_SH/down.sh" >/dev/null 2>&1
 GC_BASE=/var/lib/lc-itest-gc # the node cache on a small filesystem, for its GC
+while mountpoint -q "$GC_BASE"; do umount -l "$GC_BASE"; done # left by a killed run
 mkdir -p "$GC_BASE" && mount -t tmpfs -o size=64m,mode=0755 lc-itest-gc "$GC_BASE"
-cleanup_hooks+=("umount '$GC_BASE'; rmdir '$GC_BASE'")
+# lazily if busy (a job's process may still be ending): never leave the mount behind
+cleanup_hooks+=("umount '$GC_BASE' 2>/dev/null || umount -l '$GC_BASE'; rmdir '$GC_BASE'")
 slurm_up SLURM_JOB_CONTAINER_TMPFS=1 \
     SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME execute_entrypoint=1 container_cache_data_path=$GC_BASE container_cache_gc_high=60 container_cache_gc_low=40"
 is "execute_entrypoint=1 runs the entrypoint by default" "yes" "$TORCH" sh -c 'echo $FROM_ENTRYPOINT'
