@@ -187,12 +187,13 @@ LC_API int lc_cache_fill(lc_pull *pull, const char *user_dir, const char *name,
 /* Under the user's file-system ids: lock the entry shared, check it is still one, touch it. */
 static int use_entry(const char *entry, int *ret_lock_fd, lc_error *err)
 {
-	_cleanup_close_ int dir = open(entry, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	_cleanup_close_ int lock = -1;
+	_cleanup_close_ int dir = -1, lock = -1;
 	struct stat st;
+	int r = open_dir(entry, &dir, err);
 
-	if (dir < 0)
-		return lc_fail(err, errno, "cannot open %s: %m", entry);
+	if (r < 0)
+		return r;
+	/* never created here: a lock file unlinked by the GC means the entry is gone */
 	lock = openat(dir, LC_CACHE_LOCK, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (lock < 0)
 		return lc_fail(err, errno, "cannot open %s/" LC_CACHE_LOCK ": %m", entry);

@@ -21,7 +21,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../util/util.h"
@@ -242,7 +241,7 @@ static int gc_confined(const char *base, unsigned high, unsigned low, lc_cache_g
 		int r;
 		lc_error err;
 	} out = {0};
-	int p[2], status = 0;
+	int p[2];
 	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -263,8 +262,7 @@ static int gc_confined(const char *base, unsigned high, unsigned low, lc_cache_g
 	close(p[0]);
 	if (pid < 0)
 		return lc_fail(err, errno, "fork: %m");
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	(void)lc_wait_child(pid, NULL);
 	*res = out.res;
 	if (out.r < 0)
 		*err = out.err;

@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
@@ -651,14 +650,12 @@ static _Noreturn void fuse_helper(const lc_container *c, int sock)
 static int run_fuse_helper(lc_container *c, int sock, lc_error *err)
 {
 	pid_t pid = fork();
-	int status = 0;
 
 	if (pid == 0)
 		fuse_helper(c, sock);
 	if (pid < 0)
 		return lc_fail(err, errno, "fork: %m");
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	(void)lc_wait_child(pid, NULL);
 	return 0; /* a failed helper sends nothing: the holder reports it */
 }
 
@@ -706,8 +703,7 @@ static int fork_detached(lc_container *c, holder *h, int sock, lc_error *err)
 	}
 	if (mid < 0)
 		return lc_fail(err, errno, "fork: %m");
-	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
-		;
+	(void)lc_wait_child(mid, &status);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
 	    recv(sock, &holder_pid, sizeof(holder_pid), 0) != sizeof(holder_pid))
 		return lc_fail(err, ECHILD, "the container's holder process did not start");
@@ -883,8 +879,7 @@ LC_API lc_container *lc_container_free(lc_container *c)
 
 		if (c->pidfd < 0 || poll(&p, 1, 2000) <= 0)
 			(void)kill(c->pid, SIGKILL);
-		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
-			;
+		(void)lc_wait_child(c->pid, NULL);
 	}
 	lc_closep(&c->pidfd);
 	lc_user_free(&c->user);
@@ -1009,8 +1004,7 @@ static int spawn_wait_exec(pid_t pid, int fd, lc_error *err)
 	if (!got)
 		return 0; /* the exec closed the pipe */
 	msg[got] = '\0';
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	(void)lc_wait_child(pid, NULL);
 	return lc_fail(err, strstr(msg, "command not found") ? ENOENT : EIO, "%s", msg);
 }
 

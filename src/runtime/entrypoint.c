@@ -34,14 +34,6 @@ void lc_entrypoint_result_free(lc_entrypoint_result *res)
 	*res = (lc_entrypoint_result){0};
 }
 
-static int wait_exit(pid_t pid, int *ret_status, lc_error *err)
-{
-	while (waitpid(pid, ret_status, 0) < 0)
-		if (errno != EINTR)
-			return lc_fail(err, errno, "waiting for the entrypoint: %m");
-	return 0;
-}
-
 static int status_error(int status, lc_error *err)
 {
 	if (WIFSIGNALED(status))
@@ -85,12 +77,6 @@ static int parse_report(int fd, lc_entrypoint_result *res, lc_error *err)
 	return 0;
 }
 
-static int open_memfd(const char *name, int *ret_fd, lc_error *err)
-{
-	*ret_fd = lc_fd_above_stdio(memfd_create(name, MFD_CLOEXEC));
-	return *ret_fd < 0 ? lc_fail(err, errno, "memfd_create: %m") : 0;
-}
-
 int lc_entrypoint_run(lc_container *c, char *const *env, lc_entrypoint_result *res, lc_error *err)
 {
 	const lc_image *img = lc_container_image(c);
@@ -106,9 +92,9 @@ int lc_entrypoint_run(lc_container *c, char *const *env, lc_entrypoint_result *r
 	null = lc_fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
 	if (null < 0)
 		return lc_fail(err, errno, "/dev/null: %m");
-	r = open_memfd("lc-entrypoint-output", &out, err);
+	r = lc_memfd_new("lc-entrypoint-output", &out, err);
 	if (r >= 0)
-		r = open_memfd("lc-entrypoint-report", &report, err);
+		r = lc_memfd_new("lc-entrypoint-report", &report, err);
 	if (r >= 0)
 		r = lc_command_build(img, true, report_command, &argv, err);
 	if (r >= 0) {
@@ -117,8 +103,8 @@ int lc_entrypoint_run(lc_container *c, char *const *env, lc_entrypoint_result *r
 		r = lc_container_spawn_fds(c, argv, env, NULL, fds, &pid, err);
 	}
 	lc_strv_free(argv);
-	if (r >= 0)
-		r = wait_exit(pid, &status, err);
+	if (r >= 0 && (r = lc_wait_child(pid, &status)) < 0)
+		lc_fail(err, -r, "waiting for the entrypoint: %s", strerror(-r));
 	if (r >= 0 && lc_fd_read_lines(out, OUTPUT_MAX, &res->log) < 0)
 		res->log = NULL;
 	if (r >= 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))

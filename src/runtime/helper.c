@@ -15,7 +15,6 @@
 #include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/signalfd.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "runtime.h"
@@ -91,10 +90,15 @@ static int wait_forwarding(pid_t pid, int sig_fd, int *ret_status, lc_error *err
 		if ((p[1].revents & POLLIN) && read(sig_fd, &si, sizeof(si)) == sizeof(si))
 			(void)pidfd_send_signal(pidfd, SIGTERM, NULL, 0);
 	}
-	while (waitpid(pid, ret_status, 0) < 0)
-		if (errno != EINTR)
-			return lc_fail(err, errno, "waiting for %d: %m", (int)pid);
-	return 0;
+	int r = lc_wait_child(pid, ret_status);
+
+	return r < 0 ? lc_fail(err, -r, "waiting for %d: %s", (int)pid, strerror(-r)) : 0;
+}
+
+int lc_memfd_new(const char *name, int *ret_fd, lc_error *err)
+{
+	*ret_fd = lc_fd_above_stdio(memfd_create(name, MFD_CLOEXEC));
+	return *ret_fd < 0 ? lc_fail(err, errno, "memfd_create: %m") : 0;
 }
 
 int lc_fd_read_lines(int fd, size_t max, char ***ret_log)
@@ -157,9 +161,9 @@ LC_API int lc_helper_run(const lc_helper_opts *opts, int *ret_status, char ***re
 	r = check_helper_opts(opts, err);
 	if (r < 0)
 		return r;
-	log_fd = lc_fd_above_stdio(memfd_create("lc-helper-log", MFD_CLOEXEC));
-	if (log_fd < 0)
-		return lc_fail(err, errno, "memfd_create: %m");
+	r = lc_memfd_new("lc-helper-log", &log_fd, err);
+	if (r < 0)
+		return r;
 	sigemptyset(&forward);
 	sigaddset(&forward, SIGTERM);
 	sigaddset(&forward, SIGINT);

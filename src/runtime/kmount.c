@@ -23,7 +23,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "runtime.h"
@@ -123,8 +122,7 @@ static int idmap_userns(uid_t uid, gid_t gid, int *ret_fd, lc_error *err)
 	}
 	if (pid > 0) {
 		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
+		(void)lc_wait_child(pid, NULL);
 	}
 	return r;
 }

@@ -189,6 +189,8 @@ void lc_entrypoint_result_free(lc_entrypoint_result *res);
 /* ================================================================ helpers (helper.c) */
 /* An fd >= 4: @fd itself, or a CLOEXEC copy (@fd is then closed). */
 int lc_fd_above_stdio(int fd);
+/* A memfd (close-on-exec, >= 4) for a child's output. */
+int lc_memfd_new(const char *name, int *ret_fd, lc_error *err);
 /* The text in @fd (from offset 0; the last @max bytes when longer) as lines. */
 int lc_fd_read_lines(int fd, size_t max, char ***ret_lines);
 

@@ -67,21 +67,30 @@ static int user_dir(int parent_fd, const char *name, int *ret_fd)
 	return 0;
 }
 
+/* @base (root's, made when missing) and the user's directory <uid> in it. -errno. */
+static int base_user_dir(const char *base, int *ret_fd)
+{
+	int base_fd, r;
+
+	if (mkdir(base, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (base_fd < 0)
+		return -errno;
+	r = user_dir(base_fd, st.uid_name, ret_fd);
+	close(base_fd);
+	return r;
+}
+
 static int make_step_dir(void)
 {
 	const char *base = st.cfg->runtime_path, *uid = st.uid_name, *step = st.step_name;
-	int base_fd, uid_fd = -1, step_fd = -1, r;
+	int uid_fd = -1, step_fd = -1, r = base_user_dir(base, &uid_fd);
 
-	if (mkdir(base, 0755) < 0 && errno != EEXIST)
-		return slurm_error(PLUGIN_NAME ": runtime_path %s: %m", base), -1;
-	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	r = base_fd < 0 ? -errno : user_dir(base_fd, uid, &uid_fd);
 	if (r >= 0)
 		r = user_dir(uid_fd, step, &step_fd);
 	if (r >= 0 && asprintf(&st.step_dir, "%s/%s/%s", base, uid, step) < 0)
 		r = -ENOMEM;
-	if (base_fd >= 0)
-		close(base_fd);
 	if (uid_fd >= 0)
 		close(uid_fd);
 	if (step_fd >= 0)
@@ -221,17 +230,31 @@ static void add_arg(const char **argv, size_t *n, const char *a, const char *b)
 		argv[(*n)++] = b;
 }
 
-/* The import helper as the user; @mode: "--output FILE" or "--node-cache DIR [--lookup]". */
-static int run_import(spank_t sp, const char *const *mode, int *ret_status, char ***ret_log,
-		      lc_error *err)
+/* A helper's or the entrypoint's output: as errors when something failed, else to the user. */
+static void print_log(const char *what, char **log, bool failed)
+{
+	if (!log || !*log)
+		return;
+	if (failed)
+		slurm_error(PLUGIN_NAME ": printing the %s log:", what);
+	for (char **l = log; *l; l++)
+		if (failed && **l)
+			slurm_error(PLUGIN_NAME ":   %s", *l);
+		else if (!failed)
+			slurm_spank_log("%s", *l);
+}
+
+/* The import helper as the user; @mode: "--output FILE" or "--node-cache DIR [--lookup]". A
+ * failed import prints the helper's log and fails; *@ret_log is the log of a successful one. */
+static int run_import(spank_t sp, const char *const *mode, char ***ret_log, lc_error *err)
 {
 	const plugin_config *c = st.cfg;
 	lc_helper_opts o = LC_HELPER_OPTS_INIT;
 	const char *argv[24];
 	char cache[PATH_MAX], conns[16];
-	char **env = helper_env(sp);
+	char **env = helper_env(sp), **log = NULL;
 	size_t n = 0;
-	int r;
+	int r, status = 0;
 
 	add_arg(argv, &n, c->import_helper, "--quiet");
 	add_arg(argv, &n, "--verbose", NULL);
@@ -258,53 +281,54 @@ static int run_import(spank_t sp, const char *const *mode, int *ret_status, char
 	o.gid = st.gid;
 	o.groups = st.gids;
 	o.n_groups = (size_t)st.n_gids;
-	r = env ? lc_helper_run(&o, ret_status, ret_log, err) : -ENOMEM;
+	r = env ? lc_helper_run(&o, &status, &log, err) : lc_fail(err, ENOMEM, "out of memory");
 	free(env);
-	return r;
+	if (r >= 0 && status != 0) {
+		print_log("import", log, true);
+		r = lc_fail(err, WIFSIGNALED(status) ? EINTR : EIO,
+			    "failed to import docker image: %s", args.image);
+	}
+	if (r < 0) {
+		lc_strv_free(log);
+		return r;
+	}
+	*ret_log = log;
+	return 0;
 }
 
-/* A helper's or the entrypoint's output: as errors when something failed, else to the user. */
-static void print_log(const char *what, char **log, bool failed)
+/* Where @mark is in the last line of the helper's @log that has it, or NULL. */
+static const char *log_find(char **log, const char *mark)
 {
-	if (!log || !*log)
-		return;
-	if (failed)
-		slurm_error(PLUGIN_NAME ": printing the %s log:", what);
-	for (char **l = log; *l; l++)
-		if (failed && **l)
-			slurm_error(PLUGIN_NAME ":   %s", *l);
-		else if (!failed)
-			slurm_spank_log("%s", *l);
+	const char *found = NULL;
+
+	for (char **l = log; l && *l; l++)
+		found = strstr(*l, mark) ? strstr(*l, mark) : found;
+	return found;
 }
 
 /* The helper's own timings line, for the verbose summary. */
-static void find_timings(char **log, char *out, size_t size)
+static void find_timings(char **log)
 {
-	for (char **l = log; l && *l; l++) {
-		const char *t = strstr(*l, "timings: ");
+	const char *t = log_find(log, "timings: ");
 
-		if (t)
-			snprintf(out, size, "%s", t + strlen("timings: "));
-	}
+	if (t)
+		snprintf(st.import_timings, sizeof(st.import_timings), "%s",
+			 t + strlen("timings: "));
 }
 
 static int import_image(spank_t sp, char **ret_path, lc_error *err)
 {
 	char *output = NULL, **log = NULL;
-	int status = 0, r;
 	int64_t t0 = lc_now_ms();
+	int r;
 
 	if (asprintf(&output, "%s/image.sqsh", st.step_dir) < 0)
 		return -ENOMEM;
 	slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
-	r = run_import(sp, (const char *const[]){"--output", output, NULL}, &status, &log, err);
-	if (r >= 0 && status != 0) {
-		print_log("import", log, true);
-		r = lc_fail(err, WIFSIGNALED(status) ? EINTR : EIO,
-			    "failed to import docker image: %s", args.image);
-	} else if (r >= 0) {
+	r = run_import(sp, (const char *const[]){"--output", output, NULL}, &log, err);
+	if (r >= 0) {
 		slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
-		find_timings(log, st.import_timings, sizeof(st.import_timings));
+		find_timings(log);
 	}
 	st.import_ms = lc_now_ms() - t0;
 	lc_strv_free(log);
@@ -322,25 +346,17 @@ static int import_image(spank_t sp, char **ret_path, lc_error *err)
 static char *find_entry(char **log)
 {
 	static const char mark[] = "ctr-import: cache entry: ";
+	const char *path = log_find(log, mark);
 
-	for (char **l = log; l && *l; l++)
-		if (!strncmp(*l, mark, sizeof(mark) - 1))
-			return strdup(*l + sizeof(mark) - 1);
-	return NULL;
+	return path ? strdup(path + sizeof(mark) - 1) : NULL;
 }
 
 /* BASE/<uid>, the user's: made by root without following links. */
 static int cache_user_dir(char **ret_dir, lc_error *err)
 {
 	const char *base = st.cfg->cache_data_path;
-	int base_fd, uid_fd = -1, r;
+	int uid_fd = -1, r = base_user_dir(base, &uid_fd);
 
-	if (mkdir(base, 0755) < 0 && errno != EEXIST)
-		return lc_fail(err, errno, "container_cache_data_path %s: %m", base);
-	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	r = base_fd < 0 ? -errno : user_dir(base_fd, st.uid_name, &uid_fd);
-	if (base_fd >= 0)
-		close(base_fd);
 	if (uid_fd >= 0)
 		close(uid_fd);
 	if (r < 0)
@@ -357,23 +373,21 @@ static int cache_helper(spank_t sp, const char *dir, bool lookup, char **ret_pat
 				    lookup && st.cfg->cache_offline ? "--offline-fallback" : NULL,
 				    NULL};
 	char **log = NULL;
-	int status = 0, r = run_import(sp, mode, &status, &log, err);
+	const char *offline;
+	int r = run_import(sp, mode, &log, err);
 
-	if (r >= 0 && status != 0) {
-		print_log("import", log, true);
-		r = lc_fail(err, WIFSIGNALED(status) ? EINTR : EIO,
-			    "failed to import docker image: %s", args.image);
-	}
-	if (r >= 0 && !lookup)
-		find_timings(log, st.import_timings, sizeof(st.import_timings));
-	for (char **l = log; r >= 0 && l && *l; l++)
-		if (strstr(*l, "the registry is unreachable"))
-			slurm_spank_log(PLUGIN_NAME ": %s", *l + strlen("ctr-import: "));
-	*ret_path = r >= 0 ? find_entry(log) : NULL;
+	*ret_path = NULL;
+	if (r < 0)
+		return r;
+	if (!lookup)
+		find_timings(log);
+	if ((offline = log_find(log, "the registry is unreachable")))
+		slurm_spank_log(PLUGIN_NAME ": %s", offline);
+	*ret_path = find_entry(log);
 	lc_strv_free(log);
-	if (r >= 0 && !lookup && !*ret_path)
-		r = lc_fail(err, EIO, "the import helper named no cache entry");
-	return r;
+	if (!lookup && !*ret_path)
+		return lc_fail(err, EIO, "the import helper named no cache entry");
+	return 0;
 }
 
 /* Before a new entry: make room (the GC decides whether it must run). */

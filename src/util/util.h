@@ -76,6 +76,10 @@ DIR *lc_opendir_at(int dir_fd, const char *name);
 int lc_rm_rf_children(int dir_fd);
 /* Remove @name under @dir_fd and everything below it; symlinks are removed, never followed. */
 int lc_rm_rf_at(int dir_fd, const char *name);
+/* ---- processes (src/util/proc.c) */
+/* waitpid(@pid) until it answers (EINTR retried); @ret_status may be NULL. -errno. */
+int lc_wait_child(pid_t pid, int *ret_status);
+
 /* A root caller acting for a user: file-system ids become @uid/@gid (the kernel then drops the
  * file-system capabilities), true when switched; lc_fsids_restore() switches back. */
 bool lc_fsids_become(uid_t uid, gid_t gid);
