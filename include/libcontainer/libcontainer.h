@@ -503,6 +503,41 @@ LC_API int lc_group_enter(lc_group *g, const char *workdir, lc_error *err);
 /** The container's environment recorded by the creator. Free with lc_strv_free(). */
 LC_API int lc_group_env(const lc_group *g, char ***ret_env, lc_error *err);
 
+/** How many processes have entered the group's container (lc_group_enter succeeded). */
+LC_API unsigned lc_group_entered(const lc_group *g);
+
+/** How lc_group_save() writes the container's filesystem. */
+typedef struct lc_save_opts {
+	uint32_t version; /**< LC_SAVE_OPTS_VERSION */
+	uint32_t flags;   /**< none yet; must be 0 */
+	/** Compression, ENROOT_SQUASH_OPTIONS, LC_IMPORT_ALL_ROOT, LC_IMPORT_FORCE (replace an
+	 *  existing file); NULL: the defaults (an existing file is kept, and the save fails). */
+	const lc_import_opts *squash;
+	/** Who writes the file: a root caller becomes this user first; (uid_t)-1: the caller. */
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups; /**< supplementary groups (set when the caller is root) */
+	size_t n_groups;
+	/** A relative output path is taken from here; NULL: the current directory. */
+	const char *cwd;
+} lc_save_opts;
+#define LC_SAVE_OPTS_VERSION 1
+#define LC_SAVE_OPTS_INIT                                                          \
+	{                                                                          \
+		LC_SAVE_OPTS_VERSION, 0, NULL, (uid_t)-1, (gid_t)-1, NULL, 0, NULL \
+	}
+
+/**
+ * In the parent, once the processes are done: write the container's root filesystem (the image
+ * with every write made in it, without the mounts on top of it) to the squashfs file @output,
+ * with the image's config, so that the file starts like the image did (enroot export). A child
+ * process becomes the user, opens the output's directory on the host, joins the container's
+ * user and mount namespaces and saves; the file appears only when complete. Errors: "target is
+ * a directory", "'X' already exists", and those of lc_squash_save().
+ */
+LC_API int lc_group_save(lc_group *g, lc_ctx *ctx, const char *output, const lc_save_opts *opts,
+			 lc_error *err);
+
 /* ---------------------------------------------------------------- task environments */
 
 /**

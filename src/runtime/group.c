@@ -11,11 +11,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <grp.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,9 +40,11 @@ typedef struct group_shared {
 	pthread_mutex_t lock;
 	enum group_state state;
 	int ns_flags;
+	unsigned entered; /* processes that entered the container */
 	char error[GROUP_ERROR_MAX];
 	char workdir[4096];
-	size_t env_len; /* bytes of env: "K=V\0K=V\0..." */
+	size_t env_len;    /* bytes of env: "K=V\0K=V\0..." */
+	size_t config_len; /* the image config's JSON, right after the environment */
 	char env[];
 } group_shared;
 
@@ -167,9 +175,11 @@ LC_API void lc_group_fail(lc_group *g, const lc_error *why)
 	unlock(g);
 }
 
-static int store_env(lc_group *g, char *const *env, lc_error *err)
+/* The environment, then the image config (for lc_group_save). */
+static int store_env(lc_group *g, char *const *env, const char *config, lc_error *err)
 {
 	size_t off = 0, room = GROUP_MAP_SIZE - sizeof(group_shared);
+	size_t config_len = config ? strlen(config) : 0;
 
 	for (char *const *e = env; e && *e; e++) {
 		size_t n = strlen(*e) + 1;
@@ -179,7 +189,11 @@ static int store_env(lc_group *g, char *const *env, lc_error *err)
 		memcpy(g->sh->env + off, *e, n);
 		off += n;
 	}
+	if (config_len > room - off)
+		return lc_fail(err, E2BIG, "the container's environment is too large");
+	memcpy(g->sh->env + off, config, config_len);
 	g->sh->env_len = off;
+	g->sh->config_len = config_len;
 	return 0;
 }
 
@@ -189,6 +203,7 @@ static int record(lc_group *g, lc_container *c, const lc_group_opts *o, char ***
 {
 	const lc_image *img = lc_container_image(c);
 	lc_entrypoint_result ep = {0};
+	_cleanup_free_ char *config = img ? lc_image_config_json(img) : NULL;
 	const char *workdir = img && img->workdir && *img->workdir ? img->workdir : "/";
 	char **env = NULL;
 	int r = lc_container_env(c, o->env_overrides, &env, err);
@@ -198,8 +213,10 @@ static int record(lc_group *g, lc_container *c, const lc_group_opts *o, char ***
 		if (ret_log)
 			*ret_log = TAKE_PTR(ep.log);
 	}
+	if (r >= 0 && img && !config)
+		r = lc_fail(err, ENOMEM, "out of memory");
 	if (r >= 0)
-		r = store_env(g, ep.ran ? ep.env : env, err);
+		r = store_env(g, ep.ran ? ep.env : env, config, err);
 	if (r >= 0) {
 		g->sh->ns_flags = lc_container_ns_flags(c);
 		snprintf(g->sh->workdir, sizeof(g->sh->workdir), "%s", ep.ran ? ep.cwd : workdir);
@@ -274,6 +291,8 @@ LC_API int lc_group_enter(lc_group *g, const char *workdir, lc_error *err)
 	else if ((r = lc_seccomp_install(prog)) < 0)
 		lc_fail(err, -r, "seccomp filter failed: %s", strerror(-r));
 	lc_seccomp_prog_free(prog);
+	if (r >= 0)
+		__atomic_add_fetch(&g->sh->entered, 1, __ATOMIC_SEQ_CST);
 	return r;
 }
 
@@ -289,4 +308,169 @@ LC_API int lc_group_env(const lc_group *g, char ***ret_env, lc_error *err)
 		}
 	*ret_env = lc_strvec_steal(&e);
 	return *ret_env ? 0 : lc_fail(err ? err : &local, ENOMEM, "out of memory");
+}
+
+LC_API unsigned lc_group_entered(const lc_group *g)
+{
+	return g && g->sh ? __atomic_load_n(&g->sh->entered, __ATOMIC_SEQ_CST) : 0;
+}
+
+/* ---------------------------------------------------------------- saving the filesystem */
+
+/* In the parent: the holder's pidfd, taken from the channel and put back. */
+static int parent_pidfd(lc_group *g, lc_error *err)
+{
+	int r = pthread_mutex_lock(&g->sh->lock);
+
+	if (r == EOWNERDEAD) {
+		pthread_mutex_consistent(&g->sh->lock);
+		g->sh->state = GROUP_CREATOR_DIED;
+	} else if (r) {
+		return lc_fail(err, r, "cannot lock the container group: %s", strerror(r));
+	}
+	r = g->sh->state == GROUP_READY ? take_pidfd(g, err)
+					: lc_fail(err, ECHILD, "the container was not started");
+	pthread_mutex_unlock(&g->sh->lock);
+	return r;
+}
+
+typedef struct save_job {
+	const lc_group *g;
+	const char *output;
+	const lc_save_opts *o;
+	const char *config;
+} save_job;
+
+/* @output's directory, opened on the host as the user, and its last component. */
+static int open_output_dir(const save_job *j, int *ret_fd, char **ret_name, lc_error *err)
+{
+	const char *slash = strrchr(j->output, '/');
+	const char *name = slash ? slash + 1 : j->output;
+	_cleanup_free_ char *dir =
+	    slash ? strndup(j->output, slash == j->output ? 1 : (size_t)(slash - j->output))
+		  : strdup(".");
+	struct stat st;
+	int fd;
+
+	if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+		return lc_fail(err, EISDIR, "%s: target is a directory", j->output);
+	if (!dir || !(*ret_name = strdup(name)))
+		return lc_fail(err, ENOMEM, "out of memory");
+	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return lc_fail(err, errno, "cannot open the directory of %s: %m", j->output);
+	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		return lc_fail(err, EISDIR, "%s: target is a directory", j->output);
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+/* The child: become the user, open the output's directory, join the container, save the root
+ * mount alone (a clone without the mounts on top of it). */
+static int save_in_child(const save_job *j, lc_error *err)
+{
+	const lc_save_opts *o = j->o;
+	_cleanup_close_ int dir_fd = -1;
+	_cleanup_close_ int tree_fd = -1;
+	_cleanup_close_ int root_fd = -1;
+	_cleanup_free_ char *name = NULL;
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	int r;
+
+	if (fd >= 0) {
+		(void)!write(fd, "0", 1);
+		close(fd);
+	}
+	if (o->uid != (uid_t)-1 && geteuid() == 0 &&
+	    (setgroups(o->n_groups, o->groups) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
+	     setresuid(o->uid, o->uid, o->uid) < 0))
+		return lc_fail(err, errno, "cannot become the user: %m");
+	if (o->cwd && j->output[0] != '/' && chdir(o->cwd) < 0)
+		return lc_fail(err, errno, "cannot chdir to %s: %m", o->cwd);
+	r = open_output_dir(j, &dir_fd, &name, err);
+	if (r < 0)
+		return r;
+	if (setns(j->g->pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0)
+		return lc_fail(err, errno, "cannot join the container: %m");
+	tree_fd = open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree_fd >= 0)
+		root_fd = openat(tree_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		return lc_fail(err, errno, "cannot open the container's root: %m");
+	return lc_squash_save_at(NULL, root_fd, dir_fd, name, o->squash, j->config, err);
+}
+
+static int check_save_opts(const lc_save_opts *o, lc_error *err)
+{
+	if (!o || o->version != LC_SAVE_OPTS_VERSION || o->flags)
+		return lc_fail(err, EINVAL, "lc_group_save: bad options");
+	return 0;
+}
+
+/* Run the save in a child; its error message comes back through a pipe. */
+static int run_save(const save_job *j, lc_error *err)
+{
+	char msg[sizeof(err->msg)] = "";
+	int pipe_fd[2], status = 0;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	if (pipe2(pipe_fd, O_CLOEXEC) < 0)
+		return lc_fail(err, errno, "pipe: %m");
+	pid = fork();
+	if (pid < 0) {
+		close(pipe_fd[0]);
+		close(pipe_fd[1]);
+		return lc_fail(err, errno, "fork: %m");
+	}
+	if (pid == 0) {
+		lc_error child_err = LC_ERROR_INIT;
+
+		close(pipe_fd[0]);
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (save_in_child(j, &child_err) >= 0)
+			_exit(0);
+		(void)!write(pipe_fd[1], child_err.msg, strlen(child_err.msg));
+		_exit(1);
+	}
+	close(pipe_fd[1]);
+	while ((n = read(pipe_fd[0], msg + got, sizeof(msg) - 1 - (size_t)got)) > 0 ||
+	       (n < 0 && errno == EINTR))
+		got += n > 0 ? n : 0;
+	msg[got] = '\0';
+	close(pipe_fd[0]);
+	if (lc_wait_child(pid, &status) < 0)
+		return lc_fail(err, errno, "waitpid: %m");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (*msg)
+		return lc_fail(err, EIO, "%s", msg);
+	return lc_fail(err, EIO, "the save process %s %d",
+		       WIFSIGNALED(status) ? "was killed by signal" : "exited with",
+		       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+}
+
+LC_API int lc_group_save(lc_group *g, lc_ctx *ctx, const char *output, const lc_save_opts *opts,
+			 lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	_cleanup_free_ char *config = NULL;
+	int r;
+
+	(void)ctx; /* the child does not log: the caller may be multi-threaded */
+	if (!err)
+		err = &local;
+	if (!g || !output || !*output)
+		return lc_fail(err, EINVAL, "lc_group_save: NULL argument");
+	r = check_save_opts(opts, err);
+	if (r >= 0)
+		r = parent_pidfd(g, err);
+	if (r < 0)
+		return r;
+	if (g->sh->config_len &&
+	    !(config = strndup(g->sh->env + g->sh->env_len, g->sh->config_len)))
+		return lc_fail(err, ENOMEM, "out of memory");
+	return run_save(&(save_job){g, output, opts, config}, err);
 }

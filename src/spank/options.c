@@ -62,6 +62,14 @@ static int cb_workdir(int val, const char *optarg, int remote)
 	return set_once(&args.workdir, optarg, "container-workdir");
 }
 
+static int cb_save(int val, const char *optarg, int remote)
+{
+	(void)val, (void)remote;
+	if (optarg && *optarg && optarg[strlen(optarg) - 1] == '/')
+		return fail(PLUGIN_NAME ": --container-save: target is a directory");
+	return set_once(&args.save, optarg, "container-save");
+}
+
 static int cb_mounts(int val, const char *optarg, int remote)
 {
 	lc_error err = LC_ERROR_INIT;
@@ -225,6 +233,10 @@ static struct spank_option options[] = {
     OPT("container-workdir", "PATH",
 	"[" PLUGIN_NAME "] working directory inside the container (default: the image's)", 1, 0,
 	cb_workdir),
+    OPT("container-save", "PATH",
+	"[" PLUGIN_NAME "] save the container's filesystem (the image and what the job wrote) as a "
+	"squashfs file at the end of the step",
+	1, 0, cb_save),
     OPT("container-mount-home", NULL, "[" PLUGIN_NAME "] bind mount the user's home directory", 0,
 	1, cb_mount_home),
     OPT("no-container-mount-home", NULL,
@@ -305,6 +317,7 @@ static int apply_env_strings(spank_t sp)
 	} vars[] = {{"PYXIS_CONTAINER_IMAGE", cb_image, args.image},
 		    {"PYXIS_CONTAINER_MOUNTS", cb_mounts, args.mounts},
 		    {"PYXIS_CONTAINER_WORKDIR", cb_workdir, args.workdir},
+		    {"PYXIS_CONTAINER_SAVE", cb_save, args.save},
 		    {"PYXIS_CONTAINER_ENV", cb_env, args.env_names},
 		    {"PYXIS_CONTAINER_UNSHARE", cb_unshare, args.unshare_set}};
 	char buf[ENV_VALUE_MAX];
@@ -355,6 +368,7 @@ bool args_check_enabled(void)
 		return true;
 	note_ignored(args.mounts, "container-mounts");
 	note_ignored(args.workdir, "container-workdir");
+	note_ignored(args.save, "container-save");
 	note_ignored(args.mount_home != UNSET,
 		     args.mount_home ? "container-mount-home" : "no-container-mount-home");
 	note_ignored(args.remap_root != UNSET,
@@ -385,6 +399,9 @@ int args_refuse_cache(const plugin_config *cfg)
 	else if (args.writable == 1)
 		why = "--container-cache cannot be used with --container-writable: cached images "
 		      "are read-only";
+	else if (args.save)
+		why = "--container-cache cannot be used with --container-save: cached images are "
+		      "read-only";
 	else if (!cfg->cache_data_path)
 		why = "--container-cache needs container_cache_data_path in plugstack.conf, which "
 		      "this cluster does not set";
@@ -404,6 +421,7 @@ void args_free(void)
 	free(args.image);
 	free(args.mounts);
 	free(args.workdir);
+	free(args.save);
 	for (char **n = args.env_names; n && *n; n++)
 		free(*n);
 	free(args.env_names);

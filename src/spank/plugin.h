@@ -24,6 +24,7 @@ typedef struct plugin_config {
 	unsigned cache_gc_high;  /* container_cache_gc_high: % of the filesystem that starts a GC */
 	unsigned cache_gc_low;   /* container_cache_gc_low: % the GC brings it under */
 	bool cache_offline; /* container_cache_offline: the last digest when the registry is down */
+	bool use_squashfuse; /* use_squashfuse: accepted for pyxis's plugstack lines; always FUSE */
 } plugin_config;
 
 int config_parse(int argc, char **argv, plugin_config *cfg);
@@ -45,6 +46,7 @@ typedef struct plugin_args {
 	uint32_t unshare; /* LC_CONTAINER_UNSHARE_* */
 	bool unshare_set;
 	bool cache; /* --container-cache */
+	char *save; /* --container-save: where the rootfs goes at the end */
 } plugin_args;
 
 /* The one instance the option callbacks fill (SPANK callbacks have no user pointer). */
@@ -69,6 +71,7 @@ int remote_post_opt(spank_t sp, const plugin_config *cfg);
 int remote_user_init(spank_t sp);
 int remote_task_init_privileged(spank_t sp);
 int remote_task_init(spank_t sp);
+int remote_task_exit(spank_t sp);
 int remote_exit(spank_t sp);
 
 #endif

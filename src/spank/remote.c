@@ -36,6 +36,8 @@ static struct {
 	char cwd[PATH_MAX];
 	char *step_dir; /* <runtime_path>/<uid>/<jobid>.<stepid>, for imports */
 	lc_group *group;
+	uint32_t local_tasks, exited_tasks;
+	char *save_path;             /* --container-save, absolute */
 	int64_t import_ms, setup_ms; /* the creator's, for the timings line */
 	char import_timings[256];
 	bool entrypoint, created;
@@ -142,8 +144,31 @@ static int read_job_ids(spank_t sp)
 	}
 	snprintf(st.uid_name, sizeof(st.uid_name), "%u", (unsigned)st.uid);
 	snprintf(st.step_name, sizeof(st.step_name), "%u.%u", st.jobid, st.stepid);
+	if (spank_get_item(sp, S_JOB_LOCAL_TASK_COUNT, &st.local_tasks) != ESPANK_SUCCESS)
+		st.local_tasks = 0;
 	if (spank_getenv(sp, "PWD", st.cwd, sizeof(st.cwd)) != ESPANK_SUCCESS)
-		snprintf(st.cwd, sizeof(st.cwd), "/");
+		*st.cwd = '\0';
+	return 0;
+}
+
+/* --container-save's target: a relative path is the job's working directory's. */
+static int resolve_save_path(void)
+{
+	const char *rel = args.save;
+
+	if (!args.save)
+		return 0;
+	while (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
+	if (args.save[0] != '/' && !*st.cwd) {
+		slurm_error(PLUGIN_NAME ": --container-save: relative path %s, but PWD is not set",
+			    args.save);
+		return -1;
+	}
+	if (args.save[0] == '/' ? !(st.save_path = strdup(args.save))
+				: asprintf(&st.save_path, "%s%s%s", st.cwd,
+					   st.cwd[strlen(st.cwd) - 1] == '/' ? "" : "/", rel) < 0)
+		return -1;
 	return 0;
 }
 
@@ -159,8 +184,10 @@ int remote_post_opt(spank_t sp, const plugin_config *cfg)
 	if (st.stepid >= SPECIAL_STEP_IDS)
 		return 0; /* batch and interactive steps: srun steps inside containerize */
 	st.enabled = true;
-	if (args_refuse_cache(cfg) < 0)
+	if (args_refuse_cache(cfg) < 0 || resolve_save_path() < 0)
 		return -1;
+	if (!*st.cwd)
+		snprintf(st.cwd, sizeof(st.cwd), "/");
 	return args_image_is_file() || args.cache ? 0 : make_step_dir();
 }
 
@@ -610,12 +637,57 @@ int remote_task_init(spank_t sp)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- exit */
+
+/* --container-save, by the last task of the node, when every task had started. */
+static int save_container(spank_t sp)
+{
+	lc_import_opts io = LC_IMPORT_OPTS_INIT;
+	lc_save_opts so = LC_SAVE_OPTS_INIT;
+	lc_error err = LC_ERROR_INIT;
+	char squash_options[ENV_VALUE_BUF];
+	int64_t t0 = lc_now_ms();
+	unsigned entered = lc_group_entered(st.group);
+
+	if (entered < st.local_tasks) {
+		slurm_error(PLUGIN_NAME ": not exporting the container: %u of %u tasks started",
+			    entered, st.local_tasks);
+		return -1;
+	}
+	io.flags = LC_IMPORT_ALL_ROOT | LC_IMPORT_FORCE; /* as enroot export -f */
+	io.compression = st.cfg->compression;
+	if (spank_getenv(sp, "ENROOT_SQUASH_OPTIONS", squash_options, sizeof(squash_options)) ==
+	    ESPANK_SUCCESS)
+		io.squash_options = squash_options;
+	so.squash = &io;
+	so.uid = st.uid;
+	so.gid = st.gid;
+	so.groups = st.gids;
+	so.n_groups = (size_t)st.n_gids;
+	if (lc_group_save(st.group, NULL, st.save_path, &so, &err) < 0) {
+		slurm_error(PLUGIN_NAME ": failed to export container %s: %s", st.step_name,
+			    lc_error_message(&err));
+		return -1;
+	}
+	slurm_info(PLUGIN_NAME ": exported container %s to %s in %lld ms", st.step_name,
+		   st.save_path, (long long)(lc_now_ms() - t0));
+	return 0;
+}
+
+int remote_task_exit(spank_t sp)
+{
+	if (!st.enabled || ++st.exited_tasks != st.local_tasks || !st.save_path)
+		return 0;
+	return save_container(sp);
+}
+
 int remote_exit(spank_t sp)
 {
 	(void)sp;
 	st.group = lc_group_free(st.group); /* the holder ends with its lifeline */
 	remove_step_dir();
 	free(st.step_dir);
+	free(st.save_path);
 	free(st.gids);
 	st = (typeof(st)){0};
 	return 0;

@@ -142,19 +142,18 @@ static void set_str(json_t *o, const char *key, const char *value)
 		json_object_set_new(o, key, json_string(value));
 }
 
-/* The image config as JSON on the root directory (LC_IMAGE_XATTR): the OCI config's shape
- * ("config": Env, Entrypoint, Cmd, WorkingDir, User, Labels) plus where the image came from. */
-static int image_xattr(lc_tree *t, const lc_image *img, lc_error *err)
+/* The image config as JSON (LC_IMAGE_XATTR): the OCI config's shape ("config": Env,
+ * Entrypoint, Cmd, WorkingDir, User, Labels) plus where the image came from. */
+char *lc_image_config_json(const lc_image *img)
 {
 	json_t *o = json_object(), *c = json_object(), *labels = json_object();
-	int r;
 	char *text;
 
 	if (!o || !c || !labels) {
 		json_decref(o);
 		json_decref(c);
 		json_decref(labels);
-		return lc_fail(err, ENOMEM, "out of memory");
+		return NULL;
 	}
 	set_str(o, "reference", lc_image_reference(img));
 	set_str(o, "digest", lc_image_digest(img));
@@ -176,7 +175,15 @@ static int image_xattr(lc_tree *t, const lc_image *img, lc_error *err)
 	json_object_set_new(o, "config", c);
 	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
-	r = text ? lc_node_add_xattr(t->root, LC_IMAGE_XATTR, text, strlen(text)) : -ENOMEM;
+	return text;
+}
+
+/* The image config on the root directory. */
+static int image_xattr(lc_tree *t, const lc_image *img, lc_error *err)
+{
+	char *text = lc_image_config_json(img);
+	int r = text ? lc_node_add_xattr(t->root, LC_IMAGE_XATTR, text, strlen(text)) : -ENOMEM;
+
 	free(text);
 	return r < 0 ? lc_fail(err, ENOMEM, "out of memory") : 0;
 }

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -196,8 +197,27 @@ static int save_dir(save_ctx *c, int dir_fd, lc_node *dir)
 	return r;
 }
 
+/* @json replaces the image config the root directory may carry. */
+static int set_config(save_ctx *c, lc_node *root, const char *json)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < root->n_xattrs; i++) {
+		if (strcmp(root->xattrs[i].key, LC_IMAGE_XATTR)) {
+			root->xattrs[k++] = root->xattrs[i];
+			continue;
+		}
+		free(root->xattrs[i].key);
+		free(root->xattrs[i].value);
+	}
+	root->n_xattrs = k;
+	if (lc_node_add_xattr(root, LC_IMAGE_XATTR, json, strlen(json)) < 0)
+		return lc_fail(c->err, ENOMEM, "out of memory");
+	return 0;
+}
+
 static int save_tree(save_ctx *c, int root_fd, int out_fd, const lc_sqfs_writer_opts *wo,
-		     lc_tree *t)
+		     const char *config_json, lc_tree *t)
 {
 	struct stat st;
 	int r;
@@ -213,6 +233,8 @@ static int save_tree(save_ctx *c, int root_fd, int out_fd, const lc_sqfs_writer_
 	r = lc_sqfs_writer_new(out_fd, wo, &c->w, c->err);
 	if (r >= 0)
 		r = read_xattrs(c, root_fd, t->root);
+	if (r >= 0 && config_json)
+		r = set_config(c, t->root, config_json);
 	if (r >= 0)
 		r = save_dir(c, root_fd, t->root);
 	if (r >= 0)
@@ -221,42 +243,62 @@ static int save_tree(save_ctx *c, int root_fd, int out_fd, const lc_sqfs_writer_
 	return r;
 }
 
-LC_API int lc_squash_save(lc_ctx *ctx, const char *dir, const char *output,
-			  const lc_import_opts *opts, lc_error *err)
+int lc_squash_save_at(lc_ctx *ctx, int root_fd, int dir_fd, const char *name,
+		      const lc_import_opts *opts, const char *config_json, lc_error *err)
 {
 	static const lc_import_opts defaults = LC_IMPORT_OPTS_INIT;
-	lc_error local = LC_ERROR_INIT;
-	save_ctx c = {ctx, NULL, err ? err : &local, 0, NULL, LC_BUF_INIT, NULL, 0, 0};
+	save_ctx c = {ctx, NULL, err, 0, NULL, LC_BUF_INIT, NULL, 0, 0};
 	lc_sqfs_writer_opts wo;
-	_cleanup_close_ int root_fd = -1;
 	_cleanup_close_ int out_fd = -1;
 	_cleanup_free_ char *tmp = NULL;
 	lc_tree t = {0};
-	int r;
+	int r = lc_import_writer_opts(opts ? opts : &defaults, &wo, err);
 
-	if (!dir || !output)
-		return lc_fail(c.err, EINVAL, "lc_squash_save: NULL argument");
-	r = lc_import_writer_opts(opts ? opts : &defaults, &wo, c.err);
 	if (r < 0)
 		return r;
-	root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (root_fd < 0)
-		return lc_fail(c.err, errno, "open '%s': %m", dir);
 	c.buf = malloc(READ_CHUNK);
 	if (!c.buf || lc_buf_append(&c.path, "", 0) < 0)
-		r = lc_fail(c.err, ENOMEM, "out of memory");
+		r = lc_fail(err, ENOMEM, "out of memory");
 	if (r >= 0)
-		r = lc_output_open_temp(output, &tmp, &out_fd, c.err);
+		r = lc_output_open_temp_at(dir_fd, name, &tmp, &out_fd, err);
 	if (r >= 0)
-		r = save_tree(&c, root_fd, out_fd, &wo, &t);
+		r = save_tree(&c, root_fd, out_fd, &wo, config_json, &t);
 	if (r >= 0)
-		r = lc_output_publish(out_fd, tmp, output, opts && (opts->flags & LC_IMPORT_FORCE),
-				      c.err);
+		r = lc_output_publish_at(out_fd, dir_fd, tmp, name,
+					 opts && (opts->flags & LC_IMPORT_FORCE), err);
 	if (r < 0 && tmp)
-		(void)unlink(tmp);
+		(void)unlinkat(dir_fd, tmp, 0);
 	lc_tree_free(&t);
 	free(c.seen);
 	free(c.buf);
 	lc_buf_free(&c.path);
-	return r < 0 ? lc_error_prefix(c.err, r, "save '%s'", dir) : 0;
+	return r;
+}
+
+LC_API int lc_squash_save(lc_ctx *ctx, const char *dir, const char *output,
+			  const lc_import_opts *opts, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	_cleanup_close_ int root_fd = -1;
+	_cleanup_close_ int dir_fd = -1;
+	_cleanup_free_ char *dcopy = NULL;
+	_cleanup_free_ char *bcopy = NULL;
+	int r;
+
+	if (!err)
+		err = &local;
+	if (!dir || !output)
+		return lc_fail(err, EINVAL, "lc_squash_save: NULL argument");
+	dcopy = strdup(output);
+	bcopy = strdup(output);
+	if (!dcopy || !bcopy)
+		return lc_fail(err, ENOMEM, "out of memory");
+	root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		return lc_fail(err, errno, "open '%s': %m", dir);
+	dir_fd = open(dirname(dcopy), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return lc_fail(err, errno, "open '%s': %m", dcopy);
+	r = lc_squash_save_at(ctx, root_fd, dir_fd, basename(bcopy), opts, NULL, err);
+	return r < 0 ? lc_error_prefix(err, r, "save '%s'", dir) : 0;
 }

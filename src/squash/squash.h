@@ -157,6 +157,11 @@ int lc_sqfs_each_xattr(lc_sqfs_image *im, const sqfs_inode_generic_t *in, lc_sqf
 int lc_output_open_temp(const char *output, char **ret_path, int *ret_fd, lc_error *err);
 /* fsync, then rename over @output (@force) or only if it does not exist. */
 int lc_output_publish(int fd, const char *tmp, const char *output, bool force, lc_error *err);
+/* The same in the directory @dir_fd; *@ret_tmp is the temporary file's name in it. */
+int lc_output_open_temp_at(int dir_fd, const char *name, char **ret_tmp, int *ret_fd,
+			   lc_error *err);
+int lc_output_publish_at(int fd, int dir_fd, const char *tmp, const char *name, bool force,
+			 lc_error *err);
 
 /* ================================================================ squashfs writer (writer.c) */
 typedef struct lc_sqfs_writer lc_sqfs_writer;
@@ -175,6 +180,13 @@ int lc_sqfs_writer_end_file(lc_sqfs_writer *w, lc_error *err);
 /* Write tables and superblock for @tree; @root_xattrs go on the root directory as well. */
 int lc_sqfs_writer_finish(lc_sqfs_writer *w, lc_tree *tree, lc_error *err);
 lc_sqfs_writer *lc_sqfs_writer_free(lc_sqfs_writer *w);
+
+/* The image config as the JSON text of LC_IMAGE_XATTR (import.c); NULL when out of memory. */
+char *lc_image_config_json(const lc_image *img);
+/* lc_squash_save() of the tree at @root_fd into @name in @dir_fd, with @config_json (may be NULL)
+ * as the image config on its root (save.c). */
+int lc_squash_save_at(lc_ctx *ctx, int root_fd, int dir_fd, const char *name,
+		      const lc_import_opts *opts, const char *config_json, lc_error *err);
 
 /* Writer options from the public import options (ENROOT_SQUASH_OPTIONS and so on) (import.c). */
 int lc_import_writer_opts(const lc_import_opts *io, lc_sqfs_writer_opts *o, lc_error *err);

@@ -111,7 +111,8 @@ echo "# srun --help"
 help="$(runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" srun --help)"
 for f in container-image container-mounts container-workdir container-mount-home no-container-mount-home \
     container-remap-root no-container-remap-root container-entrypoint no-container-entrypoint \
-    container-entrypoint-log container-writable container-readonly container-env container-unshare; do
+    container-entrypoint-log container-writable container-readonly container-env container-unshare \
+    container-cache container-save; do
     check "srun --help lists --$f" grep -q -- "--$f" <<<"$help"
 done
 
@@ -200,6 +201,46 @@ refused "an entrypoint that does not run the command" "container exited too soon
 is "an image without an Entrypoint: nothing to run" "/ unset" "$DEB" --container-entrypoint sh -c 'echo $PWD ${FROM_ENTRYPOINT:-unset}'
 check "no leftovers" no_leftovers
 
+echo "# --container-save: the container's filesystem as a squashfs file"
+SAVED="$WORK/job/torch-saved.sqsh"
+rm -f "$SAVED"
+is "a writable job that saves" "written" "$TORCH" --container-writable --container-remap-root --container-save=./torch-saved.sqsh \
+    --container-mounts="$WORK/hostdir:/data" sh -c 'echo saved-data >/workspace/new-file; echo written'
+check "the file is there when srun returns, the user's" test "$(stat -c %U "$SAVED" 2>/dev/null)" = lctest
+check "slurmd's log says so" grep -q "exported container [0-9]*\.[0-9]* to $SAVED in" "$SLURM_SANDBOX/log/slurmd.log"
+"$BUILD/tools/ctr-squash" list "$SAVED" >"$WORK/saved.list" 2>&1
+check "the saved files are root's (enroot export -all-root)" awk '$2 != "0/0" { exit 1 }' "$WORK/saved.list"
+check "a mount's content is not saved, its mount point is" grep -Eq ' /data$' "$WORK/saved.list"
+check "... (no /data/file)" not_grep ' /data/file$' "$WORK/saved.list"
+is "a new job from the saved file sees the write" "saved-data" --container-image=./torch-saved.sqsh cat /workspace/new-file
+is "... the image's env and WorkingDir travel with it" "2.9.0 /workspace" --container-image="$SAVED" sh -c 'echo $PYTORCH_VERSION $PWD'
+is "... and its entrypoint" "yes" --container-image="$SAVED" --container-entrypoint sh -c 'echo $FROM_ENTRYPOINT'
+is "PYXIS_CONTAINER_SAVE, over an existing file, ENROOT_SQUASH_OPTIONS" "again" "$TORCH" --container-writable \
+    --export=ALL,PYXIS_CONTAINER_SAVE="$SAVED",ENROOT_SQUASH_OPTIONS="-b 131072" sh -c 'echo again >/workspace/new-file; echo again'
+is "the file was replaced" "again" --container-image="$SAVED" cat /workspace/new-file
+check "... with ENROOT_SQUASH_OPTIONS's block size" grep -q "Block size 131072" <(unsquashfs -s "$SAVED" 2>&1)
+mkdir -p "$WORK/job/adir" && echo keep >"$WORK/job/adir/keep" && chmod -R a+rwX "$WORK/job/adir"
+usrun "$TORCH" --container-save=adir true >/dev/null 2>&1
+check "an existing directory as target: refused" grep -q "failed to export container [0-9.]*: $WORK/job/adir: target is a directory" "$SLURM_SANDBOX/log/slurmd.log"
+check "... and the directory is untouched" test "$(cat "$WORK/job/adir/keep")" = keep
+ln -sfn /etc "$WORK/job/etc-link"
+usrun "$TORCH" --container-save=etc-link/lc-itest.sqsh true >/dev/null 2>&1
+check "a save where the user cannot write (through their link to /etc) fails as the user" \
+    grep -q "failed to export container [0-9.]*: create a temporary file beside 'lc-itest.sqsh': Permission denied" "$SLURM_SANDBOX/log/slurmd.log"
+check "... and writes nothing there" test -z "$(ls -A /etc | grep lc-itest)"
+OTHER=/var/tmp/lc-itest-other # a second cluster: its own Slurm, runtime path and plugin config
+other_exports="$(env SLURM_SANDBOX="$OTHER" SLURM_CTLD_PORT=6827 SLURMD_PORT=6828 SPANK_PLUGIN="$PLUGIN" \
+    SPANK_ARGS="import_helper=$BUILD/tools/ctr-import runtime_path=/run/lc-itest-other" \
+    "$SLURM_SH/up.sh" 2>"$WORK/other-up.log")" || cat "$WORK/other-up.log"
+cleanup_hooks+=("SLURM_SANDBOX='$OTHER' '$SLURM_SH/down.sh' >/dev/null 2>&1")
+other_conf="$(eval "$other_exports"; echo "$SLURM_CONF")"
+got="$(cd "$WORK/job" && runuser -u lctest -- env SLURM_CONF="$other_conf" timeout 120 srun --container-image="$SAVED" \
+    --container-entrypoint sh -c 'echo $(cat /workspace/new-file) $PYTORCH_VERSION $FROM_ENTRYPOINT $PWD' 2>&1)"
+check "the saved file on another cluster: files, env, entrypoint, workdir ($got)" test "$got" = "again 2.9.0 yes /workspace"
+SLURM_SANDBOX="$OTHER" "$SLURM_SH/down.sh" >/dev/null 2>&1
+check "no temporary file left beside the targets" test -z "$(find "$WORK/job" -name '.*.sqsh.*')"
+check "no leftovers" no_leftovers
+
 echo "# PYXIS_* variables"
 is "PYXIS_CONTAINER_IMAGE enables the plugin" 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"' \
     --export=ALL,PYXIS_CONTAINER_IMAGE="$REG/debian:bookworm" grep ^PRETTY_NAME /etc/os-release
@@ -253,6 +294,9 @@ $DEB --container-env=A=B |--container-env: invalid format
 $DEB --container-mounts=/a:b |--container-mounts: mount target must be a relative path or an absolute path
 $DEB --container-mounts=foo:/b |--container-mounts: mount source must be a relative path, an absolute path, "tmpfs" or "umount"
 $DEB --container-mounts=/a:/../b |--container-mounts:
+$DEB --container-save= |--container-save: argument required
+$DEB --container-save=./out/ |--container-save: target is a directory
+$DEB --container-save=a --container-save=b |--container-save: specified multiple times
 --container-image=$REG/nonexistent:x |failed to import docker image: $REG/nonexistent:x
 EOF
 out="$(usrun --container-image=$REG/nonexistent:x true 2>&1)"
@@ -279,6 +323,8 @@ refused "--container-cache with a squashfs file" "--container-cache requires a r
     --container-image=./x.sqsh --container-cache
 refused "--container-cache with --container-writable" "--container-cache cannot be used with --container-writable" \
     "$TORCH" --container-cache --container-writable
+refused "--container-cache with --container-save" "--container-cache cannot be used with --container-save" \
+    "$TORCH" --container-cache --container-save=x.sqsh
 is "cold: the job runs, read-only" "$USER_UID ro" "$TORCH" --container-cache sh -c 'echo $(id -u) $(touch /x 2>/dev/null && echo rw || echo ro)'
 check "cold: the image is imported" grep -q "importing docker image: $REG/torchlike:latest" "$WORK/err"
 check "the user's directory: mode 700, the user's" test "$(stat -c %a:%U "$CACHE_BASE/$USER_UID")" = 700:lctest

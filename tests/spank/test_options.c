@@ -45,7 +45,7 @@ START_TEST(every_flag_is_registered_with_help)
 					    "no-container-entrypoint", "container-entrypoint-log",
 					    "container-writable",      "container-readonly",
 					    "container-env",           "container-unshare",
-					    "container-cache"};
+					    "container-cache",         "container-save"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		struct spank_option *o = stub_option(names[i]);
@@ -88,6 +88,10 @@ START_TEST(bad_flags_table)
 	     "--container-mounts: mount target must be a relative path or an absolute path"},
 	    {NULL, NULL, "container-mounts", "x:/b", "--container-mounts: mount source must be"},
 	    {NULL, NULL, "container-mounts", "/a::", "--container-mounts: invalid format"},
+	    {NULL, NULL, "container-save", "", "--container-save: argument required"},
+	    {NULL, NULL, "container-save", "./out/", "--container-save: target is a directory"},
+	    {"container-save", "a.sqsh", "container-save", "b.sqsh",
+	     "--container-save: specified multiple times"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
@@ -134,7 +138,8 @@ START_TEST(pyxis_variables_fill_what_flags_left)
 	stub_job_env[4] = "PYXIS_CONTAINER_MOUNT_HOME=maybe"; /* ignored, as pyxis does */
 	stub_job_env[5] = "PYXIS_CONTAINER_UNSHARE=ipc";
 	stub_job_env[6] = "PYXIS_CONTAINER_ENV=X,Y";
-	stub_job_env[7] = NULL;
+	stub_job_env[7] = "PYXIS_CONTAINER_SAVE=/shared/out.sqsh";
+	stub_job_env[8] = NULL;
 	ck_assert_int_eq(flag("container-workdir", "/etc"), 0);
 	ck_assert_int_eq(args_apply_env((spank_t)1), 0);
 	ck_assert_str_eq(args.image, "debian");
@@ -144,6 +149,7 @@ START_TEST(pyxis_variables_fill_what_flags_left)
 	ck_assert_int_eq(args.mount_home, UNSET);
 	ck_assert_uint_eq(args.unshare, LC_CONTAINER_UNSHARE_IPC);
 	ck_assert_str_eq(args.env_names[1], "Y");
+	ck_assert_str_eq(args.save, "/shared/out.sqsh");
 	/* a bad value in a variable is checked like the flag */
 	setup();
 	stub_job_env[0] = "PYXIS_CONTAINER_UNSHARE=pid";
@@ -159,7 +165,9 @@ START_TEST(flags_without_image_are_noted)
 	ck_assert_int_eq(flag("container-workdir", "/a"), 0);
 	ck_assert_int_eq(flag("container-readonly", NULL), 0);
 	ck_assert_int_eq(flag("container-env", "A"), 0);
+	ck_assert_int_eq(flag("container-save", "x.sqsh"), 0);
 	ck_assert(!args_check_enabled());
+	expect_message("ignoring --container-save because");
 	expect_message("info: libcontainer: ignoring --container-workdir because neither "
 		       "--container-image nor --container-name is set");
 	expect_message("ignoring --container-readonly because");
@@ -180,6 +188,7 @@ START_TEST(cache_policy)
 	    {"./x.sqsh", false, "--container-cache requires a registry image, not a squashfs file"},
 	    {"/p/x.sqsh", false, "requires a registry image"},
 	    {"debian", true, "--container-cache cannot be used with --container-writable"},
+	    {"debian", false, "--container-cache cannot be used with --container-save"},
 	};
 
 	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
@@ -189,6 +198,8 @@ START_TEST(cache_policy)
 			ck_assert_int_eq(flag("container-image", refused[i].image), 0);
 		if (refused[i].writable)
 			ck_assert_int_eq(flag("container-writable", NULL), 0);
+		if (strstr(refused[i].message, "--container-save"))
+			ck_assert_int_eq(flag("container-save", "x.sqsh"), 0);
 		ck_assert_int_lt(args_refuse_cache(&with), 0);
 		expect_message(refused[i].message);
 	}
@@ -240,7 +251,7 @@ START_TEST(plugstack_options)
 			"allow_http=reg:5000",        "import_helper=/opt/lc/ctr-import",
 			"kernel_squashfs=0",          "container_cache_data_path=/var/cache/lcc",
 			"container_cache_gc_high=90", "container_cache_gc_low=50",
-			"container_cache_offline=1"};
+			"container_cache_offline=1",  "use_squashfuse=1"};
 	static const struct {
 		const char *arg, *message;
 	} bad[] = {
@@ -254,6 +265,7 @@ START_TEST(plugstack_options)
 	    {"import_connections=0", "import_connections: invalid value: 0"},
 	    {"allow_http=", "allow_http: invalid value: "},
 	    {"kernel_squashfs=2", "kernel_squashfs: invalid value: 2"},
+	    {"use_squashfuse=x", "use_squashfuse: invalid value: x"},
 	    {"container_cache_gc_high=101", "container_cache_gc_high: invalid value: 101"},
 	    {"container_cache_gc_low=-5", "container_cache_gc_low: invalid value: -5"},
 	    {"container_cache_gc_low=85", "container_cache_gc_low: invalid value: 85 (must be "
@@ -267,7 +279,8 @@ START_TEST(plugstack_options)
 	ck_assert(cfg.kernel_squashfs && !cfg.cache_data_path && !cfg.cache_offline);
 	ck_assert(cfg.cache_gc_high == 85 && cfg.cache_gc_low == 80);
 	config_free(&cfg);
-	ck_assert_int_eq(config_parse(13, good, &cfg), 0);
+	ck_assert_int_eq(config_parse(14, good, &cfg), 0);
+	ck_assert(cfg.use_squashfuse);
 	ck_assert(cfg.cache_offline);
 	ck_assert(!cfg.kernel_squashfs);
 	ck_assert_str_eq(cfg.cache_data_path, "/var/cache/lcc");
