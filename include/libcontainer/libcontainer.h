@@ -644,6 +644,13 @@ typedef struct lc_helper_opts {
  */
 LC_API int lc_helper_run(const lc_helper_opts *opts, int *ret_status, char ***ret_log,
 			 lc_error *err);
+/**
+ * lc_helper_run() with the helper's stdout kept apart: *@ret_stdout gets its lines, *@ret_log
+ * only its stderr (e.g. a program that prints a result on stdout and logs on stderr). With
+ * @ret_stdout NULL, this is lc_helper_run().
+ */
+LC_API int lc_helper_run_split(const lc_helper_opts *opts, int *ret_status, char ***ret_stdout,
+			       char ***ret_log, lc_error *err);
 
 #ifdef __cplusplus
 }

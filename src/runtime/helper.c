@@ -44,7 +44,7 @@ int lc_fd_above_stdio(int fd)
 }
 
 /* Async-signal-safe only: the caller may be multi-threaded. */
-static _Noreturn void helper_child(const lc_helper_opts *o, int log_fd)
+static _Noreturn void helper_child(const lc_helper_opts *o, int out_fd, int log_fd)
 {
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	sigset_t none;
@@ -55,7 +55,7 @@ static _Noreturn void helper_child(const lc_helper_opts *o, int log_fd)
 		(void)!write(fd, "0", 1);
 		close(fd);
 	}
-	if (null < 0 || dup2(null, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)
+	if (null < 0 || dup2(null, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(log_fd, 2) < 0)
 		_exit(126);
 	(void)close_range(3, ~0u, 0);
 	if (o->uid != (uid_t)-1 && geteuid() == 0 &&
@@ -146,11 +146,20 @@ static int check_helper_opts(const lc_helper_opts *o, lc_error *err)
 	return 0;
 }
 
-LC_API int lc_helper_run(const lc_helper_opts *opts, int *ret_status, char ***ret_log,
-			 lc_error *err)
+/* The lines of @fd into *@ret (when asked for). */
+static int read_output(const lc_helper_opts *o, int fd, char ***ret, lc_error *err)
+{
+	int r = ret ? lc_fd_read_lines(fd, LOG_MAX, ret) : 0;
+
+	return r < 0 ? lc_fail(err, -r, "reading the output of %s: %s", o->path, strerror(-r)) : 0;
+}
+
+LC_API int lc_helper_run_split(const lc_helper_opts *opts, int *ret_status, char ***ret_stdout,
+			       char ***ret_log, lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;
 	_cleanup_close_ int log_fd = -1;
+	_cleanup_close_ int out_fd = -1;
 	_cleanup_close_ int sig_fd = -1;
 	sigset_t forward, old;
 	int r, status = 0;
@@ -159,9 +168,10 @@ LC_API int lc_helper_run(const lc_helper_opts *opts, int *ret_status, char ***re
 	if (!err)
 		err = &local;
 	r = check_helper_opts(opts, err);
-	if (r < 0)
-		return r;
-	r = lc_memfd_new("lc-helper-log", &log_fd, err);
+	if (r >= 0)
+		r = lc_memfd_new("lc-helper-log", &log_fd, err);
+	if (r >= 0 && ret_stdout)
+		r = lc_memfd_new("lc-helper-stdout", &out_fd, err);
 	if (r < 0)
 		return r;
 	sigemptyset(&forward);
@@ -172,17 +182,25 @@ LC_API int lc_helper_run(const lc_helper_opts *opts, int *ret_status, char ***re
 	sig_fd = signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK);
 	pid = sig_fd < 0 ? -1 : fork();
 	if (pid == 0)
-		helper_child(opts, log_fd);
+		helper_child(opts, out_fd >= 0 ? out_fd : log_fd, log_fd);
 	if (pid < 0)
 		r = lc_fail(err, errno, "cannot start %s: %m", opts->path);
 	else
 		r = wait_forwarding(pid, sig_fd, &status, err);
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
-	if (r < 0)
-		return r;
-	if (ret_log && (r = lc_fd_read_lines(log_fd, LOG_MAX, ret_log)) < 0)
-		return lc_fail(err, -r, "reading the log of %s: %s", opts->path, strerror(-r));
-	if (ret_status)
+	if (r >= 0)
+		r = read_output(opts, log_fd, ret_log, err);
+	if (r >= 0 && (r = read_output(opts, out_fd, ret_stdout, err)) < 0 && ret_log) {
+		lc_strv_free(*ret_log);
+		*ret_log = NULL;
+	}
+	if (r >= 0 && ret_status)
 		*ret_status = status;
-	return 0;
+	return r < 0 ? r : 0;
+}
+
+LC_API int lc_helper_run(const lc_helper_opts *opts, int *ret_status, char ***ret_log,
+			 lc_error *err)
+{
+	return lc_helper_run_split(opts, ret_status, NULL, ret_log, err);
 }

@@ -90,6 +90,8 @@ static int config_set(plugin_config *cfg, const char *key, const char *v)
 		return set_string(v, &cfg->http_registries);
 	if (!strcmp(key, "import_helper"))
 		return set_path(v, &cfg->import_helper);
+	if (!strcmp(key, "importer"))
+		return set_path(v, &cfg->importer);
 	if (!strcmp(key, "kernel_squashfs"))
 		return parse_bool(v, &cfg->kernel_squashfs);
 	if (!strcmp(key, "container_cache_data_path"))
@@ -151,6 +153,7 @@ void config_free(plugin_config *cfg)
 	free(cfg->compression);
 	free(cfg->http_registries);
 	free(cfg->import_helper);
+	free(cfg->importer);
 	free(cfg->cache_data_path);
 	*cfg = (plugin_config){0};
 }

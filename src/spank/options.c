@@ -70,23 +70,28 @@ static int cb_save(int val, const char *optarg, int remote)
 	return set_once(&args.save, optarg, "container-save");
 }
 
-static int cb_mounts(int val, const char *optarg, int remote)
+int args_add_mounts(const char *spec)
 {
 	lc_error err = LC_ERROR_INIT;
 	char *joined = NULL;
 
-	(void)val, (void)remote;
-	if (!optarg || !*optarg)
+	if (!spec || !*spec)
 		return fail(PLUGIN_NAME ": --container-mounts: argument required");
-	if (lc_mounts_check(optarg, &err) < 0)
+	if (lc_mounts_check(spec, &err) < 0)
 		return fail(PLUGIN_NAME ": --container-mounts: %s", lc_error_message(&err));
-	if (args.mounts && asprintf(&joined, "%s,%s", args.mounts, optarg) < 0)
+	if (args.mounts && asprintf(&joined, "%s,%s", args.mounts, spec) < 0)
 		return -1;
-	if (!args.mounts && !(joined = strdup(optarg)))
+	if (!args.mounts && !(joined = strdup(spec)))
 		return -1;
 	free(args.mounts);
 	args.mounts = joined;
 	return 0;
+}
+
+static int cb_mounts(int val, const char *optarg, int remote)
+{
+	(void)val, (void)remote;
+	return args_add_mounts(optarg);
 }
 
 static int cb_mount_home(int val, const char *optarg, int remote)
@@ -399,6 +404,9 @@ int args_refuse_cache(const plugin_config *cfg)
 	else if (args.writable == 1)
 		why = "--container-cache cannot be used with --container-writable: cached images "
 		      "are read-only";
+	else if (cfg->importer)
+		why = "--container-cache cannot be used on this cluster: its importer (plugstack "
+		      "importer=) makes the images";
 	else if (args.save)
 		why = "--container-cache cannot be used with --container-save: cached images are "
 		      "read-only";

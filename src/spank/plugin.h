@@ -20,6 +20,7 @@ typedef struct plugin_config {
 	char *compression;       /* compression: zstd[:LEVEL] or none; NULL: default */
 	char *http_registries;   /* allow_http: registries reached over plain HTTP */
 	char *import_helper;     /* import_helper: ctr-import, absolute */
+	char *importer;          /* importer: pyxis's importer protocol ("get URI", "release") */
 	char *cache_data_path;   /* container_cache_data_path: the node cache; NULL: no cache */
 	unsigned cache_gc_high;  /* container_cache_gc_high: % of the filesystem that starts a GC */
 	unsigned cache_gc_low;   /* container_cache_gc_low: % the GC brings it under */
@@ -52,6 +53,8 @@ typedef struct plugin_args {
 /* The one instance the option callbacks fill (SPANK callbacks have no user pointer). */
 extern plugin_args args;
 
+/* Add mount entries (pyxis syntax) to args.mounts, checked: -1 with a message when bad. */
+int args_add_mounts(const char *spec);
 /* Register every --container-* option. */
 int args_register(spank_t sp);
 /* PYXIS_* variables for what the flags left unset; @sp NULL: the process environment. */

@@ -19,7 +19,9 @@
 #include "../util/util.h"
 #include "plugin.h"
 
-#define SPECIAL_STEP_IDS 0xfffffff0u /* batch, extern, interactive... (part 2) */
+#define SPECIAL_STEP_IDS 0xfffffff0u /* batch, extern, interactive... */
+#define BATCH_STEP 0xfffffffbu       /* SLURM_BATCH_SCRIPT: sbatch's script */
+#define INTERACTIVE_STEP 0xfffffffau /* SLURM_INTERACTIVE_STEP: salloc's shell */
 #define PATH_DEFAULT "/usr/local/bin:/usr/bin:/bin"
 #define ENV_VALUE_BUF 4096
 
@@ -37,8 +39,9 @@ static struct {
 	char *step_dir; /* <runtime_path>/<uid>/<jobid>.<stepid>, for imports */
 	lc_group *group;
 	uint32_t local_tasks, exited_tasks;
-	char *save_path;             /* --container-save, absolute */
-	int64_t import_ms, setup_ms; /* the creator's, for the timings line */
+	char *save_path;                  /* --container-save, absolute */
+	char extra_env[6][PATH_MAX + 32]; /* what pyxis passes its importer, for every helper */
+	int64_t import_ms, setup_ms;      /* the creator's, for the timings line */
 	char import_timings[256];
 	bool entrypoint, created;
 } st;
@@ -84,14 +87,15 @@ static int base_user_dir(const char *base, int *ret_fd)
 	return r;
 }
 
-static int make_step_dir(void)
+/* <runtime_path>/<uid>, and in it the step's directory for an import (@step). */
+static int make_runtime_dirs(bool step_dir)
 {
 	const char *base = st.cfg->runtime_path, *uid = st.uid_name, *step = st.step_name;
 	int uid_fd = -1, step_fd = -1, r = base_user_dir(base, &uid_fd);
 
-	if (r >= 0)
+	if (r >= 0 && step_dir)
 		r = user_dir(uid_fd, step, &step_fd);
-	if (r >= 0 && asprintf(&st.step_dir, "%s/%s/%s", base, uid, step) < 0)
+	if (r >= 0 && step_dir && asprintf(&st.step_dir, "%s/%s/%s", base, uid, step) < 0)
 		r = -ENOMEM;
 	if (uid_fd >= 0)
 		close(uid_fd);
@@ -124,6 +128,19 @@ static void remove_step_dir(void)
 
 /* ---------------------------------------------------------------- post_opt, user_init */
 
+/* PYXIS_RUNTIME_PATH, PYXIS_VERSION and the job's ids, as pyxis gives its importer. */
+static void set_extra_env(void)
+{
+	const size_t size = sizeof(st.extra_env[0]);
+
+	snprintf(st.extra_env[0], size, "PYXIS_RUNTIME_PATH=%s", st.cfg->runtime_path);
+	snprintf(st.extra_env[1], size, "PYXIS_VERSION=%s", LC_VERSION);
+	snprintf(st.extra_env[2], size, "SLURM_JOB_UID=%u", (unsigned)st.uid);
+	snprintf(st.extra_env[3], size, "SLURM_JOB_GID=%u", (unsigned)st.gid);
+	snprintf(st.extra_env[4], size, "SLURM_JOB_ID=%u", st.jobid);
+	snprintf(st.extra_env[5], size, "SLURM_STEP_ID=%u", st.stepid);
+}
+
 static int read_job_ids(spank_t sp)
 {
 	gid_t *gids = NULL;
@@ -144,6 +161,7 @@ static int read_job_ids(spank_t sp)
 	}
 	snprintf(st.uid_name, sizeof(st.uid_name), "%u", (unsigned)st.uid);
 	snprintf(st.step_name, sizeof(st.step_name), "%u.%u", st.jobid, st.stepid);
+	set_extra_env();
 	if (spank_get_item(sp, S_JOB_LOCAL_TASK_COUNT, &st.local_tasks) != ESPANK_SUCCESS)
 		st.local_tasks = 0;
 	if (spank_getenv(sp, "PWD", st.cwd, sizeof(st.cwd)) != ESPANK_SUCCESS)
@@ -181,23 +199,46 @@ int remote_post_opt(spank_t sp, const plugin_config *cfg)
 		return 0;
 	if (read_job_ids(sp) < 0)
 		return -1;
-	if (st.stepid >= SPECIAL_STEP_IDS)
-		return 0; /* batch and interactive steps: srun steps inside containerize */
+	if (st.stepid >= SPECIAL_STEP_IDS && st.stepid != BATCH_STEP &&
+	    st.stepid != INTERACTIVE_STEP)
+		return 0; /* the extern step, and Slurm's other internal ones */
 	st.enabled = true;
 	if (args_refuse_cache(cfg) < 0 || resolve_save_path() < 0)
 		return -1;
 	if (!*st.cwd)
 		snprintf(st.cwd, sizeof(st.cwd), "/");
-	return args_image_is_file() || args.cache ? 0 : make_step_dir();
+	if (args_image_is_file() || args.cache)
+		return 0;
+	return make_runtime_dirs(!cfg->importer); /* an importer writes in <uid> itself */
+}
+
+/* sbatch's script, bound read-only at its own path, as pyxis does: the container runs it. */
+static int bind_batch_script(spank_t sp)
+{
+	char **argv = NULL, *spec = NULL;
+	int argc = 0, r;
+
+	if (spank_get_item(sp, S_JOB_ARGV, &argc, &argv) != ESPANK_SUCCESS || argc < 1 ||
+	    !argv[0] || argv[0][0] != '/' || strpbrk(argv[0], ":,")) {
+		slurm_error(PLUGIN_NAME ": cannot bind the batch script into the container: %s",
+			    argc > 0 && argv[0] ? argv[0] : "no path");
+		return -1;
+	}
+	if (asprintf(&spec, "%s:%s:ro+nosuid+nodev", argv[0], argv[0]) < 0)
+		return -1;
+	r = args_add_mounts(spec);
+	free(spec);
+	return r;
 }
 
 int remote_user_init(spank_t sp)
 {
 	lc_error err = LC_ERROR_INIT;
 
-	(void)sp;
 	if (!st.enabled)
 		return 0;
+	if (st.stepid == BATCH_STEP && bind_batch_script(sp) < 0)
+		return -1;
 	if (lc_group_new(&st.group, &err) < 0) {
 		slurm_error(PLUGIN_NAME ": %s", lc_error_message(&err));
 		return -1;
@@ -209,20 +250,12 @@ int remote_user_init(spank_t sp)
 
 static bool helper_env_denied(const char *kv)
 {
-	static const char *const denied[] = {"PATH=",
-					     "LD_LIBRARY_PATH=",
-					     "LD_PRELOAD=",
-					     "LD_AUDIT=",
-					     "SLURM_PROCID=",
-					     "SLURM_LOCALID=",
-					     "SLURM_TASK_PID=",
-					     "PMIX_RANK=",
-					     "PMI_FD=",
-					     "ENROOT_ALLOW_HTTP=",
-					     "ENROOT_CACHE_PATH=",
-					     "ENROOT_TEMP_PATH=",
-					     "XDG_CACHE_HOME=",
-					     NULL};
+	static const char *const denied[] = {
+	    "PATH=",           "LD_LIBRARY_PATH=",    "LD_PRELOAD=",        "LD_AUDIT=",
+	    "SLURM_PROCID=",   "SLURM_LOCALID=",      "SLURM_TASK_PID=",    "PMIX_RANK=",
+	    "PMI_FD=",         "ENROOT_ALLOW_HTTP=",  "ENROOT_CACHE_PATH=", "ENROOT_TEMP_PATH=",
+	    "XDG_CACHE_HOME=", "PYXIS_RUNTIME_PATH=", "PYXIS_VERSION=",     "SLURM_JOB_UID=",
+	    "SLURM_JOB_GID=",  "SLURM_JOB_ID=",       "SLURM_STEP_ID=",     NULL};
 
 	for (int i = 0; denied[i]; i++)
 		if (!strncmp(kv, denied[i], strlen(denied[i])))
@@ -230,9 +263,10 @@ static bool helper_env_denied(const char *kv)
 	return false;
 }
 
-/* The job's environment minus what admins decide, for the import helper. */
+/* The job's environment minus what admins decide, plus set_extra_env's, for the helpers. */
 static char **helper_env(spank_t sp)
 {
+	const size_t n_extra = sizeof(st.extra_env) / sizeof(*st.extra_env);
 	char **job_env = NULL, **env;
 	size_t n = 0, k = 0;
 
@@ -240,10 +274,12 @@ static char **helper_env(spank_t sp)
 		job_env = NULL;
 	while (job_env && job_env[n])
 		n++;
-	env = calloc(n + 2, sizeof(char *));
+	env = calloc(n + n_extra + 2, sizeof(char *));
 	if (!env)
 		return NULL;
 	env[k++] = (char *)"PATH=" PATH_DEFAULT;
+	for (size_t i = 0; i < n_extra; i++)
+		env[k++] = st.extra_env[i];
 	for (size_t i = 0; i < n; i++)
 		if (!helper_env_denied(job_env[i]))
 			env[k++] = job_env[i];
@@ -271,15 +307,36 @@ static void print_log(const char *what, char **log, bool failed)
 			slurm_spank_log("%s", *l);
 }
 
+/* Run @argv (argv[0] absolute) as the user, with helper_env; its stdout apart when
+ * @ret_stdout is given. */
+static int run_helper(spank_t sp, const char *const *argv, char ***ret_stdout, char ***ret_log,
+		      int *ret_status, lc_error *err)
+{
+	lc_helper_opts o = LC_HELPER_OPTS_INIT;
+	char **env = helper_env(sp);
+	int r;
+
+	o.path = argv[0];
+	o.argv = argv;
+	o.env = (const char *const *)env;
+	o.uid = st.uid;
+	o.gid = st.gid;
+	o.groups = st.gids;
+	o.n_groups = (size_t)st.n_gids;
+	r = env ? lc_helper_run_split(&o, ret_status, ret_stdout, ret_log, err)
+		: lc_fail(err, ENOMEM, "out of memory");
+	free(env);
+	return r;
+}
+
 /* The import helper as the user; @mode: "--output FILE" or "--node-cache DIR [--lookup]". A
  * failed import prints the helper's log and fails; *@ret_log is the log of a successful one. */
 static int run_import(spank_t sp, const char *const *mode, char ***ret_log, lc_error *err)
 {
 	const plugin_config *c = st.cfg;
-	lc_helper_opts o = LC_HELPER_OPTS_INIT;
 	const char *argv[24];
 	char cache[PATH_MAX], conns[16];
-	char **env = helper_env(sp), **log = NULL;
+	char **log = NULL;
 	size_t n = 0;
 	int r, status = 0;
 
@@ -301,15 +358,7 @@ static int run_import(spank_t sp, const char *const *mode, char ***ret_log, lc_e
 		add_arg(argv, &n, "--http-registries", c->http_registries);
 	add_arg(argv, &n, "--", args.image);
 	argv[n] = NULL;
-	o.path = c->import_helper;
-	o.argv = argv;
-	o.env = (const char *const *)env;
-	o.uid = st.uid;
-	o.gid = st.gid;
-	o.groups = st.gids;
-	o.n_groups = (size_t)st.n_gids;
-	r = env ? lc_helper_run(&o, &status, &log, err) : lc_fail(err, ENOMEM, "out of memory");
-	free(env);
+	r = run_helper(sp, argv, NULL, &log, &status, err);
 	if (r >= 0 && status != 0) {
 		print_log("import", log, true);
 		r = lc_fail(err, WIFSIGNALED(status) ? EINTR : EIO,
@@ -321,6 +370,61 @@ static int run_import(spank_t sp, const char *const *mode, char ***ret_log, lc_e
 	}
 	*ret_log = log;
 	return 0;
+}
+
+/* ---------------------------------------------------------------- the admin's importer */
+
+static bool use_importer(void)
+{
+	return st.cfg->importer && !args_image_is_file();
+}
+
+/* pyxis's protocol: "IMPORTER get URI" prints the image file's absolute path as the first line
+ * of its stdout and logs on stderr (shown when it fails). */
+static int importer_get(spank_t sp, char **ret_path, lc_error *err)
+{
+	const char *importer = st.cfg->importer;
+	bool scheme =
+	    !strncmp(args.image, "docker://", 9) || !strncmp(args.image, "dockerd://", 10);
+	_cleanup_free_ char *uri = NULL;
+	char **out = NULL, **log = NULL;
+	int64_t t0 = lc_now_ms();
+	int status = 0, r;
+
+	if (asprintf(&uri, "%s%s", scheme ? "" : "docker://", args.image) < 0)
+		return lc_fail(err, ENOMEM, "out of memory");
+	slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
+	r = run_helper(sp, (const char *const[]){importer, "get", uri, NULL}, &out, &log, &status,
+		       err);
+	if (r >= 0 && (status != 0 || !out || !out[0] || out[0][0] != '/')) {
+		print_log("importer", log, true);
+		r = lc_fail(err, EIO, "failed to import docker image: %s (importer: %s)",
+			    args.image, importer);
+	}
+	if (r >= 0 && !(*ret_path = strdup(out[0])))
+		r = lc_fail(err, ENOMEM, "out of memory");
+	if (r >= 0)
+		slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
+	st.import_ms = lc_now_ms() - t0;
+	lc_strv_free(out);
+	lc_strv_free(log);
+	return r;
+}
+
+/* "IMPORTER release": once the container holds the image, and again at the end (it must be
+ * idempotent). */
+static void importer_release(spank_t sp)
+{
+	lc_error err = LC_ERROR_INIT;
+	char **log = NULL;
+	int status = 0;
+
+	if (run_helper(sp, (const char *const[]){st.cfg->importer, "release", NULL}, NULL, &log,
+		       &status, &err) < 0)
+		slurm_info(PLUGIN_NAME ": importer release: %s", lc_error_message(&err));
+	else if (status != 0)
+		print_log("importer release", log, true);
+	lc_strv_free(log);
 }
 
 /* Where @mark is in the last line of the helper's @log that has it, or NULL. */
@@ -515,6 +619,8 @@ static int create_container(spank_t sp, lc_error *err)
 
 	if (args.cache)
 		r = cache_image(sp, &imported, &cache_lock, err);
+	else if (use_importer())
+		r = importer_get(sp, &imported, err);
 	else if (!args_image_is_file())
 		r = import_image(sp, &imported, err);
 	o.hold_fd = cache_lock;
@@ -541,6 +647,8 @@ static int create_container(spank_t sp, lc_error *err)
 	st.setup_ms = lc_now_ms() - t0;
 	st.created = r >= 0;
 	remove_step_dir(); /* the holder keeps the image open */
+	if (use_importer())
+		importer_release(sp);
 	lc_strv_free(overrides);
 	lc_strv_free(log);
 	lc_ctx_free(ctx);
@@ -676,9 +784,15 @@ static int save_container(spank_t sp)
 
 int remote_task_exit(spank_t sp)
 {
-	if (!st.enabled || ++st.exited_tasks != st.local_tasks || !st.save_path)
+	int r = 0;
+
+	if (!st.enabled || ++st.exited_tasks != st.local_tasks)
 		return 0;
-	return save_container(sp);
+	if (st.save_path)
+		r = save_container(sp);
+	if (use_importer())
+		importer_release(sp);
+	return r;
 }
 
 int remote_exit(spank_t sp)

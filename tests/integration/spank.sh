@@ -379,6 +379,70 @@ check "... in a directory of its own" test "$(stat -c %a:%U "$CACHE_BASE/$USER2_
 check "lctest2 cannot read lctest's cache" not_cmd runuser -u lctest2 -- ls "$CACHE_BASE/$USER_UID"
 check "no leftovers" no_leftovers
 
+echo "# sbatch and salloc"
+cat >"$WORK/job/batch.sh" <<'EOF'
+#!/bin/sh
+#SBATCH --container-image=127.0.0.1:5000\#torchlike:latest
+#SBATCH --container-env=BATCH_VAR
+echo "$PYTORCH_VERSION $(id -u) $BATCH_VAR"
+test -e /bin/entry.sh && echo in-image
+head -2 "$0" | tail -1
+touch "$0" 2>/dev/null && echo script-writable || echo script-read-only
+EOF
+chmod 644 "$WORK/job/batch.sh"
+(cd "$WORK/job" && runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" BATCH_VAR=from-host timeout 120 \
+    sbatch --wait -o "$WORK/job/batch.out" batch.sh >/dev/null 2>&1)
+check "#SBATCH --container-image (REGISTRY\\#IMAGE): the batch script runs in the image, as the user" \
+    grep -qx "2.9.0 $USER_UID from-host" "$WORK/job/batch.out"
+check "... with the import's messages in its output, as pyxis" grep -q "importing docker image: 127.0.0.1:5000#torchlike:latest" "$WORK/job/batch.out"
+check "... with the image's files" grep -qx in-image "$WORK/job/batch.out"
+check "... the script is there, read-only, at its own path" \
+    test "$(tail -2 "$WORK/job/batch.out" | tr '\n' ' ')" = '#SBATCH --container-image=127.0.0.1:5000\#torchlike:latest script-read-only '
+out="$(cd "$WORK/job" && runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" timeout 120 sbatch --wait -o wrap.out \
+    "$TORCH" --wrap 'echo $PYTORCH_VERSION' >/dev/null 2>&1; grep -v '^libcontainer:' wrap.out)"
+check "sbatch --container-image on the command line, --wrap ($out)" test "$out" = 2.9.0
+out="$(cd "$WORK/job" && runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" timeout 120 salloc -n1 "$TORCH" \
+    srun sh -c 'echo $PYTORCH_VERSION' 2>/dev/null)"
+check "salloc --container-image ... srun: the step runs in the image ($out)" test "$out" = 2.9.0
+out="$(cd "$WORK/job" && runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" timeout 120 sbatch --wait -o plain.out \
+    --wrap 'test -e /bin/entry.sh && echo image || echo host' >/dev/null 2>&1; cat plain.out)"
+check "sbatch without container flags: the host ($out)" test "$out" = host
+check "no leftovers" no_leftovers
+
+echo "# the admin's importer (importer=PATH, pyxis's protocol)"
+IMPORTER="$WORK/importer.sh" IMPORTER_LOG="$WORK/importer.log"
+cat >"$IMPORTER" <<EOF
+#!/bin/sh
+echo "\$(id -u) \$* \$PYXIS_RUNTIME_PATH \$PYXIS_VERSION \$SLURM_JOB_UID \$SLURM_JOB_GID \$SLURM_JOB_ID.\$SLURM_STEP_ID" >>"$IMPORTER_LOG"
+out="\$PYXIS_RUNTIME_PATH/\$SLURM_JOB_UID/importer-\$SLURM_JOB_ID.\$SLURM_STEP_ID.sqsh"
+case "\$1" in
+get)
+    [ -n "\$IMPORTER_FAIL" ] && { echo "importer broke on purpose" >&2; exit 3; }
+    [ -n "\$IMPORTER_EMPTY" ] && exit 0
+    echo "importing \$2" >&2
+    "$BUILD/tools/ctr-import" -q --allow-http --cache "\$HOME/.cache/lc-importer" -o "\$out" "\${2#docker://}" >&2 || exit 1
+    echo "\$out" ;;
+release) rm -f "\$out" ;;
+esac
+EOF
+chmod 755 "$IMPORTER" && : >"$IMPORTER_LOG" && chmod 666 "$IMPORTER_LOG"
+"$SLURM_SH/down.sh" >/dev/null 2>&1
+slurm_up SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME importer=$IMPORTER container_cache_data_path=$CACHE_BASE"
+is "a job whose image comes from the importer" "2.9.0" "$TORCH" sh -c 'echo $PYTORCH_VERSION'
+step="$(awk '$2 == "get" { s = $NF } END { print s }' "$IMPORTER_LOG")"
+check "called as the user: get docker://REF, with PYXIS_RUNTIME_PATH, PYXIS_VERSION and the job's ids" \
+    grep -qx "$USER_UID get docker://$REG/torchlike:latest $RUNTIME [0-9.]* $USER_UID $(id -g lctest) $step" "$IMPORTER_LOG"
+check "release is called twice (after the start, at the end)" test "$(grep -c "^$USER_UID release .* $step\$" "$IMPORTER_LOG")" = 2
+check "its file is gone" test ! -e "$RUNTIME/$USER_UID/importer-$step.sqsh"
+refused "a failing importer" "failed to import docker image: $REG/torchlike:latest (importer: $IMPORTER)" "$TORCH" --export=ALL,IMPORTER_FAIL=1
+check "... its stderr is shown" grep -q "importer broke on purpose" <(usrun "$TORCH" --export=ALL,IMPORTER_FAIL=1 true 2>&1)
+refused "an importer that prints no path" "failed to import docker image: $REG/torchlike:latest (importer: $IMPORTER)" "$TORCH" --export=ALL,IMPORTER_EMPTY=1
+gets="$(grep -c ' get ' "$IMPORTER_LOG")"
+is "a squashfs file does not go through the importer" "again" --container-image="$SAVED" cat /workspace/new-file
+check "... (no call)" test "$(grep -c ' get ' "$IMPORTER_LOG")" = "$gets"
+refused "--container-cache with an importer" "--container-cache cannot be used on this cluster: its importer" "$TORCH" --container-cache
+check "no leftovers" no_leftovers
+
 echo "# job_container/tmpfs: the job's private /tmp"
 "$SLURM_SH/down.sh" >/dev/null 2>&1
 GC_BASE=/var/lib/lc-itest-gc # the node cache on a small filesystem, for its GC

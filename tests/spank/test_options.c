@@ -210,6 +210,9 @@ START_TEST(cache_policy)
 	ck_assert_int_eq(args_refuse_cache(&with), 0);
 	ck_assert_int_lt(args_refuse_cache(&without), 0);
 	expect_message("--container-cache needs container_cache_data_path in plugstack.conf");
+	with.importer = (char *)"/opt/site/importer";
+	ck_assert_int_lt(args_refuse_cache(&with), 0);
+	expect_message("--container-cache cannot be used on this cluster: its importer");
 	setup();
 	stub_job_env[0] = "PYXIS_CONTAINER_CACHE=1";
 	stub_job_env[1] = NULL;
@@ -251,7 +254,8 @@ START_TEST(plugstack_options)
 			"allow_http=reg:5000",        "import_helper=/opt/lc/ctr-import",
 			"kernel_squashfs=0",          "container_cache_data_path=/var/cache/lcc",
 			"container_cache_gc_high=90", "container_cache_gc_low=50",
-			"container_cache_offline=1",  "use_squashfuse=1"};
+			"container_cache_offline=1",  "use_squashfuse=1",
+			"importer=/opt/site/importer"};
 	static const struct {
 		const char *arg, *message;
 	} bad[] = {
@@ -266,6 +270,7 @@ START_TEST(plugstack_options)
 	    {"allow_http=", "allow_http: invalid value: "},
 	    {"kernel_squashfs=2", "kernel_squashfs: invalid value: 2"},
 	    {"use_squashfuse=x", "use_squashfuse: invalid value: x"},
+	    {"importer=importer.sh", "importer: invalid value: importer.sh"},
 	    {"container_cache_gc_high=101", "container_cache_gc_high: invalid value: 101"},
 	    {"container_cache_gc_low=-5", "container_cache_gc_low: invalid value: -5"},
 	    {"container_cache_gc_low=85", "container_cache_gc_low: invalid value: 85 (must be "
@@ -279,8 +284,9 @@ START_TEST(plugstack_options)
 	ck_assert(cfg.kernel_squashfs && !cfg.cache_data_path && !cfg.cache_offline);
 	ck_assert(cfg.cache_gc_high == 85 && cfg.cache_gc_low == 80);
 	config_free(&cfg);
-	ck_assert_int_eq(config_parse(14, good, &cfg), 0);
+	ck_assert_int_eq(config_parse(15, good, &cfg), 0);
 	ck_assert(cfg.use_squashfuse);
+	ck_assert_str_eq(cfg.importer, "/opt/site/importer");
 	ck_assert(cfg.cache_offline);
 	ck_assert(!cfg.kernel_squashfs);
 	ck_assert_str_eq(cfg.cache_data_path, "/var/cache/lcc");

@@ -240,6 +240,32 @@ START_TEST(helper_gets_sigterm_forwarded)
 }
 END_TEST
 
+/* An importer prints its result on stdout and logs on stderr: kept apart. */
+START_TEST(helper_stdout_apart)
+{
+	const char *argv[] = {"sh", "-c", "echo log1 >&2; echo /path/x.sqsh; echo log2 >&2", NULL};
+	const char *env[] = {"PATH=/usr/bin:/bin", NULL};
+	lc_helper_opts o = LC_HELPER_OPTS_INIT;
+	lc_error err = LC_ERROR_INIT;
+	char **out = NULL, **log = NULL, *text;
+	int status = -1;
+
+	o.path = "/bin/sh";
+	o.argv = argv;
+	o.env = env;
+	ck_assert_msg(lc_helper_run_split(&o, &status, &out, &log, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(status, 0);
+	text = joined(out);
+	ck_assert_str_eq(text, "/path/x.sqsh\n");
+	free(text);
+	text = joined(log);
+	ck_assert_str_eq(text, "log1\nlog2\n");
+	free(text);
+	lc_strv_free(out);
+	lc_strv_free(log);
+}
+END_TEST
+
 START_TEST(helper_refuses_relative_path)
 {
 	const char *argv[] = {"sh", NULL}, *env[] = {NULL};
@@ -267,6 +293,7 @@ int main(void)
 	tcase_add_test(tc, hostlist_first_host);
 	tcase_add_test(tc, helper_captures_and_isolates);
 	tcase_add_test(tc, helper_gets_sigterm_forwarded);
+	tcase_add_test(tc, helper_stdout_apart);
 	tcase_add_test(tc, helper_refuses_relative_path);
 	suite_add_tcase(s, tc);
 	return lc_test_run(s);
