@@ -151,11 +151,15 @@ check "no loop device used" [ "$(losetup -a | wc -l)" = "$loops_before" ]
 # squashfs is mounted by the kernel anywhere in its namespace
 fuse_served() {
     local p fuse=no kernel=no
-    as_user "$RUN" --no-entrypoint "$WORK/hostile-mnt.sqsh" /bin/busybox sleep 2 &
-    sleep 1
-    for p in $(pgrep -u lctest -f 'ctr-run --no-entrypoint'); do   # ctr-run and its holder
-        ls -l "/proc/$p/fd" 2>/dev/null | grep -q 'fuse$' && fuse=yes
-        grep -q ' - squashfs ' "/proc/$p/mountinfo" 2>/dev/null && kernel=yes
+    as_user "$RUN" --no-entrypoint "$WORK/hostile-mnt.sqsh" /bin/busybox sleep 4 &
+    # poll while it runs: a sanitized build on a loaded machine takes over a second to start
+    for _ in $(seq 30); do
+        sleep 0.1
+        for p in $(pgrep -u lctest -f 'ctr-run --no-entrypoint'); do   # ctr-run and its holder
+            ls -l "/proc/$p/fd" 2>/dev/null | grep -q 'fuse$' && fuse=yes
+            grep -q ' - squashfs ' "/proc/$p/mountinfo" 2>/dev/null && kernel=yes
+        done
+        [ "$fuse" = yes ] && break
     done
     wait
     echo "fuse=$fuse kernel=$kernel"
