@@ -33,7 +33,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <grp.h>
 #include <unistd.h>
 
 #include "../registry/registry.h"
@@ -84,12 +83,7 @@ static int ns_flags(uint32_t flags)
 /* Become the container's user when the caller is root (async-signal-safe). */
 static int drop_to_user(const lc_user *u)
 {
-	if (geteuid() != 0 || u->uid == 0)
-		return 0;
-	if (setgroups((size_t)u->n_groups, u->groups) < 0 ||
-	    setresgid(u->gid, u->gid, u->gid) < 0 || setresuid(u->uid, u->uid, u->uid) < 0)
-		return -errno;
-	return 0;
+	return u->uid == 0 ? 0 : lc_become_user(u->uid, u->gid, u->groups, (size_t)u->n_groups);
 }
 
 /* ---------------------------------------------------------------- holder: namespaces */

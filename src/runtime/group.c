@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <grp.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,23 +316,6 @@ LC_API unsigned lc_group_entered(const lc_group *g)
 
 /* ---------------------------------------------------------------- saving the filesystem */
 
-/* In the parent: the holder's pidfd, taken from the channel and put back. */
-static int parent_pidfd(lc_group *g, lc_error *err)
-{
-	int r = pthread_mutex_lock(&g->sh->lock);
-
-	if (r == EOWNERDEAD) {
-		pthread_mutex_consistent(&g->sh->lock);
-		g->sh->state = GROUP_CREATOR_DIED;
-	} else if (r) {
-		return lc_fail(err, r, "cannot lock the container group: %s", strerror(r));
-	}
-	r = g->sh->state == GROUP_READY ? take_pidfd(g, err)
-					: lc_fail(err, ECHILD, "the container was not started");
-	pthread_mutex_unlock(&g->sh->lock);
-	return r;
-}
-
 typedef struct save_job {
 	const lc_group *g;
 	const char *output;
@@ -376,17 +358,12 @@ static int save_in_child(const save_job *j, lc_error *err)
 	_cleanup_close_ int tree_fd = -1;
 	_cleanup_close_ int root_fd = -1;
 	_cleanup_free_ char *name = NULL;
-	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	int r;
 
-	if (fd >= 0) {
-		(void)!write(fd, "0", 1);
-		close(fd);
-	}
-	if (o->uid != (uid_t)-1 && geteuid() == 0 &&
-	    (setgroups(o->n_groups, o->groups) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
-	     setresuid(o->uid, o->uid, o->uid) < 0))
-		return lc_fail(err, errno, "cannot become the user: %m");
+	lc_oom_score_adj_reset();
+	r = lc_become_user(o->uid, o->gid, o->groups, o->n_groups);
+	if (r < 0)
+		return lc_fail(err, -r, "cannot become the user: %s", strerror(-r));
 	if (o->cwd && j->output[0] != '/' && chdir(o->cwd) < 0)
 		return lc_fail(err, errno, "cannot chdir to %s: %m", o->cwd);
 	r = open_output_dir(j, &dir_fd, &name, err);
@@ -465,8 +442,10 @@ LC_API int lc_group_save(lc_group *g, lc_ctx *ctx, const char *output, const lc_
 	if (!g || !output || !*output)
 		return lc_fail(err, EINVAL, "lc_group_save: NULL argument");
 	r = check_save_opts(opts, err);
-	if (r >= 0)
-		r = parent_pidfd(g, err);
+	if (r >= 0 && (r = lc_group_lock(g, err)) == 1) { /* takes the holder's pidfd */
+		unlock(g);
+		r = lc_fail(err, ECHILD, "the container was not started");
+	}
 	if (r < 0)
 		return r;
 	if (g->sh->config_len &&

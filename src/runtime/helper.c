@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,20 +47,15 @@ static _Noreturn void helper_child(const lc_helper_opts *o, int out_fd, int log_
 {
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	sigset_t none;
-	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	int null = lc_fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
+	int r;
 
-	if (fd >= 0) {
-		(void)!write(fd, "0", 1);
-		close(fd);
-	}
+	lc_oom_score_adj_reset();
 	if (null < 0 || dup2(null, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(log_fd, 2) < 0)
 		_exit(126);
 	(void)close_range(3, ~0u, 0);
-	if (o->uid != (uid_t)-1 && geteuid() == 0 &&
-	    (setgroups(o->n_groups, o->groups) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
-	     setresuid(o->uid, o->uid, o->uid) < 0)) {
-		child_say("cannot become the user to run ", o->path, errno);
+	if ((r = lc_become_user(o->uid, o->gid, o->groups, o->n_groups)) < 0) {
+		child_say("cannot become the user to run ", o->path, -r);
 		_exit(126);
 	}
 	for (int sig = 1; sig < NSIG; sig++)

@@ -100,10 +100,10 @@ static int config_set(plugin_config *cfg, const char *key, const char *v)
 		return parse_bool(v, &cfg->cache_offline);
 	if (!strcmp(key, "container_cache_gc_high"))
 		return parse_range(v, 1, 100, &cfg->cache_gc_high);
-	if (!strcmp(key, "use_squashfuse"))
-		return parse_bool(v, &cfg->use_squashfuse);
 	if (!strcmp(key, "container_cache_gc_low"))
 		return parse_range(v, 1, 100, &cfg->cache_gc_low);
+	if (!strcmp(key, "use_squashfuse"))
+		return parse_bool(v, &cfg->use_squashfuse);
 	return -ENOENT;
 }
 

@@ -388,12 +388,10 @@ static int importer_get(spank_t sp, char **ret_path, lc_error *err)
 	    !strncmp(args.image, "docker://", 9) || !strncmp(args.image, "dockerd://", 10);
 	_cleanup_free_ char *uri = NULL;
 	char **out = NULL, **log = NULL;
-	int64_t t0 = lc_now_ms();
 	int status = 0, r;
 
 	if (asprintf(&uri, "%s%s", scheme ? "" : "docker://", args.image) < 0)
 		return lc_fail(err, ENOMEM, "out of memory");
-	slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
 	r = run_helper(sp, (const char *const[]){importer, "get", uri, NULL}, &out, &log, &status,
 		       err);
 	if (r >= 0 && (status != 0 || !out || !out[0] || out[0][0] != '/')) {
@@ -403,9 +401,6 @@ static int importer_get(spank_t sp, char **ret_path, lc_error *err)
 	}
 	if (r >= 0 && !(*ret_path = strdup(out[0])))
 		r = lc_fail(err, ENOMEM, "out of memory");
-	if (r >= 0)
-		slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
-	st.import_ms = lc_now_ms() - t0;
 	lc_strv_free(out);
 	lc_strv_free(log);
 	return r;
@@ -450,18 +445,13 @@ static void find_timings(char **log)
 static int import_image(spank_t sp, char **ret_path, lc_error *err)
 {
 	char *output = NULL, **log = NULL;
-	int64_t t0 = lc_now_ms();
 	int r;
 
 	if (asprintf(&output, "%s/image.sqsh", st.step_dir) < 0)
 		return -ENOMEM;
-	slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
 	r = run_import(sp, (const char *const[]){"--output", output, NULL}, &log, err);
-	if (r >= 0) {
-		slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
+	if (r >= 0)
 		find_timings(log);
-	}
-	st.import_ms = lc_now_ms() - t0;
 	lc_strv_free(log);
 	if (r < 0) {
 		free(output);
@@ -469,6 +459,20 @@ static int import_image(spank_t sp, char **ret_path, lc_error *err)
 	}
 	*ret_path = output;
 	return 0;
+}
+
+/* A registry image into a file, by the admin's importer or ctr-import: announced and timed. */
+static int import_announced(spank_t sp, char **ret_path, lc_error *err)
+{
+	int64_t t0 = lc_now_ms();
+	int r;
+
+	slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
+	r = use_importer() ? importer_get(sp, ret_path, err) : import_image(sp, ret_path, err);
+	if (r >= 0)
+		slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
+	st.import_ms = lc_now_ms() - t0;
+	return r;
 }
 
 /* ---------------------------------------------------------------- node cache */
@@ -619,10 +623,8 @@ static int create_container(spank_t sp, lc_error *err)
 
 	if (args.cache)
 		r = cache_image(sp, &imported, &cache_lock, err);
-	else if (use_importer())
-		r = importer_get(sp, &imported, err);
 	else if (!args_image_is_file())
-		r = import_image(sp, &imported, err);
+		r = import_announced(sp, &imported, err);
 	o.hold_fd = cache_lock;
 	t0 = lc_now_ms();
 	o.flags = container_flags();

@@ -360,7 +360,7 @@ LC_API int lc_import(lc_pull *pull, const char *output, const lc_import_opts *op
 			 0};
 	if (!lc_pull_is_started(pull) && (r = lc_pull_start(pull, err)) < 0)
 		return r;
-	r = lc_output_open_temp(output, &tmp, &fd, err);
+	r = lc_output_open_temp_at(AT_FDCWD, output, &tmp, &fd, err);
 	if (r < 0)
 		return r;
 	r = convert(&j, fd, &wo, err);
@@ -369,7 +369,8 @@ LC_API int lc_import(lc_pull *pull, const char *output, const lc_import_opts *op
 	if (r >= 0 && stats && fstat(fd, &st) == 0)
 		stats->image_bytes = (uint64_t)st.st_size;
 	if (r >= 0)
-		r = lc_output_publish(fd, tmp, output, opts->flags & LC_IMPORT_FORCE, err);
+		r = lc_output_publish_at(fd, AT_FDCWD, tmp, output, opts->flags & LC_IMPORT_FORCE,
+					 err);
 	if (r >= 0)
 		report(&j, LC_IMPORT_DONE, 0);
 	if (r < 0)

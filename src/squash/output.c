@@ -2,7 +2,6 @@
 /* Output files appear only when complete: temp file beside the target, fsync, rename. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,46 +11,11 @@
 
 #include "squash.h"
 
-int lc_output_open_temp(const char *output, char **ret_path, int *ret_fd, lc_error *err)
-{
-	_cleanup_free_ char *dcopy = strdup(output);
-	_cleanup_free_ char *bcopy = strdup(output);
-	char *path = NULL;
-	mode_t mask;
-	int fd;
-
-	if (!dcopy || !bcopy ||
-	    asprintf(&path, "%s/.%s.XXXXXX", dirname(dcopy), basename(bcopy)) < 0)
-		return lc_fail(err, ENOMEM, "out of memory");
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0) {
-		int r = lc_fail(err, errno, "create a temporary file beside '%s': %m", output);
-		free(path);
-		return r;
-	}
-	mask = umask(0);
-	umask(mask);
-	(void)fchmod(fd, 0644 & ~mask);
-	*ret_path = path;
-	*ret_fd = fd;
-	return 0;
-}
-
-int lc_output_publish(int fd, const char *tmp, const char *output, bool force, lc_error *err)
-{
-	if (fsync(fd) < 0)
-		return lc_fail(err, errno, "fsync '%s': %m", tmp);
-	if (force ? rename(tmp, output) < 0
-		  : renameat2(AT_FDCWD, tmp, AT_FDCWD, output, RENAME_NOREPLACE) < 0)
-		return lc_fail(err, errno,
-			       errno == EEXIST ? "'%s' already exists" : "rename to '%s': %m",
-			       output);
-	return 0;
-}
-
-/* The same in a directory given as an fd (e.g. one opened before entering a container). */
+/* @name may have a directory part: the temporary file goes beside it, ".BASE.HEX". */
 int lc_output_open_temp_at(int dir_fd, const char *name, char **ret_tmp, int *ret_fd, lc_error *err)
 {
+	const char *slash = strrchr(name, '/');
+	int dir_len = slash ? (int)(slash - name + 1) : 0;
 	mode_t mask = umask(0);
 
 	umask(mask);
@@ -62,7 +26,8 @@ int lc_output_open_temp_at(int dir_fd, const char *name, char **ret_tmp, int *re
 
 		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 			rnd = (uint64_t)lc_now_ms() * 2654435761u + (uint64_t)attempt;
-		if (asprintf(&tmp, ".%s.%06llx", name, (unsigned long long)(rnd & 0xffffff)) < 0)
+		if (asprintf(&tmp, "%.*s.%s.%06llx", dir_len, name, name + dir_len,
+			     (unsigned long long)(rnd & 0xffffff)) < 0)
 			return lc_fail(err, ENOMEM, "out of memory");
 		fd = openat(dir_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			    0644 & ~mask);

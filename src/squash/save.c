@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -280,25 +279,15 @@ LC_API int lc_squash_save(lc_ctx *ctx, const char *dir, const char *output,
 {
 	lc_error local = LC_ERROR_INIT;
 	_cleanup_close_ int root_fd = -1;
-	_cleanup_close_ int dir_fd = -1;
-	_cleanup_free_ char *dcopy = NULL;
-	_cleanup_free_ char *bcopy = NULL;
 	int r;
 
 	if (!err)
 		err = &local;
 	if (!dir || !output)
 		return lc_fail(err, EINVAL, "lc_squash_save: NULL argument");
-	dcopy = strdup(output);
-	bcopy = strdup(output);
-	if (!dcopy || !bcopy)
-		return lc_fail(err, ENOMEM, "out of memory");
 	root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0)
 		return lc_fail(err, errno, "open '%s': %m", dir);
-	dir_fd = open(dirname(dcopy), O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dir_fd < 0)
-		return lc_fail(err, errno, "open '%s': %m", dcopy);
-	r = lc_squash_save_at(ctx, root_fd, dir_fd, basename(bcopy), opts, NULL, err);
+	r = lc_squash_save_at(ctx, root_fd, AT_FDCWD, output, opts, NULL, err);
 	return r < 0 ? lc_error_prefix(err, r, "save '%s'", dir) : 0;
 }

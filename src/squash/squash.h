@@ -153,13 +153,12 @@ int lc_sqfs_each_xattr(lc_sqfs_image *im, const sqfs_inode_generic_t *in, lc_sqf
 		       void *userdata);
 
 /* ================================================================ output files (output.c) */
-/* A temp file ".NAME.XXXXXX" beside @output, mode 0644 & ~umask. */
-int lc_output_open_temp(const char *output, char **ret_path, int *ret_fd, lc_error *err);
-/* fsync, then rename over @output (@force) or only if it does not exist. */
-int lc_output_publish(int fd, const char *tmp, const char *output, bool force, lc_error *err);
-/* The same in the directory @dir_fd; *@ret_tmp is the temporary file's name in it. */
+/* A temporary file ".NAME.HEX" beside @name (which may have a directory part) in @dir_fd
+ * (AT_FDCWD: the current directory), mode 0644 & ~umask; *@ret_tmp is its name, as @name is
+ * given. */
 int lc_output_open_temp_at(int dir_fd, const char *name, char **ret_tmp, int *ret_fd,
 			   lc_error *err);
+/* fsync, then rename over @name (@force) or only if it does not exist. */
 int lc_output_publish_at(int fd, int dir_fd, const char *tmp, const char *name, bool force,
 			 lc_error *err);
 

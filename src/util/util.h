@@ -79,6 +79,12 @@ int lc_rm_rf_at(int dir_fd, const char *name);
 /* ---- processes (src/util/proc.c) */
 /* waitpid(@pid) until it answers (EINTR retried); @ret_status may be NULL. -errno. */
 int lc_wait_child(pid_t pid, int *ret_status);
+/* In a child that works for a user (async-signal-safe): oom_score_adj back to 0, so that
+ * slurmstepd's -1000 is not inherited. */
+void lc_oom_score_adj_reset(void);
+/* A root caller becomes @uid/@gid with @groups; nothing when @uid is (uid_t)-1 or the caller is
+ * not root (async-signal-safe). -errno. */
+int lc_become_user(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
 
 /* A root caller acting for a user: file-system ids become @uid/@gid (the kernel then drops the
  * file-system capabilities), true when switched; lc_fsids_restore() switches back. */
