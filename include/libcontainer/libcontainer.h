@@ -375,11 +375,20 @@ typedef struct lc_container_opts {
 	/** An fd the holder keeps open for the container's life, e.g. a lock on a cache entry
 	 *  (lc_cache_use); -1: none. The caller may close its own copy. */
 	int hold_fd;
+	/** A named container (lc_named_open): its persistent writable layer replaces the tmpfs
+	 *  one, and @image should be lc_named_image(). NULL: none. (Version 3.) */
+	struct lc_named *named;
+	/** With @named: NULL makes this container the name's instance, which lc_group_attach()
+	 *  joins and which lives until every group that attached is done; else a separate
+	 *  instance on the same writable layer (pyxis's "no_exec"), not joinable, whose overlay
+	 *  work directory is "work.<named_instance>" (the caller removes it after). */
+	const char *named_instance;
 } lc_container_opts;
-#define LC_CONTAINER_OPTS_VERSION 2
-#define LC_CONTAINER_OPTS_INIT                                                                 \
-	{                                                                                      \
-		LC_CONTAINER_OPTS_VERSION, 0, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1, NULL, -1 \
+#define LC_CONTAINER_OPTS_VERSION 3
+#define LC_CONTAINER_OPTS_INIT                                                                  \
+	{                                                                                       \
+		LC_CONTAINER_OPTS_VERSION, 0, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1, NULL, -1, \
+		    NULL, NULL                                                                  \
 	}
 
 /** Check user mounts in the syntax of lc_container_opts.mounts; the error says what is wrong. */
@@ -439,6 +448,51 @@ LC_API int lc_container_env(const lc_container *c, const char *const *overrides,
 			    lc_error *err);
 LC_API void lc_strv_free(char **strv);
 
+/* ---------------------------------------------------------------- named containers */
+
+/**
+ * A named container is a directory: the image (image.sqsh), the persistent writable layer of
+ * the overlay (upper/, work/), a lock (.lock) and, while an instance runs, that instance's
+ * socket (sock), through which later containers of the name join it (lc_group_attach). Never
+ * an unpacked copy of the image: starting one costs what starting any container costs.
+ */
+typedef struct lc_named lc_named;
+
+enum lc_named_state {
+	LC_NAMED_ABSENT = 0,  /**< no image yet: it must be created */
+	LC_NAMED_STOPPED = 1, /**< image and writes, no running instance */
+	LC_NAMED_RUNNING = 2, /**< an instance runs; lc_named_state() holds its pidfd */
+};
+
+/**
+ * Open the named container at @dir as user @uid/@gid ((uid_t)-1: the caller), making the
+ * directory (mode 0700) when missing, and lock it exclusively: this waits while another
+ * process holds it, e.g. creates the same name. The directory must be the user's and
+ * writable by the user only. Unlocked by lc_named_free().
+ */
+LC_API int lc_named_open(const char *dir, uid_t uid, gid_t gid, lc_named **ret_named,
+			 lc_error *err);
+/** Closes and unlocks. NULL-safe. */
+LC_API lc_named *lc_named_free(lc_named *n);
+/**
+ * What is there: absent, stopped, or running. For a running one, the instance's pidfd is taken
+ * through its socket now (its peer must be the user's process, and the pidfd its own), so it
+ * cannot go away before lc_group_attach().
+ */
+LC_API int lc_named_state(lc_named *n, lc_error *err);
+/** The namespaces of the running instance (CLONE_NEW* flags); 0 unless running. */
+LC_API int lc_named_ns_flags(const lc_named *n);
+/** The image file's path: "<dir>/image.sqsh". Borrowed. */
+LC_API const char *lc_named_image(const lc_named *n);
+/** Remove what a failed or older creation left (image, writes), keeping the lock. */
+LC_API int lc_named_reset(lc_named *n, lc_error *err);
+/** Copy the squashfs file @src (opened as the user; relative: from @cwd, NULL: the current
+ *  directory) to be the image, atomically. */
+LC_API int lc_named_copy_image(lc_named *n, const char *src, const char *cwd, lc_error *err);
+/** Remove the name altogether (a failed creation leaves nothing); those waiting for its lock
+ *  then find it absent. */
+LC_API int lc_named_remove(lc_named *n, lc_error *err);
+
 /* ---------------------------------------------------------------- one container, many processes */
 
 /**
@@ -491,6 +545,15 @@ typedef struct lc_group_opts {
  */
 LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *opts,
 			   const lc_group_opts *group_opts, char ***ret_log, lc_error *err);
+/**
+ * The creator, instead of lc_group_create(): join the running instance of @named
+ * (lc_named_state() said LC_NAMED_RUNNING). Its holder lives until this group is done too.
+ * The environment and working directory come from the image and @group_opts, as for a new
+ * container; the entrypoint does not run again, and @opts's mounts and flags are not applied
+ * (uid, gid and cwd are used; lc_named_ns_flags() tells which namespaces it has).
+ */
+LC_API int lc_group_attach(lc_group *g, lc_ctx *ctx, lc_named *named, const lc_container_opts *opts,
+			   const lc_group_opts *group_opts, lc_error *err);
 /** The creator gave up before lc_group_create() (e.g. the import failed): tell the others. */
 LC_API void lc_group_fail(lc_group *g, const lc_error *why);
 /**

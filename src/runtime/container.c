@@ -31,7 +31,9 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,6 +72,14 @@ typedef struct holder {
 	lc_mount_plan plan;
 	int *source_fds; /* per step: a detached tree for BIND steps, else -1 */
 	int root_fd;
+	/* a named container: its directory (O_PATH), the overlay's work directory's name in it,
+	 * and for the name's instance (serve) the socket others join through and the lock */
+	int named_fd;
+	const char *named_path;
+	char named_work[NAME_MAX + 1];
+	bool serve;
+	int listen_fd;
+	int lock_fd;
 } holder;
 
 static int ns_flags(uint32_t flags)
@@ -224,9 +234,28 @@ static int mount_image(holder *h, lc_error *err)
 	return r; /* the server lives as long as the holder */
 }
 
+/* The overlay's layers: a named container's persistent ones, else on the tmpfs. */
+static int overlay_options(holder *h, char *buf, size_t size, lc_error *err)
+{
+	if (h->named_fd < 0) {
+		snprintf(buf, size,
+			 "lowerdir=" SCRATCH "/lower,upperdir=" SCRATCH "/upper,workdir=" SCRATCH
+			 "/work,userxattr");
+		return 0;
+	}
+	if ((mkdirat(h->named_fd, "upper", 0755) < 0 && errno != EEXIST) ||
+	    (mkdirat(h->named_fd, h->named_work, 0755) < 0 && errno != EEXIST))
+		return lc_fail(err, errno, "cannot make the container's writable layer: %m");
+	snprintf(buf, size,
+		 "lowerdir=" SCRATCH "/lower,upperdir=/proc/self/fd/%d/upper,workdir=/proc/self/"
+		 "fd/%d/%s,userxattr",
+		 h->named_fd, h->named_fd, h->named_work);
+	return 0;
+}
+
 static int mount_root(holder *h, lc_error *err)
 {
-	char opts[256];
+	char opts[256 + NAME_MAX];
 	int r;
 
 	snprintf(opts, sizeof(opts), "mode=0700,size=%s", h->tmpfs_size ? h->tmpfs_size : "50%");
@@ -239,11 +268,11 @@ static int mount_root(holder *h, lc_error *err)
 		if (mkdir(*d, 0755) < 0)
 			return lc_fail(err, errno, "mkdir %s: %m", *d);
 	r = mount_image(h, err);
+	if (r >= 0)
+		r = overlay_options(h, opts, sizeof(opts), err);
 	if (r < 0)
 		return r;
-	if (mount("overlay", SCRATCH "/root", "overlay", MS_NOSUID | MS_NODEV,
-		  "lowerdir=" SCRATCH "/lower,upperdir=" SCRATCH "/upper,workdir=" SCRATCH
-		  "/work,userxattr") < 0)
+	if (mount("overlay", SCRATCH "/root", "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
 		return lc_fail(err, errno, "cannot mount the overlay root: %m");
 	h->root_fd = open(SCRATCH "/root", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (h->root_fd < 0)
@@ -496,6 +525,137 @@ static int enter_root(holder *h, lc_error *err)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- holder: a named instance */
+
+/* As the user, on the host: the socket others join through (a stale one from an instance that
+ * was killed is replaced: the caller holds the name's lock) and our own lock handle. */
+static int listen_named(holder *h, lc_error *err)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/sock", h->named_fd);
+	h->lock_fd = openat(h->named_fd, ".lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	h->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (h->lock_fd < 0 || h->listen_fd < 0)
+		return lc_fail(err, errno, "cannot set the named container up: %m");
+	if (unlinkat(h->named_fd, "sock", 0) < 0 && errno != ENOENT)
+		return lc_fail(err, errno, "cannot remove the old socket: %m");
+	if (bind(h->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(h->listen_fd, 128) < 0)
+		return lc_fail(err, errno, "cannot listen on the named container's socket: %m");
+	return 0;
+}
+
+/* Overlay takes its upper layer only from a mount of the holder's own mount namespace: the
+ * name's directory again, by its path now, and it must be the same directory. */
+static int reopen_named(holder *h, lc_error *err)
+{
+	struct stat before, now;
+	int fd = open(h->named_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0 || fstat(h->named_fd, &before) < 0 || fstat(fd, &now) < 0 ||
+	    before.st_dev != now.st_dev || before.st_ino != now.st_ino) {
+		if (fd >= 0)
+			close(fd);
+		return lc_fail(err, EBUSY, "%s changed while the container started", h->named_path);
+	}
+	if (dup3(fd, h->named_fd, O_CLOEXEC) < 0) {
+		close(fd);
+		return lc_fail(err, errno, "dup3: %m");
+	}
+	close(fd);
+	return 0;
+}
+
+#define WATCH_MAX 4096
+
+/* What the instance polls: [0] its socket, then lifelines and new connections. */
+typedef struct watches {
+	struct pollfd fd[WATCH_MAX];
+	bool conn[WATCH_MAX]; /* a connection that has not sent its lifeline yet */
+	size_t n;
+} watches;
+
+static void watch_add(watches *w, int fd, bool conn)
+{
+	if (w->n == WATCH_MAX) {
+		close(fd);
+		return;
+	}
+	w->fd[w->n] = (struct pollfd){.fd = fd, .events = POLLIN};
+	w->conn[w->n++] = conn;
+}
+
+static void watch_drop(watches *w, size_t i)
+{
+	close(w->fd[i].fd);
+	w->n--;
+	w->fd[i] = w->fd[w->n];
+	w->conn[i] = w->conn[w->n];
+}
+
+/* A new connection gets our pidfd and namespace flags. */
+static void serve_accept(const holder *h, int self_pidfd, watches *w)
+{
+	int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC), flags = ns_flags(h->c->flags);
+
+	if (fd < 0)
+		return;
+	if (lc_fd_send(fd, self_pidfd, 'P', MSG_DONTWAIT) < 0 ||
+	    send(fd, &flags, sizeof(flags), MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof(flags)) {
+		close(fd);
+		return;
+	}
+	watch_add(w, fd, true);
+}
+
+/* A connection sends the lifeline of the group that joins, which takes its place. */
+static void serve_conn(watches *w, size_t i, short events)
+{
+	int lifeline = -1;
+
+	if (!(events & POLLIN) || lc_fd_recv(w->fd[i].fd, &lifeline, MSG_DONTWAIT) < 0) {
+		watch_drop(w, i);
+		return;
+	}
+	(void)!send(w->fd[i].fd, "K", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(w->fd[i].fd);
+	w->fd[i] = (struct pollfd){.fd = lifeline, .events = POLLIN};
+	w->conn[i] = false;
+}
+
+/* Until every lifeline has hung up. Then, under the name's lock (so that nobody is deciding to
+ * join meanwhile), stop listening. */
+static void holder_serve(holder *h)
+{
+	static watches w;
+	int self_pidfd = pidfd_open(getpid(), 0);
+	char byte;
+
+	watch_add(&w, h->listen_fd, false);
+	watch_add(&w, h->lifeline, false);
+	for (;;) {
+		if (w.n == 1 && flock(h->lock_fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (poll(w.fd, w.n, w.n == 1 ? 100 : -1) <= 0)
+			continue;
+		if (w.fd[0].revents & POLLIN)
+			serve_accept(h, self_pidfd, &w);
+		for (size_t i = w.n; i-- > 1;) {
+			short ev = w.fd[i].revents;
+
+			w.fd[i].revents = 0;
+			if (w.conn[i] && ev)
+				serve_conn(&w, i, ev);
+			else if (ev & (POLLHUP | POLLERR | POLLNVAL))
+				watch_drop(&w, i);
+			else if (ev & POLLIN)
+				(void)!read(w.fd[i].fd, &byte, 1);
+		}
+	}
+	(void)unlinkat(h->named_fd, "sock", 0);
+}
+
 static int holder_setup(holder *h, lc_error *err)
 {
 	int r;
@@ -507,7 +667,11 @@ static int holder_setup(holder *h, lc_error *err)
 		return lc_fail(err, -r, "cannot become user %u: %s", (unsigned)h->c->user.uid,
 			       strerror(-r));
 	(void)prctl(PR_SET_DUMPABLE, 1); /* the id maps need it after a uid change */
-	r = enter_namespaces(h, err);
+	r = h->serve ? listen_named(h, err) : 0;
+	if (r >= 0)
+		r = enter_namespaces(h, err);
+	if (r >= 0 && h->named_fd >= 0)
+		r = reopen_named(h, err);
 	if (r >= 0 && h->kernel_fd < 0)
 		r = open_fuse(h, err);
 	if (r >= 0)
@@ -532,7 +696,8 @@ static int cmp_int(const void *a, const void *b)
  * stdio becomes /dev/null, every other fd but its own is closed. */
 static void holder_close_fds(const holder *h)
 {
-	int keep[] = {h->sock, h->image_fd, h->lifeline, h->kernel_fd, h->hold_fd}, from = 3;
+	int keep[] = {h->sock, h->image_fd, h->lifeline, h->kernel_fd, h->hold_fd, h->named_fd},
+	    from = 3;
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	for (int fd = 0; fd < 3 && null >= 0; fd++)
@@ -587,7 +752,10 @@ static _Noreturn void holder_main(holder *h)
 		_exit(1);
 	}
 	(void)!send(h->sock, "", 1, MSG_NOSIGNAL);
-	holder_wait_end(h);
+	if (h->serve)
+		holder_serve(h);
+	else
+		holder_wait_end(h);
 	_exit(0);
 }
 
@@ -616,8 +784,12 @@ static int open_image(const lc_user *u, const char *path, int *ret_fd, lc_error 
 
 static int check_opts(const lc_container_opts *o, lc_error *err)
 {
-	if (!o || o->version != LC_CONTAINER_OPTS_VERSION)
+	if (!o || (o->version != LC_CONTAINER_OPTS_VERSION && o->version != 2))
 		return lc_fail(err, EINVAL, "lc_container_create: bad options version");
+	if (o->version >= 3 && o->named_instance &&
+	    (!o->named || !*o->named_instance || strchr(o->named_instance, '/') ||
+	     strlen(o->named_instance) > NAME_MAX - 5))
+		return lc_fail(err, EINVAL, "lc_container_create: bad named instance");
 	if (o->flags & ~(uint32_t)LC_CONTAINER_ALL)
 		return lc_fail(err, EINVAL, "lc_container_create: unknown flags 0x%x", o->flags);
 	if (!o->image || !*o->image)
@@ -806,8 +978,14 @@ static int create(lc_ctx *ctx, const lc_container_opts *opts, int lifeline,
 {
 	lc_error local = LC_ERROR_INIT;
 	lc_container *c;
-	holder h = {
-	    .image_fd = -1, .fuse_fd = -1, .kernel_fd = -1, .root_fd = -1, .lifeline = lifeline};
+	holder h = {.image_fd = -1,
+		    .fuse_fd = -1,
+		    .kernel_fd = -1,
+		    .root_fd = -1,
+		    .lifeline = lifeline,
+		    .named_fd = -1,
+		    .listen_fd = -1,
+		    .lock_fd = -1};
 	int r;
 
 	if (!err)
@@ -823,6 +1001,14 @@ static int create(lc_ctx *ctx, const lc_container_opts *opts, int lifeline,
 	h.image_name = opts->image;
 	h.hold_fd = opts->hold_fd;
 	h.tmpfs_size = opts->tmpfs_size;
+	if (opts->version >= 3 && opts->named) {
+		h.named_fd = lc_named_dir_fd(opts->named);
+		h.named_path = lc_named_dir(opts->named);
+		snprintf(h.named_work, sizeof(h.named_work), "work%s%s",
+			 opts->named_instance ? "." : "",
+			 opts->named_instance ? opts->named_instance : "");
+		h.serve = !opts->named_instance && lifeline >= 0;
+	}
 	r = prepare(c, opts, &h, err);
 	if (r >= 0)
 		r = start_holder(c, &h, err);

@@ -196,14 +196,30 @@ static int store_env(lc_group *g, char *const *env, const char *config, lc_error
 	return 0;
 }
 
-/* The environment and working directory every process starts from. */
+/* What every process starts from: the environment, the image's config (for lc_group_save),
+ * the working directory (@cwd, else the image's) and the namespaces to join. */
+static int store_start(lc_group *g, char *const *env, const lc_image *img, const char *cwd,
+		       int ns_flags, lc_error *err)
+{
+	_cleanup_free_ char *config = img ? lc_image_config_json(img) : NULL;
+	const char *workdir = cwd ? cwd : img && img->workdir && *img->workdir ? img->workdir : "/";
+	int r;
+
+	if (img && !config)
+		return lc_fail(err, ENOMEM, "out of memory");
+	r = store_env(g, env, config, err);
+	if (r < 0)
+		return r;
+	g->sh->ns_flags = ns_flags;
+	snprintf(g->sh->workdir, sizeof(g->sh->workdir), "%s", workdir);
+	return 0;
+}
+
+/* A new container's start: its environment, through the entrypoint when asked. */
 static int record(lc_group *g, lc_container *c, const lc_group_opts *o, char ***ret_log,
 		  lc_error *err)
 {
-	const lc_image *img = lc_container_image(c);
 	lc_entrypoint_result ep = {0};
-	_cleanup_free_ char *config = img ? lc_image_config_json(img) : NULL;
-	const char *workdir = img && img->workdir && *img->workdir ? img->workdir : "/";
 	char **env = NULL;
 	int r = lc_container_env(c, o->env_overrides, &env, err);
 
@@ -212,17 +228,46 @@ static int record(lc_group *g, lc_container *c, const lc_group_opts *o, char ***
 		if (ret_log)
 			*ret_log = TAKE_PTR(ep.log);
 	}
-	if (r >= 0 && img && !config)
-		r = lc_fail(err, ENOMEM, "out of memory");
 	if (r >= 0)
-		r = store_env(g, ep.ran ? ep.env : env, config, err);
-	if (r >= 0) {
-		g->sh->ns_flags = lc_container_ns_flags(c);
-		snprintf(g->sh->workdir, sizeof(g->sh->workdir), "%s", ep.ran ? ep.cwd : workdir);
-	}
+		r = store_start(g, ep.ran ? ep.env : env, lc_container_image(c),
+				ep.ran ? ep.cwd : NULL, lc_container_ns_flags(c), err);
 	lc_entrypoint_result_free(&ep);
 	lc_strv_free(env);
 	return r;
+}
+
+/* Hand @pidfd (taken) on to the others and release the lock; on failure tell them. */
+static int publish(lc_group *g, int pidfd, int r, lc_error *err)
+{
+	if (r >= 0) {
+		g->pidfd = pidfd;
+		r = lc_fd_send(g->sock[0], g->pidfd, 'P', MSG_DONTWAIT);
+		if (r < 0)
+			lc_fail(err, -r, "cannot pass the container on: %s", strerror(-r));
+	} else if (pidfd >= 0) {
+		close(pidfd);
+	}
+	if (r < 0) {
+		lc_group_fail(g, err);
+		return r;
+	}
+	g->sh->state = GROUP_READY;
+	unlock(g);
+	return 0;
+}
+
+static int check_creator(lc_group *g, const lc_group_opts *o, lc_error *err)
+{
+	int r;
+
+	if (!g || !g->locked)
+		return lc_fail(err, EINVAL, "lc_group_create: the group is not locked");
+	if (o->version != LC_GROUP_OPTS_VERSION || (o->flags & ~(uint32_t)LC_PROCESS_ENTRYPOINT)) {
+		r = lc_fail(err, EINVAL, "lc_group_create: bad options");
+		lc_group_fail(g, err);
+		return r;
+	}
+	return 0;
 }
 
 LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *opts,
@@ -231,7 +276,7 @@ LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *op
 	static const lc_group_opts defaults = LC_GROUP_OPTS_INIT;
 	lc_error local = LC_ERROR_INIT;
 	lc_container *c = NULL;
-	int r;
+	int r, pidfd = -1;
 
 	if (!err)
 		err = &local;
@@ -239,34 +284,57 @@ LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *op
 		*ret_log = NULL;
 	if (!group_opts)
 		group_opts = &defaults;
-	if (!g || !g->locked)
-		return lc_fail(err, EINVAL, "lc_group_create: the group is not locked");
-	if (group_opts->version != LC_GROUP_OPTS_VERSION ||
-	    (group_opts->flags & ~(uint32_t)LC_PROCESS_ENTRYPOINT)) {
-		r = lc_fail(err, EINVAL, "lc_group_create: bad options");
-		lc_group_fail(g, err);
+	r = check_creator(g, group_opts, err);
+	if (r < 0)
 		return r;
-	}
 	r = lc_container_create_detached(ctx, opts, g->lifeline[0], &c, err);
 	if (r >= 0)
 		r = record(g, c, group_opts, ret_log, err);
 	if (r >= 0) {
-		g->pidfd = fcntl(lc_container_pidfd(c), F_DUPFD_CLOEXEC, 3);
-		r = g->pidfd < 0 ? lc_fail(err, errno, "dup: %m") : 0;
-	}
-	if (r >= 0) {
-		r = lc_fd_send(g->sock[0], g->pidfd, 'P', MSG_DONTWAIT);
-		if (r < 0)
-			lc_fail(err, -r, "cannot pass the container on: %s", strerror(-r));
+		pidfd = fcntl(lc_container_pidfd(c), F_DUPFD_CLOEXEC, 3);
+		r = pidfd < 0 ? lc_fail(err, errno, "dup: %m") : 0;
 	}
 	lc_container_free(c); /* detached: the holder stays */
-	if (r < 0) {
-		lc_group_fail(g, err);
+	return publish(g, pidfd, r, err);
+}
+
+LC_API int lc_group_attach(lc_group *g, lc_ctx *ctx, lc_named *named, const lc_container_opts *opts,
+			   const lc_group_opts *group_opts, lc_error *err)
+{
+	static const lc_group_opts defaults = LC_GROUP_OPTS_INIT;
+	lc_error local = LC_ERROR_INIT;
+	lc_user user = {0};
+	lc_image *img = NULL;
+	lc_strvec env = {0};
+	int r, pidfd = -1;
+
+	if (!err)
+		err = &local;
+	if (!group_opts)
+		group_opts = &defaults;
+	r = check_creator(g, group_opts, err);
+	if (r < 0)
 		return r;
+	if (!named || !opts) {
+		lc_fail(err, EINVAL, "lc_group_attach: NULL argument");
+		return publish(g, -1, -EINVAL, err);
 	}
-	g->sh->state = GROUP_READY;
-	unlock(g);
-	return 0;
+	r = lc_user_lookup(opts->uid == (uid_t)-1 ? getuid() : opts->uid,
+			   opts->gid == (gid_t)-1 ? getgid() : opts->gid, opts->flags, &user, err);
+	if (r >= 0)
+		r = lc_named_image_config(named, &img, err);
+	if (r >= 0)
+		r = lc_env_build(&user, img, group_opts->env_overrides, &env, err);
+	if (r >= 0)
+		r = store_start(g, env.v, img, NULL, lc_named_ns_flags(named), err);
+	if (r >= 0)
+		r = lc_named_join(named, g->lifeline[0], &pidfd, err);
+	if (r >= 0)
+		lc_debug(ctx, "joined the running container %s", lc_named_image(named));
+	lc_strvec_free(&env);
+	lc_image_free(img);
+	lc_user_free(&user);
+	return publish(g, pidfd, r, err);
 }
 
 LC_API int lc_group_enter(lc_group *g, const char *workdir, lc_error *err)

@@ -153,6 +153,16 @@ int lc_container_pidfd(const lc_container *c);
 /* CLONE_NEW* of the namespaces a process joins. */
 int lc_container_ns_flags(const lc_container *c);
 
+/* ================================================================ named containers (named.c) */
+/* The name's directory (O_PATH), for the holder. */
+int lc_named_dir_fd(const lc_named *n);
+const char *lc_named_dir(const lc_named *n);
+/* The image's config, read from the file opened as the user. */
+int lc_named_image_config(const lc_named *n, lc_image **ret_image, lc_error *err);
+/* Give the running instance (lc_named_state) the read end of a group's lifeline; on success
+ * *@ret_pidfd is the instance's pidfd (moved out of @n). */
+int lc_named_join(lc_named *n, int lifeline, int *ret_pidfd, lc_error *err);
+
 #define LC_SPAWN_FDS 4
 /*
  * lc_container_spawn() with a built @argv and @env (@workdir NULL: the image's). @fds (may be

@@ -102,6 +102,12 @@ static int config_set(plugin_config *cfg, const char *key, const char *v)
 		return parse_range(v, 1, 100, &cfg->cache_gc_high);
 	if (!strcmp(key, "container_cache_gc_low"))
 		return parse_range(v, 1, 100, &cfg->cache_gc_low);
+	if (!strcmp(key, "container_scope")) {
+		if (strcmp(v, "job") && strcmp(v, "global"))
+			return -EINVAL;
+		cfg->scope_job = !strcmp(v, "job");
+		return 0;
+	}
 	if (!strcmp(key, "use_squashfuse"))
 		return parse_bool(v, &cfg->use_squashfuse);
 	return -ENOENT;

@@ -9,6 +9,7 @@
 
 #include <libcontainer/libcontainer.h>
 
+#include "../util/cleanup.h"
 #include "plugin.h"
 
 #define ENV_VALUE_MAX 4096 /* pyxis ignores longer PYXIS_* values */
@@ -85,6 +86,41 @@ int args_add_mounts(const char *spec)
 		return -1;
 	free(args.mounts);
 	args.mounts = joined;
+	return 0;
+}
+
+/* NAME[:auto|create|exec|no_exec], as pyxis; the name becomes a directory's. */
+static int cb_name(int val, const char *optarg, int remote)
+{
+	static const char *const flags[] = {"auto", "create", "exec", "no_exec"};
+	const char *colon = optarg ? strrchr(optarg, ':') : NULL;
+	_cleanup_free_ char *name = NULL;
+	int flag = NAME_AUTO;
+
+	(void)val, (void)remote;
+	if (!optarg || !*optarg || optarg == colon)
+		return fail(PLUGIN_NAME ": --container-name: empty name");
+	if (colon) {
+		flag = -1;
+		for (int i = 0; i < 4; i++)
+			if (!strcmp(colon + 1, flags[i]))
+				flag = i;
+		if (flag < 0)
+			return fail(PLUGIN_NAME ": --container-name: flag must be \"auto\", "
+						"\"create\", \"exec\" or \"no_exec\"");
+	}
+	name = colon ? strndup(optarg, (size_t)(colon - optarg)) : strdup(optarg);
+	if (!name)
+		return -1;
+	if (strchr(name, '/') || name[0] == '.' || strlen(name) > 200)
+		return fail(PLUGIN_NAME ": --container-name: invalid name '%s' (no '/', no leading "
+					"'.', at most 200 characters)",
+			    name);
+	if (args.name && (strcmp(args.name, name) || (int)args.name_flag != flag))
+		return fail(PLUGIN_NAME ": --container-name: specified multiple times");
+	if (!args.name)
+		args.name = TAKE_PTR(name);
+	args.name_flag = (enum name_flag)flag;
 	return 0;
 }
 
@@ -238,6 +274,11 @@ static struct spank_option options[] = {
     OPT("container-workdir", "PATH",
 	"[" PLUGIN_NAME "] working directory inside the container (default: the image's)", 1, 0,
 	cb_workdir),
+    OPT("container-name", "NAME[:FLAG]",
+	"[" PLUGIN_NAME "] name the container: later steps (or jobs, with container_scope=global) "
+	"reuse its filesystem, or join it while it runs; FLAG: auto (default), create, exec, "
+	"no_exec",
+	1, 0, cb_name),
     OPT("container-save", "PATH",
 	"[" PLUGIN_NAME "] save the container's filesystem (the image and what the job wrote) as a "
 	"squashfs file at the end of the step",
@@ -323,6 +364,7 @@ static int apply_env_strings(spank_t sp)
 		    {"PYXIS_CONTAINER_MOUNTS", cb_mounts, args.mounts},
 		    {"PYXIS_CONTAINER_WORKDIR", cb_workdir, args.workdir},
 		    {"PYXIS_CONTAINER_SAVE", cb_save, args.save},
+		    {"PYXIS_CONTAINER_NAME", cb_name, args.name},
 		    {"PYXIS_CONTAINER_ENV", cb_env, args.env_names},
 		    {"PYXIS_CONTAINER_UNSHARE", cb_unshare, args.unshare_set}};
 	char buf[ENV_VALUE_MAX];
@@ -367,9 +409,14 @@ static void note_ignored(bool set, const char *flag)
 			   flag);
 }
 
+bool args_enabled(void)
+{
+	return args.image || args.name;
+}
+
 bool args_check_enabled(void)
 {
-	if (args.image)
+	if (args_enabled())
 		return true;
 	note_ignored(args.mounts, "container-mounts");
 	note_ignored(args.workdir, "container-workdir");
@@ -410,6 +457,9 @@ int args_refuse_cache(const plugin_config *cfg)
 	else if (args.save)
 		why = "--container-cache cannot be used with --container-save: cached images are "
 		      "read-only";
+	else if (args.name)
+		why = "--container-cache cannot be used with --container-name: a named container "
+		      "keeps its own image and writes";
 	else if (!cfg->cache_data_path)
 		why = "--container-cache needs container_cache_data_path in plugstack.conf, which "
 		      "this cluster does not set";
@@ -430,6 +480,7 @@ void args_free(void)
 	free(args.mounts);
 	free(args.workdir);
 	free(args.save);
+	free(args.name);
 	for (char **n = args.env_names; n && *n; n++)
 		free(*n);
 	free(args.env_names);

@@ -17,7 +17,7 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 
 	if (config_parse(ac, av, &config) < 0)
 		return -1;
-	if (ctx == S_CTX_SLURMD)
+	if (ctx == S_CTX_SLURMD || ctx == S_CTX_JOB_SCRIPT)
 		return 0;
 	if (ctx == S_CTX_ALLOCATOR && !config.sbatch_support)
 		return 0;
@@ -63,6 +63,17 @@ int slurm_spank_task_exit(spank_t sp, int ac, char **av)
 {
 	(void)ac, (void)av;
 	return spank_context() == S_CTX_REMOTE ? remote_task_exit(sp) : 0;
+}
+
+/* slurmd calls this one without slurm_spank_init(). */
+int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
+{
+	int r = config_parse(ac, av, &config);
+
+	if (r >= 0)
+		r = remote_job_epilog(sp, &config);
+	config_free(&config);
+	return r;
 }
 
 int slurm_spank_exit(spank_t sp, int ac, char **av)

@@ -26,6 +26,7 @@ typedef struct plugin_config {
 	unsigned cache_gc_low;   /* container_cache_gc_low: % the GC brings it under */
 	bool cache_offline; /* container_cache_offline: the last digest when the registry is down */
 	bool use_squashfuse; /* use_squashfuse: accepted for pyxis's plugstack lines; always FUSE */
+	bool scope_job;      /* container_scope=job: named containers end with the job */
 } plugin_config;
 
 int config_parse(int argc, char **argv, plugin_config *cfg);
@@ -48,6 +49,8 @@ typedef struct plugin_args {
 	bool unshare_set;
 	bool cache; /* --container-cache */
 	char *save; /* --container-save: where the rootfs goes at the end */
+	char *name; /* --container-name's NAME */
+	enum name_flag { NAME_AUTO, NAME_CREATE, NAME_EXEC, NAME_NO_EXEC } name_flag;
 } plugin_args;
 
 /* The one instance the option callbacks fill (SPANK callbacks have no user pointer). */
@@ -61,6 +64,8 @@ int args_register(spank_t sp);
 int args_apply_env(spank_t sp);
 /* Notes for flags that do nothing without an image; true when the plugin is on. */
 bool args_check_enabled(void);
+/* The plugin is on for the step: an image or a name. */
+bool args_enabled(void);
 /* The image is a squashfs file (a path), not a registry reference. */
 bool args_image_is_file(void);
 /* --container-cache's conditions: -1 with a message when one fails. */
@@ -76,5 +81,7 @@ int remote_task_init_privileged(spank_t sp);
 int remote_task_init(spank_t sp);
 int remote_task_exit(spank_t sp);
 int remote_exit(spank_t sp);
+/* slurmd's job epilog: the job's named containers (container_scope=job), killed steps' files */
+int remote_job_epilog(spank_t sp, const plugin_config *cfg);
 
 #endif

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +43,9 @@ static struct {
 	uint32_t local_tasks, exited_tasks;
 	char *save_path;                  /* --container-save, absolute */
 	char extra_env[6][PATH_MAX + 32]; /* what pyxis passes its importer, for every helper */
+	char *named_dir;                  /* --container-name: <runtime_path>/<uid>/<ename> */
+	char ename[256];                  /* pyxis_NAME, or pyxis_<jobid>_NAME in job scope */
+	bool separate_instance;           /* no_exec beside a running one: work.<step> */
 	int64_t import_ms, setup_ms;      /* the creator's, for the timings line */
 	char import_timings[256];
 	bool entrypoint, created;
@@ -190,6 +195,20 @@ static int resolve_save_path(void)
 	return 0;
 }
 
+/* pyxis's names: pyxis_NAME, or pyxis_<jobid>_NAME with container_scope=job. */
+static int name_container(void)
+{
+	if (!args.name)
+		return 0;
+	if (st.cfg->scope_job)
+		snprintf(st.ename, sizeof(st.ename), "pyxis_%u_%s", st.jobid, args.name);
+	else
+		snprintf(st.ename, sizeof(st.ename), "pyxis_%s", args.name);
+	if (asprintf(&st.named_dir, "%s/%s/%s", st.cfg->runtime_path, st.uid_name, st.ename) < 0)
+		return -1;
+	return 0;
+}
+
 int remote_post_opt(spank_t sp, const plugin_config *cfg)
 {
 	st.cfg = cfg;
@@ -203,13 +222,14 @@ int remote_post_opt(spank_t sp, const plugin_config *cfg)
 	    st.stepid != INTERACTIVE_STEP)
 		return 0; /* the extern step, and Slurm's other internal ones */
 	st.enabled = true;
-	if (args_refuse_cache(cfg) < 0 || resolve_save_path() < 0)
+	if (args_refuse_cache(cfg) < 0 || resolve_save_path() < 0 || name_container() < 0)
 		return -1;
 	if (!*st.cwd)
 		snprintf(st.cwd, sizeof(st.cwd), "/");
-	if (args_image_is_file() || args.cache)
+	if (!args.name && (args_image_is_file() || args.cache))
 		return 0;
-	return make_runtime_dirs(!cfg->importer); /* an importer writes in <uid> itself */
+	/* an importer writes in <uid> itself; a named container's image goes in its directory */
+	return make_runtime_dirs(!cfg->importer && !args.name);
 }
 
 /* sbatch's script, bound read-only at its own path, as pyxis does: the container runs it. */
@@ -442,13 +462,14 @@ static void find_timings(char **log)
 			 t + strlen("timings: "));
 }
 
-static int import_image(spank_t sp, char **ret_path, lc_error *err)
+/* ctr-import into @output (NULL: the step's directory). */
+static int import_image(spank_t sp, const char *to, char **ret_path, lc_error *err)
 {
 	char *output = NULL, **log = NULL;
 	int r;
 
-	if (asprintf(&output, "%s/image.sqsh", st.step_dir) < 0)
-		return -ENOMEM;
+	if (to ? !(output = strdup(to)) : asprintf(&output, "%s/image.sqsh", st.step_dir) < 0)
+		return lc_fail(err, ENOMEM, "out of memory");
 	r = run_import(sp, (const char *const[]){"--output", output, NULL}, &log, err);
 	if (r >= 0)
 		find_timings(log);
@@ -461,14 +482,15 @@ static int import_image(spank_t sp, char **ret_path, lc_error *err)
 	return 0;
 }
 
-/* A registry image into a file, by the admin's importer or ctr-import: announced and timed. */
-static int import_announced(spank_t sp, char **ret_path, lc_error *err)
+/* A registry image into a file, by the admin's importer or ctr-import (into @to, NULL: the
+ * step's directory): announced and timed. */
+static int import_announced(spank_t sp, const char *to, char **ret_path, lc_error *err)
 {
 	int64_t t0 = lc_now_ms();
 	int r;
 
 	slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
-	r = use_importer() ? importer_get(sp, ret_path, err) : import_image(sp, ret_path, err);
+	r = use_importer() ? importer_get(sp, ret_path, err) : import_image(sp, to, ret_path, err);
 	if (r >= 0)
 		slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
 	st.import_ms = lc_now_ms() - t0;
@@ -611,50 +633,170 @@ static char **env_overrides(spank_t sp)
 	return v;
 }
 
-static int create_container(spank_t sp, lc_error *err)
+/* What the container needs beyond its image. */
+static void fill_opts(lc_container_opts *o, lc_group_opts *g, char **overrides)
+{
+	o->flags = container_flags();
+	o->mounts = args.mounts;
+	o->uid = st.uid;
+	o->gid = st.gid;
+	o->cwd = st.cwd;
+	st.entrypoint = args_run_entrypoint(st.cfg);
+	g->flags = st.entrypoint ? LC_PROCESS_ENTRYPOINT : 0;
+	g->env_overrides = (const char *const *)overrides;
+}
+
+/* A new container from @image for the group, or with @attach the running instance of @named;
+ * the holder keeps @hold_fd. */
+static int start_container(spank_t sp, const char *image, int hold_fd, lc_named *named, bool attach,
+			   lc_error *err)
 {
 	lc_container_opts o = LC_CONTAINER_OPTS_INIT;
 	lc_group_opts g = LC_GROUP_OPTS_INIT;
-	char *imported = NULL, **overrides = NULL, **log = NULL;
-	_cleanup_close_ int cache_lock = -1;
+	char **overrides = env_overrides(sp), **log = NULL;
 	lc_ctx *ctx = NULL;
-	int64_t t0;
-	int r = 0;
+	int64_t t0 = lc_now_ms();
+	int r = overrides ? lc_ctx_new(&ctx, err) : lc_fail(err, ENOMEM, "out of memory");
 
-	if (args.cache)
-		r = cache_image(sp, &imported, &cache_lock, err);
-	else if (!args_image_is_file())
-		r = import_announced(sp, &imported, err);
-	o.hold_fd = cache_lock;
-	t0 = lc_now_ms();
-	o.flags = container_flags();
-	o.image = imported ? imported : args.image;
-	o.mounts = args.mounts;
-	o.uid = st.uid;
-	o.gid = st.gid;
-	o.cwd = st.cwd;
-	if (r >= 0 && !(overrides = env_overrides(sp)))
-		r = lc_fail(err, ENOMEM, "out of memory");
-	st.entrypoint = args_run_entrypoint(st.cfg);
-	g.flags = st.entrypoint ? LC_PROCESS_ENTRYPOINT : 0;
-	g.env_overrides = (const char *const *)overrides;
-	if (r >= 0 && (r = lc_ctx_new(&ctx, err)) >= 0) {
+	fill_opts(&o, &g, overrides);
+	o.image = image;
+	o.hold_fd = hold_fd;
+	o.named = named;
+	o.named_instance = st.separate_instance ? st.step_name : NULL;
+	if (r >= 0) {
 		lc_ctx_set_log(ctx, library_log, LC_LOG_DEBUG, NULL);
-		r = lc_group_create(st.group, ctx, &o, &g, &log, err);
-		if (r < 0 || args.entrypoint_log)
-			print_log("entrypoint", log, r < 0);
+		if (attach) {
+			r = lc_group_attach(st.group, ctx, named, &o, &g, err);
+		} else {
+			r = lc_group_create(st.group, ctx, &o, &g, &log, err);
+			if (r < 0 || args.entrypoint_log)
+				print_log("entrypoint", log, r < 0);
+		}
 	} else {
 		lc_group_fail(st.group, err);
 	}
 	st.setup_ms = lc_now_ms() - t0;
 	st.created = r >= 0;
-	remove_step_dir(); /* the holder keeps the image open */
-	if (use_importer())
-		importer_release(sp);
 	lc_strv_free(overrides);
 	lc_strv_free(log);
 	lc_ctx_free(ctx);
+	return r;
+}
+
+static int create_container(spank_t sp, lc_error *err)
+{
+	char *imported = NULL;
+	_cleanup_close_ int cache_lock = -1;
+	int r = 0;
+
+	if (args.cache)
+		r = cache_image(sp, &imported, &cache_lock, err);
+	else if (!args_image_is_file())
+		r = import_announced(sp, NULL, &imported, err);
+	if (r >= 0)
+		r = start_container(sp, imported ? imported : args.image, cache_lock, NULL, false,
+				    err);
+	else
+		lc_group_fail(st.group, err);
+	remove_step_dir(); /* the holder keeps the image open */
+	if (use_importer())
+		importer_release(sp);
 	free(imported);
+	return r;
+}
+
+/* ---------------------------------------------------------------- named containers */
+
+/* The image of a new named container, in its directory. */
+static int named_image(spank_t sp, lc_named *n, lc_error *err)
+{
+	char *imported = NULL;
+	int r;
+
+	if (!args.image)
+		return lc_fail(err, ENOENT,
+			       "error: a container with name \"%s\" does not exist, and "
+			       "--container-image is not set",
+			       st.ename);
+	r = lc_named_reset(n, err);
+	if (r >= 0 && args_image_is_file())
+		return lc_named_copy_image(n, args.image, st.cwd, err);
+	if (r >= 0)
+		r = import_announced(sp, lc_named_image(n), &imported, err);
+	if (r >= 0 && use_importer())
+		r = lc_named_copy_image(n, imported, NULL, err);
+	free(imported);
+	return r;
+}
+
+/* What --container-name's flag allows in @state; the message is pyxis's. */
+static int named_check_flag(int state, lc_error *err)
+{
+	if (args.name_flag == NAME_CREATE && state != LC_NAMED_ABSENT)
+		return lc_fail(err, EEXIST,
+			       "error: \"create\" flag was passed to --container-name but the "
+			       "container already exists");
+	if (args.name_flag == NAME_EXEC && state != LC_NAMED_RUNNING)
+		return lc_fail(err, ESRCH,
+			       "error: \"exec\" flag was passed to --container-name but the "
+			       "container is not running");
+	return 0;
+}
+
+/* Joining a running container: the namespaces asked for must be there. */
+static int named_check_attach(lc_named *n, lc_error *err)
+{
+	static const struct {
+		uint32_t flag;
+		int clone;
+		const char *ns, *what;
+	} unshare[] = {{LC_CONTAINER_UNSHARE_NET, CLONE_NEWNET, "net", "network"},
+		       {LC_CONTAINER_UNSHARE_IPC, CLONE_NEWIPC, "ipc", "IPC"},
+		       {LC_CONTAINER_UNSHARE_UTS, CLONE_NEWUTS, "uts", "UTS"}};
+
+	for (size_t i = 0; i < sizeof(unshare) / sizeof(*unshare); i++)
+		if ((args.unshare & unshare[i].flag) && !(lc_named_ns_flags(n) & unshare[i].clone))
+			return lc_fail(err, EINVAL,
+				       "--container-unshare=%s requested but the container is not "
+				       "in a separate %s namespace",
+				       unshare[i].ns, unshare[i].what);
+	if (args.mounts)
+		slurm_spank_log(
+		    PLUGIN_NAME
+		    ": ignoring --container-mounts when attaching to a running container");
+	slurm_verbose(PLUGIN_NAME ": reusing existing container namespaces: %s", st.ename);
+	return 0;
+}
+
+/* --container-name: under the name's lock (another step creating it is waited for), join the
+ * running instance, start on the stopped one's filesystem, or create it. */
+static int named_container(spank_t sp, lc_error *err)
+{
+	lc_named *n = NULL;
+	bool attach = false;
+	int r = lc_named_open(st.named_dir, st.uid, st.gid, &n, err), state = 0;
+
+	if (r >= 0)
+		r = state = lc_named_state(n, err);
+	if (r >= 0)
+		r = named_check_flag(state, err);
+	attach = state == LC_NAMED_RUNNING && args.name_flag != NAME_NO_EXEC;
+	st.separate_instance = state == LC_NAMED_RUNNING && !attach;
+	if (r >= 0 && attach)
+		r = named_check_attach(n, err);
+	else if (r >= 0 && state == LC_NAMED_ABSENT)
+		r = named_image(sp, n, err);
+	else if (r >= 0)
+		slurm_verbose(PLUGIN_NAME ": reusing existing container filesystem: %s", st.ename);
+	if (r >= 0)
+		r = start_container(sp, lc_named_image(n), -1, n, attach, err);
+	else
+		lc_group_fail(st.group, err);
+	if (r < 0 && state == LC_NAMED_ABSENT && n) /* a failed creation leaves nothing */
+		(void)lc_named_remove(n, NULL);
+	if (state == LC_NAMED_ABSENT && use_importer())
+		importer_release(sp);
+	lc_named_free(n); /* unlocks the name */
 	return r;
 }
 
@@ -667,7 +809,7 @@ int remote_task_init_privileged(spank_t sp)
 		return 0;
 	r = lc_group_lock(st.group, &err);
 	if (r == 1)
-		r = create_container(sp, &err);
+		r = args.name ? named_container(sp, &err) : create_container(sp, &err);
 	if (r < 0) {
 		slurm_error(PLUGIN_NAME ": %s", lc_error_message(&err));
 		return -1;
@@ -797,14 +939,94 @@ int remote_task_exit(spank_t sp)
 	return r;
 }
 
+/* A separate (no_exec) instance's overlay work directory, once its holder is told to end (the
+ * task that started it decided that: slurmstepd only knows the name). */
+static void remove_instance_work(void)
+{
+	char work[64];
+	int fd, r;
+
+	if (!st.named_dir)
+		return;
+	fd = open(st.named_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	snprintf(work, sizeof(work), "work.%s", st.step_name);
+	r = lc_rm_rf_at(fd, work);
+	if (r < 0 && r != -ENOENT)
+		slurm_info(PLUGIN_NAME ": cannot remove %s/%s: %s", st.named_dir, work,
+			   strerror(-r));
+	close(fd);
+}
+
 int remote_exit(spank_t sp)
 {
 	(void)sp;
 	st.group = lc_group_free(st.group); /* the holder ends with its lifeline */
 	remove_step_dir();
+	remove_instance_work();
+	free(st.named_dir);
 	free(st.step_dir);
 	free(st.save_path);
 	free(st.gids);
 	st = (typeof(st)){0};
 	return 0;
+}
+
+/* ---------------------------------------------------------------- job epilog */
+
+/* A directory the job's epilog removes: the job's named containers (pyxis_<jobid>_*) with
+ * container_scope=job, and the step directories (<jobid>.<stepid>) that killed steps left. */
+static bool job_leftover(const char *name, uint32_t jobid, bool scope_job)
+{
+	char prefix[32];
+	size_t len;
+
+	len = (size_t)snprintf(prefix, sizeof(prefix), "pyxis_%u_", jobid);
+	if (scope_job && !strncmp(name, prefix, len))
+		return true;
+	len = (size_t)snprintf(prefix, sizeof(prefix), "%u.", jobid);
+	return !strncmp(name, prefix, len) && name[len] &&
+	       strspn(name + len, "0123456789") == strlen(name + len);
+}
+
+int remote_job_epilog(spank_t sp, const plugin_config *cfg)
+{
+	char path[PATH_MAX];
+	uid_t uid;
+	uint32_t jobid;
+	struct dirent *de;
+	DIR *d;
+	int fd, failed = 0;
+
+	if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_ID, &jobid) != ESPANK_SUCCESS) {
+		slurm_error(PLUGIN_NAME ": job epilog: cannot read the job's ids");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%u", cfg->runtime_path, (unsigned)uid);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* nothing was made for this user here */
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		int r;
+
+		if (!job_leftover(de->d_name, jobid, cfg->scope_job))
+			continue;
+		r = lc_rm_rf_at(dirfd(d), de->d_name);
+		if (r < 0 && r != -ENOENT) {
+			slurm_error(PLUGIN_NAME ": container %s was not removed: %s", de->d_name,
+				    strerror(-r));
+			failed = 1;
+		}
+	}
+	closedir(d);
+	if (failed)
+		slurm_error(PLUGIN_NAME ": couldn't cleanup containers for job %u", jobid);
+	return failed ? -1 : 0;
 }

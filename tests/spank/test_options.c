@@ -45,7 +45,8 @@ START_TEST(every_flag_is_registered_with_help)
 					    "no-container-entrypoint", "container-entrypoint-log",
 					    "container-writable",      "container-readonly",
 					    "container-env",           "container-unshare",
-					    "container-cache",         "container-save"};
+					    "container-cache",         "container-save",
+					    "container-name"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		struct spank_option *o = stub_option(names[i]);
@@ -92,6 +93,17 @@ START_TEST(bad_flags_table)
 	    {NULL, NULL, "container-save", "./out/", "--container-save: target is a directory"},
 	    {"container-save", "a.sqsh", "container-save", "b.sqsh",
 	     "--container-save: specified multiple times"},
+	    {NULL, NULL, "container-name", "", "--container-name: empty name"},
+	    {NULL, NULL, "container-name", ":exec", "--container-name: empty name"},
+	    {NULL, NULL, "container-name", "a:run",
+	     "--container-name: flag must be \"auto\", \"create\", \"exec\" or \"no_exec\""},
+	    {NULL, NULL, "container-name", "a:", "--container-name: flag must be"},
+	    {NULL, NULL, "container-name", "../x", "--container-name: invalid name '../x'"},
+	    {NULL, NULL, "container-name", ".hidden", "--container-name: invalid name"},
+	    {"container-name", "a", "container-name", "b",
+	     "--container-name: specified multiple times"},
+	    {"container-name", "a", "container-name", "a:exec",
+	     "--container-name: specified multiple times"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
@@ -124,6 +136,42 @@ START_TEST(good_flags_accumulate)
 	ck_assert_int_eq(flag("container-writable", NULL), 0);
 	ck_assert_int_eq(args.writable, 1);
 	ck_assert(args_check_enabled());
+	ck_assert_str_eq(stub_messages, "");
+}
+END_TEST
+
+/* NAME[:FLAG]: the flag defaults to auto; a name alone turns the plugin on. */
+START_TEST(container_name_flags)
+{
+	static const struct {
+		const char *value, *name;
+		int flag;
+	} good[] = {{"mine", "mine", NAME_AUTO},
+		    {"mine:auto", "mine", NAME_AUTO},
+		    {"mine:create", "mine", NAME_CREATE},
+		    {"mine:exec", "mine", NAME_EXEC},
+		    {"mine:no_exec", "mine", NAME_NO_EXEC},
+		    {"12.0", "12.0", NAME_AUTO},
+		    {"a:b:exec", "a:b", NAME_EXEC}};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+		setup();
+		ck_assert_int_eq(flag("container-name", good[i].value), 0);
+		ck_assert_int_eq(flag("container-name", good[i].value), 0); /* the same twice */
+		ck_assert_str_eq(args.name, good[i].name);
+		ck_assert_int_eq(args.name_flag, good[i].flag);
+		ck_assert(args_check_enabled());
+	}
+	setup();
+	stub_job_env[0] = "PYXIS_CONTAINER_NAME=fromenv:create";
+	stub_job_env[1] = NULL;
+	ck_assert_int_eq(args_apply_env((spank_t)1), 0);
+	ck_assert_str_eq(args.name, "fromenv");
+	ck_assert_int_eq(args.name_flag, NAME_CREATE);
+	setup();
+	ck_assert_int_eq(flag("container-name", "flagged"), 0);
+	ck_assert_int_eq(args_apply_env((spank_t)1), 0); /* the flag wins */
+	ck_assert_str_eq(args.name, "flagged");
 	ck_assert_str_eq(stub_messages, "");
 }
 END_TEST
@@ -189,6 +237,7 @@ START_TEST(cache_policy)
 	    {"/p/x.sqsh", false, "requires a registry image"},
 	    {"debian", true, "--container-cache cannot be used with --container-writable"},
 	    {"debian", false, "--container-cache cannot be used with --container-save"},
+	    {"debian", false, "--container-cache cannot be used with --container-name"},
 	};
 
 	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
@@ -200,6 +249,8 @@ START_TEST(cache_policy)
 			ck_assert_int_eq(flag("container-writable", NULL), 0);
 		if (strstr(refused[i].message, "--container-save"))
 			ck_assert_int_eq(flag("container-save", "x.sqsh"), 0);
+		if (strstr(refused[i].message, "--container-name"))
+			ck_assert_int_eq(flag("container-name", "n"), 0);
 		ck_assert_int_lt(args_refuse_cache(&with), 0);
 		expect_message(refused[i].message);
 	}
@@ -248,14 +299,14 @@ END_TEST
 
 START_TEST(plugstack_options)
 {
-	char *good[] = {"runtime_path=/var/run/x",    "execute_entrypoint=1",
-			"sbatch_support=no",          "cache_path=/var/cache/lc",
-			"import_connections=4",       "compression=zstd:9",
-			"allow_http=reg:5000",        "import_helper=/opt/lc/ctr-import",
-			"kernel_squashfs=0",          "container_cache_data_path=/var/cache/lcc",
-			"container_cache_gc_high=90", "container_cache_gc_low=50",
-			"container_cache_offline=1",  "use_squashfuse=1",
-			"importer=/opt/site/importer"};
+	char *good[] = {"runtime_path=/var/run/x",     "execute_entrypoint=1",
+			"sbatch_support=no",           "cache_path=/var/cache/lc",
+			"import_connections=4",        "compression=zstd:9",
+			"allow_http=reg:5000",         "import_helper=/opt/lc/ctr-import",
+			"kernel_squashfs=0",           "container_cache_data_path=/var/cache/lcc",
+			"container_cache_gc_high=90",  "container_cache_gc_low=50",
+			"container_cache_offline=1",   "use_squashfuse=1",
+			"importer=/opt/site/importer", "container_scope=job"};
 	static const struct {
 		const char *arg, *message;
 	} bad[] = {
@@ -270,6 +321,7 @@ START_TEST(plugstack_options)
 	    {"allow_http=", "allow_http: invalid value: "},
 	    {"kernel_squashfs=2", "kernel_squashfs: invalid value: 2"},
 	    {"use_squashfuse=x", "use_squashfuse: invalid value: x"},
+	    {"container_scope=step", "container_scope: invalid value: step"},
 	    {"importer=importer.sh", "importer: invalid value: importer.sh"},
 	    {"container_cache_gc_high=101", "container_cache_gc_high: invalid value: 101"},
 	    {"container_cache_gc_low=-5", "container_cache_gc_low: invalid value: -5"},
@@ -283,9 +335,10 @@ START_TEST(plugstack_options)
 	ck_assert(cfg.sbatch_support && !cfg.execute_entrypoint && !cfg.cache_path);
 	ck_assert(cfg.kernel_squashfs && !cfg.cache_data_path && !cfg.cache_offline);
 	ck_assert(cfg.cache_gc_high == 85 && cfg.cache_gc_low == 80);
+	ck_assert(!cfg.scope_job); /* global, as pyxis since 0.18 */
 	config_free(&cfg);
-	ck_assert_int_eq(config_parse(15, good, &cfg), 0);
-	ck_assert(cfg.use_squashfuse);
+	ck_assert_int_eq(config_parse(16, good, &cfg), 0);
+	ck_assert(cfg.use_squashfuse && cfg.scope_job);
 	ck_assert_str_eq(cfg.importer, "/opt/site/importer");
 	ck_assert(cfg.cache_offline);
 	ck_assert(!cfg.kernel_squashfs);
@@ -320,6 +373,7 @@ int main(void)
 	tcase_add_test(tc, every_flag_is_registered_with_help);
 	tcase_add_test(tc, bad_flags_table);
 	tcase_add_test(tc, good_flags_accumulate);
+	tcase_add_test(tc, container_name_flags);
 	tcase_add_test(tc, pyxis_variables_fill_what_flags_left);
 	tcase_add_test(tc, flags_without_image_are_noted);
 	tcase_add_test(tc, entrypoint_flag_then_config);

@@ -18,7 +18,7 @@ START_TEST(abi_layout)
 	ck_assert_uint_eq(offsetof(lc_import_opts, progress), 32);
 	ck_assert_uint_eq(sizeof(lc_import_opts), 48);
 	ck_assert_uint_eq(sizeof(lc_import_progress), 32);
-	ck_assert_uint_eq(sizeof(lc_container_opts), 56);
+	ck_assert_uint_eq(sizeof(lc_container_opts), 72);
 	ck_assert_uint_eq(sizeof(lc_helper_opts), 56);
 	ck_assert_uint_eq(sizeof(lc_process_opts), 32);
 	ck_assert_uint_eq(sizeof(lc_group_opts), 16);

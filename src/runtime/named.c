@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Named containers: one directory per name, the user's.
+ *
+ *   image.sqsh   the image (imported there, or copied in)
+ *   upper/       the overlay's persistent writable layer
+ *   work/        the overlay's work directory of the name's instance
+ *   work.<id>/   that of a separate instance (no_exec)
+ *   .lock        held exclusively while a process decides what to do with the name (and
+ *                creates it), and by an ending instance while it stops listening
+ *   sock         the running instance's socket (SOCK_SEQPACKET): on connect it sends its pidfd
+ *                and its namespace flags; a joining group sends back the read end of its
+ *                lifeline, and the instance lives until every lifeline has hung up
+ *
+ * A root caller touches the directory with the user's filesystem ids, so a user's link or
+ * permissions there never make root do what the user could not.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../squash/squash.h"
+#include "runtime.h"
+
+#define NAMED_IMAGE "image.sqsh"
+#define ATTACH_TIMEOUT_S 30
+
+struct lc_named {
+	char *dir;
+	char *image;
+	int dir_fd; /* O_PATH */
+	int lock_fd;
+	uid_t uid;
+	gid_t gid;
+	int pidfd; /* of the running instance, once lc_named_state() found it */
+	int conn;  /* the connection to it, until lc_group_attach() */
+	int ns_flags;
+};
+
+/* The directory, made and checked as the user. */
+static int open_dir(lc_named *n, lc_error *err)
+{
+	bool switched = lc_fsids_become(n->uid, n->gid);
+	struct stat st;
+	int r = 0;
+
+	if (mkdir(n->dir, 0700) < 0 && errno != EEXIST)
+		r = lc_fail(err, errno, "cannot make %s: %m", n->dir);
+	if (r >= 0) {
+		n->dir_fd = open(n->dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (n->dir_fd < 0)
+			r = lc_fail(err, errno, "cannot open %s: %m", n->dir);
+	}
+	if (r >= 0 && (fstat(n->dir_fd, &st) < 0 || st.st_uid != n->uid || (st.st_mode & 022)))
+		r = lc_fail(err, EPERM, "%s is not the user's own directory", n->dir);
+	if (r >= 0) {
+		n->lock_fd = openat(n->dir_fd, ".lock",
+				    O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+		if (n->lock_fd < 0 || fstat(n->lock_fd, &st) < 0 || !S_ISREG(st.st_mode))
+			r = lc_fail(err, n->lock_fd < 0 ? errno : EINVAL,
+				    "cannot open %s/.lock: %s", n->dir,
+				    n->lock_fd < 0 ? strerror(errno) : "not a file");
+	}
+	lc_fsids_restore(switched);
+	return r;
+}
+
+/* 1 once locked, 0 when the name was removed meanwhile. */
+static int lock(lc_named *n, lc_error *err)
+{
+	struct stat held, now;
+
+	while (flock(n->lock_fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return lc_fail(err, errno, "cannot lock %s: %m", n->dir);
+	if (fstat(n->lock_fd, &held) < 0 ||
+	    fstatat(n->dir_fd, ".lock", &now, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	return held.st_dev == now.st_dev && held.st_ino == now.st_ino;
+}
+
+LC_API int lc_named_open(const char *dir, uid_t uid, gid_t gid, lc_named **ret_named, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	lc_named *n;
+	int r;
+
+	if (!err)
+		err = &local;
+	if (!dir || !*dir)
+		return lc_fail(err, EINVAL, "lc_named_open: no directory");
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return lc_fail(err, ENOMEM, "out of memory");
+	*n = (lc_named){.dir_fd = -1,
+			.lock_fd = -1,
+			.pidfd = -1,
+			.conn = -1,
+			.uid = uid == (uid_t)-1 ? getuid() : uid,
+			.gid = gid == (gid_t)-1 ? getgid() : gid};
+	n->dir = strdup(dir);
+	if (!n->dir || asprintf(&n->image, "%s/" NAMED_IMAGE, dir) < 0) {
+		lc_named_free(n);
+		return lc_fail(err, ENOMEM, "out of memory");
+	}
+	for (int tries = 0; tries < 10; tries++) {
+		r = open_dir(n, err);
+		if (r >= 0)
+			r = lock(n, err);
+		if (r != 0)
+			break;
+		lc_closep(&n->lock_fd); /* removed while we waited (lc_named_remove): again */
+		lc_closep(&n->dir_fd);
+	}
+	if (r == 0)
+		r = lc_fail(err, EBUSY, "%s keeps being removed", dir);
+	if (r < 0) {
+		lc_named_free(n);
+		return r;
+	}
+	*ret_named = n;
+	return 0;
+}
+
+LC_API lc_named *lc_named_free(lc_named *n)
+{
+	if (!n)
+		return NULL;
+	lc_closep(&n->conn);
+	lc_closep(&n->pidfd);
+	lc_closep(&n->lock_fd); /* unlocks */
+	lc_closep(&n->dir_fd);
+	free(n->image);
+	free(n->dir);
+	free(n);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- finding the instance */
+
+/* The pid a pidfd refers to (its fdinfo), or -1. */
+static pid_t pidfd_pid(int pidfd)
+{
+	char path[64], buf[512];
+	pid_t pid = -1;
+	ssize_t len;
+	const char *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return -1;
+	buf[len] = '\0';
+	p = strstr(buf, "\nPid:");
+	if (p)
+		pid = (pid_t)strtol(p + 5, NULL, 10);
+	return pid;
+}
+
+/* "/proc/self/fd/N/NAME": a path in the directory, short whatever the directory's length. */
+static void dir_path(const lc_named *n, const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "/proc/self/fd/%d/%s", n->dir_fd, name);
+}
+
+/* Connect to the instance's socket as the user; -ENOENT/-ECONNREFUSED: none listens. */
+static int connect_instance(lc_named *n)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	bool switched;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), r;
+
+	if (fd < 0)
+		return -errno;
+	dir_path(n, "sock", addr.sun_path, sizeof(addr.sun_path));
+	switched = lc_fsids_become(n->uid, n->gid);
+	r = connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ? -errno : 0;
+	lc_fsids_restore(switched);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	n->conn = fd;
+	return 0;
+}
+
+/* What the instance sends on connect: its pidfd, then its namespace flags. Its peer must be
+ * the user's process, and the pidfd that process's own. */
+static int take_instance(lc_named *n, lc_error *err)
+{
+	struct timeval timeout = {.tv_sec = ATTACH_TIMEOUT_S};
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int flags = 0, r;
+
+	if (getsockopt(n->conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != n->uid)
+		return lc_fail(err, EPERM, "%s/sock: the running container is not the user's",
+			       n->dir);
+	(void)setsockopt(n->conn, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	r = lc_fd_recv(n->conn, &n->pidfd, 0);
+	if (r >= 0 && recv(n->conn, &flags, sizeof(flags), 0) != sizeof(flags))
+		r = -EIO;
+	if (r < 0)
+		return 0; /* the instance went away meanwhile: stopped */
+	if (pidfd_pid(n->pidfd) != cred.pid)
+		return lc_fail(err, EPERM, "%s/sock: the running container sent a foreign pidfd",
+			       n->dir);
+	n->ns_flags = flags;
+	return 1;
+}
+
+LC_API int lc_named_state(lc_named *n, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	struct stat st;
+	int r;
+
+	if (!err)
+		err = &local;
+	lc_closep(&n->conn);
+	lc_closep(&n->pidfd);
+	n->ns_flags = 0;
+	if (fstatat(n->dir_fd, NAMED_IMAGE, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return LC_NAMED_ABSENT;
+	r = connect_instance(n) < 0 ? 0 : take_instance(n, err);
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		lc_closep(&n->conn);
+		lc_closep(&n->pidfd);
+		return LC_NAMED_STOPPED;
+	}
+	return LC_NAMED_RUNNING;
+}
+
+LC_API int lc_named_ns_flags(const lc_named *n)
+{
+	return n && n->pidfd >= 0 ? n->ns_flags : 0;
+}
+
+LC_API const char *lc_named_image(const lc_named *n)
+{
+	return n->image;
+}
+
+const char *lc_named_dir(const lc_named *n)
+{
+	return n->dir;
+}
+
+int lc_named_dir_fd(const lc_named *n)
+{
+	return n->dir_fd;
+}
+
+int lc_named_image_config(const lc_named *n, lc_image **ret_image, lc_error *err)
+{
+	bool switched = lc_fsids_become(n->uid, n->gid);
+	int fd = open(n->image, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		fd = -errno;
+	lc_fsids_restore(switched);
+	if (fd < 0)
+		return lc_fail(err, -fd, "cannot open image '%s': %s", n->image, strerror(-fd));
+	return lc_squash_image_config_fd(fd, n->image, ret_image, err);
+}
+
+int lc_named_join(lc_named *n, int lifeline, int *ret_pidfd, lc_error *err)
+{
+	char ack = 0;
+	int r;
+
+	if (n->conn < 0 || n->pidfd < 0)
+		return lc_fail(err, EINVAL, "%s: no running container to join", n->dir);
+	r = lc_fd_send(n->conn, lifeline, 'L', 0);
+	if (r >= 0 && recv(n->conn, &ack, 1, 0) != 1)
+		r = -EIO;
+	if (r < 0 || ack != 'K')
+		return lc_fail(err, EIO, "%s: the running container did not take this step: %s",
+			       n->dir, strerror(r < 0 ? -r : EIO));
+	lc_closep(&n->conn);
+	*ret_pidfd = TAKE_FD(n->pidfd);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- making and removing */
+
+LC_API int lc_named_reset(lc_named *n, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	DIR *d = lc_opendir_at(n->dir_fd, ".");
+	struct dirent *de;
+	int r = 0;
+
+	if (!d)
+		return lc_fail(err ? err : &local, errno, "cannot read %s: %m", n->dir);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    strcmp(de->d_name, ".lock") && !r)
+			r = lc_rm_rf_at(dirfd(d), de->d_name);
+	closedir(d);
+	if (r < 0 && r != -ENOENT)
+		return lc_fail(err ? err : &local, -r, "cannot clean %s: %s", n->dir, strerror(-r));
+	return 0;
+}
+
+LC_API int lc_named_remove(lc_named *n, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	bool switched;
+	int r = lc_named_reset(n, err ? err : &local);
+
+	if (r < 0)
+		return r;
+	(void)unlinkat(n->dir_fd, ".lock", 0); /* those waiting for it open the name again */
+	switched = lc_fsids_become(n->uid, n->gid);
+	r = rmdir(n->dir) < 0 && errno != ENOENT ? -errno : 0;
+	lc_fsids_restore(switched);
+	if (r < 0)
+		return lc_fail(err ? err : &local, -r, "cannot remove %s: %s", n->dir,
+			       strerror(-r));
+	return 0;
+}
+
+static int copy_fd(int in, int out)
+{
+	ssize_t n;
+
+	while ((n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0)) > 0)
+		;
+	if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP)) {
+		while ((n = sendfile(out, in, NULL, 1u << 30)) > 0)
+			;
+	}
+	return n < 0 ? -errno : 0;
+}
+
+LC_API int lc_named_copy_image(lc_named *n, const char *src, const char *cwd, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	_cleanup_free_ char *path = NULL, *tmp = NULL;
+	_cleanup_close_ int in = -1;
+	_cleanup_close_ int out = -1;
+	bool switched;
+	struct stat st;
+	int r = 0;
+
+	if (!err)
+		err = &local;
+	if (src[0] != '/' && cwd && asprintf(&path, "%s/%s", cwd, src) < 0)
+		return lc_fail(err, ENOMEM, "out of memory");
+	switched = lc_fsids_become(n->uid, n->gid);
+	in = open(path ? path : src, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode))
+		r = lc_fail(err, in < 0 ? errno : EINVAL, "cannot open image '%s': %s", src,
+			    in < 0 ? strerror(errno) : "not a regular file");
+	if (r >= 0)
+		r = lc_output_open_temp_at(n->dir_fd, NAMED_IMAGE, &tmp, &out, err);
+	lc_fsids_restore(switched);
+	if (r >= 0 && (r = copy_fd(in, out)) < 0)
+		lc_fail(err, -r, "cannot copy '%s' to %s: %s", src, n->image, strerror(-r));
+	if (r >= 0)
+		r = lc_output_publish_at(out, n->dir_fd, tmp, NAMED_IMAGE, true, err);
+	if (r < 0 && tmp)
+		(void)unlinkat(n->dir_fd, tmp, 0);
+	return r;
+}
