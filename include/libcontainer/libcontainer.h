@@ -355,7 +355,13 @@ enum {
 	 * when the kernel mount fails (logged as a warning), the FUSE server serves it.
 	 */
 	LC_CONTAINER_KERNEL_SQUASHFS = 1u << 7,
-	LC_CONTAINER_ALL = (1u << 8) - 1,
+	/**
+	 * With a named container's instance (lc_container_opts.named): the writable layer stays
+	 * on the container's tmpfs and goes with it; the name only lets others join it (a Slurm
+	 * step's unnamed container, joinable as JOBID.STEPID) and needs no image.sqsh.
+	 */
+	LC_CONTAINER_VOLATILE_UPPER = 1u << 8,
+	LC_CONTAINER_ALL = (1u << 9) - 1,
 };
 
 typedef struct lc_container_opts {
@@ -476,8 +482,9 @@ LC_API int lc_named_open(const char *dir, uid_t uid, gid_t gid, lc_named **ret_n
 LC_API lc_named *lc_named_free(lc_named *n);
 /**
  * What is there: absent, stopped, or running. For a running one, the instance's pidfd is taken
- * through its socket now (its peer must be the user's process, and the pidfd its own), so it
- * cannot go away before lc_group_attach().
+ * through its socket now (its peer must be the user's process, and the pidfd its own), with
+ * the image it serves, so it cannot go away before lc_group_attach(). A directory without an
+ * image is running when an instance with LC_CONTAINER_VOLATILE_UPPER serves it, else absent.
  */
 LC_API int lc_named_state(lc_named *n, lc_error *err);
 /** The namespaces of the running instance (CLONE_NEW* flags); 0 unless running. */

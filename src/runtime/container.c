@@ -72,14 +72,17 @@ typedef struct holder {
 	lc_mount_plan plan;
 	int *source_fds; /* per step: a detached tree for BIND steps, else -1 */
 	int root_fd;
-	/* a named container: its directory (O_PATH), the overlay's work directory's name in it,
-	 * and for the name's instance (serve) the socket others join through and the lock */
+	/* a named container: its directory (O_PATH), whether its writable layer is there (else
+	 * on the tmpfs), the overlay's work directory's name in it, and for the name's instance
+	 * (serve) the socket others join through, the lock, and the image joiners read */
 	int named_fd;
 	const char *named_path;
+	bool named_upper;
 	char named_work[NAME_MAX + 1];
 	bool serve;
 	int listen_fd;
 	int lock_fd;
+	int share_fd;
 } holder;
 
 static int ns_flags(uint32_t flags)
@@ -237,7 +240,7 @@ static int mount_image(holder *h, lc_error *err)
 /* The overlay's layers: a named container's persistent ones, else on the tmpfs. */
 static int overlay_options(holder *h, char *buf, size_t size, lc_error *err)
 {
-	if (h->named_fd < 0) {
+	if (h->named_fd < 0 || !h->named_upper) {
 		snprintf(buf, size,
 			 "lowerdir=" SCRATCH "/lower,upperdir=" SCRATCH "/upper,workdir=" SCRATCH
 			 "/work,userxattr");
@@ -528,7 +531,8 @@ static int enter_root(holder *h, lc_error *err)
 /* ---------------------------------------------------------------- holder: a named instance */
 
 /* As the user, on the host: the socket others join through (a stale one from an instance that
- * was killed is replaced: the caller holds the name's lock) and our own lock handle. */
+ * was killed is replaced: the caller holds the name's lock), our own lock handle, and a copy
+ * of the image's fd (the FUSE server takes the other) for joiners to read its config from. */
 static int listen_named(holder *h, lc_error *err)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -536,7 +540,8 @@ static int listen_named(holder *h, lc_error *err)
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/sock", h->named_fd);
 	h->lock_fd = openat(h->named_fd, ".lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	h->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (h->lock_fd < 0 || h->listen_fd < 0)
+	h->share_fd = fcntl(h->image_fd, F_DUPFD_CLOEXEC, 3);
+	if (h->lock_fd < 0 || h->listen_fd < 0 || h->share_fd < 0)
 		return lc_fail(err, errno, "cannot set the named container up: %m");
 	if (unlinkat(h->named_fd, "sock", 0) < 0 && errno != ENOENT)
 		return lc_fail(err, errno, "cannot remove the old socket: %m");
@@ -594,7 +599,7 @@ static void watch_drop(watches *w, size_t i)
 	w->conn[i] = w->conn[w->n];
 }
 
-/* A new connection gets our pidfd and namespace flags. */
+/* A new connection gets our pidfd, namespace flags and image. */
 static void serve_accept(const holder *h, int self_pidfd, watches *w)
 {
 	int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC), flags = ns_flags(h->c->flags);
@@ -602,7 +607,8 @@ static void serve_accept(const holder *h, int self_pidfd, watches *w)
 	if (fd < 0)
 		return;
 	if (lc_fd_send(fd, self_pidfd, 'P', MSG_DONTWAIT) < 0 ||
-	    send(fd, &flags, sizeof(flags), MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof(flags)) {
+	    send(fd, &flags, sizeof(flags), MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof(flags) ||
+	    lc_fd_send(fd, h->share_fd, 'I', MSG_DONTWAIT) < 0) {
 		close(fd);
 		return;
 	}
@@ -670,7 +676,7 @@ static int holder_setup(holder *h, lc_error *err)
 	r = h->serve ? listen_named(h, err) : 0;
 	if (r >= 0)
 		r = enter_namespaces(h, err);
-	if (r >= 0 && h->named_fd >= 0)
+	if (r >= 0 && h->named_fd >= 0 && h->named_upper)
 		r = reopen_named(h, err);
 	if (r >= 0 && h->kernel_fd < 0)
 		r = open_fuse(h, err);
@@ -792,6 +798,11 @@ static int check_opts(const lc_container_opts *o, lc_error *err)
 		return lc_fail(err, EINVAL, "lc_container_create: bad named instance");
 	if (o->flags & ~(uint32_t)LC_CONTAINER_ALL)
 		return lc_fail(err, EINVAL, "lc_container_create: unknown flags 0x%x", o->flags);
+	if ((o->flags & LC_CONTAINER_VOLATILE_UPPER) &&
+	    (o->version < 3 || !o->named || o->named_instance))
+		return lc_fail(
+		    err, EINVAL,
+		    "lc_container_create: a volatile upper layer is for a named instance");
 	if (!o->image || !*o->image)
 		return lc_fail(err, EINVAL, "no image given");
 	if (geteuid() != 0 && o->uid != (uid_t)-1 && o->uid != getuid())
@@ -985,7 +996,8 @@ static int create(lc_ctx *ctx, const lc_container_opts *opts, int lifeline,
 		    .lifeline = lifeline,
 		    .named_fd = -1,
 		    .listen_fd = -1,
-		    .lock_fd = -1};
+		    .lock_fd = -1,
+		    .share_fd = -1};
 	int r;
 
 	if (!err)
@@ -1004,6 +1016,7 @@ static int create(lc_ctx *ctx, const lc_container_opts *opts, int lifeline,
 	if (opts->version >= 3 && opts->named) {
 		h.named_fd = lc_named_dir_fd(opts->named);
 		h.named_path = lc_named_dir(opts->named);
+		h.named_upper = !(opts->flags & LC_CONTAINER_VOLATILE_UPPER);
 		snprintf(h.named_work, sizeof(h.named_work), "work%s%s",
 			 opts->named_instance ? "." : "",
 			 opts->named_instance ? opts->named_instance : "");

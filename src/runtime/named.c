@@ -8,9 +8,12 @@
  *   work.<id>/   that of a separate instance (no_exec)
  *   .lock        held exclusively while a process decides what to do with the name (and
  *                creates it), and by an ending instance while it stops listening
- *   sock         the running instance's socket (SOCK_SEQPACKET): on connect it sends its pidfd
- *                and its namespace flags; a joining group sends back the read end of its
- *                lifeline, and the instance lives until every lifeline has hung up
+ *   sock         the running instance's socket (SOCK_SEQPACKET): on connect it sends its pidfd,
+ *                its namespace flags and its image; a joining group sends back the read end of
+ *                its lifeline, and the instance lives until every lifeline has hung up
+ *
+ * An instance that keeps its writable layer on its tmpfs (LC_CONTAINER_VOLATILE_UPPER: a Slurm
+ * step's unnamed container) has only .lock and sock there.
  *
  * A root caller touches the directory with the user's filesystem ids, so a user's link or
  * permissions there never make root do what the user could not.
@@ -43,8 +46,9 @@ struct lc_named {
 	int lock_fd;
 	uid_t uid;
 	gid_t gid;
-	int pidfd; /* of the running instance, once lc_named_state() found it */
-	int conn;  /* the connection to it, until lc_group_attach() */
+	int pidfd;    /* of the running instance, once lc_named_state() found it */
+	int image_fd; /* the image it serves */
+	int conn;     /* the connection to it, until lc_group_attach() */
 	int ns_flags;
 };
 
@@ -106,6 +110,7 @@ LC_API int lc_named_open(const char *dir, uid_t uid, gid_t gid, lc_named **ret_n
 	*n = (lc_named){.dir_fd = -1,
 			.lock_fd = -1,
 			.pidfd = -1,
+			.image_fd = -1,
 			.conn = -1,
 			.uid = uid == (uid_t)-1 ? getuid() : uid,
 			.gid = gid == (gid_t)-1 ? getgid() : gid};
@@ -133,12 +138,19 @@ LC_API int lc_named_open(const char *dir, uid_t uid, gid_t gid, lc_named **ret_n
 	return 0;
 }
 
+static void forget_instance(lc_named *n)
+{
+	lc_closep(&n->conn);
+	lc_closep(&n->pidfd);
+	lc_closep(&n->image_fd);
+	n->ns_flags = 0;
+}
+
 LC_API lc_named *lc_named_free(lc_named *n)
 {
 	if (!n)
 		return NULL;
-	lc_closep(&n->conn);
-	lc_closep(&n->pidfd);
+	forget_instance(n);
 	lc_closep(&n->lock_fd); /* unlocks */
 	lc_closep(&n->dir_fd);
 	free(n->image);
@@ -200,12 +212,13 @@ static int connect_instance(lc_named *n)
 	return 0;
 }
 
-/* What the instance sends on connect: its pidfd, then its namespace flags. Its peer must be
- * the user's process, and the pidfd that process's own. */
+/* What the instance sends on connect: its pidfd, its namespace flags, its image. Its peer must
+ * be the user's process, the pidfd that process's own, the image a file. */
 static int take_instance(lc_named *n, lc_error *err)
 {
 	struct timeval timeout = {.tv_sec = ATTACH_TIMEOUT_S};
 	struct ucred cred;
+	struct stat st;
 	socklen_t len = sizeof(cred);
 	int flags = 0, r;
 
@@ -216,10 +229,15 @@ static int take_instance(lc_named *n, lc_error *err)
 	r = lc_fd_recv(n->conn, &n->pidfd, 0);
 	if (r >= 0 && recv(n->conn, &flags, sizeof(flags), 0) != sizeof(flags))
 		r = -EIO;
+	if (r >= 0)
+		r = lc_fd_recv(n->conn, &n->image_fd, 0);
 	if (r < 0)
 		return 0; /* the instance went away meanwhile: stopped */
 	if (pidfd_pid(n->pidfd) != cred.pid)
 		return lc_fail(err, EPERM, "%s/sock: the running container sent a foreign pidfd",
+			       n->dir);
+	if (fstat(n->image_fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return lc_fail(err, EPERM, "%s/sock: the running container's image is not a file",
 			       n->dir);
 	n->ns_flags = flags;
 	return 1;
@@ -233,20 +251,17 @@ LC_API int lc_named_state(lc_named *n, lc_error *err)
 
 	if (!err)
 		err = &local;
-	lc_closep(&n->conn);
-	lc_closep(&n->pidfd);
-	n->ns_flags = 0;
-	if (fstatat(n->dir_fd, NAMED_IMAGE, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-		return LC_NAMED_ABSENT;
+	forget_instance(n);
 	r = connect_instance(n) < 0 ? 0 : take_instance(n, err);
+	if (r <= 0)
+		forget_instance(n);
+	if (r > 0)
+		return LC_NAMED_RUNNING;
 	if (r < 0)
 		return r;
-	if (r == 0) {
-		lc_closep(&n->conn);
-		lc_closep(&n->pidfd);
-		return LC_NAMED_STOPPED;
-	}
-	return LC_NAMED_RUNNING;
+	if (fstatat(n->dir_fd, NAMED_IMAGE, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return LC_NAMED_ABSENT;
+	return LC_NAMED_STOPPED;
 }
 
 LC_API int lc_named_ns_flags(const lc_named *n)
@@ -271,9 +286,17 @@ int lc_named_dir_fd(const lc_named *n)
 
 int lc_named_image_config(const lc_named *n, lc_image **ret_image, lc_error *err)
 {
-	bool switched = lc_fsids_become(n->uid, n->gid);
-	int fd = open(n->image, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	bool switched;
+	int fd;
 
+	if (n->image_fd >= 0) { /* the running instance's */
+		fd = fcntl(n->image_fd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return lc_fail(err, errno, "dup: %m");
+		return lc_squash_image_config_fd(fd, n->image, ret_image, err);
+	}
+	switched = lc_fsids_become(n->uid, n->gid);
+	fd = open(n->image, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		fd = -errno;
 	lc_fsids_restore(switched);

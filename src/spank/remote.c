@@ -43,10 +43,12 @@ static struct {
 	uint32_t local_tasks, exited_tasks;
 	char *save_path;                  /* --container-save, absolute */
 	char extra_env[6][PATH_MAX + 32]; /* what pyxis passes its importer, for every helper */
-	char *named_dir;                  /* --container-name: <runtime_path>/<uid>/<ename> */
-	char ename[256];                  /* pyxis_NAME, or pyxis_<jobid>_NAME in job scope */
-	bool separate_instance;           /* no_exec beside a running one: work.<step> */
-	int64_t import_ms, setup_ms;      /* the creator's, for the timings line */
+	/* --container-name, or for an unnamed step its own name <jobid>.<stepid> through which
+	 * other steps join it: <runtime_path>/<uid>/<ename> */
+	char *named_dir;
+	char ename[256];             /* pyxis_NAME, or pyxis_<jobid>_NAME in job scope */
+	bool separate_instance;      /* no_exec beside a running one: work.<step> */
+	int64_t import_ms, setup_ms; /* the creator's, for the timings line */
 	char import_timings[256];
 	bool entrypoint, created;
 } st;
@@ -112,23 +114,35 @@ static int make_runtime_dirs(bool step_dir)
 	return r < 0 ? -1 : 0;
 }
 
-/* Remove the step's directory (the image file in it, or what a killed import left). Root
- * removes in the user's directory without following a link. */
+/* Remove @name in the directory @dir of the user's: root removes there without following a
+ * link. */
+static void remove_under(const char *dir, const char *name)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return;
+	r = lc_rm_rf_at(fd, name);
+	if (r < 0 && r != -ENOENT)
+		slurm_info(PLUGIN_NAME ": cannot remove %s/%s: %s", dir, name, strerror(-r));
+	close(fd);
+}
+
+/* <runtime_path>/<uid>: where the step's directories and the names are. */
+static void user_runtime_dir(char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", st.cfg->runtime_path, st.uid_name);
+}
+
+/* Remove the step's directory (the image file in it, or what a killed import left). */
 static void remove_step_dir(void)
 {
 	char path[PATH_MAX];
-	int fd, r;
 
 	if (!st.step_dir)
 		return;
-	snprintf(path, sizeof(path), "%s/%s", st.cfg->runtime_path, st.uid_name);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	r = lc_rm_rf_at(fd, st.step_name);
-	if (r < 0 && r != -ENOENT)
-		slurm_info(PLUGIN_NAME ": cannot remove %s: %s", st.step_dir, strerror(-r));
-	close(fd);
+	user_runtime_dir(path, sizeof(path));
+	remove_under(path, st.step_name);
 }
 
 /* ---------------------------------------------------------------- post_opt, user_init */
@@ -195,15 +209,16 @@ static int resolve_save_path(void)
 	return 0;
 }
 
-/* pyxis's names: pyxis_NAME, or pyxis_<jobid>_NAME with container_scope=job. */
+/* pyxis's names: pyxis_NAME, or pyxis_<jobid>_NAME with container_scope=job; an unnamed
+ * step's is <jobid>.<stepid>, so --container-name=<jobid>.<stepid> joins it in both scopes. */
 static int name_container(void)
 {
-	if (!args.name)
-		return 0;
+	const char *name = args.name ? args.name : st.step_name;
+
 	if (st.cfg->scope_job)
-		snprintf(st.ename, sizeof(st.ename), "pyxis_%u_%s", st.jobid, args.name);
+		snprintf(st.ename, sizeof(st.ename), "pyxis_%u_%s", st.jobid, name);
 	else
-		snprintf(st.ename, sizeof(st.ename), "pyxis_%s", args.name);
+		snprintf(st.ename, sizeof(st.ename), "pyxis_%s", name);
 	if (asprintf(&st.named_dir, "%s/%s/%s", st.cfg->runtime_path, st.uid_name, st.ename) < 0)
 		return -1;
 	return 0;
@@ -226,10 +241,9 @@ int remote_post_opt(spank_t sp, const plugin_config *cfg)
 		return -1;
 	if (!*st.cwd)
 		snprintf(st.cwd, sizeof(st.cwd), "/");
-	if (!args.name && (args_image_is_file() || args.cache))
-		return 0;
 	/* an importer writes in <uid> itself; a named container's image goes in its directory */
-	return make_runtime_dirs(!cfg->importer && !args.name);
+	return make_runtime_dirs(!cfg->importer && !args.name && !args_image_is_file() &&
+				 !args.cache);
 }
 
 /* sbatch's script, bound read-only at its own path, as pyxis does: the container runs it. */
@@ -614,7 +628,8 @@ static uint32_t container_flags(void)
 	return (args.writable == 1 ? LC_CONTAINER_RW : 0) |
 	       (args.remap_root == 1 ? LC_CONTAINER_REMAP_ROOT : 0) |
 	       (args.mount_home == 1 ? LC_CONTAINER_MOUNT_HOME : 0) | args.unshare |
-	       (st.cfg->kernel_squashfs ? LC_CONTAINER_KERNEL_SQUASHFS : 0) | LC_CONTAINER_HOST_TMP;
+	       (st.cfg->kernel_squashfs ? LC_CONTAINER_KERNEL_SQUASHFS : 0) |
+	       (args.name ? 0 : LC_CONTAINER_VOLATILE_UPPER) | LC_CONTAINER_HOST_TMP;
 }
 
 /* "NAME=value" for each --container-env name the job sets: the host's value wins. */
@@ -683,10 +698,12 @@ static int start_container(spank_t sp, const char *image, int hold_fd, lc_named 
 	return r;
 }
 
+/* An unnamed step's container, which other steps may join by its name <jobid>.<stepid>. */
 static int create_container(spank_t sp, lc_error *err)
 {
 	char *imported = NULL;
 	_cleanup_close_ int cache_lock = -1;
+	lc_named *self = NULL;
 	int r = 0;
 
 	if (args.cache)
@@ -694,10 +711,13 @@ static int create_container(spank_t sp, lc_error *err)
 	else if (!args_image_is_file())
 		r = import_announced(sp, NULL, &imported, err);
 	if (r >= 0)
-		r = start_container(sp, imported ? imported : args.image, cache_lock, NULL, false,
+		r = lc_named_open(st.named_dir, st.uid, st.gid, &self, err);
+	if (r >= 0)
+		r = start_container(sp, imported ? imported : args.image, cache_lock, self, false,
 				    err);
 	else
 		lc_group_fail(st.group, err);
+	lc_named_free(self);
 	remove_step_dir(); /* the holder keeps the image open */
 	if (use_importer())
 		importer_release(sp);
@@ -939,24 +959,22 @@ int remote_task_exit(spank_t sp)
 	return r;
 }
 
-/* A separate (no_exec) instance's overlay work directory, once its holder is told to end (the
+/* Once the holder is told to end: an unnamed step's name goes (no step joins it any more; one
+ * that did keeps it running), a separate (no_exec) instance's overlay work directory too (the
  * task that started it decided that: slurmstepd only knows the name). */
-static void remove_instance_work(void)
+static void remove_step_name(void)
 {
-	char work[64];
-	int fd, r;
+	char path[PATH_MAX], work[64];
 
 	if (!st.named_dir)
 		return;
-	fd = open(st.named_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	user_runtime_dir(path, sizeof(path));
+	if (!args.name) {
+		remove_under(path, st.ename);
 		return;
+	}
 	snprintf(work, sizeof(work), "work.%s", st.step_name);
-	r = lc_rm_rf_at(fd, work);
-	if (r < 0 && r != -ENOENT)
-		slurm_info(PLUGIN_NAME ": cannot remove %s/%s: %s", st.named_dir, work,
-			   strerror(-r));
-	close(fd);
+	remove_under(st.named_dir, work);
 }
 
 int remote_exit(spank_t sp)
@@ -964,7 +982,7 @@ int remote_exit(spank_t sp)
 	(void)sp;
 	st.group = lc_group_free(st.group); /* the holder ends with its lifeline */
 	remove_step_dir();
-	remove_instance_work();
+	remove_step_name();
 	free(st.named_dir);
 	free(st.step_dir);
 	free(st.save_path);
@@ -975,19 +993,28 @@ int remote_exit(spank_t sp)
 
 /* ---------------------------------------------------------------- job epilog */
 
+/* "<jobid>.<stepid>" at @name. */
+static bool is_step_of(const char *name, uint32_t jobid)
+{
+	char prefix[32];
+	size_t len = (size_t)snprintf(prefix, sizeof(prefix), "%u.", jobid);
+
+	return !strncmp(name, prefix, len) && name[len] &&
+	       strspn(name + len, "0123456789") == strlen(name + len);
+}
+
 /* A directory the job's epilog removes: the job's named containers (pyxis_<jobid>_*) with
- * container_scope=job, and the step directories (<jobid>.<stepid>) that killed steps left. */
+ * container_scope=job, and what killed steps left: their directories (<jobid>.<stepid>) and
+ * names (pyxis_<jobid>.<stepid>). */
 static bool job_leftover(const char *name, uint32_t jobid, bool scope_job)
 {
 	char prefix[32];
-	size_t len;
+	size_t len = (size_t)snprintf(prefix, sizeof(prefix), "pyxis_%u_", jobid);
 
-	len = (size_t)snprintf(prefix, sizeof(prefix), "pyxis_%u_", jobid);
 	if (scope_job && !strncmp(name, prefix, len))
 		return true;
-	len = (size_t)snprintf(prefix, sizeof(prefix), "%u.", jobid);
-	return !strncmp(name, prefix, len) && name[len] &&
-	       strspn(name + len, "0123456789") == strlen(name + len);
+	return is_step_of(name, jobid) ||
+	       (!strncmp(name, "pyxis_", 6) && is_step_of(name + 6, jobid));
 }
 
 int remote_job_epilog(spank_t sp, const plugin_config *cfg)

@@ -467,6 +467,26 @@ check "... the joined job still reads the image after it ($out)" grep -qx '#!/bi
 check "when the last job that joined ends, the instance ends and its socket goes" wait_for test ! -e "$NAMED/sock"
 is "then a new job starts it again" "one two" --container-name=n1 sh -c 'echo $(cat /workspace/state)'
 
+echo "# an unnamed running step, joined as JOBID.STEPID"
+JSDIR="$WORK/js"; rm -rf "$JSDIR"; mkdir -p "$JSDIR"; chmod 777 "$JSDIR"
+usrun --container-image="$SAVED" --container-writable --container-mounts="$JSDIR:/js" sh -c \
+    'echo mine >/workspace/unnamed; readlink /proc/self/ns/mnt >/js/ns.tmp; echo $SLURM_JOB_ID.$SLURM_STEP_ID >/js/id; mv /js/ns.tmp /js/ns
+     while [ ! -e /js/stop ]; do sleep 0.1; done; echo unnamed-done' >"$WORK/unnamed.out" 2>&1 &
+unnamed=$!
+wait_for test -s "$JSDIR/ns"
+JS_ID="$(cat "$JSDIR/id")" UNNAMED="$RUNTIME/$USER_UID/pyxis_$(cat "$JSDIR/id")"
+check "an unnamed step serves its name pyxis_JOBID.STEPID: no copy of the image, no writable layer on disk" \
+    test -S "$UNNAMED/sock" -a ! -e "$UNNAMED/image.sqsh" -a ! -e "$UNNAMED/upper"
+is "--container-name=JOBID.STEPID joins it: its namespaces, its writes, its image's environment" "joined mine 2.9.0" \
+    --container-name="$JS_ID" sh -c '[ "$(readlink /proc/self/ns/mnt)" = "$(cat /js/ns)" ] && echo joined $(cat /workspace/unnamed) $PYTORCH_VERSION'
+is "... with :exec too, and its writes are the step's" "mine ours" --container-name="$JS_ID:exec" sh -c 'echo ours >>/workspace/unnamed; echo $(cat /workspace/unnamed)'
+touch "$JSDIR/stop"; wait "$unnamed"
+check "the step ends as it would alone ($(cat "$WORK/unnamed.out"))" grep -qx unnamed-done "$WORK/unnamed.out"
+check "... and its name goes with it" wait_for test ! -e "$UNNAMED"
+refused "... so it cannot be joined any more" "a container with name \"pyxis_$JS_ID\" does not exist, and --container-image is not set" \
+    --container-name="$JS_ID"
+check "... (and that left nothing)" test ! -e "$UNNAMED"
+
 echo "# named containers: two jobs at once, kill -9"
 rm -f "$WORK/race."*
 for i in 1 2; do usrun "$TORCH" --container-name=race:create true >"$WORK/race.$i" 2>&1 & done; wait
@@ -498,6 +518,13 @@ srun --container-name=js cat /workspace/j
 srun --container-name=js sleep 300
 echo end
 EOF
+cat >"$WORK/job/scope-unnamed.sh" <<EOF
+#!/bin/sh
+srun --container-image=$REG/torchlike:latest --container-writable sh -c 'echo from-step-0 >/workspace/u; sleep 300' &
+while [ ! -S "$RUNTIME/$USER_UID/pyxis_\${SLURM_JOB_ID}_\$SLURM_JOB_ID.0/sock" ]; do sleep 0.1; done
+srun --overlap --container-name=\$SLURM_JOB_ID.0 cat /workspace/u
+kill \$!
+EOF
 jobid="$(cd "$WORK/job" && runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" sbatch --parsable -o scope.out scope.sh)"
 JS="$RUNTIME/$USER_UID/pyxis_${jobid}_js"
 check "container_scope=job: the job's name is pyxis_<jobid>_NAME" wait_for test -S "$JS/sock"
@@ -507,6 +534,9 @@ for _ in $(seq 150); do [ -z "$(squeue -h -j "$jobid" 2>/dev/null)" ] && break; 
 check "... steps of the job share it" grep -qx kept "$WORK/job/scope.out"
 check "the job epilog removes it, also after kill -9 of the step that held it" wait_for test ! -e "$JS"
 check "... and leaves global names alone" test -f "$RUNTIME/$USER_UID/pyxis_n1/image.sqsh"
+(cd "$WORK/job" && runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" timeout 120 sbatch --wait -o scope-unnamed.out scope-unnamed.sh >/dev/null 2>&1)
+check "container_scope=job: a later step of the job joins step 0 as --container-name=JOBID.0 ($(tr '\n' ' ' <"$WORK/job/scope-unnamed.out"))" \
+    grep -qx from-step-0 "$WORK/job/scope-unnamed.out"
 cat >"$WORK/job/fifty.sh" <<EOF
 #!/bin/bash
 for i in \$(seq 50); do

@@ -269,6 +269,25 @@ START_TEST(command_entrypoint_and_cmd)
 }
 END_TEST
 
+/* A volatile upper layer belongs to a name's joinable instance: without a name it is refused
+ * before anything is made. */
+START_TEST(container_volatile_upper_needs_a_name)
+{
+	lc_container_opts o = LC_CONTAINER_OPTS_INIT;
+	lc_container *c = NULL;
+	lc_error err = LC_ERROR_INIT;
+
+	o.image = "/nonexistent.sqsh";
+	o.flags = LC_CONTAINER_VOLATILE_UPPER;
+	ck_assert_int_eq(lc_container_create(NULL, &o, &c, &err), -EINVAL);
+	ck_assert_str_eq(err.msg,
+			 "lc_container_create: a volatile upper layer is for a named instance");
+	ck_assert_ptr_null(c);
+	o.flags = LC_CONTAINER_ALL + 1;
+	ck_assert_int_eq(lc_container_create(NULL, &o, &c, &err), -EINVAL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("runtime");
@@ -281,6 +300,7 @@ int main(void)
 	tcase_add_test(t, plan_unshare_net_mounts_new_sysfs);
 	tcase_add_test(t, env_precedence);
 	tcase_add_test(t, command_entrypoint_and_cmd);
+	tcase_add_test(t, container_volatile_upper_needs_a_name);
 	suite_add_tcase(s, t);
 	return lc_test_run(s);
 }
