@@ -664,20 +664,32 @@ LC_API int lc_cache_recall(const char *user_dir, const char *reference, char **r
 LC_API int lc_cache_use(const char *image_path, uid_t uid, gid_t gid, int *ret_lock_fd,
 			lc_error *err);
 
+/**
+ * Mark the entry @name (pyxis_cache_u<uid>_<hash>) in use by job @jobid until
+ * lc_cache_job_done(@jobid), so the GC keeps it between the job's steps too (a step's lock from
+ * lc_cache_use() lasts only as long as the step). Root only: the marks are root's, under
+ * @base/.jobs/<boot_id>/<jobid>/; marks of an earlier boot are stale and the GC removes them.
+ */
+LC_API int lc_cache_job_hold(const char *base, uint32_t jobid, const char *name, lc_error *err);
+/** The job ended (its epilog): its marks go. Nothing marked is not an error. */
+LC_API int lc_cache_job_done(const char *base, uint32_t jobid, lc_error *err);
+
 /** What lc_cache_gc() did. */
 typedef struct lc_cache_gc_result {
 	bool ran;                         /**< the filesystem was at or above the high watermark */
 	bool concurrent;                  /**< another GC was running: this one did nothing */
 	unsigned used_before, used_after; /**< percent of the cache's filesystem in use */
 	size_t evicted;                   /**< entries removed */
-	size_t busy;                      /**< entries skipped because a job uses them */
-	size_t stale_fills;               /**< leftovers of fills that died, removed */
+	size_t busy;          /**< entries skipped because a job uses them (a lock or a mark) */
+	size_t stale_fills;   /**< leftovers of fills that died, removed */
+	size_t stale_records; /**< fill locks and reference records of entries not there, removed */
 } lc_cache_gc_result;
 
 /**
  * Garbage-collect the node cache under @base (BASE/<uid>/...): when its filesystem is at least
  * @high percent full, remove entries of every user, least recently used first, until it is
- * under @low percent; entries in use (their lock held) are skipped, dead fills removed. One GC
+ * under @low percent; entries in use (their lock held, or marked by a running job) are skipped;
+ * dead fills, and fill locks and reference records of entries not there, are removed. One GC
  * at a time (a second returns at once with ->concurrent). A root caller's GC runs in a child as
  * nobody with only CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER.
  */

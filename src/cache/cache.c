@@ -11,8 +11,9 @@
  * new entry, the same image always finds the old one. An entry appears by rename() of a
  * complete, synced directory, so nothing half-written ever looks like one.
  *
- * A job holds its entry's lock shared for as long as it runs; its use touches the entry (mtime is
- * the last use). The GC (cache_gc.c) takes a victim's lock exclusively without waiting.
+ * A step holds its entry's lock shared for as long as it runs, and its job marks the entry until
+ * the job ends (jobs.c); its use touches the entry (mtime is the last use). The GC (gc.c) takes
+ * a victim's lock exclusively without waiting and skips marked ones.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -173,10 +174,16 @@ LC_API int lc_cache_fill(lc_pull *pull, const char *user_dir, const char *name,
 		return r;
 	if (asprintf(&lock_name, LC_CACHE_FILL_PREFIX "%s.lock", entry_hash(name)) < 0)
 		return lc_fail(err, ENOMEM, "out of memory");
-	/* another job of the user filling the same entry: wait for it, then use its work */
-	r = lc_cache_lock_at(dir, lock_name, LOCK_EX, &fill_lock);
-	if (r < 0)
-		return lc_fail(err, -r, "cannot lock %s/%s: %s", user_dir, lock_name, strerror(-r));
+	/* another job of the user filling the same entry: wait for it, then use its work (a lock
+	 * that the GC removed meanwhile is taken again) */
+	for (int tries = 0;
+	     tries < 10 && (fill_lock < 0 || !lc_fd_is_at(fill_lock, dir, lock_name)); tries++) {
+		lc_closep(&fill_lock);
+		r = lc_cache_lock_at(dir, lock_name, LOCK_EX, &fill_lock);
+		if (r < 0)
+			return lc_fail(err, -r, "cannot lock %s/%s: %s", user_dir, lock_name,
+				       strerror(-r));
+	}
 	if (!entry_exists(dir, name))
 		r = fill_entry(pull, dir, user_dir, name, io, stats, err);
 	if (r < 0)

@@ -16,4 +16,9 @@
 /* Open (creating it, never through a link) and flock @name under @dir_fd; -errno. */
 int lc_cache_lock_at(int dir_fd, const char *name, int how, int *ret_fd);
 
+/* For the GC: BASE/.jobs/<this boot> (removing earlier boots' marks), -1 when none; whether a
+ * running job marked the entry @name there (lc_cache_job_hold). */
+int lc_cache_jobs_open(int base_fd);
+bool lc_cache_jobs_hold(int boot_fd, const char *name);
+
 #endif

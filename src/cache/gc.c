@@ -3,7 +3,9 @@
  * The node cache's garbage collection: when the cache's filesystem is above the high watermark,
  * entries of every user (BASE/<uid>/pyxis_cache_*) go, least recently used first, until it is
  * below the low one. A victim's lock is taken exclusively without waiting: an entry in use is
- * skipped. Fills that died (their temporary directory's lock is free) are removed too. One GC
+ * skipped, and so is one that a running job marked (jobs.c). Fills that died (their temporary
+ * directory's lock is free) are removed too, and the fill locks and reference records of entries
+ * that are not there. One GC
  * at a time: BASE/pyxis-container-cache-gc.lock. A root caller's GC runs in a child that keeps
  * only what removing other users' files needs: uid nobody with CAP_DAC_OVERRIDE,
  * CAP_DAC_READ_SEARCH and CAP_FOWNER.
@@ -12,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../util/util.h"
@@ -70,6 +74,60 @@ static void remove_if_stale(int user_fd, const char *name, lc_cache_gc_result *r
 		res->stale_fills++;
 }
 
+/* The entry BASE/<user>/pyxis_cache_u<user>_<hash> is there. */
+static bool entry_there(int user_fd, const char *user, const char *hash, size_t hash_len)
+{
+	char name[NAME_MAX + 1];
+	struct stat st;
+
+	if ((size_t)snprintf(name, sizeof(name), LC_CACHE_ENTRY_PREFIX "u%s_%.*s", user,
+			     (int)hash_len, hash) >= sizeof(name))
+		return false;
+	return fstatat(user_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* A fill lock (.pyxis_cache_fill_<hash>.lock) of an entry that is not there, and free. A filler
+ * that opened it before it went locks again (lc_cache_fill checks it still has the name). */
+static void remove_if_orphan_lock(int user_fd, const char *user, const char *name,
+				  lc_cache_gc_result *res)
+{
+	const char *hash = name + strlen(LC_CACHE_FILL_PREFIX), *dot = strchr(hash, '.');
+	_cleanup_close_ int lock = -1;
+
+	if (!dot || strcmp(dot, ".lock") ||
+	    entry_there(user_fd, user, hash, (size_t)(dot - hash)) ||
+	    lc_cache_lock_at(user_fd, name, LOCK_EX | LOCK_NB, &lock) < 0)
+		return;
+	if (unlinkat(user_fd, name, 0) == 0)
+		res->stale_records++;
+}
+
+/* A reference record (lc_cache_remember) that names no entry that is there. One being written
+ * (".<pid>" after the name) goes only when it is an hour old: its writer died. */
+static void remove_if_orphan_record(int user_fd, const char *name, lc_cache_gc_result *res)
+{
+	_cleanup_close_ int fd = -1;
+	char target[NAME_MAX + 1];
+	struct stat st;
+	ssize_t n = 0;
+
+	if (fstatat(user_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	if (strchr(name + strlen(LC_CACHE_REF_PREFIX), '.')) {
+		if (st.st_mtime > time(NULL) - 3600)
+			return;
+	} else if (S_ISREG(st.st_mode)) {
+		fd = openat(user_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		n = fd < 0 ? 0 : read(fd, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = '\0';
+		if (n > 0 && has_prefix(target, LC_CACHE_ENTRY_PREFIX) && !strchr(target, '/') &&
+		    fstatat(user_fd, target, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			return;
+	}
+	if (unlinkat(user_fd, name, 0) == 0)
+		res->stale_records++;
+}
+
 static int collect_user(int base_fd, const char *user, victims *vs, lc_cache_gc_result *res)
 {
 	DIR *d = lc_opendir_at(base_fd, user);
@@ -82,6 +140,14 @@ static int collect_user(int base_fd, const char *user, victims *vs, lc_cache_gc_
 
 		if (has_prefix(e->d_name, LC_CACHE_TMP_PREFIX)) {
 			remove_if_stale(dirfd(d), e->d_name, res);
+			continue;
+		}
+		if (has_prefix(e->d_name, LC_CACHE_FILL_PREFIX)) {
+			remove_if_orphan_lock(dirfd(d), user, e->d_name, res);
+			continue;
+		}
+		if (has_prefix(e->d_name, LC_CACHE_REF_PREFIX)) {
+			remove_if_orphan_record(dirfd(d), e->d_name, res);
 			continue;
 		}
 		if (!has_prefix(e->d_name, LC_CACHE_ENTRY_PREFIX) ||
@@ -137,9 +203,10 @@ static int by_last_use(const void *a, const void *b)
 	return x->tv_nsec < y->tv_nsec ? -1 : x->tv_nsec > y->tv_nsec;
 }
 
-/* Evict @v unless it is in use: rename it out of the entries' names under its lock, remove it
- * (a job waiting for the lock then sees it gone), and its fill lock. */
-static int evict(int base_fd, const victim *v)
+/* Evict @v unless it is in use (its lock, or a running job's mark in @jobs_fd): rename it out of
+ * the entries' names under its lock, remove it (a job waiting for the lock then sees it gone),
+ * and its fill lock. */
+static int evict(int base_fd, int jobs_fd, const victim *v)
 {
 	_cleanup_close_ int user =
 	    openat(base_fd, v->user, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -156,6 +223,8 @@ static int evict(int base_fd, const victim *v)
 	r = lc_cache_lock_at(entry, LC_CACHE_LOCK, LOCK_EX | LOCK_NB, &lock);
 	if (r < 0)
 		return r; /* -EWOULDBLOCK: in use */
+	if (lc_cache_jobs_hold(jobs_fd, v->name))
+		return -EWOULDBLOCK; /* a job marks before it locks: a later one finds it gone */
 	snprintf(doomed, sizeof(doomed), LC_CACHE_TMP_PREFIX "evicted_%s", v->name);
 	if (renameat(user, v->name, user, doomed) < 0)
 		return -errno;
@@ -170,6 +239,7 @@ static int evict(int base_fd, const victim *v)
 static int gc_locked(int base_fd, unsigned high, unsigned low, lc_cache_gc_result *res,
 		     lc_error *err)
 {
+	_cleanup_close_ int jobs = -1;
 	victims vs = {0};
 	int r = used_percent(base_fd, &res->used_before);
 
@@ -179,6 +249,7 @@ static int gc_locked(int base_fd, unsigned high, unsigned low, lc_cache_gc_resul
 	if (res->used_before < high)
 		return 0;
 	res->ran = true;
+	jobs = lc_cache_jobs_open(base_fd);
 	r = collect(base_fd, &vs, res);
 	if (r < 0) {
 		free(vs.v);
@@ -186,7 +257,7 @@ static int gc_locked(int base_fd, unsigned high, unsigned low, lc_cache_gc_resul
 	}
 	qsort(vs.v, vs.n, sizeof(victim), by_last_use);
 	for (size_t i = 0; i < vs.n && res->used_after >= low; i++) {
-		r = evict(base_fd, &vs.v[i]);
+		r = evict(base_fd, jobs, &vs.v[i]);
 		if (r == -EWOULDBLOCK)
 			res->busy++;
 		else if (r == 0)

@@ -83,15 +83,10 @@ static int open_dir(lc_named *n, lc_error *err)
 /* 1 once locked, 0 when the name was removed meanwhile. */
 static int lock(lc_named *n, lc_error *err)
 {
-	struct stat held, now;
-
 	while (flock(n->lock_fd, LOCK_EX) < 0)
 		if (errno != EINTR)
 			return lc_fail(err, errno, "cannot lock %s: %m", n->dir);
-	if (fstat(n->lock_fd, &held) < 0 ||
-	    fstatat(n->dir_fd, ".lock", &now, AT_SYMLINK_NOFOLLOW) < 0)
-		return 0;
-	return held.st_dev == now.st_dev && held.st_ino == now.st_ino;
+	return lc_fd_is_at(n->lock_fd, n->dir_fd, ".lock");
 }
 
 LC_API int lc_named_open(const char *dir, uid_t uid, gid_t gid, lc_named **ret_named, lc_error *err)
@@ -328,17 +323,8 @@ int lc_named_join(lc_named *n, int lifeline, int *ret_pidfd, lc_error *err)
 LC_API int lc_named_reset(lc_named *n, lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;
-	DIR *d = lc_opendir_at(n->dir_fd, ".");
-	struct dirent *de;
-	int r = 0;
+	int r = lc_rm_rf_children(n->dir_fd, ".lock");
 
-	if (!d)
-		return lc_fail(err ? err : &local, errno, "cannot read %s: %m", n->dir);
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strcmp(de->d_name, ".lock") && !r)
-			r = lc_rm_rf_at(dirfd(d), de->d_name);
-	closedir(d);
 	if (r < 0 && r != -ENOENT)
 		return lc_fail(err ? err : &local, -r, "cannot clean %s: %s", n->dir, strerror(-r));
 	return 0;

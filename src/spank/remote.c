@@ -575,13 +575,32 @@ static void cache_gc(void)
 	else
 		slurm_verbose(PLUGIN_NAME
 			      ": cache GC: %s, %u%% used, now %u%%; evicted %zu, in use "
-			      "%zu, dead fills removed %zu",
+			      "%zu, dead fills removed %zu, stale records removed %zu",
 			      res.ran ? "ran" : "not needed", res.used_before, res.used_after,
-			      res.evicted, res.busy, res.stale_fills);
+			      res.evicted, res.busy, res.stale_fills, res.stale_records);
 }
 
-/* The image from the node cache, locked shared (the holder keeps *@ret_lock): the warm path is
- * one look at the registry; the cold path imports into a new entry. */
+/* Mark the entry of @image_path (.../<uid>/<entry>/image.sqsh, what the helper named) in use by
+ * the job until its epilog, before the step locks it: the GC keeps it between steps too. Only
+ * one of the user's own entries: the helper runs as the user. */
+static int hold_entry(const char *image_path, lc_error *err)
+{
+	_cleanup_free_ char *entry = strdup(image_path);
+	char *slash = entry ? strrchr(entry, '/') : NULL, prefix[32];
+	const char *name;
+
+	if (!slash)
+		return lc_fail(err, ENOMEM, "out of memory");
+	*slash = '\0';
+	name = strrchr(entry, '/') ? strrchr(entry, '/') + 1 : entry;
+	snprintf(prefix, sizeof(prefix), "pyxis_cache_u%u_", (unsigned)st.uid);
+	if (strncmp(name, prefix, strlen(prefix)))
+		return lc_fail(err, EINVAL, "not one of the user's cache entries: %s", image_path);
+	return lc_cache_job_hold(st.cfg->cache_data_path, st.jobid, name, err);
+}
+
+/* The image from the node cache, locked shared (the holder keeps *@ret_lock) and marked for the
+ * job: the warm path is one look at the registry; the cold path imports into a new entry. */
 static int cache_image(spank_t sp, char **ret_path, int *ret_lock, lc_error *err)
 {
 	_cleanup_free_ char *dir = NULL;
@@ -591,13 +610,16 @@ static int cache_image(spank_t sp, char **ret_path, int *ret_lock, lc_error *err
 
 	if (r >= 0)
 		r = cache_helper(sp, dir, true, &path, err);
-	if (r >= 0 && path && lc_cache_use(path, st.uid, st.gid, ret_lock, err) == 0) {
+	if (r >= 0 && path && hold_entry(path, err) == 0 &&
+	    lc_cache_use(path, st.uid, st.gid, ret_lock, err) == 0) {
 		slurm_verbose(PLUGIN_NAME ": cached image: %s (%s)", args.image, path);
 	} else if (r >= 0) {
 		free(path);
 		cache_gc();
 		slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
 		r = cache_helper(sp, dir, false, &path, err);
+		if (r >= 0)
+			r = hold_entry(path, err);
 		if (r >= 0)
 			r = lc_cache_use(path, st.uid, st.gid, ret_lock, err);
 		if (r >= 0)
@@ -1017,20 +1039,14 @@ static bool job_leftover(const char *name, uint32_t jobid, bool scope_job)
 	       (!strncmp(name, "pyxis_", 6) && is_step_of(name + 6, jobid));
 }
 
-int remote_job_epilog(spank_t sp, const plugin_config *cfg)
+/* The job's leftovers in runtime_path/<uid>; -1 when one stays. */
+static int remove_job_containers(const plugin_config *cfg, uid_t uid, uint32_t jobid)
 {
 	char path[PATH_MAX];
-	uid_t uid;
-	uint32_t jobid;
 	struct dirent *de;
 	DIR *d;
 	int fd, failed = 0;
 
-	if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
-	    spank_get_item(sp, S_JOB_ID, &jobid) != ESPANK_SUCCESS) {
-		slurm_error(PLUGIN_NAME ": job epilog: cannot read the job's ids");
-		return -1;
-	}
 	snprintf(path, sizeof(path), "%s/%u", cfg->runtime_path, (unsigned)uid);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -1056,4 +1072,21 @@ int remote_job_epilog(spank_t sp, const plugin_config *cfg)
 	if (failed)
 		slurm_error(PLUGIN_NAME ": couldn't cleanup containers for job %u", jobid);
 	return failed ? -1 : 0;
+}
+
+int remote_job_epilog(spank_t sp, const plugin_config *cfg)
+{
+	lc_error err = LC_ERROR_INIT;
+	uid_t uid;
+	uint32_t jobid;
+
+	if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_ID, &jobid) != ESPANK_SUCCESS) {
+		slurm_error(PLUGIN_NAME ": job epilog: cannot read the job's ids");
+		return -1;
+	}
+	/* the GC may take the job's cache entries now (a failure only keeps them longer) */
+	if (cfg->cache_data_path && lc_cache_job_done(cfg->cache_data_path, jobid, &err) < 0)
+		slurm_info(PLUGIN_NAME ": %s", lc_error_message(&err));
+	return remove_job_containers(cfg, uid, jobid);
 }

@@ -370,7 +370,7 @@ LC_API int lc_squash_load(lc_ctx *ctx, const char *image, const char *dir, lc_er
 		r = apply_meta(&c, c.root_fd, im.root);
 	/* a failed unpack changes nothing: what it made goes again */
 	if (r < 0 && c.root_fd >= 0) {
-		(void)lc_rm_rf_children(c.root_fd);
+		(void)lc_rm_rf_children(c.root_fd, NULL);
 		if (created)
 			(void)rmdir(dir);
 	}

@@ -98,7 +98,7 @@ int lc_rm_rf_at(int dir_fd, const char *name)
 	if (fd < 0)
 		return -errno;
 	(void)fchmod(fd, (st.st_mode & 07777) | S_IRWXU);
-	r = lc_rm_rf_children(fd);
+	r = lc_rm_rf_children(fd, NULL);
 	close(fd);
 	if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && r == 0)
 		r = -errno;
@@ -119,7 +119,7 @@ DIR *lc_opendir_at(int dir_fd, const char *name)
 	return d;
 }
 
-int lc_rm_rf_children(int dir_fd)
+int lc_rm_rf_children(int dir_fd, const char *keep)
 {
 	DIR *d = lc_opendir_at(dir_fd, ".");
 	struct dirent *de;
@@ -130,7 +130,8 @@ int lc_rm_rf_children(int dir_fd)
 	while ((de = readdir(d))) {
 		int q;
 
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    (keep && !strcmp(de->d_name, keep)))
 			continue;
 		q = lc_rm_rf_at(dirfd(d), de->d_name);
 		if (q < 0 && r == 0)
@@ -138,6 +139,14 @@ int lc_rm_rf_children(int dir_fd)
 	}
 	closedir(d);
 	return r;
+}
+
+bool lc_fd_is_at(int fd, int dir_fd, const char *name)
+{
+	struct stat held, now;
+
+	return fstat(fd, &held) == 0 && fstatat(dir_fd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       held.st_dev == now.st_dev && held.st_ino == now.st_ino;
 }
 
 bool lc_fsids_become(uid_t uid, gid_t gid)

@@ -70,12 +70,16 @@ int lc_file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_
 int lc_mkdir_p(const char *path, unsigned mode, lc_error *err);
 /* @name under @dir_fd as a directory stream, never through a link; NULL with errno. */
 DIR *lc_opendir_at(int dir_fd, const char *name);
-/* Remove everything inside the directory @dir_fd, never following symbolic links (each level
- * is opened with O_NOFOLLOW relative to its parent). Directories get u+rwx first, so read-only
- * ones can be emptied. Best effort: returns the first error, goes on with the rest. */
-int lc_rm_rf_children(int dir_fd);
+/* Remove everything inside the directory @dir_fd but @keep (NULL: nothing kept), never
+ * following symbolic links (each level is opened with O_NOFOLLOW relative to its parent).
+ * Directories get u+rwx first, so read-only ones can be emptied. Best effort: returns the first
+ * error, goes on with the rest. */
+int lc_rm_rf_children(int dir_fd, const char *keep);
 /* Remove @name under @dir_fd and everything below it; symlinks are removed, never followed. */
 int lc_rm_rf_at(int dir_fd, const char *name);
+/* @fd is still the file named @name under @dir_fd (a lock file nobody replaced or removed while
+ * we waited for its lock). */
+bool lc_fd_is_at(int fd, int dir_fd, const char *name);
 /* ---- processes (src/util/proc.c) */
 /* waitpid(@pid) until it answers (EINTR retried); @ret_status may be NULL. -errno. */
 int lc_wait_child(pid_t pid, int *ret_status);

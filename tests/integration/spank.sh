@@ -91,6 +91,8 @@ refused() {
     if [ "$rc" != 0 ] && [[ "$out" == *"$want"* ]]; then ok "$d"; else not_ok "$d (rc=$rc: $out)"; fi
 }
 not_cmd() { ! "$@"; }
+# wait_for CMD...: until CMD succeeds, for up to 10 s
+wait_for() { for _ in $(seq 100); do "$@" && return 0; sleep 0.1; done; return 1; }
 not_grep() { ! grep -q "$@"; }
 manifest_requests() { grep -c "\"GET /v2/$1/manifests/" "$ACCESS_LOG"; }
 # live processes of the user (zombies excluded: PID 1 here reaps orphans lazily)
@@ -412,7 +414,6 @@ check "no leftovers" no_leftovers
 
 echo "# named containers (--container-name)"
 NAMED="$RUNTIME/$USER_UID/pyxis_n1"
-wait_for() { for _ in $(seq 100); do "$@" && return 0; sleep 0.1; done; return 1; }
 nslog() { grep -c "$1" "$SLURM_SANDBOX/log/slurmd.log"; }
 imports="$(manifest_requests torchlike)"
 is "create: a new named container, writable" "created" "$TORCH" --container-name=n1:create --container-writable \
@@ -647,14 +648,58 @@ check "a live fill was kept" test -d "$GC_BASE/$USER_UID/.pyxis_cache_tmp_live.x
 check "slurmd's log has the GC line" grep -q "cache GC: ran, .* evicted 3, in use 1, dead fills removed 1" "$SLURM_SANDBOX/log/slurmd.log"
 scancel -u lctest2; wait
 fake_entry "$USER_UID" f 12 "7 days"; fake_entry "$USER2_UID" g 12 "7 days"
-flock -x "$GC_BASE/pyxis-container-cache-gc.lock" sleep 10 &
-sleep 0.2
+exec {gc_lock}>"$GC_BASE/pyxis-container-cache-gc.lock" && flock -x "$gc_lock" # another GC runs
 skopeo copy -q --src-tls-verify=false --dest-tls-verify=false "docker://$REG/tiny:latest" "docker://$REG/lc-gc2:latest"
 RUN_AS=lctest2 usrun --container-image="$REG/lc-gc2:latest" --container-cache --no-container-entrypoint true >/dev/null 2>"$WORK/err"
 check "with another GC running, a cold job runs ($(used)%; $(tail -2 "$WORK/err"))" test $? = 0
 check "... and does not run a second GC" has "$USER_UID" f
 check "... (its log says so)" grep -q "cache GC: another GC is running" "$SLURM_SANDBOX/log/slurmd.log"
-kill %% 2>/dev/null; wait
+exec {gc_lock}>&-; wait
+
+echo "# cache: a job holds its entries between steps; its epilog lets them go"
+BOOT="$(cat /proc/sys/kernel/random/boot_id)"
+for img in lc-held lc-gc3 lc-gc4; do
+    skopeo copy -q --src-tls-verify=false --dest-tls-verify=false "docker://$REG/tiny:latest" "docker://$REG/$img:latest"
+done
+rm -f "$SYNC/held-"*
+cat >"$WORK/job/held.sh" <<EOF
+#!/bin/sh
+srun --container-image=$REG/lc-held:latest --container-cache --no-container-entrypoint true
+touch $SYNC/held-up
+while [ ! -e $SYNC/held-go ]; do sleep 0.1; done
+echo held-end
+EOF
+jobid="$(cd "$WORK/job" && runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" sbatch --parsable -o held.out held.sh)"
+wait_for test -e "$SYNC/held-up" || wait_for test -e "$SYNC/held-up"
+HELD_NAME="$(ls "$GC_BASE/.jobs/$BOOT/$jobid" 2>/dev/null)" HELD="$GC_BASE/$USER_UID/$(ls "$GC_BASE/.jobs/$BOOT/$jobid" 2>/dev/null)"
+check "a job marks the entry it used: BASE/.jobs/<boot_id>/<jobid>/<entry>, root's ($HELD_NAME)" \
+    test -d "$HELD" -a "$(stat -c %U "$GC_BASE/.jobs/$BOOT/$jobid/$HELD_NAME" 2>/dev/null)" = root -a "$(stat -c %a "$GC_BASE/.jobs")" = 700
+check "... between its steps no lock holds the entry" flock -xn "$HELD/.pyxis_cache_lock" true
+touch -d "30 days ago" "$HELD"                           # the least recently used of all
+mkdir -p "$GC_BASE/.jobs/00000000-0000-0000-0000-000000000000/77"
+fake_entry "$USER_UID" stale 4 "20 days"
+touch "$GC_BASE/.jobs/00000000-0000-0000-0000-000000000000/77/pyxis_cache_u${USER_UID}_stale"
+U1="$GC_BASE/$USER_UID" H0=0123456789abcdef0123456789abcdef H1=fedcba9876543210fedcba9876543210
+printf '%s' "pyxis_cache_u${USER_UID}_gone" >"$U1/.pyxis_cache_ref_$H0"
+printf '%s' "$HELD_NAME" >"$U1/.pyxis_cache_ref_$H1"
+touch "$U1/.pyxis_cache_fill_$H0.lock" && chown lctest "$U1"/.pyxis_cache_ref_* "$U1/.pyxis_cache_fill_$H0.lock"
+i=0; while [ "$(used)" -lt 62 ]; do fake_entry "$USER2_UID" "fill$i" 4 "1 hour"; i=$((i + 1)); done
+RUN_AS=lctest2 usrun --container-image="$REG/lc-gc3:latest" --container-cache --no-container-entrypoint true >/dev/null 2>"$WORK/err"
+check "a GC between the job's steps ran ($(used)%; $(tail -1 "$WORK/err"))" test "$(used)" -lt 45
+check "... and kept the job's entry, the least recently used: its mark holds it" test -d "$HELD"
+check "an earlier boot's mark holds nothing: its entry was evicted" not_cmd has "$USER_UID" stale
+check "... and the stale marks are gone" test ! -e "$GC_BASE/.jobs/00000000-0000-0000-0000-000000000000"
+check "a reference record of an entry that is gone was removed" test ! -e "$U1/.pyxis_cache_ref_$H0"
+check "... one of an entry that is there kept" test -f "$U1/.pyxis_cache_ref_$H1"
+check "a fill lock of an entry that is gone was removed" test ! -e "$U1/.pyxis_cache_fill_$H0.lock"
+check "slurmd's log counts them" grep -q "cache GC: ran, .* stale records removed 2" "$SLURM_SANDBOX/log/slurmd.log"
+ls --full-time "$SYNC" >&2; touch "$SYNC/held-go"
+for _ in $(seq 150); do [ -z "$(squeue -h -j "$jobid" 2>/dev/null)" ] && break; sleep 0.2; done
+check "the job ended ($(cat "$WORK/job/held.out"))" grep -qx held-end "$WORK/job/held.out"
+check "its epilog removed its marks" wait_for test ! -e "$GC_BASE/.jobs/$BOOT/$jobid"
+i=0; while [ "$(used)" -lt 62 ]; do fake_entry "$USER2_UID" "more$i" 4 "1 hour"; i=$((i + 1)); done
+RUN_AS=lctest2 usrun --container-image="$REG/lc-gc4:latest" --container-cache --no-container-entrypoint true >/dev/null 2>"$WORK/err"
+check "then the next GC evicts the entry ($(used)%)" test ! -e "$HELD"
 check "no leftovers" no_leftovers
 
 finish

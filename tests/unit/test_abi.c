@@ -22,7 +22,7 @@ START_TEST(abi_layout)
 	ck_assert_uint_eq(sizeof(lc_helper_opts), 56);
 	ck_assert_uint_eq(sizeof(lc_process_opts), 32);
 	ck_assert_uint_eq(sizeof(lc_group_opts), 16);
-	ck_assert_uint_eq(sizeof(lc_cache_gc_result), 40);
+	ck_assert_uint_eq(sizeof(lc_cache_gc_result), 48);
 	ck_assert_uint_eq(sizeof(lc_save_opts), 48);
 	ck_assert_int_eq(LC_PULL_OPTS_VERSION, 1);
 	ck_assert_int_eq(LC_EREF, 1001);
