@@ -517,6 +517,14 @@ typedef struct lc_group lc_group;
 LC_API int lc_group_new(lc_group **ret_group, lc_error *err);
 /** Unmap and close. In the parent, this ends the holder. NULL-safe. */
 LC_API lc_group *lc_group_free(lc_group *g);
+/**
+ * In the parent, once every process of the group is done: hang up the holder's lifeline and,
+ * when this group created the container (not when it joined another's), wait until its holder
+ * has ended, which is when every group that joined the container is done too. For callers
+ * whose process tracking kills what a group leaves behind (Slurm's proctrack/cgroup kills the
+ * holder with its step): the step that created a container ends after the steps that joined it.
+ */
+LC_API int lc_group_release(lc_group *g, lc_error *err);
 
 /**
  * In a child: returns 1 when the caller must create the container (it then holds the lock

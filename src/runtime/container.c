@@ -767,10 +767,9 @@ static _Noreturn void holder_main(holder *h)
 
 /* ---------------------------------------------------------------- create */
 
-/* Open the image as the user it is for: a root caller never follows a user's path as root. */
-static int open_image(const lc_user *u, const char *path, int *ret_fd, lc_error *err)
+int lc_image_open_as(uid_t uid, gid_t gid, const char *path, int *ret_fd, lc_error *err)
 {
-	bool switched = lc_fsids_become(u->uid, u->gid);
+	bool switched = lc_fsids_become(uid, gid);
 	struct stat st;
 	int fd;
 
@@ -959,7 +958,8 @@ static int prepare(lc_container *c, const lc_container_opts *o, holder *h, lc_er
 	    asprintf(&image, "%s/%s", o->cwd, o->image) < 0)
 		r = lc_fail(err, ENOMEM, "out of memory");
 	if (r >= 0)
-		r = open_image(&c->user, image ? image : o->image, &h->image_fd, err);
+		r = lc_image_open_as(c->user.uid, c->user.gid, image ? image : o->image,
+				     &h->image_fd, err);
 	if (r >= 0) {
 		config_fd = fcntl(h->image_fd, F_DUPFD_CLOEXEC, 3);
 		r = config_fd < 0 ? lc_fail(err, errno, "dup: %m")

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@ typedef struct group_shared {
 	enum group_state state;
 	int ns_flags;
 	unsigned entered; /* processes that entered the container */
+	bool own_holder;  /* lc_group_create() made it (lc_group_attach() joined another's) */
 	char error[GROUP_ERROR_MAX];
 	char workdir[4096];
 	size_t env_len;    /* bytes of env: "K=V\0K=V\0..." */
@@ -92,6 +94,25 @@ LC_API int lc_group_new(lc_group **ret_group, lc_error *err)
 		return lc_fail(err, r, "cannot set up the container group: %s", strerror(r));
 	}
 	*ret_group = g;
+	return 0;
+}
+
+LC_API int lc_group_release(lc_group *g, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	struct pollfd p = {.fd = -1, .events = POLLIN};
+
+	if (!err)
+		err = &local;
+	lc_closep(&g->lifeline[1]);
+	if (!g->sh->own_holder || g->sh->state != GROUP_READY)
+		return 0; /* nothing made here: the hangup is all */
+	if (g->pidfd < 0 && lc_fd_recv(g->sock[1], &g->pidfd, MSG_DONTWAIT) < 0)
+		return lc_fail(err, EIO, "the container's holder is not known here");
+	p.fd = g->pidfd;
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			return lc_fail(err, errno, "poll: %m");
 	return 0;
 }
 
@@ -295,6 +316,7 @@ LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *op
 		r = pidfd < 0 ? lc_fail(err, errno, "dup: %m") : 0;
 	}
 	lc_container_free(c); /* detached: the holder stays */
+	g->sh->own_holder = r >= 0;
 	return publish(g, pidfd, r, err);
 }
 

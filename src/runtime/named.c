@@ -281,23 +281,16 @@ int lc_named_dir_fd(const lc_named *n)
 
 int lc_named_image_config(const lc_named *n, lc_image **ret_image, lc_error *err)
 {
-	bool switched;
-	int fd;
+	int fd = -1, r = 0;
 
 	if (n->image_fd >= 0) { /* the running instance's */
 		fd = fcntl(n->image_fd, F_DUPFD_CLOEXEC, 3);
 		if (fd < 0)
 			return lc_fail(err, errno, "dup: %m");
-		return lc_squash_image_config_fd(fd, n->image, ret_image, err);
+	} else {
+		r = lc_image_open_as(n->uid, n->gid, n->image, &fd, err);
 	}
-	switched = lc_fsids_become(n->uid, n->gid);
-	fd = open(n->image, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		fd = -errno;
-	lc_fsids_restore(switched);
-	if (fd < 0)
-		return lc_fail(err, -fd, "cannot open image '%s': %s", n->image, strerror(-fd));
-	return lc_squash_image_config_fd(fd, n->image, ret_image, err);
+	return r < 0 ? r : lc_squash_image_config_fd(fd, n->image, ret_image, err);
 }
 
 int lc_named_join(lc_named *n, int lifeline, int *ret_pidfd, lc_error *err)
@@ -368,20 +361,17 @@ LC_API int lc_named_copy_image(lc_named *n, const char *src, const char *cwd, lc
 	_cleanup_close_ int in = -1;
 	_cleanup_close_ int out = -1;
 	bool switched;
-	struct stat st;
-	int r = 0;
+	int r;
 
 	if (!err)
 		err = &local;
 	if (src[0] != '/' && cwd && asprintf(&path, "%s/%s", cwd, src) < 0)
 		return lc_fail(err, ENOMEM, "out of memory");
+	r = lc_image_open_as(n->uid, n->gid, path ? path : src, &in, err);
+	if (r < 0)
+		return r;
 	switched = lc_fsids_become(n->uid, n->gid);
-	in = open(path ? path : src, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode))
-		r = lc_fail(err, in < 0 ? errno : EINVAL, "cannot open image '%s': %s", src,
-			    in < 0 ? strerror(errno) : "not a regular file");
-	if (r >= 0)
-		r = lc_output_open_temp_at(n->dir_fd, NAMED_IMAGE, &tmp, &out, err);
+	r = lc_output_open_temp_at(n->dir_fd, NAMED_IMAGE, &tmp, &out, err);
 	lc_fsids_restore(switched);
 	if (r >= 0 && (r = copy_fd(in, out)) < 0)
 		lc_fail(err, -r, "cannot copy '%s' to %s: %s", src, n->image, strerror(-r));

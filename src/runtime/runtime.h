@@ -159,6 +159,9 @@ int lc_named_dir_fd(const lc_named *n);
 const char *lc_named_dir(const lc_named *n);
 /* The image's config, read from the file opened as the user. */
 int lc_named_image_config(const lc_named *n, lc_image **ret_image, lc_error *err);
+/* Open the image file @path as @uid/@gid (a root caller never follows a user's path as root);
+ * it must be a regular file. */
+int lc_image_open_as(uid_t uid, gid_t gid, const char *path, int *ret_fd, lc_error *err);
 /* Give the running instance (lc_named_state) the read end of a group's lifeline; on success
  * *@ret_pidfd is the instance's pidfd (moved out of @n). */
 int lc_named_join(lc_named *n, int lifeline, int *ret_pidfd, lc_error *err);

@@ -968,8 +968,25 @@ static int save_container(spank_t sp)
 	return 0;
 }
 
+/* Whether Slurm keeps this step in a cgroup of its own (proctrack/cgroup, task/cgroup), whose
+ * processes it kills when the step ends: the container's holder too, even while steps that
+ * joined the container still run. */
+static bool step_in_cgroup(void)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, "/step_") != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
 int remote_task_exit(spank_t sp)
 {
+	lc_error err = LC_ERROR_INIT;
 	int r = 0;
 
 	if (!st.enabled || ++st.exited_tasks != st.local_tasks)
@@ -978,6 +995,9 @@ int remote_task_exit(spank_t sp)
 		r = save_container(sp);
 	if (use_importer())
 		importer_release(sp);
+	/* the step that created a container ends after the steps that joined it */
+	if (step_in_cgroup() && lc_group_release(st.group, &err) < 0)
+		slurm_info(PLUGIN_NAME ": %s", lc_error_message(&err));
 	return r;
 }
 

@@ -590,6 +590,24 @@ check "... (no call)" test "$(grep -c ' get ' "$IMPORTER_LOG")" = "$gets"
 refused "--container-cache with an importer" "--container-cache cannot be used on this cluster: its importer" "$TORCH" --container-cache
 check "no leftovers" no_leftovers
 
+echo "# proctrack/cgroup: Slurm kills what a step leaves in its cgroup, the holder too"
+"$SLURM_SH/down.sh" >/dev/null 2>&1
+slurm_up SLURM_CGROUP=1
+CGDIR="$WORK/cg"; rm -rf "$CGDIR"; mkdir -p "$CGDIR"; chmod 777 "$CGDIR"
+is "steps run in cgroups of their own (seen from the host)" "in a step cgroup" sh -c 'grep -q /step_ /proc/self/cgroup && echo in a step cgroup'
+(usrun "$TORCH" --container-name=cg --container-mounts="$CGDIR:/cg" sh -c 'touch /cg/up; sleep 1; echo creator-done' \
+    >"$WORK/cg1.out" 2>&1; date +%s >"$CGDIR/creator.end") &
+wait_for test -e "$CGDIR/up"
+start="$(date +%s)"
+out="$(usrun --container-name=cg sh -c 'sleep 4; head -1 /bin/entry.sh' 2>&1)"
+wait
+check "a step that joined a container reads its image after the creating step's tasks are done ($out)" grep -qx '#!/bin/sh' <<<"$out"
+check "... the creating step ran ($(cat "$WORK/cg1.out"))" grep -qx creator-done "$WORK/cg1.out"
+check "... and ended only after it (the holder lived on: $(( $(cat "$CGDIR/creator.end") - start )) s)" \
+    test "$(( $(cat "$CGDIR/creator.end") - start ))" -ge 4
+check "no leftovers (processes)" wait_for test -z "$(user_procs)"
+rm -rf "${RUNTIME:?}/$USER_UID"/pyxis_*
+
 echo "# job_container/tmpfs: the job's private /tmp"
 "$SLURM_SH/down.sh" >/dev/null 2>&1
 GC_BASE=/var/lib/lc-itest-gc # the node cache on a small filesystem, for its GC

@@ -89,6 +89,23 @@ START_TEST(first_locker_creates)
 }
 END_TEST
 
+/* A group that made no container (its creator failed) has no holder to wait for: release hangs
+ * up and returns at once, also twice. */
+START_TEST(release_without_container_returns)
+{
+	lc_group *g = NULL;
+	lc_error err = LC_ERROR_INIT;
+	char msg[512] = "";
+
+	ck_assert_int_eq(lc_group_new(&g, NULL), 0);
+	ck_assert_int_eq(child_lock(g, msg, sizeof(msg)), 1);
+	lc_group_fail(g, NULL);
+	ck_assert_int_eq(lc_group_release(g, &err), 0);
+	ck_assert_int_eq(lc_group_release(g, &err), 0);
+	lc_group_free(g);
+}
+END_TEST
+
 static bool env_has(char **env, const char *kv)
 {
 	for (; env && *env; env++)
@@ -288,6 +305,7 @@ int main(void)
 	tcase_add_test(tc, creator_death_is_reported);
 	tcase_add_test(tc, creator_failure_is_reported);
 	tcase_add_test(tc, first_locker_creates);
+	tcase_add_test(tc, release_without_container_returns);
 	tcase_add_test(tc, task_env_follows_pyxis);
 	tcase_add_test(tc, task_env_pytorch);
 	tcase_add_test(tc, hostlist_first_host);
