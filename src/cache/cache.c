@@ -260,6 +260,16 @@ static int open_ref_file(const char *user_dir, const char *reference, int *ret_d
 	return r < 0 ? r : open_dir(user_dir, ret_dir, err);
 }
 
+/* The record @file under @dir already names @name. */
+static bool records(int dir, const char *file, const char *name)
+{
+	_cleanup_close_ int fd = openat(dir, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	char buf[256];
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+
+	return n >= 0 && (size_t)n == strlen(name) && !memcmp(buf, name, (size_t)n);
+}
+
 LC_API int lc_cache_remember(const char *user_dir, const char *reference, const char *name,
 			     lc_error *err)
 {
@@ -270,6 +280,8 @@ LC_API int lc_cache_remember(const char *user_dir, const char *reference, const 
 
 	if (!err)
 		err = &local;
+	if (r >= 0 && records(dir, file, name))
+		return 0; /* the warm path: nothing to write, nothing to sync */
 	if (r >= 0 && asprintf(&tmp, "%s.%d", file, (int)getpid()) < 0)
 		r = lc_fail(err, ENOMEM, "out of memory");
 	if (r < 0)

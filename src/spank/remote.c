@@ -128,6 +128,22 @@ static void remove_under(const char *dir, const char *name)
 	close(fd);
 }
 
+/* A step's own name (pyxis_<jobid>.<stepid>) holds only its lock and socket; anything else
+ * there is a container the user named so, which stays. */
+static bool only_step_name(int parent_fd, const char *name)
+{
+	DIR *d = lc_opendir_at(parent_fd, name);
+	struct dirent *de;
+	bool only = d != NULL;
+
+	while (only && (de = readdir(d)))
+		only = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		       !strcmp(de->d_name, ".lock") || !strcmp(de->d_name, "sock");
+	if (d)
+		closedir(d);
+	return only;
+}
+
 /* <runtime_path>/<uid>: where the step's directories and the names are. */
 static void user_runtime_dir(char *buf, size_t size)
 {
@@ -650,8 +666,7 @@ static uint32_t container_flags(void)
 	return (args.writable == 1 ? LC_CONTAINER_RW : 0) |
 	       (args.remap_root == 1 ? LC_CONTAINER_REMAP_ROOT : 0) |
 	       (args.mount_home == 1 ? LC_CONTAINER_MOUNT_HOME : 0) | args.unshare |
-	       (st.cfg->kernel_squashfs ? LC_CONTAINER_KERNEL_SQUASHFS : 0) |
-	       (args.name ? 0 : LC_CONTAINER_VOLATILE_UPPER) | LC_CONTAINER_HOST_TMP;
+	       (st.cfg->kernel_squashfs ? LC_CONTAINER_KERNEL_SQUASHFS : 0) | LC_CONTAINER_HOST_TMP;
 }
 
 /* "NAME=value" for each --container-env name the job sets: the host's value wins. */
@@ -699,6 +714,8 @@ static int start_container(spank_t sp, const char *image, int hold_fd, lc_named 
 	o.image = image;
 	o.hold_fd = hold_fd;
 	o.named = named;
+	if (named && !args.name) /* the step's own name: joinable, its writes on the tmpfs */
+		o.flags |= LC_CONTAINER_VOLATILE_UPPER;
 	o.named_instance = st.separate_instance ? st.step_name : NULL;
 	if (r >= 0) {
 		lc_ctx_set_log(ctx, library_log, LC_LOG_DEBUG, NULL);
@@ -734,6 +751,8 @@ static int create_container(spank_t sp, lc_error *err)
 		r = import_announced(sp, NULL, &imported, err);
 	if (r >= 0)
 		r = lc_named_open(st.named_dir, st.uid, st.gid, &self, err);
+	if (r >= 0 && lc_named_state(self, NULL) != LC_NAMED_ABSENT)
+		self = lc_named_free(self); /* a container the user named so: not the step's */
 	if (r >= 0)
 		r = start_container(sp, imported ? imported : args.image, cache_lock, self, false,
 				    err);
@@ -1012,7 +1031,12 @@ static void remove_step_name(void)
 		return;
 	user_runtime_dir(path, sizeof(path));
 	if (!args.name) {
-		remove_under(path, st.ename);
+		int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd >= 0 && only_step_name(fd, st.ename))
+			remove_under(path, st.ename);
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
 	snprintf(work, sizeof(work), "work.%s", st.step_name);
@@ -1047,8 +1071,8 @@ static bool is_step_of(const char *name, uint32_t jobid)
 
 /* A directory the job's epilog removes: the job's named containers (pyxis_<jobid>_*) with
  * container_scope=job, and what killed steps left: their directories (<jobid>.<stepid>) and
- * names (pyxis_<jobid>.<stepid>). */
-static bool job_leftover(const char *name, uint32_t jobid, bool scope_job)
+ * names (pyxis_<jobid>.<stepid>, unless a container the user named so is there). */
+static bool job_leftover(int dir_fd, const char *name, uint32_t jobid, bool scope_job)
 {
 	char prefix[32];
 	size_t len = (size_t)snprintf(prefix, sizeof(prefix), "pyxis_%u_", jobid);
@@ -1056,7 +1080,8 @@ static bool job_leftover(const char *name, uint32_t jobid, bool scope_job)
 	if (scope_job && !strncmp(name, prefix, len))
 		return true;
 	return is_step_of(name, jobid) ||
-	       (!strncmp(name, "pyxis_", 6) && is_step_of(name + 6, jobid));
+	       (!strncmp(name, "pyxis_", 6) && is_step_of(name + 6, jobid) &&
+		only_step_name(dir_fd, name));
 }
 
 /* The job's leftovers in runtime_path/<uid>; -1 when one stays. */
@@ -1079,7 +1104,7 @@ static int remove_job_containers(const plugin_config *cfg, uid_t uid, uint32_t j
 	while ((de = readdir(d))) {
 		int r;
 
-		if (!job_leftover(de->d_name, jobid, cfg->scope_job))
+		if (!job_leftover(dirfd(d), de->d_name, jobid, cfg->scope_job))
 			continue;
 		r = lc_rm_rf_at(dirfd(d), de->d_name);
 		if (r < 0 && r != -ENOENT) {

@@ -487,6 +487,19 @@ check "... and its name goes with it" wait_for test ! -e "$UNNAMED"
 refused "... so it cannot be joined any more" "a container with name \"pyxis_$JS_ID\" does not exist, and --container-image is not set" \
     --container-name="$JS_ID"
 check "... (and that left nothing)" test ! -e "$UNNAMED"
+cat >"$WORK/job/like-a-step.sh" <<EOF
+#!/bin/sh
+srun --container-image=$SAVED --container-name=\$SLURM_JOB_ID.1 --container-writable sh -c 'echo kept >/workspace/like-a-step'
+srun --container-image=$SAVED sh -c "echo unnamed-ran"
+srun --container-name=\$SLURM_JOB_ID.1 cat /workspace/like-a-step
+EOF
+jobid="$(cd "$WORK/job" && runuser -u lctest -- env SLURM_CONF="$SLURM_CONF" sbatch --parsable -o like-a-step.out like-a-step.sh)"
+for _ in $(seq 150); do [ -z "$(squeue -h -j "$jobid" 2>/dev/null)" ] && break; sleep 0.2; done
+check "a container the user named like a step (JOBID.1) survives step JOBID.1 ($(tr '\n' ' ' <"$WORK/job/like-a-step.out"))" \
+    grep -qx kept "$WORK/job/like-a-step.out"
+check "... which ran" grep -qx unnamed-ran "$WORK/job/like-a-step.out"
+check "... and the job's epilog (the job has left squeue)" test -f "$RUNTIME/$USER_UID/pyxis_$jobid.1/upper/workspace/like-a-step"
+rm -rf "$RUNTIME/$USER_UID/pyxis_$jobid.1"
 
 echo "# named containers: two jobs at once, kill -9"
 rm -f "$WORK/race."*
