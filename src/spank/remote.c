@@ -47,7 +47,6 @@ static struct {
 	 * other steps join it: <runtime_path>/<uid>/<ename> */
 	char *named_dir;
 	char ename[256];             /* pyxis_NAME, or pyxis_<jobid>_NAME in job scope */
-	bool separate_instance;      /* no_exec beside a running one: work.<step> */
 	int64_t import_ms, setup_ms; /* the creator's, for the timings line */
 	char import_timings[256];
 	bool entrypoint, created;
@@ -698,10 +697,15 @@ static void fill_opts(lc_container_opts *o, lc_group_opts *g, char **overrides)
 	g->env_overrides = (const char *const *)overrides;
 }
 
-/* A new container from @image for the group, or with @attach the running instance of @named;
- * the holder keeps @hold_fd. */
-static int start_container(spank_t sp, const char *image, int hold_fd, lc_named *named, bool attach,
-			   lc_error *err)
+enum start_mode {
+	START_NEW,      /* a new container (with @named: the name's instance) */
+	START_JOIN,     /* join the running instance of @named */
+	START_SEPARATE, /* no_exec beside a running one: its own work.<step> */
+};
+
+/* A container from @image for the group, as @mode says; the holder keeps @hold_fd. */
+static int start_container(spank_t sp, const char *image, int hold_fd, lc_named *named,
+			   enum start_mode mode, lc_error *err)
 {
 	lc_container_opts o = LC_CONTAINER_OPTS_INIT;
 	lc_group_opts g = LC_GROUP_OPTS_INIT;
@@ -716,10 +720,10 @@ static int start_container(spank_t sp, const char *image, int hold_fd, lc_named 
 	o.named = named;
 	if (named && !args.name) /* the step's own name: joinable, its writes on the tmpfs */
 		o.flags |= LC_CONTAINER_VOLATILE_UPPER;
-	o.named_instance = st.separate_instance ? st.step_name : NULL;
+	o.named_instance = mode == START_SEPARATE ? st.step_name : NULL;
 	if (r >= 0) {
 		lc_ctx_set_log(ctx, library_log, LC_LOG_DEBUG, NULL);
-		if (attach) {
+		if (mode == START_JOIN) {
 			r = lc_group_attach(st.group, ctx, named, &o, &g, err);
 		} else {
 			r = lc_group_create(st.group, ctx, &o, &g, &log, err);
@@ -754,8 +758,8 @@ static int create_container(spank_t sp, lc_error *err)
 	if (r >= 0 && lc_named_state(self, NULL) != LC_NAMED_ABSENT)
 		self = lc_named_free(self); /* a container the user named so: not the step's */
 	if (r >= 0)
-		r = start_container(sp, imported ? imported : args.image, cache_lock, self, false,
-				    err);
+		r = start_container(sp, imported ? imported : args.image, cache_lock, self,
+				    START_NEW, err);
 	else
 		lc_group_fail(st.group, err);
 	lc_named_free(self);
@@ -834,23 +838,24 @@ static int named_check_attach(lc_named *n, lc_error *err)
 static int named_container(spank_t sp, lc_error *err)
 {
 	lc_named *n = NULL;
-	bool attach = false;
+	enum start_mode mode;
 	int r = lc_named_open(st.named_dir, st.uid, st.gid, &n, err), state = 0;
 
 	if (r >= 0)
 		r = state = lc_named_state(n, err);
 	if (r >= 0)
 		r = named_check_flag(state, err);
-	attach = state == LC_NAMED_RUNNING && args.name_flag != NAME_NO_EXEC;
-	st.separate_instance = state == LC_NAMED_RUNNING && !attach;
-	if (r >= 0 && attach)
+	mode = state != LC_NAMED_RUNNING        ? START_NEW
+	       : args.name_flag == NAME_NO_EXEC ? START_SEPARATE
+						: START_JOIN;
+	if (r >= 0 && mode == START_JOIN)
 		r = named_check_attach(n, err);
 	else if (r >= 0 && state == LC_NAMED_ABSENT)
 		r = named_image(sp, n, err);
 	else if (r >= 0)
 		slurm_verbose(PLUGIN_NAME ": reusing existing container filesystem: %s", st.ename);
 	if (r >= 0)
-		r = start_container(sp, lc_named_image(n), -1, n, attach, err);
+		r = start_container(sp, lc_named_image(n), -1, n, mode, err);
 	else
 		lc_group_fail(st.group, err);
 	if (r < 0 && state == LC_NAMED_ABSENT && n) /* a failed creation leaves nothing */

@@ -39,7 +39,7 @@ cleanup_hooks+=("rm -f '$USER_HOME/lc-home-marker' /tmp/lc-itest-hostmark /tmp/l
 echo "# a PyTorch-like image (busybox, PYTORCH_VERSION and an entrypoint in its config)"
 mkdir -p "$WORK/torch/rootfs/bin" "$WORK/torch/rootfs/etc" "$WORK/torch/rootfs/workspace"
 cp /bin/busybox "$WORK/torch/rootfs/bin/busybox"
-for a in sh env cat id echo pwd ls readlink sleep touch grep wc sort uniq mkdir rm test tr; do
+for a in sh env cat id echo pwd ls readlink sleep touch grep wc sort uniq mkdir rm test tr true; do
     ln -sf busybox "$WORK/torch/rootfs/bin/$a"
 done
 cat >"$WORK/torch/rootfs/bin/entry.sh" <<'EOF'
