@@ -523,6 +523,7 @@ LC_API lc_group *lc_group_free(lc_group *g);
  * has ended, which is when every group that joined the container is done too. For callers
  * whose process tracking kills what a group leaves behind (Slurm's proctrack/cgroup kills the
  * holder with its step): the step that created a container ends after the steps that joined it.
+ * NULL-safe.
  */
 LC_API int lc_group_release(lc_group *g, lc_error *err);
 

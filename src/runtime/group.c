@@ -104,6 +104,8 @@ LC_API int lc_group_release(lc_group *g, lc_error *err)
 
 	if (!err)
 		err = &local;
+	if (!g)
+		return 0;
 	lc_closep(&g->lifeline[1]);
 	if (!g->sh->own_holder || g->sh->state != GROUP_READY)
 		return 0; /* nothing made here: the hangup is all */

@@ -103,6 +103,7 @@ START_TEST(release_without_container_returns)
 	ck_assert_int_eq(lc_group_release(g, &err), 0);
 	ck_assert_int_eq(lc_group_release(g, &err), 0);
 	lc_group_free(g);
+	ck_assert_int_eq(lc_group_release(NULL, &err), 0);
 }
 END_TEST
 
