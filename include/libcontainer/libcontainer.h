@@ -496,6 +496,10 @@ LC_API int lc_named_reset(lc_named *n, lc_error *err);
 /** Copy the squashfs file @src (opened as the user; relative: from @cwd, NULL: the current
  *  directory) to be the image, atomically. */
 LC_API int lc_named_copy_image(lc_named *n, const char *src, const char *cwd, lc_error *err);
+/** The name @name under @dir_fd (AT_FDCWD: a path) holds nothing but what an instance with
+ *  LC_CONTAINER_VOLATILE_UPPER makes (its lock and socket): no image, no writable layer. False
+ *  when it cannot be read. Opened without following a link. */
+LC_API bool lc_named_is_volatile_at(int dir_fd, const char *name);
 /** Remove the name altogether (a failed creation leaves nothing); those waiting for its lock
  *  then find it absent. */
 LC_API int lc_named_remove(lc_named *n, lc_error *err);
@@ -674,12 +678,14 @@ LC_API int lc_cache_use(const char *image_path, uid_t uid, gid_t gid, int *ret_l
 			lc_error *err);
 
 /**
- * Mark the entry @name (pyxis_cache_u<uid>_<hash>) in use by job @jobid until
+ * Mark the entry of @image_path (as lc_cache_use() takes it; the entry must be one of @uid's,
+ * pyxis_cache_u<uid>_<hash>) in use by job @jobid until
  * lc_cache_job_done(@jobid), so the GC keeps it between the job's steps too (a step's lock from
  * lc_cache_use() lasts only as long as the step). Root only: the marks are root's, under
  * @base/.jobs/<boot_id>/<jobid>/; marks of an earlier boot are stale and the GC removes them.
  */
-LC_API int lc_cache_job_hold(const char *base, uint32_t jobid, const char *name, lc_error *err);
+LC_API int lc_cache_job_hold(const char *base, uint32_t jobid, const char *image_path, uid_t uid,
+			     lc_error *err);
 /** The job ended (its epilog): its marks go. Nothing marked is not an error. */
 LC_API int lc_cache_job_done(const char *base, uint32_t jobid, lc_error *err);
 

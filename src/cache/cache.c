@@ -35,7 +35,7 @@ LC_API int lc_cache_entry_name(const char *reference, const char *digest, uid_t 
 	lc_error local = LC_ERROR_INIT;
 	_cleanup_free_ char *key = NULL;
 	lc_ref *ref = NULL;
-	char hash[72];
+	char hash[72], user[16], name[128];
 	int r;
 
 	if (!err)
@@ -51,10 +51,31 @@ LC_API int lc_cache_entry_name(const char *reference, const char *digest, uid_t 
 		return lc_fail(err, ENOMEM, "out of memory");
 	lc_sha256_digest(key, strlen(key), hash);
 	/* "sha256:" + hex: keep HASH_HEX hex digits */
-	if (asprintf(ret_name, LC_CACHE_ENTRY_PREFIX "u%u_%.*s", (unsigned)uid, HASH_HEX,
-		     hash + 7) < 0)
+	snprintf(user, sizeof(user), "%u", (unsigned)uid);
+	if (!lc_cache_entry_format(name, sizeof(name), user, hash + 7, HASH_HEX) ||
+	    !(*ret_name = strdup(name)))
 		return lc_fail(err, ENOMEM, "out of memory");
 	return 0;
+}
+
+bool lc_cache_entry_format(char *buf, size_t size, const char *uid, const char *hash,
+			   size_t hash_len)
+{
+	int n = snprintf(buf, size, LC_CACHE_ENTRY_PREFIX "u%s_%.*s", uid, (int)hash_len, hash);
+
+	return n >= 0 && (size_t)n < size;
+}
+
+char *lc_cache_entry_dir(const char *image_path)
+{
+	char *entry = strdup(image_path), *slash = entry ? strrchr(entry, '/') : NULL;
+
+	if (!slash || slash == entry) {
+		free(entry);
+		return NULL;
+	}
+	*slash = '\0';
+	return entry;
 }
 
 /* The <hash> part of an entry's name. */
@@ -219,16 +240,14 @@ LC_API int lc_cache_use(const char *image_path, uid_t uid, gid_t gid, int *ret_l
 			lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;
-	_cleanup_free_ char *entry = strdup(image_path);
-	char *slash = entry ? strrchr(entry, '/') : NULL;
+	_cleanup_free_ char *entry = lc_cache_entry_dir(image_path);
 	bool switched;
 	int r;
 
 	if (!err)
 		err = &local;
-	if (!slash || slash == entry)
+	if (!entry)
 		return lc_fail(err, EINVAL, "not a cache entry: %s", image_path);
-	*slash = '\0';
 	switched = lc_fsids_become(uid, gid);
 	r = use_entry(entry, ret_lock_fd, err);
 	lc_fsids_restore(switched);

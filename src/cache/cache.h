@@ -13,6 +13,14 @@
 #define LC_CACHE_IMAGE "image.sqsh"
 #define LC_CACHE_REF_PREFIX ".pyxis_cache_ref_"
 
+/* An entry's name, "pyxis_cache_u<uid>_<hash>" (@hash_len bytes of @hash; 0: the prefix of the
+ * user's entries), into @buf; false when it does not fit. */
+bool lc_cache_entry_format(char *buf, size_t size, const char *uid, const char *hash,
+			   size_t hash_len);
+/* The entry directory of @image_path ("<user dir>/<entry>/image.sqsh"), a new string; NULL
+ * when it has none or memory runs out. */
+char *lc_cache_entry_dir(const char *image_path);
+
 /* Open (creating it, never through a link) and flock @name under @dir_fd; -errno. */
 int lc_cache_lock_at(int dir_fd, const char *name, int how, int *ret_fd);
 

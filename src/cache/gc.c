@@ -80,8 +80,7 @@ static bool entry_there(int user_fd, const char *user, const char *hash, size_t 
 	char name[NAME_MAX + 1];
 	struct stat st;
 
-	if ((size_t)snprintf(name, sizeof(name), LC_CACHE_ENTRY_PREFIX "u%s_%.*s", user,
-			     (int)hash_len, hash) >= sizeof(name))
+	if (!lc_cache_entry_format(name, sizeof(name), user, hash, hash_len))
 		return false;
 	return fstatat(user_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }

@@ -69,23 +69,35 @@ static int open_boot_dir(int base_fd, bool make, int *ret_fd)
 	return r < 0 ? r : root_dir_at(jobs, boot, make, ret_fd);
 }
 
-static bool is_entry_name(const char *name)
+/* The name of the entry directory @entry_dir when it is one of @uid's entries, else NULL. */
+static const char *own_entry(const char *entry_dir, uid_t uid)
 {
-	return !strncmp(name, LC_CACHE_ENTRY_PREFIX, strlen(LC_CACHE_ENTRY_PREFIX)) &&
-	       !strchr(name, '/') && strlen(name) < NAME_MAX;
+	const char *slash = entry_dir ? strrchr(entry_dir, '/') : NULL;
+	const char *name = slash ? slash + 1 : entry_dir;
+	char user[16], prefix[64];
+
+	snprintf(user, sizeof(user), "%u", (unsigned)uid);
+	if (!name || !lc_cache_entry_format(prefix, sizeof(prefix), user, "", 0) ||
+	    strncmp(name, prefix, strlen(prefix)) || strlen(name) >= NAME_MAX)
+		return NULL;
+	return name;
 }
 
-LC_API int lc_cache_job_hold(const char *base, uint32_t jobid, const char *name, lc_error *err)
+LC_API int lc_cache_job_hold(const char *base, uint32_t jobid, const char *image_path, uid_t uid,
+			     lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;
 	_cleanup_close_ int base_fd = -1, boot = -1, job = -1, mark = -1;
+	_cleanup_free_ char *entry = image_path ? lc_cache_entry_dir(image_path) : NULL;
+	const char *name = own_entry(entry, uid);
 	char id[16];
 	int r;
 
 	if (!err)
 		err = &local;
-	if (!name || !is_entry_name(name))
-		return lc_fail(err, EINVAL, "not a cache entry: %s", name ? name : "(none)");
+	if (!name)
+		return lc_fail(err, EINVAL, "not one of the user's cache entries: %s",
+			       image_path ? image_path : "(none)");
 	if (geteuid() != 0)
 		return lc_fail(err, EPERM, "only root marks the entries of jobs");
 	snprintf(id, sizeof(id), "%u", jobid);

@@ -323,6 +323,20 @@ LC_API int lc_named_reset(lc_named *n, lc_error *err)
 	return 0;
 }
 
+LC_API bool lc_named_is_volatile_at(int dir_fd, const char *name)
+{
+	DIR *d = lc_opendir_at(dir_fd, name);
+	struct dirent *de;
+	bool only = d != NULL;
+
+	while (only && (de = readdir(d)))
+		only = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		       !strcmp(de->d_name, ".lock") || !strcmp(de->d_name, "sock");
+	if (d)
+		closedir(d);
+	return only;
+}
+
 LC_API int lc_named_remove(lc_named *n, lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;

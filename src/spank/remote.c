@@ -127,22 +127,6 @@ static void remove_under(const char *dir, const char *name)
 	close(fd);
 }
 
-/* A step's own name (pyxis_<jobid>.<stepid>) holds only its lock and socket; anything else
- * there is a container the user named so, which stays. */
-static bool only_step_name(int parent_fd, const char *name)
-{
-	DIR *d = lc_opendir_at(parent_fd, name);
-	struct dirent *de;
-	bool only = d != NULL;
-
-	while (only && (de = readdir(d)))
-		only = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		       !strcmp(de->d_name, ".lock") || !strcmp(de->d_name, "sock");
-	if (d)
-		closedir(d);
-	return only;
-}
-
 /* <runtime_path>/<uid>: where the step's directories and the names are. */
 static void user_runtime_dir(char *buf, size_t size)
 {
@@ -595,23 +579,11 @@ static void cache_gc(void)
 			      res.evicted, res.busy, res.stale_fills, res.stale_records);
 }
 
-/* Mark the entry of @image_path (.../<uid>/<entry>/image.sqsh, what the helper named) in use by
- * the job until its epilog, before the step locks it: the GC keeps it between steps too. Only
- * one of the user's own entries: the helper runs as the user. */
+/* Mark the entry of @image_path (what the helper named: only one of the user's own) in use by
+ * the job until its epilog, before the step locks it: the GC keeps it between steps too. */
 static int hold_entry(const char *image_path, lc_error *err)
 {
-	_cleanup_free_ char *entry = strdup(image_path);
-	char *slash = entry ? strrchr(entry, '/') : NULL, prefix[32];
-	const char *name;
-
-	if (!slash)
-		return lc_fail(err, ENOMEM, "out of memory");
-	*slash = '\0';
-	name = strrchr(entry, '/') ? strrchr(entry, '/') + 1 : entry;
-	snprintf(prefix, sizeof(prefix), "pyxis_cache_u%u_", (unsigned)st.uid);
-	if (strncmp(name, prefix, strlen(prefix)))
-		return lc_fail(err, EINVAL, "not one of the user's cache entries: %s", image_path);
-	return lc_cache_job_hold(st.cfg->cache_data_path, st.jobid, name, err);
+	return lc_cache_job_hold(st.cfg->cache_data_path, st.jobid, image_path, st.uid, err);
 }
 
 /* The image from the node cache, locked shared (the holder keeps *@ret_lock) and marked for the
@@ -1036,12 +1008,9 @@ static void remove_step_name(void)
 		return;
 	user_runtime_dir(path, sizeof(path));
 	if (!args.name) {
-		int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-		if (fd >= 0 && only_step_name(fd, st.ename))
+		/* the step's own name holds only that; else it is a container the user named so */
+		if (lc_named_is_volatile_at(AT_FDCWD, st.named_dir))
 			remove_under(path, st.ename);
-		if (fd >= 0)
-			close(fd);
 		return;
 	}
 	snprintf(work, sizeof(work), "work.%s", st.step_name);
@@ -1086,7 +1055,7 @@ static bool job_leftover(int dir_fd, const char *name, uint32_t jobid, bool scop
 		return true;
 	return is_step_of(name, jobid) ||
 	       (!strncmp(name, "pyxis_", 6) && is_step_of(name + 6, jobid) &&
-		only_step_name(dir_fd, name));
+		lc_named_is_volatile_at(dir_fd, name));
 }
 
 /* The job's leftovers in runtime_path/<uid>; -1 when one stays. */
