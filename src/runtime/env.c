@@ -235,3 +235,8 @@ void lc_user_free(lc_user *u)
 	free(u->groups);
 	*u = (lc_user){0};
 }
+
+int lc_user_become(const lc_user *u)
+{
+	return u->uid == 0 ? 0 : lc_become_user(u->uid, u->gid, u->groups, (size_t)u->n_groups);
+}

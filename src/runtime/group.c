@@ -375,12 +375,7 @@ LC_API int lc_group_enter(lc_group *g, const char *workdir, lc_error *err)
 	r = lc_seccomp_prog_new(&prog, err);
 	if (r < 0)
 		return r;
-	if (setns(g->pidfd, g->sh->ns_flags) < 0)
-		r = lc_fail(err, errno, "couldn't join the container's namespaces: %m");
-	else if (chdir(dir) < 0)
-		r = lc_fail(err, errno, "couldn't chdir to %s: %m", dir);
-	else if ((r = lc_seccomp_install(prog)) < 0)
-		lc_fail(err, -r, "seccomp filter failed: %s", strerror(-r));
+	r = lc_container_join(g->pidfd, g->sh->ns_flags, dir, prog, err);
 	lc_seccomp_prog_free(prog);
 	if (r >= 0)
 		__atomic_add_fetch(&g->sh->entered, 1, __ATOMIC_SEQ_CST);

@@ -15,10 +15,14 @@
  * An instance that keeps its writable layer on its tmpfs (LC_CONTAINER_VOLATILE_UPPER: a Slurm
  * step's unnamed container) has only .lock and sock there.
  *
+ * This file owns the layout and both ends of the socket's protocol: the caller's (open, state,
+ * join) and the holder's (the instance's layers, listening and serving joiners).
+ *
  * A root caller touches the directory with the user's filesystem ids, so a user's link or
  * permissions there never make root do what the user could not.
  */
 #include <dirent.h>
+#include <poll.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/pidfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,6 +42,10 @@
 #include "runtime.h"
 
 #define NAMED_IMAGE "image.sqsh"
+#define NAMED_UPPER "upper"
+#define NAMED_WORK "work"
+#define NAMED_LOCK ".lock"
+#define NAMED_SOCK "sock"
 #define ATTACH_TIMEOUT_S 30
 
 struct lc_named {
@@ -69,11 +78,11 @@ static int open_dir(lc_named *n, lc_error *err)
 	if (r >= 0 && (fstat(n->dir_fd, &st) < 0 || st.st_uid != n->uid || (st.st_mode & 022)))
 		r = lc_fail(err, EPERM, "%s is not the user's own directory", n->dir);
 	if (r >= 0) {
-		n->lock_fd = openat(n->dir_fd, ".lock",
+		n->lock_fd = openat(n->dir_fd, NAMED_LOCK,
 				    O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 		if (n->lock_fd < 0 || fstat(n->lock_fd, &st) < 0 || !S_ISREG(st.st_mode))
 			r = lc_fail(err, n->lock_fd < 0 ? errno : EINVAL,
-				    "cannot open %s/.lock: %s", n->dir,
+				    "cannot open %s/" NAMED_LOCK ": %s", n->dir,
 				    n->lock_fd < 0 ? strerror(errno) : "not a file");
 	}
 	lc_fsids_restore(switched);
@@ -86,7 +95,7 @@ static int lock(lc_named *n, lc_error *err)
 	while (flock(n->lock_fd, LOCK_EX) < 0)
 		if (errno != EINTR)
 			return lc_fail(err, errno, "cannot lock %s: %m", n->dir);
-	return lc_fd_is_at(n->lock_fd, n->dir_fd, ".lock");
+	return lc_fd_is_at(n->lock_fd, n->dir_fd, NAMED_LOCK);
 }
 
 LC_API int lc_named_open(const char *dir, uid_t uid, gid_t gid, lc_named **ret_named, lc_error *err)
@@ -180,10 +189,10 @@ static pid_t pidfd_pid(int pidfd)
 	return pid;
 }
 
-/* "/proc/self/fd/N/NAME": a path in the directory, short whatever the directory's length. */
-static void dir_path(const lc_named *n, const char *name, char *buf, size_t size)
+/* "/proc/self/fd/N/NAME": a path in the directory @dir_fd, short whatever its length. */
+static void dir_fd_path(int dir_fd, const char *name, char *buf, size_t size)
 {
-	snprintf(buf, size, "/proc/self/fd/%d/%s", n->dir_fd, name);
+	snprintf(buf, size, "/proc/self/fd/%d/%s", dir_fd, name);
 }
 
 /* Connect to the instance's socket as the user; -ENOENT/-ECONNREFUSED: none listens. */
@@ -195,7 +204,7 @@ static int connect_instance(lc_named *n)
 
 	if (fd < 0)
 		return -errno;
-	dir_path(n, "sock", addr.sun_path, sizeof(addr.sun_path));
+	dir_fd_path(n->dir_fd, NAMED_SOCK, addr.sun_path, sizeof(addr.sun_path));
 	switched = lc_fsids_become(n->uid, n->gid);
 	r = connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ? -errno : 0;
 	lc_fsids_restore(switched);
@@ -293,6 +302,161 @@ int lc_named_image_config(const lc_named *n, lc_image **ret_image, lc_error *err
 	return r < 0 ? r : lc_squash_image_config_fd(fd, n->image, ret_image, err);
 }
 
+/* ---------------------------------------------------------------- the holder's side */
+
+int lc_named_dir_reopen(int dir_fd, const char *path, lc_error *err)
+{
+	struct stat before, now;
+	int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0 || fstat(dir_fd, &before) < 0 || fstat(fd, &now) < 0 ||
+	    before.st_dev != now.st_dev || before.st_ino != now.st_ino) {
+		if (fd >= 0)
+			close(fd);
+		return lc_fail(err, EBUSY, "%s changed while the container started", path);
+	}
+	if (dup3(fd, dir_fd, O_CLOEXEC) < 0) {
+		close(fd);
+		return lc_fail(err, errno, "dup3: %m");
+	}
+	close(fd);
+	return 0;
+}
+
+/* The overlay work directory of @instance (NULL: the name's own instance). */
+static void work_name(const char *instance, char *buf, size_t size)
+{
+	snprintf(buf, size, NAMED_WORK "%s%s", instance ? "." : "", instance ? instance : "");
+}
+
+int lc_named_overlay_layers(int dir_fd, const char *instance, char *buf, size_t size, lc_error *err)
+{
+	char work[NAME_MAX + 1], upper_path[64], work_path[64 + NAME_MAX];
+
+	work_name(instance, work, sizeof(work));
+	if ((mkdirat(dir_fd, NAMED_UPPER, 0755) < 0 && errno != EEXIST) ||
+	    (mkdirat(dir_fd, work, 0755) < 0 && errno != EEXIST))
+		return lc_fail(err, errno, "cannot make the container's writable layer: %m");
+	dir_fd_path(dir_fd, NAMED_UPPER, upper_path, sizeof(upper_path));
+	dir_fd_path(dir_fd, work, work_path, sizeof(work_path));
+	snprintf(buf, size, "upperdir=%s,workdir=%s", upper_path, work_path);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- the instance's side */
+
+int lc_named_server_listen(lc_named_server *s, int dir_fd, int image_fd, lc_error *err)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+
+	s->dir_fd = dir_fd;
+	dir_fd_path(dir_fd, NAMED_SOCK, addr.sun_path, sizeof(addr.sun_path));
+	s->lock_fd = openat(dir_fd, NAMED_LOCK, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	s->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	s->share_fd = fcntl(image_fd, F_DUPFD_CLOEXEC, 3);
+	if (s->lock_fd < 0 || s->listen_fd < 0 || s->share_fd < 0)
+		return lc_fail(err, errno, "cannot set the named container up: %m");
+	if (unlinkat(dir_fd, NAMED_SOCK, 0) < 0 && errno != ENOENT)
+		return lc_fail(err, errno, "cannot remove the old socket: %m");
+	if (bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(s->listen_fd, 128) < 0)
+		return lc_fail(err, errno, "cannot listen on the named container's socket: %m");
+	return 0;
+}
+
+#define WATCH_MAX 4096
+
+/* What the instance polls: [0] its socket, then lifelines and new connections. */
+typedef struct watches {
+	struct pollfd fd[WATCH_MAX];
+	bool conn[WATCH_MAX]; /* a connection that has not sent its lifeline yet */
+	size_t n;
+} watches;
+
+static void watch_add(watches *w, int fd, bool conn)
+{
+	if (w->n == WATCH_MAX) {
+		close(fd);
+		return;
+	}
+	w->fd[w->n] = (struct pollfd){.fd = fd, .events = POLLIN};
+	w->conn[w->n++] = conn;
+}
+
+static void watch_drop(watches *w, size_t i)
+{
+	close(w->fd[i].fd);
+	w->n--;
+	w->fd[i] = w->fd[w->n];
+	w->conn[i] = w->conn[w->n];
+}
+
+/* A new connection gets our pidfd, namespace flags and image. */
+static void serve_accept(const lc_named_server *s, int self_pidfd, int ns_flags, watches *w)
+{
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (lc_fd_send(fd, self_pidfd, 'P', MSG_DONTWAIT) < 0 ||
+	    send(fd, &ns_flags, sizeof(ns_flags), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+		sizeof(ns_flags) ||
+	    lc_fd_send(fd, s->share_fd, 'I', MSG_DONTWAIT) < 0) {
+		close(fd);
+		return;
+	}
+	watch_add(w, fd, true);
+}
+
+/* A connection sends the lifeline of the group that joins, which takes its place. */
+static void serve_conn(watches *w, size_t i, short events)
+{
+	int lifeline = -1;
+
+	if (!(events & POLLIN) || lc_fd_recv(w->fd[i].fd, &lifeline, MSG_DONTWAIT) < 0) {
+		watch_drop(w, i);
+		return;
+	}
+	(void)!send(w->fd[i].fd, "K", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(w->fd[i].fd);
+	w->fd[i] = (struct pollfd){.fd = lifeline, .events = POLLIN};
+	w->conn[i] = false;
+}
+
+/* Until every lifeline has hung up. Then, under the name's lock (so that nobody is deciding to
+ * join meanwhile), stop listening. */
+void lc_named_server_run(lc_named_server *s, int lifeline, int ns_flags)
+{
+	static watches w;
+	int self_pidfd = pidfd_open(getpid(), 0);
+	char byte;
+
+	watch_add(&w, s->listen_fd, false);
+	watch_add(&w, lifeline, false);
+	for (;;) {
+		if (w.n == 1 && flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (poll(w.fd, w.n, w.n == 1 ? 100 : -1) <= 0)
+			continue;
+		if (w.fd[0].revents & POLLIN)
+			serve_accept(s, self_pidfd, ns_flags, &w);
+		for (size_t i = w.n; i-- > 1;) {
+			short ev = w.fd[i].revents;
+
+			w.fd[i].revents = 0;
+			if (w.conn[i] && ev)
+				serve_conn(&w, i, ev);
+			else if (ev & (POLLHUP | POLLERR | POLLNVAL))
+				watch_drop(&w, i);
+			else if (ev & POLLIN)
+				(void)!read(w.fd[i].fd, &byte, 1);
+		}
+	}
+	(void)unlinkat(s->dir_fd, NAMED_SOCK, 0);
+}
+
+/* ---------------------------------------------------------------- joining */
+
 int lc_named_join(lc_named *n, int lifeline, int *ret_pidfd, lc_error *err)
 {
 	char ack = 0;
@@ -316,7 +480,7 @@ int lc_named_join(lc_named *n, int lifeline, int *ret_pidfd, lc_error *err)
 LC_API int lc_named_reset(lc_named *n, lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;
-	int r = lc_rm_rf_children(n->dir_fd, ".lock");
+	int r = lc_rm_rf_children(n->dir_fd, NAMED_LOCK);
 
 	if (r < 0 && r != -ENOENT)
 		return lc_fail(err ? err : &local, -r, "cannot clean %s: %s", n->dir, strerror(-r));
@@ -331,7 +495,7 @@ LC_API bool lc_named_is_volatile_at(int dir_fd, const char *name)
 
 	while (only && (de = readdir(d)))
 		only = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		       !strcmp(de->d_name, ".lock") || !strcmp(de->d_name, "sock");
+		       !strcmp(de->d_name, NAMED_LOCK) || !strcmp(de->d_name, NAMED_SOCK);
 	if (d)
 		closedir(d);
 	return only;
@@ -345,7 +509,7 @@ LC_API int lc_named_remove(lc_named *n, lc_error *err)
 
 	if (r < 0)
 		return r;
-	(void)unlinkat(n->dir_fd, ".lock", 0); /* those waiting for it open the name again */
+	(void)unlinkat(n->dir_fd, NAMED_LOCK, 0); /* those waiting for it open the name again */
 	switched = lc_fsids_become(n->uid, n->gid);
 	r = rmdir(n->dir) < 0 && errno != ENOENT ? -errno : 0;
 	lc_fsids_restore(switched);

@@ -81,6 +81,8 @@ typedef struct lc_user {
 /* @flags: LC_CONTAINER_REMAP_ROOT and LC_CONTAINER_MOUNT_HOME decide the names inside. */
 int lc_user_lookup(uid_t uid, gid_t gid, uint32_t flags, lc_user *u, lc_error *err);
 void lc_user_free(lc_user *u);
+/* A root caller becomes the user (async-signal-safe); nothing for root's own containers. */
+int lc_user_become(const lc_user *u);
 
 /* A growable NULL-terminated string vector. */
 typedef struct lc_strvec {
@@ -140,7 +142,8 @@ typedef struct lc_plan_input {
 int lc_mount_plan_build(const lc_plan_input *in, lc_mount_plan *plan, lc_error *err);
 void lc_mount_plan_free(lc_mount_plan *plan);
 
-/* ================================================================ containers (container.c) */
+/* ================================================================ containers (container.c,
+ * spawn.c) */
 /*
  * A container whose holder is not the caller's child (a grandchild, in its own session): it
  * ignores termination and job-control signals and ends when @lifeline_fd, the read end of a
@@ -150,21 +153,15 @@ void lc_mount_plan_free(lc_mount_plan *plan);
 int lc_container_create_detached(lc_ctx *ctx, const lc_container_opts *opts, int lifeline_fd,
 				 lc_container **ret_container, lc_error *err);
 int lc_container_pidfd(const lc_container *c);
-/* CLONE_NEW* of the namespaces a process joins. */
+/* CLONE_NEW* of the namespaces a process joins: of a container, and for LC_CONTAINER_* @flags. */
 int lc_container_ns_flags(const lc_container *c);
-
-/* ================================================================ named containers (named.c) */
-/* The name's directory (O_PATH), for the holder. */
-int lc_named_dir_fd(const lc_named *n);
-const char *lc_named_dir(const lc_named *n);
-/* The image's config, read from the file opened as the user. */
-int lc_named_image_config(const lc_named *n, lc_image **ret_image, lc_error *err);
-/* Open the image file @path as @uid/@gid (a root caller never follows a user's path as root);
- * it must be a regular file. */
-int lc_image_open_as(uid_t uid, gid_t gid, const char *path, int *ret_fd, lc_error *err);
-/* Give the running instance (lc_named_state) the read end of a group's lifeline; on success
- * *@ret_pidfd is the instance's pidfd (moved out of @n). */
-int lc_named_join(lc_named *n, int lifeline, int *ret_pidfd, lc_error *err);
+int lc_ns_flags(uint32_t flags);
+/* Move the calling process into a container (it is the container's user already): join the
+ * namespaces @ns_flags of the holder @pidfd, chdir to @workdir, no_new_privs and the filter
+ * @prog. Errors: "couldn't join the container's namespaces: ...", "couldn't chdir to X: ...".
+ * Allocates nothing (a child of a multi-threaded process may call it). */
+int lc_container_join(int pidfd, int ns_flags, const char *workdir, const lc_seccomp_prog *prog,
+		      lc_error *err);
 
 #define LC_SPAWN_FDS 4
 /*
@@ -174,6 +171,45 @@ int lc_named_join(lc_named *n, int lifeline, int *ret_pidfd, lc_error *err);
 int lc_container_spawn_fds(lc_container *c, char *const *argv, char *const *env,
 			   const char *workdir, const int fds[LC_SPAWN_FDS], pid_t *ret_pid,
 			   lc_error *err);
+
+/* ================================================================ named containers (named.c) */
+/* The caller's side. */
+/* The name's directory (O_PATH), for the holder. */
+int lc_named_dir_fd(const lc_named *n);
+const char *lc_named_dir(const lc_named *n);
+/* The image's config: that of the running instance (lc_named_state), else read from the image
+ * file opened as the user. */
+int lc_named_image_config(const lc_named *n, lc_image **ret_image, lc_error *err);
+/* Give the running instance (lc_named_state) the read end of a group's lifeline; on success
+ * *@ret_pidfd is the instance's pidfd (moved out of @n). */
+int lc_named_join(lc_named *n, int lifeline, int *ret_pidfd, lc_error *err);
+
+/* The holder's side, on the name's directory @dir_fd. */
+/* In the holder's new mount namespace: @dir_fd again from @path (overlay takes its upper layer
+ * only from a mount of the holder's namespace), checked to be the same directory. */
+int lc_named_dir_reopen(int dir_fd, const char *path, lc_error *err);
+/* "upperdir=...,workdir=..." of the name's persistent layer, for the name's own instance
+ * (@instance NULL) or a separate one; the directories are made when missing. */
+int lc_named_overlay_layers(int dir_fd, const char *instance, char *buf, size_t size,
+			    lc_error *err);
+/* The name's own instance serves it: others join through its socket. */
+typedef struct lc_named_server {
+	int dir_fd; /* borrowed */
+	int listen_fd;
+	int lock_fd;  /* the holder's own handle on the name's lock */
+	int share_fd; /* the image joiners read the config from */
+} lc_named_server;
+#define LC_NAMED_SERVER_INIT   \
+	{                      \
+		-1, -1, -1, -1 \
+	}
+/* As the user, before the namespaces: listen on the name's socket (a stale one of a killed
+ * instance is replaced: the caller holds the name's lock), with a copy of @image_fd. */
+int lc_named_server_listen(lc_named_server *s, int dir_fd, int image_fd, lc_error *err);
+/* Hand each connection the holder's pidfd, @ns_flags and the image, take its group's lifeline;
+ * return once @lifeline and every taken one have hung up, under the name's lock (so nobody is
+ * deciding to join meanwhile), the socket removed. */
+void lc_named_server_run(lc_named_server *s, int lifeline, int ns_flags);
 
 /* ================================================================ kernel squashfs (kmount.c) */
 /* 0 when the kernel's squashfs driver may read @image_fd, opened from @path (absolute): root

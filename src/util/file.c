@@ -165,3 +165,22 @@ void lc_fsids_restore(bool switched)
 	setfsuid(0);
 	setfsgid(0);
 }
+int lc_image_open_as(uid_t uid, gid_t gid, const char *path, int *ret_fd, lc_error *err)
+{
+	bool switched = lc_fsids_become(uid, gid);
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		fd = -errno;
+	lc_fsids_restore(switched);
+	if (fd < 0)
+		return lc_fail(err, -fd, "cannot open image '%s': %s", path, strerror(-fd));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return lc_fail(err, EINVAL, "image '%s' is not a regular file", path);
+	}
+	*ret_fd = fd;
+	return 0;
+}

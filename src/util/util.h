@@ -94,6 +94,9 @@ int lc_become_user(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
  * file-system capabilities), true when switched; lc_fsids_restore() switches back. */
 bool lc_fsids_become(uid_t uid, gid_t gid);
 void lc_fsids_restore(bool switched);
+/* Open the image file @path as @uid/@gid (lc_fsids_become: a root caller never follows a user's
+ * path as root); it must be a regular file. */
+int lc_image_open_as(uid_t uid, gid_t gid, const char *path, int *ret_fd, lc_error *err);
 /* write all of @len bytes at the fd's position, retrying on EINTR and short writes. */
 int lc_write_all(int fd, const void *data, size_t len);
 /* Send @fd over the unix socket @sock in a message of one byte @tag (async-signal-safe). */

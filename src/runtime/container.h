@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to the files of one container: container.c (its lifecycle: options, preparation,
+ * create, free, getters), holder.c (the holder process: its start, namespaces and life),
+ * rootfs.c (the holder's root filesystem: image, overlay, mount plan, root switch) and spawn.c
+ * (processes started in it).
+ */
+#ifndef LC_CONTAINER_H
+#define LC_CONTAINER_H
+
+#include <limits.h>
+#include <sys/types.h>
+
+#include "runtime.h"
+
+/* Where the holder builds the root, on a tmpfs of its own mount namespace. */
+#define LC_SCRATCH "/tmp"
+/* The longest message the holder or a spawned child reports. */
+#define LC_REPORT_MAX 512
+
+struct lc_container {
+	lc_ctx *ctx;
+	uint32_t flags;
+	pid_t pid;
+	int pidfd;
+	int control_fd; /* the holder ends when this closes (unless detached) */
+	bool detached;  /* the holder is not our child and ends with its lifeline */
+	lc_user user;
+	lc_image *img;
+	lc_seccomp_prog *seccomp;
+};
+
+/* Everything the holder needs, prepared by the caller before fork(). */
+typedef struct lc_holder {
+	const lc_container *c;
+	int image_fd;
+	int fuse_fd;
+	int kernel_fd; /* the image mounted by the kernel's driver (detached), else -1 */
+	int hold_fd;   /* the caller's, kept open for the holder's life; -1: none */
+	int sock;     /* SOCK_SEQPACKET to the caller: reports, the /dev/fuse fd, then EOF to end */
+	int lifeline; /* detached: a pipe's read end; the holder ends at its hangup. Else -1 */
+	bool fuse_from_caller;
+	pid_t parent;
+	const char *image_name;
+	const char *tmpfs_size;
+	lc_mount_plan plan;
+	int *source_fds; /* per step: a detached tree for BIND steps, else -1 */
+	int root_fd;
+	/* a named container: its directory (O_PATH) and path, whether its writable layer is
+	 * there (else on the tmpfs), the separate instance's id (NULL: the name's own), and
+	 * whether this holder serves the name (others join it through its socket) */
+	int named_fd;
+	const char *named_path;
+	bool named_upper;
+	const char *named_instance;
+	bool serve;
+	lc_named_server server;
+} lc_holder;
+#define LC_HOLDER_INIT                                                                        \
+	{                                                                                     \
+		.image_fd = -1, .fuse_fd = -1, .kernel_fd = -1, .hold_fd = -1, .sock = -1,    \
+		.lifeline = -1, .root_fd = -1, .named_fd = -1, .server = LC_NAMED_SERVER_INIT \
+	}
+
+/* holder.c: fork the holder (detached when @h has a lifeline) and wait until it reports its
+ * container ready, or its error. */
+int lc_holder_start(lc_container *c, lc_holder *h, lc_error *err);
+
+/* rootfs.c, in the holder: a private tmpfs at LC_SCRATCH with the image (FUSE or the kernel's
+ * mount), the writable layer and the overlay root (h->root_fd). */
+int lc_rootfs_mount(lc_holder *h, lc_error *err);
+/* Every step of the mount plan, targets resolved inside the root. */
+int lc_rootfs_apply_plan(lc_holder *h, lc_error *err);
+/* Read-only unless LC_CONTAINER_RW, pivot_root() into it, the host's tree detached. */
+int lc_rootfs_enter(lc_holder *h, lc_error *err);
+
+#endif

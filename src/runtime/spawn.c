@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Processes in a container: a child of the caller becomes the user, joins the holder's
+ * namespaces through its pidfd (lc_container_join(), which lc_group_enter() uses too) and
+ * execs; failures up to the exec come back through a close-on-exec pipe.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "container.h"
+
+int lc_container_join(int pidfd, int ns_flags, const char *workdir, const lc_seccomp_prog *prog,
+		      lc_error *err)
+{
+	int r;
+
+	if (setns(pidfd, ns_flags) < 0)
+		return lc_fail(err, errno, "couldn't join the container's namespaces: %m");
+	if (chdir(workdir) < 0)
+		return lc_fail(err, errno, "couldn't chdir to %s: %m", workdir);
+	r = lc_seccomp_install(prog);
+	if (r < 0)
+		return lc_fail(err, -r, "seccomp filter failed: %s", strerror(-r));
+	return 0;
+}
+
+typedef struct spawn_args {
+	const lc_container *c;
+	char *const *argv;
+	char *const *env;
+	const char *workdir;
+	const int *fds; /* the child's fds 0..3, -1: as inherited; each source is >= 4 */
+	int err_fd;
+} spawn_args;
+
+static _Noreturn void child_fail(const spawn_args *a, int code, const char *what, const char *arg,
+				 int e)
+{
+	char msg[LC_REPORT_MAX];
+	int n = e ? snprintf(msg, sizeof(msg), "%s%s: %s", what, arg, strerror(e))
+		  : snprintf(msg, sizeof(msg), "%s%s", what, arg);
+
+	(void)!write(a->err_fd, msg, n > 0 ? (size_t)n : 0);
+	_exit(code);
+}
+
+/* execve @argv[0], searched in the container's PATH (execvpe would use the caller's). */
+static int exec_in_path(char *const *argv, char *const *env)
+{
+	const char *path = NULL;
+	char buf[PATH_MAX];
+	int saved = ENOENT;
+
+	if (strchr(argv[0], '/')) {
+		execve(argv[0], argv, env);
+		return -errno;
+	}
+	for (char *const *e = env; *e; e++)
+		if (!strncmp(*e, "PATH=", 5))
+			path = *e + 5;
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+		const char *end = strchrnul(p, ':');
+		int n = snprintf(buf, sizeof(buf), "%.*s/%s", (int)(end - p), p, argv[0]);
+
+		if (n > 0 && (size_t)n < sizeof(buf) && end > p) {
+			execve(buf, argv, env);
+			if (errno != ENOENT && errno != ENOTDIR)
+				saved = errno;
+		}
+		p = *end ? end + 1 : end;
+	}
+	return -saved;
+}
+
+static _Noreturn void child_main(const spawn_args *a)
+{
+	const lc_container *c = a->c;
+	lc_error err = LC_ERROR_INIT;
+	int r;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	for (int i = 0; a->fds && i < LC_SPAWN_FDS; i++)
+		if (a->fds[i] >= 0 && dup2(a->fds[i], i) < 0)
+			child_fail(a, 126, "cannot set up the process's file descriptors", "",
+				   errno);
+	if (a->fds) /* given fds only: nothing of the caller's leaks in */
+		(void)close_range(LC_SPAWN_FDS, ~0u, CLOSE_RANGE_CLOEXEC);
+	r = lc_user_become(&c->user);
+	if (r < 0)
+		child_fail(a, 126, "cannot become the user ", c->user.name, -r);
+	if (lc_container_join(c->pidfd, lc_ns_flags(c->flags), a->workdir, c->seccomp, &err) < 0)
+		child_fail(a, 126, lc_error_message(&err), "", 0);
+	r = exec_in_path(a->argv, a->env);
+	if (r == -ENOENT)
+		child_fail(a, 127, a->argv[0], ": command not found", 0);
+	child_fail(a, 126, "cannot execute ", a->argv[0], -r);
+}
+
+static int spawn_wait_exec(pid_t pid, int fd, lc_error *err)
+{
+	char msg[LC_REPORT_MAX];
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < sizeof(msg) - 1 &&
+	       ((n = read(fd, msg + got, sizeof(msg) - 1 - got)) > 0 || (n < 0 && errno == EINTR)))
+		got += n > 0 ? (size_t)n : 0;
+	if (!got)
+		return 0; /* the exec closed the pipe */
+	msg[got] = '\0';
+	(void)lc_wait_child(pid, NULL);
+	return lc_fail(err, strstr(msg, "command not found") ? ENOENT : EIO, "%s", msg);
+}
+
+int lc_container_spawn_fds(lc_container *c, char *const *argv, char *const *env,
+			   const char *workdir, const int fds[LC_SPAWN_FDS], pid_t *ret_pid,
+			   lc_error *err)
+{
+	const char *img_dir = lc_image_workdir(c->img);
+	spawn_args a = {.c = c,
+			.argv = argv,
+			.env = env,
+			.workdir = workdir   ? workdir
+				   : img_dir ? img_dir
+					     : "/",
+			.fds = fds,
+			.err_fd = -1};
+	int pipefd[2], r;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return lc_fail(err, errno, "pipe: %m");
+	a.err_fd = pipefd[1];
+	pid = fork();
+	if (pid == 0) {
+		close(pipefd[0]);
+		child_main(&a);
+	}
+	close(pipefd[1]);
+	r = pid < 0 ? lc_fail(err, errno, "fork: %m") : spawn_wait_exec(pid, pipefd[0], err);
+	close(pipefd[0]);
+	if (r < 0)
+		return r;
+	*ret_pid = pid;
+	return 0;
+}
+
+LC_API int lc_container_spawn(lc_container *c, const lc_process_opts *opts, pid_t *ret_pid,
+			      lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	static const lc_process_opts defaults = LC_PROCESS_OPTS_INIT;
+	char **argv = NULL, **env = NULL;
+	int r;
+
+	if (!err)
+		err = &local;
+	if (!opts)
+		opts = &defaults;
+	if (!c || !ret_pid || opts->version != LC_PROCESS_OPTS_VERSION ||
+	    (opts->flags & ~(uint32_t)LC_PROCESS_ALL))
+		return lc_fail(err, EINVAL, "lc_container_spawn: bad arguments");
+	r = lc_command_build(c->img, opts->flags & LC_PROCESS_ENTRYPOINT, opts->argv, &argv, err);
+	if (r >= 0 && opts->env) {
+		lc_strvec e = {0};
+
+		for (const char *const *p = opts->env; r >= 0 && *p; p++)
+			r = lc_env_put(&e, *p) < 0
+				? lc_fail(err, EINVAL, "bad environment entry '%s'", *p)
+				: 0;
+		env = lc_strvec_steal(&e);
+	} else if (r >= 0) {
+		r = lc_container_env(c, NULL, &env, err);
+	}
+	if (r >= 0)
+		r = lc_container_spawn_fds(c, argv, env, opts->workdir, NULL, ret_pid, err);
+	lc_strv_free(argv);
+	lc_strv_free(env);
+	return r;
+}
