@@ -131,13 +131,6 @@ static int descriptor_parse(json_t *j, const char *what, lc_descriptor *ret, lc_
 	return 0;
 }
 
-void lc_descriptors_free(lc_descriptor *d, size_t n)
-{
-	for (size_t i = 0; d && i < n; i++)
-		free(d[i].media_type);
-	free(d);
-}
-
 static bool str_eq(const char *a, const char *b)
 {
 	return a && b && strcmp(a, b) == 0;

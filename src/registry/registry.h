@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "../util/util.h"
+#include "../image/image.h"
 
 /* ================================================================ references (ref.c) */
 struct lc_ref {
@@ -197,12 +197,6 @@ typedef struct lc_platform {
 /* The host's platform in OCI terms (amd64, arm64/v8, ...). */
 void lc_platform_host(lc_platform *ret);
 
-typedef struct lc_descriptor {
-	char *media_type;
-	char digest[72];
-	uint64_t size;
-} lc_descriptor;
-
 enum lc_manifest_kind { LC_MANIFEST_IMAGE, LC_MANIFEST_INDEX };
 /* Kind of a manifest document, from Content-Type and mediaType; refuses schema 1 and unknown. */
 int lc_manifest_kind(const char *content_type, const char *body, size_t len,
@@ -213,35 +207,6 @@ int lc_index_select(const char *body, size_t len, const lc_platform *want, lc_de
 /* Parse an image manifest: config descriptor and layers. */
 int lc_manifest_parse(const char *body, size_t len, lc_descriptor *ret_config,
 		      lc_descriptor **ret_layers, size_t *ret_n, lc_error *err);
-void lc_descriptors_free(lc_descriptor *d, size_t n);
-
-/* ================================================================ image (image.c) */
-typedef struct lc_label {
-	char *key;
-	char *value;
-} lc_label;
-
-struct lc_image {
-	char *reference;
-	char digest[72];
-	char index_digest[72]; /* "" when not from an index */
-	lc_descriptor config;
-	lc_descriptor *layers;
-	size_t n_layers;
-	char **layer_paths;
-	char *os;
-	char *architecture;
-	char *variant;
-	char **env;
-	char **entrypoint;
-	char **cmd;
-	char *workdir;
-	char *user;
-	lc_label *labels; /* sorted by key */
-	size_t n_labels;
-};
-/* Fill the config part of @img from an image config JSON. */
-int lc_image_parse_config(lc_image *img, const char *body, size_t len, lc_error *err);
 
 /* ================================================================ pull (pull.c) */
 /* lc_pull_new with a given transport (owned by the pull, also on failure): tests use memory. */

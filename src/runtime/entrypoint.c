@@ -16,7 +16,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../registry/registry.h"
 #include "runtime.h"
 
 #define REPORT_MAX (4u << 20)
@@ -86,7 +85,7 @@ int lc_entrypoint_run(lc_container *c, char *const *env, lc_entrypoint_result *r
 	pid_t pid;
 
 	*res = (lc_entrypoint_result){0};
-	if (!img->entrypoint || !img->entrypoint[0])
+	if (!lc_image_entrypoint(img) || !lc_image_entrypoint(img)[0])
 		return 0;
 	res->ran = true;
 	null = lc_fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../registry/registry.h"
 #include "runtime.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -105,7 +104,7 @@ int lc_env_build(const lc_user *u, const lc_image *img, const char *const *overr
 		r = lc_env_set(&e, "SHELL", "/bin/sh");
 	if (!r)
 		r = lc_env_set(&e, "TERM", term && *term ? term : "dumb");
-	for (char **p = img ? img->env : NULL; !r && p && *p; p++)
+	for (const char *const *p = img ? lc_image_env(img) : NULL; !r && p && *p; p++)
 		if (strchr(*p, '=') && **p != '=')
 			r = lc_env_put(&e, *p);
 	for (const char *const *p = overrides; !r && p && *p; p++) {
@@ -147,11 +146,11 @@ int lc_command_build(const lc_image *img, bool entrypoint, const char *const *ar
 		     lc_error *err)
 {
 	lc_strvec v = {0};
-	const char *const *cmd = argv && *argv ? argv : (const char *const *)img->cmd;
+	const char *const *cmd = argv && *argv ? argv : lc_image_cmd(img);
 	int r = 0;
 
 	if (entrypoint)
-		r = strv_append(&v, (const char *const *)img->entrypoint);
+		r = strv_append(&v, lc_image_entrypoint(img));
 	if (!r)
 		r = strv_append(&v, cmd);
 	if (r < 0) {

@@ -25,8 +25,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../image/image.h"
 #include "../squash/squash.h"
-#include "../registry/registry.h"
 #include "runtime.h"
 
 #define GROUP_MAP_SIZE (4u << 20) /* pages are touched only as the environment needs them */
@@ -225,7 +225,8 @@ static int store_start(lc_group *g, char *const *env, const lc_image *img, const
 		       int ns_flags, lc_error *err)
 {
 	_cleanup_free_ char *config = img ? lc_image_config_json(img) : NULL;
-	const char *workdir = cwd ? cwd : img && img->workdir && *img->workdir ? img->workdir : "/";
+	const char *img_dir = img ? lc_image_workdir(img) : NULL;
+	const char *workdir = cwd ? cwd : img_dir && *img_dir ? img_dir : "/";
 	int r;
 
 	if (img && !config)

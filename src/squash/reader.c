@@ -30,7 +30,6 @@
 
 #include <jansson.h>
 
-#include "../registry/registry.h"
 #include "squash.h"
 
 #define COPY_CHUNK (1u << 20)
@@ -434,51 +433,6 @@ static int read_image_xattr(lc_sqfs_image *im, const sqfs_inode_generic_t *root,
 	return 0;
 }
 
-static int config_from_xattr(lc_image *img, const char *json, lc_error *err)
-{
-	json_t *root = json_loads(json, 0, NULL);
-	const char *ref = json_string_value(json_object_get(root, "reference"));
-	const char *digest = json_string_value(json_object_get(root, "digest"));
-	const char *cdigest = json_string_value(json_object_get(root, "config_digest"));
-	int r = 0;
-
-	if (!json_is_object(root))
-		r = lc_fail(err, LC_EMANIFEST, "the image's %s is not JSON", LC_IMAGE_XATTR);
-	if (r >= 0 && ref && !(img->reference = strdup(ref)))
-		r = lc_fail(err, ENOMEM, "out of memory");
-	if (r >= 0 && lc_digest_is_valid(digest))
-		memcpy(img->digest, digest, 72);
-	if (r >= 0 && lc_digest_is_valid(cdigest))
-		memcpy(img->config.digest, cdigest, 72);
-	json_decref(root);
-	return r < 0 ? r : lc_image_parse_config(img, json, strlen(json), err);
-}
-
-/* enroot's images: /etc/environment holds Env (K=V lines); /etc/rc starts with
- * "# enroot-provenance: URI" and "# KEY VALUE" label lines, and is the entrypoint itself. */
-static int config_from_enroot(lc_image *img, char *environment, char *rc, lc_error *err)
-{
-	size_t n = 0;
-	char *save = NULL;
-
-	img->env = calloc(strlen(environment ? environment : "") / 2 + 2, sizeof(char *));
-	if (!img->env)
-		return lc_fail(err, ENOMEM, "out of memory");
-	for (char *l = strtok_r(environment, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-		if (*l != '#' && strchr(l, '=') && !(img->env[n++] = strdup(l)))
-			return lc_fail(err, ENOMEM, "out of memory");
-	if (!rc)
-		return 0;
-	if (lc_str_has_prefix(rc, "# enroot-provenance: ")) {
-		size_t len = strcspn(rc + 21, "\n");
-		img->reference = strndup(rc + 21, len);
-	}
-	img->entrypoint = calloc(2, sizeof(char *));
-	if (!img->entrypoint || !(img->entrypoint[0] = strdup("/etc/rc")))
-		return lc_fail(err, ENOMEM, "out of memory");
-	return 0;
-}
-
 int lc_squash_image_config_fd(int fd, const char *name, lc_image **ret, lc_error *err)
 {
 	_cleanup_free_ char *json = NULL;
@@ -500,11 +454,11 @@ int lc_squash_image_config_fd(int fd, const char *name, lc_image **ret, lc_error
 	else
 		r = read_image_xattr(&im, root, &json, err);
 	if (r >= 0 && json)
-		r = config_from_xattr(img, json, err);
+		r = lc_image_from_config_json(img, json, err);
 	else if (r >= 0 &&
 		 (r = read_image_file(&im, root, "etc/environment", &environment, err)) >= 0 &&
 		 (r = read_image_file(&im, root, "etc/rc", &rc, err)) >= 0 && (environment || rc))
-		r = config_from_enroot(img, environment, rc, err);
+		r = lc_image_from_enroot(img, environment, rc, err);
 	lc_sqfs_image_close(&im);
 	if (r < 0) {
 		lc_image_free(img);

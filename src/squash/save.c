@@ -251,7 +251,7 @@ int lc_squash_save_at(lc_ctx *ctx, int root_fd, int dir_fd, const char *name,
 	_cleanup_close_ int out_fd = -1;
 	_cleanup_free_ char *tmp = NULL;
 	lc_tree t = {0};
-	int r = lc_import_writer_opts(opts ? opts : &defaults, &wo, err);
+	int r = lc_sqfs_writer_opts_parse(opts ? opts : &defaults, &wo, err);
 
 	if (r < 0)
 		return r;

@@ -7,14 +7,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../util/util.h"
+#include "../image/image.h"
 
 struct archive;
 struct archive_entry;
 struct sqfs_inode_generic_t;
-
-/* The root directory's xattr that carries the image config (import.c writes it, reader.c reads). */
-#define LC_IMAGE_XATTR "user.lc.image"
 
 /* ================================================================ layer streams (layer.c) */
 enum lc_layer_compression { LC_LAYER_NONE, LC_LAYER_GZIP, LC_LAYER_ZSTD };
@@ -180,15 +177,13 @@ int lc_sqfs_writer_end_file(lc_sqfs_writer *w, lc_error *err);
 int lc_sqfs_writer_finish(lc_sqfs_writer *w, lc_tree *tree, lc_error *err);
 lc_sqfs_writer *lc_sqfs_writer_free(lc_sqfs_writer *w);
 
-/* The image config as the JSON text of LC_IMAGE_XATTR (import.c); NULL when out of memory. */
-char *lc_image_config_json(const lc_image *img);
 /* lc_squash_save() of the tree at @root_fd into @name in @dir_fd, with @config_json (may be NULL)
  * as the image config on its root (save.c). */
 int lc_squash_save_at(lc_ctx *ctx, int root_fd, int dir_fd, const char *name,
 		      const lc_import_opts *opts, const char *config_json, lc_error *err);
 
-/* Writer options from the public import options (ENROOT_SQUASH_OPTIONS and so on) (import.c). */
-int lc_import_writer_opts(const lc_import_opts *io, lc_sqfs_writer_opts *o, lc_error *err);
+/* Writer options from the public import options (ENROOT_SQUASH_OPTIONS and so on) (options.c). */
+int lc_sqfs_writer_opts_parse(const lc_import_opts *io, lc_sqfs_writer_opts *o, lc_error *err);
 
 /* ================================================================ merge (merge.c) */
 typedef struct lc_merge lc_merge;

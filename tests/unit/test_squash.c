@@ -96,19 +96,19 @@ START_TEST(squash_options)
 	lc_sqfs_writer_opts o;
 	lc_error err = LC_ERROR_INIT;
 
-	ck_assert_int_eq(lc_import_writer_opts(&io, &o, &err), 0);
+	ck_assert_int_eq(lc_sqfs_writer_opts_parse(&io, &o, &err), 0);
 	ck_assert_int_eq(o.compression_level, 3);
 	ck_assert_uint_eq(o.block_size, 1u << 20);
 	io.squash_options = "-comp zstd -Xcompression-level 19 -b 128K -all-root";
-	ck_assert_int_eq(lc_import_writer_opts(&io, &o, &err), 0);
+	ck_assert_int_eq(lc_sqfs_writer_opts_parse(&io, &o, &err), 0);
 	ck_assert_int_eq(o.compression_level, 19);
 	ck_assert_uint_eq(o.block_size, 131072);
 	ck_assert(o.all_root);
 	io.squash_options = "-noI -noD -noF -noX";
-	ck_assert_int_eq(lc_import_writer_opts(&io, &o, &err), 0);
+	ck_assert_int_eq(lc_sqfs_writer_opts_parse(&io, &o, &err), 0);
 	ck_assert(o.uncompressed);
 	io.compression = "zstd:7"; /* overrides the options */
-	ck_assert_int_eq(lc_import_writer_opts(&io, &o, &err), 0);
+	ck_assert_int_eq(lc_sqfs_writer_opts_parse(&io, &o, &err), 0);
 	ck_assert(!o.uncompressed);
 	ck_assert_int_eq(o.compression_level, 7);
 	static const char *const bad[] = {"-comp gzip", "-Xcompression-level 40", "-b 3000",
@@ -116,11 +116,11 @@ START_TEST(squash_options)
 	io.compression = NULL;
 	for (size_t i = 0; i < LC_ELEMENTSOF(bad); i++) {
 		io.squash_options = bad[i];
-		ck_assert_msg(lc_import_writer_opts(&io, &o, &err) == -EINVAL, "%s", bad[i]);
+		ck_assert_msg(lc_sqfs_writer_opts_parse(&io, &o, &err) == -EINVAL, "%s", bad[i]);
 	}
 	io.squash_options = NULL;
 	io.compression = "zstd:0";
-	ck_assert_int_eq(lc_import_writer_opts(&io, &o, &err), -EINVAL);
+	ck_assert_int_eq(lc_sqfs_writer_opts_parse(&io, &o, &err), -EINVAL);
 }
 END_TEST
 
