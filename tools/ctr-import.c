@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ctr-import: image reference -> one squashfs file (enroot import, streamed). */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <inttypes.h>
@@ -35,13 +36,11 @@ static void usage(FILE *f)
 	    "  --credentials FILE     netrc-form credentials (default "
 	    "$ENROOT_CONFIG_PATH/.credentials)\n"
 	    "  -j, --connections N    parallel downloads (default 8, or ENROOT_MAX_CONNECTIONS)\n"
-	    "  --digest               print the resolved manifest digest and exit\n"
+	    "  --digest               resolve the manifest digest only, import nothing\n"
 	    "  --node-cache DIR       import into an entry of a user's node cache directory\n"
-	    "                         (DIR/pyxis_cache_u<uid>_<hash>/image.sqsh, named by the\n"
-	    "                         manifest digest; blobs in DIR/blobs) unless it is there;\n"
-	    "                         prints 'ctr-import: cache entry: PATH'\n"
-	    "  --lookup               with --node-cache: only look, print the entry or\n"
-	    "                         'ctr-import: cache miss'\n"
+	    "                         (named by the manifest digest; blobs in DIR/blobs) unless\n"
+	    "                         it is there\n"
+	    "  --lookup               with --node-cache: only look (cache=hit or cache=miss)\n"
 	    "  --offline-fallback     with --lookup: when the registry is unreachable, the entry\n"
 	    "                         that the reference resolved to last time\n"
 	    "  --gzip-zlib            inflate gzip layers with zlib instead of ISA-L (comparison)\n"
@@ -50,6 +49,10 @@ static void usage(FILE *f)
 	    "  -h, --help             this help\n\n"
 	    "ENROOT_SQUASH_OPTIONS (e.g. '-comp zstd -Xcompression-level 9 -b 1M') is honoured;\n"
 	    "--compress and --block-size override it.\n"
+	    "On success, stdout has one key=value line per fact: image=FILE, digest=DIGEST,\n"
+	    "cache=hit|miss|filled (--node-cache), offline=WHY (--offline-fallback used), and\n"
+	    "the import's resolve_ms, convert_ms, finish_ms, total_ms, layer_bytes, tar_bytes,\n"
+	    "image_bytes. Messages go to stderr.\n"
 	    "Exit status: 0 success, 1 import failed (message on stderr), 2 usage error.\n");
 }
 
@@ -127,7 +130,8 @@ static void import_progress(void *u, const lc_import_progress *p)
 }
 
 /* The registry is unreachable: the entry the reference resolved to last time, if any. */
-static int offline_entry(const char *reference, const char *dir, lc_error *err)
+static int offline_entry(const char *reference, const char *dir, lc_import_answer *ans,
+			 lc_error *err)
 {
 	lc_error why = *err;
 	char *path = NULL;
@@ -137,35 +141,60 @@ static int offline_entry(const char *reference, const char *dir, lc_error *err)
 		*err = why;
 		return -why.code;
 	}
-	if (r >= 0)
-		fprintf(stderr,
-			"ctr-import: the registry is unreachable (%s); using the digest %s "
-			"resolved to last time\nctr-import: cache entry: %s\n",
-			lc_error_message(&why), reference, path);
-	free(path);
-	return r;
+	if (r < 0)
+		return r;
+	fprintf(stderr,
+		"ctr-import: the registry is unreachable (%s); using the digest %s resolved to "
+		"last time\n",
+		lc_error_message(&why), reference);
+	ans->image = path;
+	ans->cache = strdup("hit");
+	ans->offline = strdup(lc_error_message(&why));
+	return ans->cache && ans->offline ? 0 : cli_fail(err, ENOMEM, "out of memory");
 }
 
 /* The entry of the resolved image in a node cache directory: found, or imported. */
 static int node_cache_entry(lc_pull *pull, const char *reference, const char *dir, bool lookup,
-			    const lc_import_opts *io, lc_import_stats *stats, lc_error *err)
+			    const lc_import_opts *io, lc_import_stats *stats, lc_import_answer *ans,
+			    lc_error *err)
 {
 	const lc_image *img = lc_pull_image(pull);
-	char *name = NULL, *path = NULL;
+	char *name = NULL;
 	int r = lc_cache_entry_name(lc_image_reference(img), lc_image_digest(img), getuid(), &name,
 				    err);
 
 	if (r >= 0)
-		r = lookup ? lc_cache_lookup(dir, name, &path, err)
-			   : lc_cache_fill(pull, dir, name, io, stats, &path, err);
-	if (r >= 0 && path)
-		fprintf(stderr, "ctr-import: cache entry: %s\n", path);
-	else if (r >= 0)
-		fprintf(stderr, "ctr-import: cache miss\n");
-	if (r >= 0 && path && lc_cache_remember(dir, reference, name, err) < 0)
+		r = lookup ? lc_cache_lookup(dir, name, &ans->image, err)
+			   : lc_cache_fill(pull, dir, name, io, stats, &ans->image, err);
+	if (r >= 0)
+		ans->cache = strdup(!ans->image ? "miss" : stats->image_bytes ? "filled" : "hit");
+	if (r >= 0 && !ans->cache)
+		r = cli_fail(err, ENOMEM, "out of memory");
+	if (r >= 0 && ans->image && lc_cache_remember(dir, reference, name, err) < 0)
 		fprintf(stderr, "ctr-import: %s\n", lc_error_message(err)); /* not fatal */
 	free(name);
-	free(path);
+	return r;
+}
+
+/* The answer on stdout (lc_import_answer): what the caller of the helper reads. */
+static int print_answer(lc_import_answer *ans, const lc_pull *pull, const lc_import_stats *stats,
+			int64_t resolve_ms, int64_t total_ms, lc_error *err)
+{
+	char *text = NULL;
+	int r;
+
+	ans->digest = pull ? strdup(lc_image_digest(lc_pull_image(pull))) : NULL;
+	ans->resolve_ms = (uint64_t)resolve_ms;
+	ans->total_ms = (uint64_t)total_ms;
+	ans->convert_ms = stats->convert_ms;
+	ans->finish_ms = stats->finish_ms;
+	ans->layer_bytes = stats->layer_bytes;
+	ans->tar_bytes = stats->tar_bytes;
+	ans->image_bytes = stats->image_bytes;
+	r = lc_import_answer_format(ans, &text, err);
+	if (r >= 0 && (fputs(text, stdout) < 0 || fflush(stdout) != 0))
+		r = cli_fail(err, EIO, "cannot write the answer on stdout");
+	free(text);
 	return r;
 }
 
@@ -194,6 +223,7 @@ int main(int argc, char **argv)
 	lc_pull_opts po = LC_PULL_OPTS_INIT;
 	lc_import_opts io = LC_IMPORT_OPTS_INIT;
 	lc_import_stats stats = {0};
+	lc_import_answer ans = {0};
 	lc_error err = LC_ERROR_INIT;
 	progress_state ps = {.lock = PTHREAD_MUTEX_INITIALIZER, .tty = isatty(STDERR_FILENO)};
 	bool digest_only = false, quiet = false, verbose = false, lookup = false, offline = false;
@@ -307,21 +337,27 @@ int main(int argc, char **argv)
 	}
 	t_resolve = seconds_since(&t0);
 	if (r >= 0 && digest_only) {
-		printf("%s\n", lc_image_digest(lc_pull_image(pull)));
+		/* the digest alone */
 	} else if (r >= 0 && node_cache) {
-		r = node_cache_entry(pull, argv[optind], node_cache, lookup, &io, &stats, &err);
+		r = node_cache_entry(pull, argv[optind], node_cache, lookup, &io, &stats, &ans,
+				     &err);
 	} else if (r < 0 && node_cache && lookup && offline && err.domain == LC_DOMAIN_HTTP) {
-		r = offline_entry(argv[optind], node_cache, &err);
+		r = offline_entry(argv[optind], node_cache, &ans, &err);
 	} else if (r >= 0) {
 		ps.layers = lc_image_layer_count(lc_pull_image(pull));
 		r = lc_import(pull, output, &io, &stats, &err);
 		if (ps.tty && !quiet)
 			fprintf(stderr, "\n");
+		if (r >= 0 && !(ans.image = realpath(output, NULL)))
+			r = cli_fail(&err, errno, "%s: %s", output, strerror(errno));
 	}
+	if (r >= 0)
+		r = print_answer(&ans, pull, &stats, (int64_t)(t_resolve * 1e3),
+				 (int64_t)(seconds_since(&t0) * 1e3), &err);
 	if (r < 0) {
 		fprintf(stderr, "ctr-import: %s\n", lc_error_message(&err));
 	} else if (!digest_only) {
-		if (!quiet && output)
+		if (!quiet && output && !node_cache)
 			fprintf(stderr, "ctr-import: %s -> %s (%s, %.1f MB)\n", argv[optind],
 				output, lc_image_digest(lc_pull_image(pull)),
 				(double)stats.image_bytes / 1e6);
@@ -334,6 +370,7 @@ int main(int argc, char **argv)
 				(double)stats.finish_ms / 1e3, seconds_since(&t0),
 				stats.layer_bytes, stats.tar_bytes);
 	}
+	lc_import_answer_clear(&ans);
 	lc_pull_free(pull);
 	lc_ctx_free(ctx);
 	free(default_name);

@@ -288,6 +288,30 @@ LC_API int lc_import(lc_pull *pull, const char *output, const lc_import_opts *op
 /** enroot's default file name for @ref: "nvidia+pytorch+25.09-py3.sqsh". Caller frees. */
 LC_API int lc_import_default_name(const char *ref, char **ret_name, lc_error *err);
 
+/**
+ * What an import helper answers on its stdout (ctr-import's contract with the Slurm plugin):
+ * one "key=value" line per fact, messages on stderr. Keys: image (the squashfs file), digest
+ * (the manifest's), cache ("hit", "miss" or "filled", with a node cache), offline (why the
+ * registry was unreachable, when the digest seen last was used), and the numbers of
+ * lc_import_stats plus resolve_ms and total_ms (0: not said). A first line that is an absolute
+ * path alone is the image (pyxis's importer protocol). Unknown keys are skipped.
+ */
+typedef struct lc_import_answer {
+	char *image;
+	char *digest;
+	char *cache;
+	char *offline;
+	uint64_t resolve_ms, convert_ms, finish_ms, total_ms;
+	uint64_t layer_bytes, tar_bytes, image_bytes;
+} lc_import_answer;
+/** The answer's lines (fields that are NULL or 0 are left out). Caller frees. -EINVAL for a
+ *  value with a newline. */
+LC_API int lc_import_answer_format(const lc_import_answer *a, char **ret_text, lc_error *err);
+/** Parse a helper's stdout, one string per line (as lc_helper_run_split() gives it). */
+LC_API int lc_import_answer_parse(const char *const *lines, lc_import_answer *ret, lc_error *err);
+/** Free what the answer holds and zero it. NULL-safe. */
+LC_API void lc_import_answer_clear(lc_import_answer *a);
+
 /* ---------------------------------------------------------------- squashfs files */
 
 /** One entry of a squashfs image, as lc_squash_list reports it (strings borrowed for the call). */

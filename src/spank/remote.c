@@ -362,19 +362,43 @@ static int run_helper(spank_t sp, const char *const *argv, char ***ret_stdout, c
 	return r;
 }
 
-/* The import helper as the user; @mode: "--output FILE" or "--node-cache DIR [--lookup]". A
- * failed import prints the helper's log and fails; *@ret_log is the log of a successful one. */
-static int run_import(spank_t sp, const char *const *mode, char ***ret_log, lc_error *err)
+/* Run an import helper (ctr-import, or the site's @importer) as the user and read its answer
+ * from its stdout. A failed one prints its log and fails with pyxis's message. */
+static int run_importer(spank_t sp, const char *const *argv, const char *importer,
+			lc_import_answer *ans, lc_error *err)
+{
+	char **out = NULL, **log = NULL;
+	int status = 0;
+	int r = run_helper(sp, argv, &out, &log, &status, err);
+
+	if (r >= 0 && status == 0)
+		r = lc_import_answer_parse((const char *const *)out, ans, err);
+	if (r >= 0 &&
+	    (status != 0 || (ans->image && ans->image[0] != '/') || (importer && !ans->image))) {
+		lc_import_answer_clear(ans);
+		print_log(importer ? "importer" : "import", log, true);
+		if (importer)
+			r = lc_fail(err, EIO, "failed to import docker image: %s (importer: %s)",
+				    args.image, importer);
+		else
+			r = lc_fail(err, WIFSIGNALED(status) ? EINTR : EIO,
+				    "failed to import docker image: %s", args.image);
+	}
+	lc_strv_free(out);
+	lc_strv_free(log);
+	return r;
+}
+
+/* ctr-import as the user; @mode: "--output FILE" or "--node-cache DIR [--lookup]". */
+static int run_import(spank_t sp, const char *const *mode, lc_import_answer *ans, lc_error *err)
 {
 	const plugin_config *c = st.cfg;
 	const char *argv[24];
 	char cache[PATH_MAX], conns[16];
-	char **log = NULL;
 	size_t n = 0;
-	int r, status = 0;
 
 	add_arg(argv, &n, c->import_helper, "--quiet");
-	add_arg(argv, &n, "--verbose", NULL);
+	add_arg(argv, &n, "--verbose", NULL); /* its log is shown when it fails */
 	for (; *mode; mode++)
 		add_arg(argv, &n, *mode, NULL);
 	if (c->cache_path && !args.cache) { /* the node cache keeps its own blobs */
@@ -391,18 +415,7 @@ static int run_import(spank_t sp, const char *const *mode, char ***ret_log, lc_e
 		add_arg(argv, &n, "--http-registries", c->http_registries);
 	add_arg(argv, &n, "--", args.image);
 	argv[n] = NULL;
-	r = run_helper(sp, argv, NULL, &log, &status, err);
-	if (r >= 0 && status != 0) {
-		print_log("import", log, true);
-		r = lc_fail(err, WIFSIGNALED(status) ? EINTR : EIO,
-			    "failed to import docker image: %s", args.image);
-	}
-	if (r < 0) {
-		lc_strv_free(log);
-		return r;
-	}
-	*ret_log = log;
-	return 0;
+	return run_importer(sp, argv, NULL, ans, err);
 }
 
 /* ---------------------------------------------------------------- the admin's importer */
@@ -414,29 +427,17 @@ static bool use_importer(void)
 
 /* pyxis's protocol: "IMPORTER get URI" prints the image file's absolute path as the first line
  * of its stdout and logs on stderr (shown when it fails). */
-static int importer_get(spank_t sp, char **ret_path, lc_error *err)
+static int importer_get(spank_t sp, lc_import_answer *ans, lc_error *err)
 {
 	const char *importer = st.cfg->importer;
 	bool scheme =
 	    !strncmp(args.image, "docker://", 9) || !strncmp(args.image, "dockerd://", 10);
 	_cleanup_free_ char *uri = NULL;
-	char **out = NULL, **log = NULL;
-	int status = 0, r;
 
 	if (asprintf(&uri, "%s%s", scheme ? "" : "docker://", args.image) < 0)
 		return lc_fail(err, ENOMEM, "out of memory");
-	r = run_helper(sp, (const char *const[]){importer, "get", uri, NULL}, &out, &log, &status,
-		       err);
-	if (r >= 0 && (status != 0 || !out || !out[0] || out[0][0] != '/')) {
-		print_log("importer", log, true);
-		r = lc_fail(err, EIO, "failed to import docker image: %s (importer: %s)",
-			    args.image, importer);
-	}
-	if (r >= 0 && !(*ret_path = strdup(out[0])))
-		r = lc_fail(err, ENOMEM, "out of memory");
-	lc_strv_free(out);
-	lc_strv_free(log);
-	return r;
+	return run_importer(sp, (const char *const[]){importer, "get", uri, NULL}, importer, ans,
+			    err);
 }
 
 /* "IMPORTER release": once the container holds the image, and again at the end (it must be
@@ -455,44 +456,40 @@ static void importer_release(spank_t sp)
 	lc_strv_free(log);
 }
 
-/* Where @mark is in the last line of the helper's @log that has it, or NULL. */
-static const char *log_find(char **log, const char *mark)
+/* The import's phases, for the verbose summary. */
+static void note_timings(const lc_import_answer *ans)
 {
-	const char *found = NULL;
-
-	for (char **l = log; l && *l; l++)
-		found = strstr(*l, mark) ? strstr(*l, mark) : found;
-	return found;
+	if (!ans->convert_ms && !ans->image_bytes)
+		return; /* nothing was imported */
+	snprintf(st.import_timings, sizeof(st.import_timings),
+		 "resolve %.3f s, download+convert %.3f s, finish %.3f s, total %.3f s",
+		 (double)ans->resolve_ms / 1e3, (double)ans->convert_ms / 1e3,
+		 (double)ans->finish_ms / 1e3, (double)ans->total_ms / 1e3);
 }
 
-/* The helper's own timings line, for the verbose summary. */
-static void find_timings(char **log)
-{
-	const char *t = log_find(log, "timings: ");
-
-	if (t)
-		snprintf(st.import_timings, sizeof(st.import_timings), "%s",
-			 t + strlen("timings: "));
-}
-
-/* ctr-import into @output (NULL: the step's directory). */
+/* ctr-import into @to (NULL: the step's directory), or the site's importer. */
 static int import_image(spank_t sp, const char *to, char **ret_path, lc_error *err)
 {
-	char *output = NULL, **log = NULL;
+	lc_import_answer ans = {0};
+	_cleanup_free_ char *output = NULL;
 	int r;
 
-	if (to ? !(output = strdup(to)) : asprintf(&output, "%s/image.sqsh", st.step_dir) < 0)
+	if (use_importer()) {
+		r = importer_get(sp, &ans, err);
+	} else if (to ? !(output = strdup(to))
+		      : asprintf(&output, "%s/image.sqsh", st.step_dir) < 0) {
 		return lc_fail(err, ENOMEM, "out of memory");
-	r = run_import(sp, (const char *const[]){"--output", output, NULL}, &log, err);
-	if (r >= 0)
-		find_timings(log);
-	lc_strv_free(log);
-	if (r < 0) {
-		free(output);
-		return r;
+	} else {
+		r = run_import(sp, (const char *const[]){"--output", output, NULL}, &ans, err);
+		if (r >= 0 && !ans.image)
+			r = lc_fail(err, EIO, "the import helper named no image");
 	}
-	*ret_path = output;
-	return 0;
+	if (r >= 0) {
+		note_timings(&ans);
+		*ret_path = TAKE_PTR(ans.image);
+	}
+	lc_import_answer_clear(&ans);
+	return r;
 }
 
 /* A registry image into a file, by the admin's importer or ctr-import (into @to, NULL: the
@@ -503,7 +500,7 @@ static int import_announced(spank_t sp, const char *to, char **ret_path, lc_erro
 	int r;
 
 	slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
-	r = use_importer() ? importer_get(sp, ret_path, err) : import_image(sp, to, ret_path, err);
+	r = import_image(sp, to, ret_path, err);
 	if (r >= 0)
 		slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
 	st.import_ms = lc_now_ms() - t0;
@@ -511,15 +508,6 @@ static int import_announced(spank_t sp, const char *to, char **ret_path, lc_erro
 }
 
 /* ---------------------------------------------------------------- node cache */
-
-/* "ctr-import: cache entry: PATH" in the helper's log. */
-static char *find_entry(char **log)
-{
-	static const char mark[] = "ctr-import: cache entry: ";
-	const char *path = log_find(log, mark);
-
-	return path ? strdup(path + sizeof(mark) - 1) : NULL;
-}
 
 /* BASE/<uid>, the user's: made by root without following links. */
 static int cache_user_dir(char **ret_dir, lc_error *err)
@@ -542,19 +530,20 @@ static int cache_helper(spank_t sp, const char *dir, bool lookup, char **ret_pat
 	const char *const mode[] = {"--node-cache", dir, lookup ? "--lookup" : NULL,
 				    lookup && st.cfg->cache_offline ? "--offline-fallback" : NULL,
 				    NULL};
-	char **log = NULL;
-	const char *offline;
-	int r = run_import(sp, mode, &log, err);
+	lc_import_answer ans = {0};
+	int r = run_import(sp, mode, &ans, err);
 
 	*ret_path = NULL;
 	if (r < 0)
 		return r;
 	if (!lookup)
-		find_timings(log);
-	if ((offline = log_find(log, "the registry is unreachable")))
-		slurm_spank_log(PLUGIN_NAME ": %s", offline);
-	*ret_path = find_entry(log);
-	lc_strv_free(log);
+		note_timings(&ans);
+	if (ans.offline)
+		slurm_spank_log(PLUGIN_NAME ": the registry is unreachable (%s); using the digest "
+					    "%s resolved to last time",
+				ans.offline, args.image);
+	*ret_path = TAKE_PTR(ans.image);
+	lc_import_answer_clear(&ans);
 	if (!lookup && !*ret_path)
 		return lc_fail(err, EIO, "the import helper named no cache entry");
 	return 0;

@@ -18,7 +18,7 @@ cleanup_hooks+=('[ -n "$mnt" ] && umount "$mnt" 2>/dev/null')
 start_registry
 
 # import REF OUT [options]: quiet import from the plain instance
-import() { local ref="$1" out="$2"; shift 2; "$IMPORT" -q --allow-http --cache "$CACHE" -o "$out" "$@" "127.0.0.1:5000/$ref"; }
+import() { local ref="$1" out="$2"; shift 2; "$IMPORT" -q --allow-http --cache "$CACHE" -o "$out" "$@" "127.0.0.1:5000/$ref" >/dev/null; }
 
 # walk_sqsh SQSH JSONL: unpack with unsquashfs and describe every entry
 walk_sqsh() {
@@ -69,6 +69,29 @@ check "debian:bookworm-python imports" import debian:bookworm-python "$WORK/pyth
 check "debian:bookworm-python equals umoci's unpack" matches "$WORK/python.sqsh" "$WORK/python.model.jsonl"
 check "zlib inflate (--gzip-zlib) imports" import debian:bookworm "$WORK/zlib.sqsh" --gzip-zlib
 check "zlib inflate gives the same content" matches "$WORK/zlib.sqsh" "$WORK/debian.model.jsonl"
+
+echo "# the answer on stdout: one key=value line per fact (what the Slurm plugin reads)"
+digest="$("$IMPORT" -q --allow-http --cache "$CACHE" --digest 127.0.0.1:5000/tiny:latest)"
+check "--digest answers digest=sha256:<64 hex> alone" grep -Eqx 'digest=sha256:[0-9a-f]{64}' <<<"$digest"
+ans="$("$IMPORT" -q --allow-http --cache "$CACHE" -o "$WORK/answer.sqsh" 127.0.0.1:5000/tiny:latest 2>"$WORK/answer.err")"
+check "an import answers image=<its absolute path>" grep -qx "image=$WORK/answer.sqsh" <<<"$ans"
+check "... the same digest" grep -qx "$digest" <<<"$ans"
+check "... the file's size" grep -qx "image_bytes=$(stat -c %s "$WORK/answer.sqsh")" <<<"$ans"
+check "... its phases" grep -Eq '^convert_ms=[0-9]+$' <<<"$ans"
+check "... and nothing else (every line is key=value)" test -z "$(grep -v '^[a-z_]*=' <<<"$ans")"
+check "... and writes no message with -q" test ! -s "$WORK/answer.err"
+nc="$WORK/node-cache"
+mkdir -p "$nc"
+ans="$("$IMPORT" -q --allow-http --node-cache "$nc" --lookup 127.0.0.1:5000/tiny:latest)"
+check "--node-cache --lookup of a new image answers cache=miss and no image" \
+    test "$(grep -c '^cache=miss$' <<<"$ans")$(grep -c '^image=' <<<"$ans")" = 10
+ans="$("$IMPORT" -q --allow-http --node-cache "$nc" 127.0.0.1:5000/tiny:latest)"
+entry="$(sed -n 's/^image=//p' <<<"$ans")"
+check "--node-cache fills: cache=filled, image= the entry's file" \
+    test "$(grep -c '^cache=filled$' <<<"$ans")" = 1 -a -f "$entry" -a "${entry#"$nc"/}" != "$entry"
+ans="$("$IMPORT" -q --allow-http --node-cache "$nc" --lookup 127.0.0.1:5000/tiny:latest)"
+check "--lookup then answers cache=hit with the same file" \
+    test "$(grep -c '^cache=hit$' <<<"$ans")" = 1 -a "$(sed -n 's/^image=//p' <<<"$ans")" = "$entry"
 
 echo "# real tools read our images"
 check "unsquashfs -s" bash -c "unsquashfs -s '$WORK/layered-latest.sqsh' | grep -q 'Compression zstd'"

@@ -25,8 +25,8 @@ fuse_mode="$(stat -c %a /dev/fuse)"
 chmod 0666 /dev/fuse
 cleanup_hooks+=("chmod $fuse_mode /dev/fuse")
 
-"$BUILD/tools/ctr-import" -q --allow-http --cache "$WORK/cache" -o "$WORK/debian.sqsh" 127.0.0.1:5000/debian:bookworm || exit 1
-"$BUILD/tools/ctr-import" -q --allow-http --cache "$WORK/cache" -o "$WORK/tiny.sqsh" 127.0.0.1:5000/tiny:latest || exit 1
+"$BUILD/tools/ctr-import" -q --allow-http --cache "$WORK/cache" -o "$WORK/debian.sqsh" 127.0.0.1:5000/debian:bookworm >/dev/null || exit 1
+"$BUILD/tools/ctr-import" -q --allow-http --cache "$WORK/cache" -o "$WORK/tiny.sqsh" 127.0.0.1:5000/tiny:latest >/dev/null || exit 1
 chmod 644 "$WORK"/*.sqsh
 DEB="$WORK/debian.sqsh" TINY="$WORK/tiny.sqsh"
 

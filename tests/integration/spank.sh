@@ -255,7 +255,7 @@ echo "# a trusted image (root's, in root's directories): the kernel's squashfs d
 TRUSTED=/var/lib/lc-itest-spank
 rm -rf "$TRUSTED" && mkdir -m 0755 -p "$TRUSTED"
 cleanup_hooks+=("rm -rf '$TRUSTED' /tmp/lc-itest-kup")
-"$BUILD/tools/ctr-import" -q --allow-http --cache "$WORK/cache" -o "$TRUSTED/torch.sqsh" "$REG/torchlike:latest" &&
+"$BUILD/tools/ctr-import" -q --allow-http --cache "$WORK/cache" -o "$TRUSTED/torch.sqsh" "$REG/torchlike:latest" >/dev/null &&
     chmod 0644 "$TRUSTED/torch.sqsh" || not_ok "cannot import the trusted image"
 loops_of() { grep -lx "$1" /sys/block/loop*/loop/backing_file 2>/dev/null | wc -l; }
 # kernel_run SRUN-ARGS...: the job's output, the loop devices on the image while it runs, and after
