@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <stdarg.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -12,18 +11,6 @@ void cli_log(void *userdata, enum lc_log_level level, const char *msg)
 
 	(void)userdata;
 	fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, names[level], msg);
-}
-
-int cli_fail(lc_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	err->code = code;
-	err->domain = LC_DOMAIN_SYSTEM;
-	return -code;
 }
 
 bool cli_parse_size(const char *text, uint32_t max, uint32_t *ret)

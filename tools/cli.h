@@ -16,9 +16,6 @@ void print_image(FILE *f, const lc_image *img);
 /* Log sink for lc_ctx_set_log: "PROGRAM: LEVEL: message" on stderr. */
 void cli_log(void *userdata, enum lc_log_level level, const char *msg);
 
-/* Fill @err with a message and code, as the library does; returns -@code. */
-int cli_fail(lc_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
 /* A size such as 131072, 128K or 1M, at most @max; false if malformed. */
 bool cli_parse_size(const char *text, uint32_t max, uint32_t *ret);
 

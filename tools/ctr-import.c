@@ -150,7 +150,7 @@ static int offline_entry(const char *reference, const char *dir, lc_import_answe
 	ans->image = path;
 	ans->cache = strdup("hit");
 	ans->offline = strdup(lc_error_message(&why));
-	return ans->cache && ans->offline ? 0 : cli_fail(err, ENOMEM, "out of memory");
+	return ans->cache && ans->offline ? 0 : lc_error_set(err, ENOMEM, "out of memory");
 }
 
 /* The entry of the resolved image in a node cache directory: found, or imported. */
@@ -169,7 +169,7 @@ static int node_cache_entry(lc_pull *pull, const char *reference, const char *di
 	if (r >= 0)
 		ans->cache = strdup(!ans->image ? "miss" : stats->image_bytes ? "filled" : "hit");
 	if (r >= 0 && !ans->cache)
-		r = cli_fail(err, ENOMEM, "out of memory");
+		r = lc_error_set(err, ENOMEM, "out of memory");
 	if (r >= 0 && ans->image && lc_cache_remember(dir, reference, name, err) < 0)
 		fprintf(stderr, "ctr-import: %s\n", lc_error_message(err)); /* not fatal */
 	free(name);
@@ -193,7 +193,7 @@ static int print_answer(lc_import_answer *ans, const lc_pull *pull, const lc_imp
 	ans->image_bytes = stats->image_bytes;
 	r = lc_import_answer_format(ans, &text, err);
 	if (r >= 0 && (fputs(text, stdout) < 0 || fflush(stdout) != 0))
-		r = cli_fail(err, EIO, "cannot write the answer on stdout");
+		r = lc_error_set(err, EIO, "cannot write the answer on stdout");
 	free(text);
 	return r;
 }
@@ -349,7 +349,7 @@ int main(int argc, char **argv)
 		if (ps.tty && !quiet)
 			fprintf(stderr, "\n");
 		if (r >= 0 && !(ans.image = realpath(output, NULL)))
-			r = cli_fail(&err, errno, "%s: %s", output, strerror(errno));
+			r = lc_error_set(&err, errno, "%s: %s", output, strerror(errno));
 	}
 	if (r >= 0)
 		r = print_answer(&ans, pull, &stats, (int64_t)(t_resolve * 1e3),

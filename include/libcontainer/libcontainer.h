@@ -69,6 +69,13 @@ typedef struct lc_error {
 
 /** The message of @err, or "" when it holds none. Never NULL. */
 LC_API const char *lc_error_message(const lc_error *err);
+/**
+ * Fill @err (may be NULL) with @code (an errno value or LC_E*; negative values are taken as
+ * their opposite) and a printf-style message; returns -@code. For programs built on the library
+ * that report their own failures in the same form.
+ */
+LC_API int lc_error_set(lc_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---------------------------------------------------------------- context and logging */
 
@@ -411,7 +418,7 @@ typedef struct lc_container_opts {
 	/** With @named: NULL makes this container the name's instance, which lc_group_attach()
 	 *  joins and which lives until every group that attached is done; else a separate
 	 *  instance on the same writable layer (pyxis's "no_exec"), not joinable, whose overlay
-	 *  work directory is "work.<named_instance>" (the caller removes it after). */
+	 *  work directory the caller removes after (lc_named_remove_instance). */
 	const char *named_instance;
 } lc_container_opts;
 #define LC_CONTAINER_OPTS_VERSION 3
@@ -527,6 +534,10 @@ LC_API bool lc_named_is_volatile_at(int dir_fd, const char *name);
 /** Remove the name altogether (a failed creation leaves nothing); those waiting for its lock
  *  then find it absent. */
 LC_API int lc_named_remove(lc_named *n, lc_error *err);
+/** Remove what the separate instance @instance (lc_container_opts.named_instance) left in
+ *  the named container at @dir: its overlay work directory. Root removes there without
+ *  following a link. Nothing there is not an error. */
+LC_API int lc_named_remove_instance(const char *dir, const char *instance, lc_error *err);
 
 /* ---------------------------------------------------------------- one container, many processes */
 

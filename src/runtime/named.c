@@ -519,6 +519,28 @@ LC_API int lc_named_remove(lc_named *n, lc_error *err)
 	return 0;
 }
 
+LC_API int lc_named_remove_instance(const char *dir, const char *instance, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	_cleanup_close_ int fd = -1;
+	char work[NAME_MAX + 1];
+	int r;
+
+	if (!err)
+		err = &local;
+	if (!dir || !instance || !*instance || strchr(instance, '/') ||
+	    strlen(instance) > NAME_MAX - 5)
+		return lc_fail(err, EINVAL, "lc_named_remove_instance: bad arguments");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : lc_fail(err, errno, "cannot open %s: %m", dir);
+	work_name(instance, work, sizeof(work));
+	r = lc_rm_rf_at(fd, work);
+	if (r < 0 && r != -ENOENT)
+		return lc_fail(err, -r, "cannot remove %s/%s: %s", dir, work, strerror(-r));
+	return 0;
+}
+
 static int copy_fd(int in, int out)
 {
 	ssize_t n;

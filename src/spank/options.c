@@ -9,7 +9,6 @@
 
 #include <libcontainer/libcontainer.h>
 
-#include "../util/cleanup.h"
 #include "plugin.h"
 
 #define ENV_VALUE_MAX 4096 /* pyxis ignores longer PYXIS_* values */
@@ -89,39 +88,57 @@ int args_add_mounts(const char *spec)
 	return 0;
 }
 
-/* NAME[:auto|create|exec|no_exec], as pyxis; the name becomes a directory's. */
-static int cb_name(int val, const char *optarg, int remote)
+/* NAME[:auto|create|exec|no_exec]'s flag: NAME_* or -1. */
+static int name_flag(const char *colon)
 {
 	static const char *const flags[] = {"auto", "create", "exec", "no_exec"};
-	const char *colon = optarg ? strrchr(optarg, ':') : NULL;
-	_cleanup_free_ char *name = NULL;
-	int flag = NAME_AUTO;
 
-	(void)val, (void)remote;
-	if (!optarg || !*optarg || optarg == colon)
-		return fail(PLUGIN_NAME ": --container-name: empty name");
-	if (colon) {
-		flag = -1;
-		for (int i = 0; i < 4; i++)
-			if (!strcmp(colon + 1, flags[i]))
-				flag = i;
-		if (flag < 0)
-			return fail(PLUGIN_NAME ": --container-name: flag must be \"auto\", "
-						"\"create\", \"exec\" or \"no_exec\"");
-	}
-	name = colon ? strndup(optarg, (size_t)(colon - optarg)) : strdup(optarg);
-	if (!name)
-		return -1;
+	if (!colon)
+		return NAME_AUTO;
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(colon + 1, flags[i]))
+			return i;
+	return -1;
+}
+
+/* The name alone: a directory's name. */
+static int check_name(const char *name)
+{
 	if (strchr(name, '/') || name[0] == '.' || strlen(name) > 200)
 		return fail(PLUGIN_NAME ": --container-name: invalid name '%s' (no '/', no leading "
 					"'.', at most 200 characters)",
 			    name);
-	if (args.name && (strcmp(args.name, name) || (int)args.name_flag != flag))
+	if (args.name && (strcmp(args.name, name)))
 		return fail(PLUGIN_NAME ": --container-name: specified multiple times");
-	if (!args.name)
-		args.name = TAKE_PTR(name);
-	args.name_flag = (enum name_flag)flag;
 	return 0;
+}
+
+/* NAME[:auto|create|exec|no_exec], as pyxis; the name becomes a directory's. */
+static int cb_name(int val, const char *optarg, int remote)
+{
+	const char *colon = optarg ? strrchr(optarg, ':') : NULL;
+	int flag = name_flag(colon), r;
+	char *name;
+
+	(void)val, (void)remote;
+	if (!optarg || !*optarg || optarg == colon)
+		return fail(PLUGIN_NAME ": --container-name: empty name");
+	if (flag < 0)
+		return fail(PLUGIN_NAME ": --container-name: flag must be \"auto\", "
+					"\"create\", \"exec\" or \"no_exec\"");
+	name = colon ? strndup(optarg, (size_t)(colon - optarg)) : strdup(optarg);
+	if (!name)
+		return -1;
+	r = check_name(name);
+	if (r >= 0 && args.name && (int)args.name_flag != flag)
+		r = fail(PLUGIN_NAME ": --container-name: specified multiple times");
+	if (r >= 0 && !args.name)
+		args.name = name;
+	else
+		free(name);
+	if (r >= 0)
+		args.name_flag = (enum name_flag)flag;
+	return r;
 }
 
 static int cb_mounts(int val, const char *optarg, int remote)

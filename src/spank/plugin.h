@@ -3,9 +3,14 @@
 #ifndef LC_SPANK_PLUGIN_H
 #define LC_SPANK_PLUGIN_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
+#include <sys/types.h>
 #include <slurm/spank.h>
+
+#include <libcontainer/libcontainer.h>
 
 #define PLUGIN_NAME "libcontainer"
 
@@ -74,14 +79,103 @@ int args_refuse_cache(const plugin_config *cfg);
 bool args_run_entrypoint(const plugin_config *cfg);
 void args_free(void);
 
-/* slurmstepd (remote.c) */
+/* ---------------------------------------------------------------- slurmstepd */
+
+/* The step on this node: what post_opt learnt, what the task that made the container did. */
+typedef struct step_state {
+	bool enabled;
+	const plugin_config *cfg;
+	uid_t uid;
+	gid_t gid;
+	gid_t *gids;
+	int n_gids;
+	uint32_t jobid, stepid;
+	uint32_t local_tasks, exited_tasks;
+	char step_name[32]; /* "<jobid>.<stepid>" */
+	char cwd[PATH_MAX]; /* the job's working directory ("/" when unknown) */
+	char *user_dir;     /* <runtime_path>/<uid> */
+	char *step_image;   /* where ctr-import writes the step's image; NULL: no import here */
+	char *save_path;    /* --container-save, absolute */
+	/* --container-name's container, or for an unnamed step its own name <jobid>.<stepid>,
+	 * through which other steps join it: <user_dir>/<ename> */
+	char ename[256]; /* pyxis_NAME, or pyxis_<jobid>_NAME in job scope */
+	char *named_dir;
+	char extra_env[6][PATH_MAX + 32]; /* what pyxis passes its importer, for every helper */
+	lc_group *group;
+	bool entrypoint; /* the image's entrypoint runs */
+	bool created;    /* this task started (or joined) the container */
+	int64_t import_ms, setup_ms;
+	char import_timings[256];
+} step_state;
+
+/* How start_container() gets the group's container. */
+enum start_mode {
+	START_NEW,      /* a new container (with a name: the name's instance) */
+	START_JOIN,     /* join the running instance of the name */
+	START_SEPARATE, /* no_exec beside a running one: its own overlay work directory */
+};
+
+static inline int64_t plugin_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* step.c: the SPANK hooks in slurmstepd */
 int remote_post_opt(spank_t sp, const plugin_config *cfg);
 int remote_user_init(spank_t sp);
 int remote_task_init_privileged(spank_t sp);
 int remote_task_init(spank_t sp);
 int remote_task_exit(spank_t sp);
 int remote_exit(spank_t sp);
-/* slurmd's job epilog: the job's named containers (container_scope=job), killed steps' files */
+/* Remove the step's import directory (the image in it, or what a killed import left). */
+void step_dir_remove(const step_state *s);
+
+/* start.c: the step's container from its state, the library's log, --container-save */
+int start_container(spank_t sp, step_state *s, const char *image, int hold_fd, lc_named *named,
+		    enum start_mode mode, lc_error *err);
+/* An unnamed step's container, which other steps may join by its name <jobid>.<stepid>. */
+int create_container(spank_t sp, step_state *s, lc_error *err);
+int save_container(spank_t sp, const step_state *s);
+
+/* import.c: helpers run as the user; ctr-import and the site's importer */
+bool import_by_importer(const step_state *s);
+int helper_run(spank_t sp, const step_state *s, const char *const *argv, char ***ret_stdout,
+	       char ***ret_log, int *ret_status, lc_error *err);
+/* A helper's or the entrypoint's output: as errors when something failed, else to the user. */
+void print_log(const char *what, char **log, bool failed);
+/* A registry image into a file (@to, NULL: the step's), announced and timed. */
+int import_image(spank_t sp, step_state *s, const char *to, char **ret_path, lc_error *err);
+/* The node cache's entry of the image in @dir: look only (@lookup), or import when missing.
+ * *@ret_path is NULL on a miss. */
+int import_cache_entry(spank_t sp, step_state *s, const char *dir, bool lookup, char **ret_path,
+		       lc_error *err);
+/* "IMPORTER release": once the container holds the image, and again at the end. */
+void importer_release(spank_t sp, const step_state *s);
+
+/* cache.c: --container-cache */
+int cache_image(spank_t sp, step_state *s, char **ret_path, int *ret_lock, lc_error *err);
+
+/* named.c: --container-name */
+int named_container(spank_t sp, step_state *s, lc_error *err);
+/* The step is over: its own name goes, or a no_exec instance's work directory. */
+void named_step_end(const step_state *s);
+
+/* epilog.c: slurmd's job epilog: the job's named containers (container_scope=job), killed
+ * steps' files */
 int remote_job_epilog(spank_t sp, const plugin_config *cfg);
+
+/* names.c: the plugin's pure string helpers (unit-tested against the SPANK stub) */
+/* A job variable a helper does not get (the admin's and pyxis's own win). */
+bool helper_env_denied(const char *kv);
+/* --container-save's target: absolute, or relative to @cwd ("" when unknown: -EINVAL). */
+int save_path_resolve(const char *save, const char *cwd, char **ret_path);
+/* The URI an importer gets: the image with "docker://" in front unless it has a scheme. */
+int importer_uri(const char *image, char **ret_uri);
+/* The names of @job_env's variables that @env does not set (to unset in the task); NULL on
+ * ENOMEM. */
+char **env_names_dropped(char *const *job_env, char *const *env);
 
 #endif

@@ -67,3 +67,15 @@ int lc_error_prefix(lc_error *err, int r, const char *fmt, ...)
 		memcpy(err->msg + sizeof(err->msg) - 4, "...", 4);
 	return r;
 }
+
+LC_API int lc_error_set(lc_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = fail_v(err, code > 0 && code < LC_EBASE ? LC_DOMAIN_SYSTEM : LC_DOMAIN_NONE, code, fmt,
+		   ap);
+	va_end(ap);
+	return r;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * --container-cache: the node cache of imported images (the library's lc_cache_*). The warm
+ * path is one look at the registry by the helper; the cold path makes room (the GC) and imports
+ * into a new entry. The entry is marked for the job and locked shared while the step uses it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../pyxis/pyxis.h"
+#include "plugin.h"
+
+/* Before a new entry: make room (the GC decides whether it must run). */
+static void cache_gc(const plugin_config *c)
+{
+	lc_cache_gc_result res;
+	lc_error err = LC_ERROR_INIT;
+
+	if (lc_cache_gc(c->cache_data_path, c->cache_gc_high, c->cache_gc_low, &res, &err) < 0)
+		slurm_info(PLUGIN_NAME ": cache GC failed: %s", lc_error_message(&err));
+	else if (res.concurrent)
+		slurm_verbose(PLUGIN_NAME ": cache GC: another GC is running");
+	else
+		slurm_verbose(PLUGIN_NAME
+			      ": cache GC: %s, %u%% used, now %u%%; evicted %zu, in use "
+			      "%zu, dead fills removed %zu, stale records removed %zu",
+			      res.ran ? "ran" : "not needed", res.used_before, res.used_after,
+			      res.evicted, res.busy, res.stale_fills, res.stale_records);
+}
+
+/* Mark the entry of @image_path (what the helper named: only one of the user's own) in use by
+ * the job until its epilog, before the step locks it: the GC keeps it between steps too; then
+ * lock it shared for the step. */
+static int use_entry(const step_state *s, const char *image_path, int *ret_lock, lc_error *err)
+{
+	int r = lc_cache_job_hold(s->cfg->cache_data_path, s->jobid, image_path, s->uid, err);
+
+	return r < 0 ? r : lc_cache_use(image_path, s->uid, s->gid, ret_lock, err);
+}
+
+/* The cold path: the GC, then an import into a new entry, which the step then uses. */
+static int fill_entry(spank_t sp, step_state *s, const char *dir, char **ret_path, int *ret_lock,
+		      lc_error *err)
+{
+	int r;
+
+	cache_gc(s->cfg);
+	slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
+	r = import_cache_entry(sp, s, dir, false, ret_path, err);
+	if (r >= 0)
+		r = use_entry(s, *ret_path, ret_lock, err);
+	if (r >= 0)
+		slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
+	return r;
+}
+
+int cache_image(spank_t sp, step_state *s, char **ret_path, int *ret_lock, lc_error *err)
+{
+	char *dir = NULL, *path = NULL;
+	int64_t t0 = plugin_now_ms();
+	int r = lc_pyxis_user_dir(s->cfg->cache_data_path, s->uid, s->gid, &dir, err);
+
+	if (r >= 0)
+		r = import_cache_entry(sp, s, dir, true, &path, err);
+	if (r >= 0 && path && use_entry(s, path, ret_lock, err) == 0) {
+		slurm_verbose(PLUGIN_NAME ": cached image: %s (%s)", args.image, path);
+	} else if (r >= 0) {
+		free(path);
+		path = NULL;
+		r = fill_entry(sp, s, dir, &path, ret_lock, err);
+	}
+	s->import_ms = plugin_now_ms() - t0;
+	free(dir);
+	if (r < 0) {
+		free(path);
+		return r;
+	}
+	*ret_path = path;
+	return 0;
+}
