@@ -49,7 +49,7 @@ static void usage(FILE *f)
 	    "  -h, --help             this help\n\n"
 	    "ENROOT_SQUASH_OPTIONS (e.g. '-comp zstd -Xcompression-level 9 -b 1M') is honoured;\n"
 	    "--compress and --block-size override it.\n"
-	    "On success, stdout has one key=value line per fact: image=FILE, digest=DIGEST,\n"
+	    "On success, stdout has one key=value line per fact: image_path=FILE, digest=DIGEST,\n"
 	    "cache=hit|miss|filled (--node-cache), offline=WHY (--offline-fallback used), and\n"
 	    "the import's resolve_ms, convert_ms, finish_ms, total_ms, layer_bytes, tar_bytes,\n"
 	    "image_bytes. Messages go to stderr.\n"
@@ -147,7 +147,7 @@ static int offline_entry(const char *reference, const char *dir, lc_import_answe
 		"ctr-import: the registry is unreachable (%s); using the digest %s resolved to "
 		"last time\n",
 		lc_error_message(&why), reference);
-	ans->image = path;
+	ans->image_path = path;
 	ans->cache = strdup("hit");
 	ans->offline = strdup(lc_error_message(&why));
 	return ans->cache && ans->offline ? 0 : lc_error_set(err, ENOMEM, "out of memory");
@@ -159,20 +159,17 @@ static int node_cache_entry(lc_pull *pull, const char *reference, const char *di
 			    lc_error *err)
 {
 	const lc_image *img = lc_pull_image(pull);
-	char *name = NULL;
-	int r = lc_cache_entry_name(lc_image_reference(img), lc_image_digest(img), getuid(), &name,
-				    err);
+	int r = lookup ? lc_cache_lookup(dir, img, getuid(), &ans->image_path, err)
+		       : lc_cache_fill(pull, dir, getuid(), io, stats, &ans->image_path, err);
 
 	if (r >= 0)
-		r = lookup ? lc_cache_lookup(dir, name, &ans->image, err)
-			   : lc_cache_fill(pull, dir, name, io, stats, &ans->image, err);
-	if (r >= 0)
-		ans->cache = strdup(!ans->image ? "miss" : stats->image_bytes ? "filled" : "hit");
+		ans->cache = strdup(!ans->image_path     ? "miss"
+				    : stats->image_bytes ? "filled"
+							 : "hit");
 	if (r >= 0 && !ans->cache)
 		r = lc_error_set(err, ENOMEM, "out of memory");
-	if (r >= 0 && ans->image && lc_cache_remember(dir, reference, name, err) < 0)
+	if (r >= 0 && ans->image_path && lc_cache_remember(dir, reference, img, getuid(), err) < 0)
 		fprintf(stderr, "ctr-import: %s\n", lc_error_message(err)); /* not fatal */
-	free(name);
 	return r;
 }
 
@@ -348,7 +345,7 @@ int main(int argc, char **argv)
 		r = lc_import(pull, output, &io, &stats, &err);
 		if (ps.tty && !quiet)
 			fprintf(stderr, "\n");
-		if (r >= 0 && !(ans.image = realpath(output, NULL)))
+		if (r >= 0 && !(ans.image_path = realpath(output, NULL)))
 			r = lc_error_set(&err, errno, "%s: %s", output, strerror(errno));
 	}
 	if (r >= 0)

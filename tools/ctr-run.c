@@ -282,7 +282,7 @@ int main(int argc, char **argv)
 		image = strdup(argv[optind]);
 	else if (image_from_ref(ctx, &o, argv[optind], &image) < 0)
 		goto out;
-	o.co.image = image;
+	o.co.image_path = image;
 	o.co.mounts = o.mounts;
 	o.env[o.n_env] = NULL;
 	o.po.argv = (const char *const *)argv + optind + 1;

@@ -21,12 +21,14 @@ static void usage(FILE *f)
 	    "usage: ctr-squash list IMAGE.sqsh\n"
 	    "       ctr-squash save [-f] [--compress zstd[:LEVEL]|none] [--block-size N] "
 	    "[--all-root] DIR IMAGE.sqsh\n"
-	    "       ctr-squash load IMAGE.sqsh DIR\n\n"
+	    "       ctr-squash load IMAGE.sqsh DIR\n"
+	    "       ctr-squash config IMAGE.sqsh\n\n"
 	    "list: one line per entry: type+mode uid/gid size mtime path [-> target]; control\n"
 	    "      characters and backslashes in names are escaped as \\n, \\t, \\\\, \\ooo\n"
 	    "save: DIR (symlinks stored, not followed; other filesystems not entered) into a new\n"
 	    "      image; refuses an existing IMAGE without -f; honours ENROOT_SQUASH_OPTIONS\n"
 	    "load: unpack into DIR, which must not exist or be empty; safe for untrusted images\n"
+	    "config: the image the file carries (ours, or enroot's /etc/environment and /etc/rc)\n"
 	    "Exit status: 0 success, 1 failure (message on stderr), 2 usage error.\n");
 }
 

@@ -2,13 +2,20 @@
 /*
  * libcontainer: pull OCI/Docker images, build squashfs images, start containers.
  *
- * The one installed header. Conventions (see README.md, "API"):
+ * The one installed header. Conventions (see docs/api.md):
  *  - every fallible call returns 0 on success or a negative code (-errno or -LC_E*), and fills the
  *    caller-owned lc_error (may be NULL) with a one-line message; the error is untouched on
- * success;
+ *    success;
+ *  - parameters come in one order: the context (lc_ctx) first when a call takes one, then the
+ *    handle it acts on, its inputs, its options, its out-parameters (ret_*, filled only on
+ *    success), and the lc_error last;
  *  - handles are opaque; each _new/_pull has a NULL-safe _free that returns NULL;
  *  - returned `const char *` are borrowed and live as long as the handle they came from;
- *  - option structs start with a version field: initialise them with their *_INIT macro;
+ *  - option structs start with a version field: initialise them with their *_INIT macro. Every
+ *    call accepts any version from 1 to the current one (fields added later are then taken as
+ *    their defaults) and refuses a newer one with -EINVAL; every flags field has an *_ALL mask
+ *    of its valid bits, and a bit outside it is -EINVAL;
+ *  - "image" is the image description (lc_image); a squashfs file is named by its path;
  *  - the library never prints and never exits: it logs through the callback set on its context.
  */
 #ifndef LIBCONTAINER_H
@@ -26,8 +33,6 @@ extern "C" {
 #ifndef LC_API
 #define LC_API __attribute__((visibility("default")))
 #endif
-
-#define LC_VERSION "0.1.0"
 
 /* ---------------------------------------------------------------- errors */
 
@@ -88,6 +93,9 @@ enum lc_log_level { LC_LOG_ERROR = 0, LC_LOG_WARNING, LC_LOG_INFO, LC_LOG_DEBUG 
  * shared between threads must be thread-safe. @msg has no trailing newline.
  */
 typedef void (*lc_log_fn)(void *userdata, enum lc_log_level level, const char *msg);
+
+/** The library's version ("0.1.0"), the one meson builds it as. */
+LC_API const char *lc_version(void);
 
 /** New context. No log sink is set: the library is silent until lc_ctx_set_log(). */
 LC_API int lc_ctx_new(lc_ctx **ret_ctx, lc_error *err);
@@ -291,20 +299,20 @@ typedef struct lc_import_stats {
  * output is left. @stats may be NULL.
  */
 LC_API int lc_import(lc_pull *pull, const char *output, const lc_import_opts *opts,
-		     lc_import_stats *stats, lc_error *err);
+		     lc_import_stats *ret_stats, lc_error *err);
 /** enroot's default file name for @ref: "nvidia+pytorch+25.09-py3.sqsh". Caller frees. */
 LC_API int lc_import_default_name(const char *ref, char **ret_name, lc_error *err);
 
 /**
  * What an import helper answers on its stdout (ctr-import's contract with the Slurm plugin):
- * one "key=value" line per fact, messages on stderr. Keys: image (the squashfs file), digest
+ * one "key=value" line per fact, messages on stderr. Keys: image_path (the squashfs file), digest
  * (the manifest's), cache ("hit", "miss" or "filled", with a node cache), offline (why the
  * registry was unreachable, when the digest seen last was used), and the numbers of
  * lc_import_stats plus resolve_ms and total_ms (0: not said). A first line that is an absolute
- * path alone is the image (pyxis's importer protocol). Unknown keys are skipped.
+ * path alone is the image path (pyxis's importer protocol). Unknown keys are skipped.
  */
 typedef struct lc_import_answer {
-	char *image;
+	char *image_path;
 	char *digest;
 	char *cache;
 	char *offline;
@@ -337,8 +345,8 @@ typedef struct lc_squash_entry {
 /** Called for every entry, parents before children; return non-zero to stop the walk. */
 typedef int (*lc_squash_list_fn)(void *userdata, const lc_squash_entry *e);
 
-/** Walk the image at @image (opened read-only; never mounted). */
-LC_API int lc_squash_list(const char *image, lc_squash_list_fn fn, void *userdata, lc_error *err);
+/** Walk the squashfs file at @path (opened read-only; never mounted). */
+LC_API int lc_squash_list(const char *path, lc_squash_list_fn fn, void *userdata, lc_error *err);
 
 /**
  * Write the directory tree @dir into a squashfs file at @output (e.g. a container's rootfs).
@@ -350,21 +358,23 @@ LC_API int lc_squash_save(lc_ctx *ctx, const char *dir, const char *output,
 			  const lc_import_opts *opts, lc_error *err);
 
 /**
- * Unpack the image at @image into @dir, which must not exist yet (it is created) or be empty.
+ * Unpack the squashfs file at @path into @dir, which must not exist yet (it is created) or be
+ * empty.
  * Safe against hostile images: every name is checked, every entry is created relative to a
  * directory opened without following links, so nothing in the image can make a write land
  * outside @dir. As non-root, owners and device nodes that need privileges are skipped.
  */
-LC_API int lc_squash_load(lc_ctx *ctx, const char *image, const char *dir, lc_error *err);
+LC_API int lc_squash_load(lc_ctx *ctx, const char *path, const char *dir, lc_error *err);
 
 /**
- * The config an image file carries: ours (the root directory's xattr "user.lc.image": reference,
- * digests, os/architecture, Env, Entrypoint, Cmd, WorkingDir, User, Labels) or, for files made
- * by enroot, Env from /etc/environment, the reference from /etc/rc's provenance line, and
- * Entrypoint ["/etc/rc"] (enroot's start script, which applies WorkingDir, Entrypoint and Cmd).
- * A plain squashfs gives an image with nothing set. Layers are not described (count 0).
+ * The image (its description: lc_image) that the squashfs file at @path carries: ours (the root
+ * directory's xattr "user.lc.image": reference, digests, os/architecture, Env, Entrypoint, Cmd,
+ * WorkingDir, User, Labels) or, for files made by enroot, Env from /etc/environment, the reference
+ * from /etc/rc's provenance line, and Entrypoint ["/etc/rc"] (enroot's start script, which applies
+ * WorkingDir, Entrypoint and Cmd). A plain squashfs gives an image with nothing set. Layers are not
+ * described (count 0).
  */
-LC_API int lc_squash_image_config(const char *image, lc_image **ret_image, lc_error *err);
+LC_API int lc_squash_image_config(const char *path, lc_image **ret_image, lc_error *err);
 
 /* ---------------------------------------------------------------- containers */
 
@@ -396,9 +406,9 @@ enum {
 };
 
 typedef struct lc_container_opts {
-	uint32_t version;  /**< LC_CONTAINER_OPTS_VERSION */
-	uint32_t flags;    /**< LC_CONTAINER_*; unknown bits -> -EINVAL */
-	const char *image; /**< squashfs file */
+	uint32_t version;       /**< LC_CONTAINER_OPTS_VERSION */
+	uint32_t flags;         /**< LC_CONTAINER_*; unknown bits -> -EINVAL */
+	const char *image_path; /**< the squashfs file */
 	/** User mounts, pyxis syntax: "SRC:DST[:FLAGS][,...]" (flags joined by '+'), SRC may be
 	 *  "tmpfs" or "umount"; relative sources are taken from the current directory. */
 	const char *mounts;
@@ -406,14 +416,14 @@ typedef struct lc_container_opts {
 	/** The user the container is for; (uid_t)-1: the caller. A root caller drops to it. */
 	uid_t uid;
 	gid_t gid;
-	/** Relative mount sources and a relative image are taken from here; NULL: the current
-	 *  directory. */
+	/** Relative mount sources and a relative image path are taken from here; NULL: the
+	 *  current directory. */
 	const char *cwd;
 	/** An fd the holder keeps open for the container's life, e.g. a lock on a cache entry
 	 *  (lc_cache_use); -1: none. The caller may close its own copy. */
 	int hold_fd;
 	/** A named container (lc_named_open): its persistent writable layer replaces the tmpfs
-	 *  one, and @image should be lc_named_image(). NULL: none. (Version 3.) */
+	 *  one, and @image_path should be lc_named_image_path(). NULL: none. (Version 3.) */
 	struct lc_named *named;
 	/** With @named: NULL makes this container the name's instance, which lc_group_attach()
 	 *  joins and which lives until every group that attached is done; else a separate
@@ -453,7 +463,7 @@ enum {
 
 typedef struct lc_process_opts {
 	uint32_t version; /**< LC_PROCESS_OPTS_VERSION */
-	uint32_t flags;   /**< LC_PROCESS_* */
+	uint32_t flags;   /**< LC_PROCESS_*; unknown bits -> -EINVAL */
 	/** Command; NULL or empty: the image's Cmd. */
 	const char *const *argv;
 	/** The whole environment; NULL: lc_container_env(c, NULL). */
@@ -520,8 +530,8 @@ LC_API lc_named *lc_named_free(lc_named *n);
 LC_API int lc_named_state(lc_named *n, lc_error *err);
 /** The namespaces of the running instance (CLONE_NEW* flags); 0 unless running. */
 LC_API int lc_named_ns_flags(const lc_named *n);
-/** The image file's path: "<dir>/image.sqsh". Borrowed. */
-LC_API const char *lc_named_image(const lc_named *n);
+/** The path of its squashfs file ("<dir>/image.sqsh"). Borrowed. */
+LC_API const char *lc_named_image_path(const lc_named *n);
 /** Remove what a failed or older creation left (image, writes), keeping the lock. */
 LC_API int lc_named_reset(lc_named *n, lc_error *err);
 /** Copy the squashfs file @src (opened as the user; relative: from @cwd, NULL: the current
@@ -575,9 +585,15 @@ LC_API int lc_group_release(lc_group *g, lc_error *err);
  */
 LC_API int lc_group_lock(lc_group *g, lc_error *err);
 /** How lc_group_create() prepares the processes' common start. */
+enum {
+	/** Run the image's Entrypoint once (lc_group_create); the same bit as LC_PROCESS_ENTRYPOINT
+	 */
+	LC_GROUP_ENTRYPOINT = 1u << 0,
+	LC_GROUP_ALL = (1u << 1) - 1,
+};
 typedef struct lc_group_opts {
 	uint32_t version; /**< LC_GROUP_OPTS_VERSION */
-	uint32_t flags;   /**< LC_PROCESS_ENTRYPOINT: run the image's Entrypoint once (below) */
+	uint32_t flags;   /**< LC_GROUP_*; unknown bits -> -EINVAL */
 	/** The container's environment: see lc_container_env(). */
 	const char *const *env_overrides;
 } lc_group_opts;
@@ -592,13 +608,13 @@ typedef struct lc_group_opts {
  * environment (lc_container_env with the overrides) and working directory (the image's), hand
  * the holder's pidfd on and release the lock. On failure the others are told too.
  *
- * With LC_PROCESS_ENTRYPOINT and an image that has one, the Entrypoint runs once, as enroot
+ * With LC_GROUP_ENTRYPOINT and an image that has one, the Entrypoint runs once, as enroot
  * runs it (with /bin/sh in the image): in front of a command that it must run (`exec "$@"`),
  * whose environment and working directory become the group's. Its output (stdout and stderr)
  * goes to *@ret_log as lines, also when it fails (NULL when it did not run; may be NULL).
  * Errors: "container start failed with error code: N", "container exited too soon".
  */
-LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *opts,
+LC_API int lc_group_create(lc_ctx *ctx, lc_group *g, const lc_container_opts *opts,
 			   const lc_group_opts *group_opts, char ***ret_log, lc_error *err);
 /**
  * The creator, instead of lc_group_create(): join the running instance of @named
@@ -607,7 +623,7 @@ LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *op
  * container; the entrypoint does not run again, and @opts's mounts and flags are not applied
  * (uid, gid and cwd are used; lc_named_ns_flags() tells which namespaces it has).
  */
-LC_API int lc_group_attach(lc_group *g, lc_ctx *ctx, lc_named *named, const lc_container_opts *opts,
+LC_API int lc_group_attach(lc_ctx *ctx, lc_group *g, lc_named *named, const lc_container_opts *opts,
 			   const lc_group_opts *group_opts, lc_error *err);
 /** The creator gave up before lc_group_create() (e.g. the import failed): tell the others. */
 LC_API void lc_group_fail(lc_group *g, const lc_error *why);
@@ -625,9 +641,10 @@ LC_API int lc_group_env(const lc_group *g, char ***ret_env, lc_error *err);
 LC_API unsigned lc_group_entered(const lc_group *g);
 
 /** How lc_group_save() writes the container's filesystem. */
+enum { LC_SAVE_ALL = 0 /**< no flag yet */ };
 typedef struct lc_save_opts {
 	uint32_t version; /**< LC_SAVE_OPTS_VERSION */
-	uint32_t flags;   /**< none yet; must be 0 */
+	uint32_t flags;   /**< LC_SAVE_* (none yet); unknown bits -> -EINVAL */
 	/** Compression, ENROOT_SQUASH_OPTIONS, LC_IMPORT_ALL_ROOT, LC_IMPORT_FORCE (replace an
 	 *  existing file); NULL: the defaults (an existing file is kept, and the save fails). */
 	const lc_import_opts *squash;
@@ -653,51 +670,34 @@ typedef struct lc_save_opts {
  * user and mount namespaces and saves; the file appears only when complete. Errors: "target is
  * a directory", "'X' already exists", and those of lc_squash_save().
  */
-LC_API int lc_group_save(lc_group *g, lc_ctx *ctx, const char *output, const lc_save_opts *opts,
+LC_API int lc_group_save(lc_ctx *ctx, lc_group *g, const char *output, const lc_save_opts *opts,
 			 lc_error *err);
-
-/* ---------------------------------------------------------------- task environments */
-
-/**
- * The environment of a task that runs in a container, as pyxis makes it: @job_env without
- * LANG, LANGUAGE and LC_ALL (unless named in @host_wins), then every variable of
- * @container_env, which wins except for the names in @host_wins that @job_env sets.
- * When the result has PYTORCH_VERSION: RANK = SLURM_PROCID, LOCAL_RANK = SLURM_LOCALID, and,
- * unless @container_env sets them, MASTER_ADDR (first host of SLURM_STEP_NODELIST or
- * SLURM_JOB_NODELIST), MASTER_PORT (61000 + SLURM_JOB_ID % 4536, stable within the job),
- * WORLD_SIZE (SLURM_NTASKS) and OMP_NUM_THREADS=1 when there are more tasks than nodes.
- * Free with lc_strv_free().
- */
-LC_API int lc_task_env(const char *const *job_env, const char *const *container_env,
-		       const char *const *host_wins, char ***ret_env, lc_error *err);
-/** The first host of a Slurm host list ("node[07-09,12],gpu1" -> "node07"). Caller frees. */
-LC_API int lc_hostlist_first(const char *hostlist, char **ret_host, lc_error *err);
 
 /* ---------------------------------------------------------------- node image cache */
 
 /**
- * The node cache of imported images, per user (pyxis's --container-cache). Under a user's
- * directory (BASE/<uid>, the user's, 0700) an entry pyxis_cache_u<uid>_<hash> holds image.sqsh
- * and .pyxis_cache_lock; <hash> is derived from the registry, repository and manifest digest.
- * Entries appear atomically (a synced temporary directory renamed), and concurrent fills of
- * one entry import once. Fills run as the user (the helper); use and GC are the caller's.
+ * The node cache of imported images, per user (pyxis's --container-cache). A user's directory
+ * (BASE/<uid>, the user's, 0700) holds an entry per image and user, named by the registry,
+ * repository and manifest digest (the cache module owns the names), with the image file and
+ * its lock. Entries appear atomically (a synced temporary directory renamed), and concurrent
+ * fills of one entry import once. Fills run as the user (the helper); use and GC are the
+ * caller's.
  */
-/** The entry name of the image @reference resolved to manifest @digest, for @uid. */
-LC_API int lc_cache_entry_name(const char *reference, const char *digest, uid_t uid,
-			       char **ret_name, lc_error *err);
-/** *@ret_path: the entry's image file, or NULL when @user_dir has no entry @name. */
-LC_API int lc_cache_lookup(const char *user_dir, const char *name, char **ret_path, lc_error *err);
+/** *@ret_path: the image file of @img's entry (@img: a resolved image, lc_pull_image()) in
+ *  @user_dir for @uid, or NULL when there is none. */
+LC_API int lc_cache_lookup(const char *user_dir, const lc_image *img, uid_t uid, char **ret_path,
+			   lc_error *err);
 /**
- * Import @pull into entry @name of @user_dir unless it is there (waiting for another fill of
- * the same entry first); *@ret_path: the entry's image file. @stats (may be NULL) is zeroed,
- * then filled when this call imported.
+ * Import @pull into its image's entry of @user_dir for @uid unless it is there (waiting for
+ * another fill of the same entry first); *@ret_path: the entry's image file. @ret_stats (may be
+ * NULL) is zeroed, then filled when this call imported.
  */
-LC_API int lc_cache_fill(lc_pull *pull, const char *user_dir, const char *name,
-			 const lc_import_opts *io, lc_import_stats *stats, char **ret_path,
-			 lc_error *err);
-/** Record that @reference last resolved to entry @name (for lc_cache_recall()). */
-LC_API int lc_cache_remember(const char *user_dir, const char *reference, const char *name,
-			     lc_error *err);
+LC_API int lc_cache_fill(lc_pull *pull, const char *user_dir, uid_t uid, const lc_import_opts *io,
+			 lc_import_stats *ret_stats, char **ret_path, lc_error *err);
+/** Record that @reference (as the user wrote it) last resolved to @img's entry for @uid (for
+ *  lc_cache_recall()). */
+LC_API int lc_cache_remember(const char *user_dir, const char *reference, const lc_image *img,
+			     uid_t uid, lc_error *err);
 /**
  * The entry @reference resolved to when last seen, if it is still there (*@ret_path NULL
  * otherwise): for starting without the registry when it is unreachable.
@@ -713,8 +713,8 @@ LC_API int lc_cache_use(const char *image_path, uid_t uid, gid_t gid, int *ret_l
 			lc_error *err);
 
 /**
- * Mark the entry of @image_path (as lc_cache_use() takes it; the entry must be one of @uid's,
- * pyxis_cache_u<uid>_<hash>) in use by job @jobid until
+ * Mark the entry of @image_path (as lc_cache_use() takes it; the entry must be one of @uid's)
+ * in use by job @jobid until
  * lc_cache_job_done(@jobid), so the GC keeps it between the job's steps too (a step's lock from
  * lc_cache_use() lasts only as long as the step). Root only: the marks are root's, under
  * @base/.jobs/<boot_id>/<jobid>/; marks of an earlier boot are stale and the GC removes them.
@@ -743,15 +743,16 @@ typedef struct lc_cache_gc_result {
  * at a time (a second returns at once with ->concurrent). A root caller's GC runs in a child as
  * nobody with only CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER.
  */
-LC_API int lc_cache_gc(const char *base, unsigned high, unsigned low, lc_cache_gc_result *res,
-		       lc_error *err);
+LC_API int lc_cache_gc(const char *base, unsigned high, unsigned low,
+		       lc_cache_gc_result *ret_result, lc_error *err);
 
 /* ---------------------------------------------------------------- helper processes */
 
 /** How lc_helper_run() starts a program. */
+enum { LC_HELPER_ALL = 0 /**< no flag yet */ };
 typedef struct lc_helper_opts {
 	uint32_t version;        /**< LC_HELPER_OPTS_VERSION */
-	uint32_t flags;          /**< none yet; must be 0 */
+	uint32_t flags;          /**< LC_HELPER_* (none yet); unknown bits -> -EINVAL */
 	const char *path;        /**< absolute path, no PATH search */
 	const char *const *argv; /**< argv[0] included */
 	const char *const *env;  /**< the whole environment */

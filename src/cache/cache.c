@@ -29,17 +29,18 @@
 
 #define HASH_HEX 32
 
-LC_API int lc_cache_entry_name(const char *reference, const char *digest, uid_t uid,
-			       char **ret_name, lc_error *err)
+/* The entry of @img (a resolved image: its reference and manifest digest) for @uid. */
+static int entry_name(const lc_image *img, uid_t uid, char **ret_name, lc_error *err)
 {
-	lc_error local = LC_ERROR_INIT;
+	const char *reference = img ? lc_image_reference(img) : NULL;
+	const char *digest = img ? lc_image_digest(img) : NULL;
 	_cleanup_free_ char *key = NULL;
 	lc_ref *ref = NULL;
 	char hash[72], user[16], name[128];
 	int r;
 
-	if (!err)
-		err = &local;
+	if (!reference)
+		return lc_fail(err, EINVAL, "the image has no reference");
 	if (!digest || !lc_digest_is_valid(digest))
 		return lc_fail(err, EINVAL, "not a digest: %s", digest ? digest : "(none)");
 	r = lc_ref_parse(reference, &ref, err);
@@ -106,22 +107,31 @@ static int entry_path(const char *dir, const char *name, char **ret_path, lc_err
 	return 0;
 }
 
-LC_API int lc_cache_lookup(const char *user_dir, const char *name, char **ret_path, lc_error *err)
+/* *@ret_path: the image file of entry @name in @user_dir, or NULL when it is not there. */
+static int lookup_name(const char *user_dir, const char *name, char **ret_path, lc_error *err)
 {
-	lc_error local = LC_ERROR_INIT;
 	_cleanup_close_ int dir = -1;
-	int r;
+	int r = open_dir(user_dir, &dir, err);
 
-	if (!err)
-		err = &local;
-	*ret_path = NULL;
-	r = open_dir(user_dir, &dir, err);
 	if (r < 0 || !entry_exists(dir, name))
 		return r;
 	return entry_path(user_dir, name, ret_path, err);
 }
 
-/* A lock file under @dir_fd, made when missing, locked with @how (LOCK_SH/EX[|NB]). */
+LC_API int lc_cache_lookup(const char *user_dir, const lc_image *img, uid_t uid, char **ret_path,
+			   lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	_cleanup_free_ char *name = NULL;
+	int r;
+
+	if (!err)
+		err = &local;
+	*ret_path = NULL;
+	r = entry_name(img, uid, &name, err);
+	return r < 0 ? r : lookup_name(user_dir, name, ret_path, err);
+}
+
 int lc_cache_lock_at(int dir_fd, const char *name, int how, int *ret_fd)
 {
 	int fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -176,13 +186,13 @@ static int fill_entry(lc_pull *pull, int dir, const char *user_dir, const char *
 	return r;
 }
 
-LC_API int lc_cache_fill(lc_pull *pull, const char *user_dir, const char *name,
-			 const lc_import_opts *io, lc_import_stats *stats, char **ret_path,
-			 lc_error *err)
+LC_API int lc_cache_fill(lc_pull *pull, const char *user_dir, uid_t uid, const lc_import_opts *io,
+			 lc_import_stats *ret_stats, char **ret_path, lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;
 	_cleanup_close_ int dir = -1, fill_lock = -1;
-	_cleanup_free_ char *lock_name = NULL;
+	_cleanup_free_ char *lock_name = NULL, *name = NULL;
+	lc_import_stats *stats = ret_stats;
 	int r;
 
 	if (!err)
@@ -190,7 +200,9 @@ LC_API int lc_cache_fill(lc_pull *pull, const char *user_dir, const char *name,
 	*ret_path = NULL;
 	if (stats)
 		*stats = (lc_import_stats){0};
-	r = open_dir(user_dir, &dir, err);
+	r = entry_name(pull ? lc_pull_image(pull) : NULL, uid, &name, err);
+	if (r >= 0)
+		r = open_dir(user_dir, &dir, err);
 	if (r < 0)
 		return r;
 	if (asprintf(&lock_name, LC_CACHE_FILL_PREFIX "%s.lock", entry_hash(name)) < 0)
@@ -289,16 +301,19 @@ static bool records(int dir, const char *file, const char *name)
 	return n >= 0 && (size_t)n == strlen(name) && !memcmp(buf, name, (size_t)n);
 }
 
-LC_API int lc_cache_remember(const char *user_dir, const char *reference, const char *name,
-			     lc_error *err)
+LC_API int lc_cache_remember(const char *user_dir, const char *reference, const lc_image *img,
+			     uid_t uid, lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;
-	_cleanup_free_ char *file = NULL, *tmp = NULL;
+	_cleanup_free_ char *file = NULL, *tmp = NULL, *name = NULL;
 	_cleanup_close_ int dir = -1, fd = -1;
-	int r = open_ref_file(user_dir, reference, &dir, &file, err ? err : &local);
+	int r;
 
 	if (!err)
 		err = &local;
+	r = entry_name(img, uid, &name, err);
+	if (r >= 0)
+		r = open_ref_file(user_dir, reference, &dir, &file, err);
 	if (r >= 0 && records(dir, file, name))
 		return 0; /* the warm path: nothing to write, nothing to sync */
 	if (r >= 0 && asprintf(&tmp, "%s.%d", file, (int)getpid()) < 0)
@@ -339,5 +354,5 @@ LC_API int lc_cache_recall(const char *user_dir, const char *reference, char **r
 	if (strncmp(name, LC_CACHE_ENTRY_PREFIX, strlen(LC_CACHE_ENTRY_PREFIX)) ||
 	    strchr(name, '/'))
 		return 0;
-	return lc_cache_lookup(user_dir, name, ret_path, err);
+	return lookup_name(user_dir, name, ret_path, err);
 }

@@ -339,16 +339,18 @@ static int gc_confined(const char *base, unsigned high, unsigned low, lc_cache_g
 	return out.r;
 }
 
-LC_API int lc_cache_gc(const char *base, unsigned high, unsigned low, lc_cache_gc_result *res,
-		       lc_error *err)
+LC_API int lc_cache_gc(const char *base, unsigned high, unsigned low,
+		       lc_cache_gc_result *ret_result, lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;
 
 	if (!err)
 		err = &local;
-	*res = (lc_cache_gc_result){0};
+	if (!ret_result)
+		return lc_fail(err, EINVAL, "lc_cache_gc: NULL argument");
+	*ret_result = (lc_cache_gc_result){0};
 	if (low >= high || high > 100)
 		return lc_fail(err, EINVAL, "lc_cache_gc: bad watermarks %u/%u", high, low);
-	return geteuid() == 0 ? gc_confined(base, high, low, res, err)
-			      : gc(base, high, low, res, err);
+	return geteuid() == 0 ? gc_confined(base, high, low, ret_result, err)
+			      : gc(base, high, low, ret_result, err);
 }

@@ -29,7 +29,7 @@ typedef struct answer_key {
 #f, SIZE_MAX, offsetof(lc_import_answer, f) \
 	}
 static const answer_key keys[] = {
-    STR(image),       STR(digest),     STR(cache),       STR(offline),
+    STR(image_path),  STR(digest),     STR(cache),       STR(offline),
     NUM(resolve_ms),  NUM(convert_ms), NUM(finish_ms),   NUM(total_ms),
     NUM(layer_bytes), NUM(tar_bytes),  NUM(image_bytes),
 };
@@ -116,8 +116,9 @@ LC_API int lc_import_answer_parse(const char *const *lines, lc_import_answer *re
 		return lc_fail(err, EINVAL, "lc_import_answer_parse: NULL argument");
 	for (size_t i = 0; lines && lines[i] && r >= 0; i++) {
 		if (i == 0 && lines[0][0] == '/') /* pyxis's importer: the path alone */
-			r = (a.image = strdup(lines[0])) ? 0
-							 : lc_fail(err, ENOMEM, "out of memory");
+			r = (a.image_path = strdup(lines[0]))
+				? 0
+				: lc_fail(err, ENOMEM, "out of memory");
 		else
 			r = parse_line(&a, lines[i], err);
 	}
@@ -133,7 +134,7 @@ LC_API void lc_import_answer_clear(lc_import_answer *a)
 {
 	if (!a)
 		return;
-	free(a->image);
+	free(a->image_path);
 	free(a->digest);
 	free(a->cache);
 	free(a->offline);

@@ -150,13 +150,8 @@ static int convert(import_job *j, int fd, const lc_sqfs_writer_opts *wo, lc_erro
 
 static int check_import_opts(const lc_import_opts *o, lc_error *err)
 {
-	if (o->version != LC_IMPORT_OPTS_VERSION)
-		return lc_fail(err, EINVAL, "lc_import_opts version %u is not supported",
-			       o->version);
-	if (o->flags & ~(uint32_t)LC_IMPORT_ALL)
-		return lc_fail(err, EINVAL, "lc_import_opts: unknown flags 0x%x",
-			       o->flags & ~(uint32_t)LC_IMPORT_ALL);
-	return 0;
+	return lc_opts_check(o, o->version, LC_IMPORT_OPTS_VERSION, o->flags, LC_IMPORT_ALL,
+			     "lc_import_opts", err);
 }
 
 LC_API int lc_import(lc_pull *pull, const char *output, const lc_import_opts *opts,

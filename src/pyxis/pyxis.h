@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Pyxis's policy, for the Slurm plugin: the layout of a node's runtime directory (per user, per
- * step, per container name) and the job epilog's cleanup of it. Internal (not in the ABI): the
- * plugin links it statically; the unit tests test it. Includes only the public header, so the
- * plugin sees no private helper through it.
+ * step, per container name), the job epilog's cleanup of it, and the environment of a task.
+ * Internal (not in the ABI): the plugin links it statically; the unit tests test it. Includes only
+ * the public header, so the plugin sees no private helper through it.
  *
  *   <runtime_path>/<uid>/                     the user's (0700), root makes it
  *   <runtime_path>/<uid>/<jobid>.<stepid>/    a step's import (image.sqsh), the user's (0700)
@@ -43,8 +43,8 @@ bool lc_pyxis_is_job_leftover(int dir_fd, const char *name, uint32_t jobid, bool
 int lc_pyxis_user_dir(const char *base, uid_t uid, gid_t gid, char **ret_path, lc_error *err);
 /* <@user_dir>/<jobid>.<stepid>, made as lc_pyxis_user_dir() makes <uid>; *@ret_image is the
  * file a step's import writes there ("<dir>/image.sqsh"). */
-int lc_pyxis_step_dir(const char *user_dir, uid_t uid, gid_t gid, uint32_t jobid,
-		      uint32_t stepid, char **ret_image, lc_error *err);
+int lc_pyxis_step_dir(const char *user_dir, uid_t uid, gid_t gid, uint32_t jobid, uint32_t stepid,
+		      char **ret_image, lc_error *err);
 /* Remove @name and what is below it in the directory @dir (a user's), which is opened without
  * following a link, as is every level below. A missing @dir or @name is not an error. */
 int lc_pyxis_remove_under(const char *dir, const char *name, lc_error *err);
@@ -53,5 +53,21 @@ int lc_pyxis_remove_under(const char *dir, const char *name, lc_error *err);
  * NULL) the number that stayed. */
 int lc_pyxis_remove_job_leftovers(const char *base, uid_t uid, uint32_t jobid, bool scope_job,
 				  size_t *ret_failed, lc_error *err);
+
+/* ---- the task environment (taskenv.c) */
+/*
+ * The environment of a task that runs in a container, as pyxis makes it: @job_env without
+ * LANG, LANGUAGE and LC_ALL (unless named in @host_wins), then every variable of
+ * @container_env, which wins except for the names in @host_wins that @job_env sets.
+ * When the result has PYTORCH_VERSION: RANK = SLURM_PROCID, LOCAL_RANK = SLURM_LOCALID, and,
+ * unless @container_env sets them, MASTER_ADDR (first host of SLURM_STEP_NODELIST or
+ * SLURM_JOB_NODELIST), MASTER_PORT (61000 + SLURM_JOB_ID % 4536, stable within the job),
+ * WORLD_SIZE (SLURM_NTASKS) and OMP_NUM_THREADS=1 when there are more tasks than nodes.
+ * Free with lc_strv_free().
+ */
+int lc_pyxis_task_env(const char *const *job_env, const char *const *container_env,
+		      const char *const *host_wins, char ***ret_env, lc_error *err);
+/* The first host of a Slurm host list ("node[07-09,12],gpu1" -> "node07"). Caller frees. */
+int lc_pyxis_hostlist_first(const char *hostlist, char **ret_host, lc_error *err);
 
 #endif

@@ -12,9 +12,10 @@
 
 #include <curl/curl.h>
 
+#include "lc-config.h"
 #include "registry.h"
 
-#define USER_AGENT "libcontainer/" LC_VERSION
+#define USER_AGENT "libcontainer/" LC_VERSION_STRING
 #define LOW_SPEED_LIMIT 1024
 
 /* ---------------------------------------------------------------- request helpers */

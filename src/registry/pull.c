@@ -358,13 +358,8 @@ static int resolve(lc_pull *p, lc_error *err)
 
 static int check_opts(const lc_pull_opts *o, lc_error *err)
 {
-	if (o->version != LC_PULL_OPTS_VERSION)
-		return lc_fail(err, EINVAL, "lc_pull_opts version %u is not supported (want %u)",
-			       o->version, LC_PULL_OPTS_VERSION);
-	if (o->flags & ~(uint32_t)LC_PULL_ALL)
-		return lc_fail(err, EINVAL, "lc_pull_opts: unknown flags 0x%x",
-			       o->flags & ~(uint32_t)LC_PULL_ALL);
-	return 0;
+	return lc_opts_check(o, o->version, LC_PULL_OPTS_VERSION, o->flags, LC_PULL_ALL,
+			     "lc_pull_opts", err);
 }
 
 int lc_pull_new_transport(lc_ctx *ctx, const char *ref, const lc_pull_opts *opts,

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,28 +27,42 @@ int lc_ns_flags(uint32_t flags)
 	       (flags & LC_CONTAINER_UNSHARE_UTS ? CLONE_NEWUTS : 0);
 }
 
+/* The caller's options as the current version: what an older version lacks takes its default,
+ * and nothing past the caller's struct is read. */
+static int read_opts(const lc_container_opts *in, lc_container_opts *o, lc_error *err)
+{
+	static const size_t size_of[] = {0, offsetof(lc_container_opts, hold_fd),
+					 offsetof(lc_container_opts, named),
+					 sizeof(lc_container_opts)};
+	int r = lc_opts_check(in, in ? in->version : 0, LC_CONTAINER_OPTS_VERSION,
+			      in ? in->flags : 0, LC_CONTAINER_ALL, "lc_container_opts", err);
+
+	if (r < 0)
+		return r;
+	*o = (lc_container_opts)LC_CONTAINER_OPTS_INIT;
+	memcpy(o, in, size_of[in->version]);
+	o->version = LC_CONTAINER_OPTS_VERSION;
+	return 0;
+}
+
 static int check_opts(const lc_container_opts *o, lc_error *err)
 {
-	if (!o || (o->version != LC_CONTAINER_OPTS_VERSION && o->version != 2))
-		return lc_fail(err, EINVAL, "lc_container_create: bad options version");
-	if (o->version >= 3 && o->named_instance &&
+	if (o->named_instance &&
 	    (!o->named || !*o->named_instance || strchr(o->named_instance, '/') ||
 	     strlen(o->named_instance) > NAME_MAX - 5))
 		return lc_fail(err, EINVAL, "lc_container_create: bad named instance");
-	if (o->flags & ~(uint32_t)LC_CONTAINER_ALL)
-		return lc_fail(err, EINVAL, "lc_container_create: unknown flags 0x%x", o->flags);
-	if ((o->flags & LC_CONTAINER_VOLATILE_UPPER) &&
-	    (o->version < 3 || !o->named || o->named_instance))
+	if ((o->flags & LC_CONTAINER_VOLATILE_UPPER) && (!o->named || o->named_instance))
 		return lc_fail(
 		    err, EINVAL,
 		    "lc_container_create: a volatile upper layer is for a named instance");
-	if (!o->image || !*o->image)
+	if (!o->image_path || !*o->image_path)
 		return lc_fail(err, EINVAL, "no image given");
 	if (geteuid() != 0 && o->uid != (uid_t)-1 && o->uid != getuid())
 		return lc_fail(err, EPERM, "only root can create a container for another user");
 	return 0;
 }
 
+/* The kernel's driver for a trusted image in a read-only container, else FUSE (logged why). */
 static void try_kernel_squashfs(lc_container *c, lc_holder *h, const char *path)
 {
 	lc_error why = LC_ERROR_INIT;
@@ -83,16 +98,17 @@ static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc
 			   o->gid == (gid_t)-1 ? getgid() : o->gid, o->flags, &c->user, err);
 	if (r >= 0 && o->mounts && *o->mounts)
 		r = lc_mount_specs_parse(o->mounts, &specs, &n_specs, err);
-	if (r >= 0 && o->image[0] != '/' && o->cwd &&
-	    asprintf(&image, "%s/%s", o->cwd, o->image) < 0)
+	if (r >= 0 && o->image_path[0] != '/' && o->cwd &&
+	    asprintf(&image, "%s/%s", o->cwd, o->image_path) < 0)
 		r = lc_fail(err, ENOMEM, "out of memory");
 	if (r >= 0)
-		r = lc_image_open_as(c->user.uid, c->user.gid, image ? image : o->image,
+		r = lc_image_open_as(c->user.uid, c->user.gid, image ? image : o->image_path,
 				     &h->image_fd, err);
 	if (r >= 0) {
 		config_fd = fcntl(h->image_fd, F_DUPFD_CLOEXEC, 3);
-		r = config_fd < 0 ? lc_fail(err, errno, "dup: %m")
-				  : lc_squash_image_config_fd(config_fd, o->image, &c->img, err);
+		r = config_fd < 0
+			? lc_fail(err, errno, "dup: %m")
+			: lc_squash_image_config_fd(config_fd, o->image_path, &c->img, err);
 	}
 	if (r >= 0) {
 		lc_plan_input in = {.flags = o->flags,
@@ -108,22 +124,26 @@ static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc
 	if (r >= 0)
 		r = lc_seccomp_prog_new(&c->seccomp, err);
 	if (r >= 0 && (o->flags & LC_CONTAINER_KERNEL_SQUASHFS))
-		try_kernel_squashfs(c, h, image ? image : o->image);
+		try_kernel_squashfs(c, h, image ? image : o->image_path);
 	h->fuse_from_caller = geteuid() == 0 && c->user.uid != 0 && h->kernel_fd < 0;
 	return r;
 }
 
-static int create(lc_ctx *ctx, const lc_container_opts *opts, int lifeline,
+static int create(lc_ctx *ctx, const lc_container_opts *caller_opts, int lifeline,
 		  lc_container **ret_container, lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;
+	lc_container_opts o;
+	const lc_container_opts *opts = &o;
 	lc_container *c;
 	lc_holder h = LC_HOLDER_INIT;
 	int r;
 
 	if (!err)
 		err = &local;
-	r = check_opts(opts, err);
+	r = read_opts(caller_opts, &o, err);
+	if (r >= 0)
+		r = check_opts(&o, err);
 	if (r < 0)
 		return r;
 	c = calloc(1, sizeof(*c));
@@ -132,10 +152,10 @@ static int create(lc_ctx *ctx, const lc_container_opts *opts, int lifeline,
 	*c = (lc_container){.ctx = ctx, .flags = opts->flags, .pidfd = -1, .control_fd = -1};
 	h.c = c;
 	h.lifeline = lifeline;
-	h.image_name = opts->image;
+	h.image_name = opts->image_path;
 	h.hold_fd = opts->hold_fd;
 	h.tmpfs_size = opts->tmpfs_size;
-	if (opts->version >= 3 && opts->named) {
+	if (opts->named) {
 		h.named_fd = lc_named_dir_fd(opts->named);
 		h.named_path = lc_named_dir(opts->named);
 		h.named_upper = !(opts->flags & LC_CONTAINER_VOLATILE_UPPER);
@@ -151,9 +171,9 @@ static int create(lc_ctx *ctx, const lc_container_opts *opts, int lifeline,
 	lc_mount_plan_free(&h.plan);
 	if (r < 0) {
 		lc_container_free(c);
-		return lc_error_prefix(err, r, "container from '%s'", opts->image);
+		return lc_error_prefix(err, r, "container from '%s'", opts->image_path);
 	}
-	lc_debug(ctx, "container from '%s': holder %d", opts->image, (int)c->pid);
+	lc_debug(ctx, "container from '%s': holder %d", opts->image_path, (int)c->pid);
 	*ret_container = c;
 	return 0;
 }

@@ -247,7 +247,7 @@ static int record(lc_group *g, lc_container *c, const lc_group_opts *o, char ***
 	char **env = NULL;
 	int r = lc_container_env(c, o->env_overrides, &env, err);
 
-	if (r >= 0 && (o->flags & LC_PROCESS_ENTRYPOINT)) {
+	if (r >= 0 && (o->flags & LC_GROUP_ENTRYPOINT)) {
 		r = lc_entrypoint_run(c, env, &ep, err);
 		if (ret_log)
 			*ret_log = TAKE_PTR(ep.log);
@@ -286,15 +286,14 @@ static int check_creator(lc_group *g, const lc_group_opts *o, lc_error *err)
 
 	if (!g || !g->locked)
 		return lc_fail(err, EINVAL, "lc_group_create: the group is not locked");
-	if (o->version != LC_GROUP_OPTS_VERSION || (o->flags & ~(uint32_t)LC_PROCESS_ENTRYPOINT)) {
-		r = lc_fail(err, EINVAL, "lc_group_create: bad options");
+	r = lc_opts_check(o, o->version, LC_GROUP_OPTS_VERSION, o->flags, LC_GROUP_ALL,
+			  "lc_group_opts", err);
+	if (r < 0)
 		lc_group_fail(g, err);
-		return r;
-	}
-	return 0;
+	return r;
 }
 
-LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *opts,
+LC_API int lc_group_create(lc_ctx *ctx, lc_group *g, const lc_container_opts *opts,
 			   const lc_group_opts *group_opts, char ***ret_log, lc_error *err)
 {
 	static const lc_group_opts defaults = LC_GROUP_OPTS_INIT;
@@ -323,7 +322,7 @@ LC_API int lc_group_create(lc_group *g, lc_ctx *ctx, const lc_container_opts *op
 	return publish(g, pidfd, r, err);
 }
 
-LC_API int lc_group_attach(lc_group *g, lc_ctx *ctx, lc_named *named, const lc_container_opts *opts,
+LC_API int lc_group_attach(lc_ctx *ctx, lc_group *g, lc_named *named, const lc_container_opts *opts,
 			   const lc_group_opts *group_opts, lc_error *err)
 {
 	static const lc_group_opts defaults = LC_GROUP_OPTS_INIT;
@@ -355,7 +354,7 @@ LC_API int lc_group_attach(lc_group *g, lc_ctx *ctx, lc_named *named, const lc_c
 	if (r >= 0)
 		r = lc_named_join(named, g->lifeline[0], &pidfd, err);
 	if (r >= 0)
-		lc_debug(ctx, "joined the running container %s", lc_named_image(named));
+		lc_debug(ctx, "joined the running container %s", lc_named_image_path(named));
 	lc_strvec_free(&env);
 	lc_image_free(img);
 	lc_user_free(&user);
@@ -469,9 +468,8 @@ static int save_in_child(const save_job *j, lc_error *err)
 
 static int check_save_opts(const lc_save_opts *o, lc_error *err)
 {
-	if (!o || o->version != LC_SAVE_OPTS_VERSION || o->flags)
-		return lc_fail(err, EINVAL, "lc_group_save: bad options");
-	return 0;
+	return lc_opts_check(o, o ? o->version : 0, LC_SAVE_OPTS_VERSION, o ? o->flags : 0,
+			     LC_SAVE_ALL, "lc_save_opts", err);
 }
 
 /* Run the save in a child; its error message comes back through a pipe. */
@@ -517,7 +515,7 @@ static int run_save(const save_job *j, lc_error *err)
 		       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 }
 
-LC_API int lc_group_save(lc_group *g, lc_ctx *ctx, const char *output, const lc_save_opts *opts,
+LC_API int lc_group_save(lc_ctx *ctx, lc_group *g, const char *output, const lc_save_opts *opts,
 			 lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;

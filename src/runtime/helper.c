@@ -131,8 +131,11 @@ int lc_fd_read_lines(int fd, size_t max, char ***ret_log)
 
 static int check_helper_opts(const lc_helper_opts *o, lc_error *err)
 {
-	if (!o || o->version != LC_HELPER_OPTS_VERSION || o->flags)
-		return lc_fail(err, EINVAL, "lc_helper_run: bad options");
+	int r = lc_opts_check(o, o ? o->version : 0, LC_HELPER_OPTS_VERSION, o ? o->flags : 0,
+			      LC_HELPER_ALL, "lc_helper_opts", err);
+
+	if (r < 0)
+		return r;
 	if (!o->path || o->path[0] != '/' || !o->argv || !o->argv[0] || !o->env)
 		return lc_fail(err, EINVAL,
 			       "lc_helper_run: the helper needs an absolute path, "

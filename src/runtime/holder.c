@@ -363,5 +363,3 @@ int lc_holder_start(lc_container *c, lc_holder *h, lc_error *err)
 		return lc_fail(err, errno, "pidfd_open: %m");
 	return wait_ready(c, sv[0], err);
 }
-
-/* The kernel's driver for a trusted image in a read-only container, else FUSE (logged why). */

@@ -273,7 +273,7 @@ LC_API int lc_named_ns_flags(const lc_named *n)
 	return n && n->pidfd >= 0 ? n->ns_flags : 0;
 }
 
-LC_API const char *lc_named_image(const lc_named *n)
+LC_API const char *lc_named_image_path(const lc_named *n)
 {
 	return n->image;
 }

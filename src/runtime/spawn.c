@@ -166,9 +166,12 @@ LC_API int lc_container_spawn(lc_container *c, const lc_process_opts *opts, pid_
 		err = &local;
 	if (!opts)
 		opts = &defaults;
-	if (!c || !ret_pid || opts->version != LC_PROCESS_OPTS_VERSION ||
-	    (opts->flags & ~(uint32_t)LC_PROCESS_ALL))
-		return lc_fail(err, EINVAL, "lc_container_spawn: bad arguments");
+	if (!c || !ret_pid)
+		return lc_fail(err, EINVAL, "lc_container_spawn: NULL argument");
+	r = lc_opts_check(opts, opts->version, LC_PROCESS_OPTS_VERSION, opts->flags, LC_PROCESS_ALL,
+			  "lc_process_opts", err);
+	if (r < 0)
+		return r;
 	r = lc_command_build(c->img, opts->flags & LC_PROCESS_ENTRYPOINT, opts->argv, &argv, err);
 	if (r >= 0 && opts->env) {
 		lc_strvec e = {0};

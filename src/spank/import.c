@@ -86,12 +86,13 @@ static int run_importer(spank_t sp, const step_state *s, const char *const *argv
 
 	if (r >= 0 && status == 0)
 		r = lc_import_answer_parse((const char *const *)out, ans, err);
-	if (r >= 0 && (status != 0 || (ans->image && ans->image[0] != '/') ||
-		       (importer && !ans->image))) {
+	if (r >= 0 && (status != 0 || (ans->image_path && ans->image_path[0] != '/') ||
+		       (importer && !ans->image_path))) {
 		lc_import_answer_clear(ans);
 		print_log(importer ? "importer" : "import", log, true);
 		if (importer)
-			r = lc_error_set(err, EIO, "failed to import docker image: %s (importer: %s)",
+			r = lc_error_set(err, EIO,
+					 "failed to import docker image: %s (importer: %s)",
 					 args.image, importer);
 		else
 			r = lc_error_set(err, WIFSIGNALED(status) ? EINTR : EIO,
@@ -181,8 +182,7 @@ static void note_timings(step_state *s, const lc_import_answer *ans)
 }
 
 /* ctr-import into @to (NULL: the step's image), or the site's importer. */
-static int import_file(spank_t sp, step_state *s, const char *to, char **ret_path,
-		       lc_error *err)
+static int import_file(spank_t sp, step_state *s, const char *to, char **ret_path, lc_error *err)
 {
 	lc_import_answer ans = {0};
 	const char *output = to ? to : s->step_image;
@@ -194,13 +194,13 @@ static int import_file(spank_t sp, step_state *s, const char *to, char **ret_pat
 		return lc_error_set(err, EINVAL, "no place to import to");
 	} else {
 		r = run_import(sp, s, (const char *const[]){"--output", output, NULL}, &ans, err);
-		if (r >= 0 && !ans.image)
+		if (r >= 0 && !ans.image_path)
 			r = lc_error_set(err, EIO, "the import helper named no image");
 	}
 	if (r >= 0) {
 		note_timings(s, &ans);
-		*ret_path = ans.image;
-		ans.image = NULL;
+		*ret_path = ans.image_path;
+		ans.image_path = NULL;
 	}
 	lc_import_answer_clear(&ans);
 	return r;
@@ -237,8 +237,8 @@ int import_cache_entry(spank_t sp, step_state *s, const char *dir, bool lookup, 
 		slurm_spank_log(PLUGIN_NAME ": the registry is unreachable (%s); using the digest "
 					    "%s resolved to last time",
 				ans.offline, args.image);
-	*ret_path = ans.image;
-	ans.image = NULL;
+	*ret_path = ans.image_path;
+	ans.image_path = NULL;
 	lc_import_answer_clear(&ans);
 	if (!lookup && !*ret_path)
 		return lc_error_set(err, EIO, "the import helper named no cache entry");

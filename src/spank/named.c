@@ -27,7 +27,7 @@ static int named_image(spank_t sp, step_state *s, lc_named *n, lc_error *err)
 	if (r >= 0 && args_image_is_file())
 		return lc_named_copy_image(n, args.image, s->cwd, err);
 	if (r >= 0)
-		r = import_image(sp, s, lc_named_image(n), &imported, err);
+		r = import_image(sp, s, lc_named_image_path(n), &imported, err);
 	if (r >= 0 && import_by_importer(s))
 		r = lc_named_copy_image(n, imported, NULL, err);
 	free(imported);
@@ -93,7 +93,7 @@ int named_container(spank_t sp, step_state *s, lc_error *err)
 	else if (r >= 0)
 		slurm_verbose(PLUGIN_NAME ": reusing existing container filesystem: %s", s->ename);
 	if (r >= 0)
-		r = start_container(sp, s, lc_named_image(n), -1, n, mode, err);
+		r = start_container(sp, s, lc_named_image_path(n), -1, n, mode, err);
 	else
 		lc_group_fail(s->group, err);
 	if (r < 0 && state == LC_NAMED_ABSENT && n) /* a failed creation leaves nothing */

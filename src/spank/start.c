@@ -53,7 +53,7 @@ static void container_opts(const step_state *s, const char *image, int hold_fd, 
 		   LC_CONTAINER_HOST_TMP |
 		   /* the step's own name: joinable, its writes on the tmpfs */
 		   (named && !args.name ? LC_CONTAINER_VOLATILE_UPPER : 0);
-	o->image = image;
+	o->image_path = image;
 	o->mounts = args.mounts;
 	o->uid = s->uid;
 	o->gid = s->gid;
@@ -62,7 +62,7 @@ static void container_opts(const step_state *s, const char *image, int hold_fd, 
 	o->named = named;
 	o->named_instance = mode == START_SEPARATE ? s->step_name : NULL;
 	*g = (lc_group_opts)LC_GROUP_OPTS_INIT;
-	g->flags = s->entrypoint ? LC_PROCESS_ENTRYPOINT : 0;
+	g->flags = s->entrypoint ? LC_GROUP_ENTRYPOINT : 0;
 	g->env_overrides = (const char *const *)overrides;
 }
 
@@ -80,9 +80,9 @@ int start_container(spank_t sp, step_state *s, const char *image, int hold_fd, l
 	if (r >= 0) {
 		lc_ctx_set_log(ctx, library_log, LC_LOG_DEBUG, NULL);
 		if (mode == START_JOIN) {
-			r = lc_group_attach(s->group, ctx, named, &o, &g, err);
+			r = lc_group_attach(ctx, s->group, named, &o, &g, err);
 		} else {
-			r = lc_group_create(s->group, ctx, &o, &g, &log, err);
+			r = lc_group_create(ctx, s->group, &o, &g, &log, err);
 			if (r < 0 || args.entrypoint_log)
 				print_log("entrypoint", log, r < 0);
 		}
@@ -119,7 +119,7 @@ int create_container(spank_t sp, step_state *s, lc_error *err)
 	lc_named_free(self);
 	if (cache_lock >= 0)
 		close(cache_lock); /* the holder keeps its own */
-	step_dir_remove(s);    /* the holder keeps the image open */
+	step_dir_remove(s);        /* the holder keeps the image open */
 	if (import_by_importer(s))
 		importer_release(sp, s);
 	free(imported);
@@ -150,7 +150,7 @@ int save_container(spank_t sp, const step_state *s)
 	so.gid = s->gid;
 	so.groups = s->gids;
 	so.n_groups = (size_t)s->n_gids;
-	if (lc_group_save(s->group, NULL, s->save_path, &so, &err) < 0) {
+	if (lc_group_save(NULL, s->group, s->save_path, &so, &err) < 0) {
 		slurm_error(PLUGIN_NAME ": failed to export container %s: %s", s->step_name,
 			    lc_error_message(&err));
 		return -1;

@@ -26,7 +26,7 @@ static void set_extra_env(step_state *s)
 	const size_t size = sizeof(s->extra_env[0]);
 
 	snprintf(s->extra_env[0], size, "PYXIS_RUNTIME_PATH=%s", s->cfg->runtime_path);
-	snprintf(s->extra_env[1], size, "PYXIS_VERSION=%s", LC_VERSION);
+	snprintf(s->extra_env[1], size, "PYXIS_VERSION=%s", lc_version());
 	snprintf(s->extra_env[2], size, "SLURM_JOB_UID=%u", (unsigned)s->uid);
 	snprintf(s->extra_env[3], size, "SLURM_JOB_GID=%u", (unsigned)s->gid);
 	snprintf(s->extra_env[4], size, "SLURM_JOB_ID=%u", s->jobid);
@@ -114,8 +114,8 @@ int remote_post_opt(spank_t sp, const plugin_config *cfg)
 	if (!*st.cwd)
 		snprintf(st.cwd, sizeof(st.cwd), "/");
 	/* an importer writes where it likes; a named container's image goes in its directory */
-	return runtime_dirs(&st, !cfg->importer && !args.name && !args_image_is_file() &&
-				     !args.cache);
+	return runtime_dirs(&st,
+			    !cfg->importer && !args.name && !args_image_is_file() && !args.cache);
 }
 
 /* sbatch's script, bound read-only at its own path, as pyxis does: the container runs it. */
@@ -205,8 +205,9 @@ int remote_task_init(spank_t sp)
 	if (r >= 0)
 		r = lc_group_env(st.group, &container_env, &err);
 	if (r >= 0)
-		r = lc_task_env((const char *const *)job_env, (const char *const *)container_env,
-				(const char *const *)args.env_names, &task_env, &err);
+		r = lc_pyxis_task_env((const char *const *)job_env,
+				      (const char *const *)container_env,
+				      (const char *const *)args.env_names, &task_env, &err);
 	if (r >= 0 && apply_env(sp, job_env, task_env) < 0)
 		r = lc_error_set(&err, ENOMEM, "cannot set the task's environment");
 	if (r >= 0)

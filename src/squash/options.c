@@ -89,8 +89,11 @@ static int parse_squash_options(const char *text, lc_sqfs_writer_opts *o, lc_err
 
 int lc_sqfs_writer_opts_parse(const lc_import_opts *io, lc_sqfs_writer_opts *o, lc_error *err)
 {
-	int r = 0;
+	int r = lc_opts_check(io, io->version, LC_IMPORT_OPTS_VERSION, io->flags, LC_IMPORT_ALL,
+			      "lc_import_opts", err);
 
+	if (r < 0)
+		return r;
 	memset(o, 0, sizeof(*o));
 	o->compression_level = 3;
 	if (io->squash_options)

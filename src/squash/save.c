@@ -285,6 +285,9 @@ LC_API int lc_squash_save(lc_ctx *ctx, const char *dir, const char *output,
 		err = &local;
 	if (!dir || !output)
 		return lc_fail(err, EINVAL, "lc_squash_save: NULL argument");
+	if (opts && (r = lc_opts_check(opts, opts->version, LC_IMPORT_OPTS_VERSION, opts->flags,
+				       LC_IMPORT_ALL, "lc_import_opts", err)) < 0)
+		return r;
 	root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0)
 		return lc_fail(err, errno, "open '%s': %m", dir);

@@ -4,7 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "lc-config.h"
 #include "util.h"
+
+LC_API const char *lc_version(void)
+{
+	return LC_VERSION_STRING;
+}
 
 LC_API int lc_ctx_new(lc_ctx **ret_ctx, lc_error *err)
 {

@@ -79,3 +79,16 @@ LC_API int lc_error_set(lc_error *err, int code, const char *fmt, ...)
 	va_end(ap);
 	return r;
 }
+
+int lc_opts_check(const void *opts, uint32_t version, uint32_t current, uint32_t flags,
+		  uint32_t all, const char *what, lc_error *err)
+{
+	if (!opts)
+		return lc_fail(err, EINVAL, "%s: NULL", what);
+	if (version < 1 || version > current)
+		return lc_fail(err, EINVAL, "%s version %u is not supported (1 to %u)", what,
+			       version, current);
+	if (flags & ~all)
+		return lc_fail(err, EINVAL, "%s: unknown flags 0x%x", what, flags & ~all);
+	return 0;
+}

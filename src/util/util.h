@@ -21,6 +21,11 @@
 int lc_fail(lc_error *err, int code, const char *fmt, ...) LC_PRINTF(3, 4);
 /* Same, with a domain. */
 int lc_fail_domain(lc_error *err, int domain, int code, const char *fmt, ...) LC_PRINTF(4, 5);
+/* The rule for every public option struct: @opts not NULL, @version from 1 to @current (the
+ * fields a newer version added are then not read) and no bit of @flags outside @all. @what names
+ * the struct in the message ("lc_pull_opts version 9 is not supported"). */
+int lc_opts_check(const void *opts, uint32_t version, uint32_t current, uint32_t flags,
+		  uint32_t all, const char *what, lc_error *err);
 /* Put "prefix: " before the message already in @err; returns @r unchanged. */
 int lc_error_prefix(lc_error *err, int r, const char *fmt, ...) LC_PRINTF(3, 4);
 
@@ -35,7 +40,7 @@ void lc_log(lc_ctx *ctx, enum lc_log_level level, const char *fmt, ...) LC_PRINT
 #define lc_info(ctx, ...) lc_log(ctx, LC_LOG_INFO, __VA_ARGS__)
 #define lc_warn(ctx, ...) lc_log(ctx, LC_LOG_WARNING, __VA_ARGS__)
 
-/* ---- growable byte buffer, always NUL-terminated (src/util/buf.c) */
+/* ---- growable byte buffer, always NUL-terminated (src/util/str.c) */
 typedef struct lc_buf {
 	char *data;
 	size_t len;
@@ -90,6 +95,7 @@ void lc_oom_score_adj_reset(void);
  * not root (async-signal-safe). -errno. */
 int lc_become_user(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
 
+/* ---- acting for a user on files (src/util/file.c) */
 /* A root caller acting for a user: file-system ids become @uid/@gid (the kernel then drops the
  * file-system capabilities), true when switched; lc_fsids_restore() switches back. */
 bool lc_fsids_become(uid_t uid, gid_t gid);
@@ -97,8 +103,9 @@ void lc_fsids_restore(bool switched);
 /* Open the image file @path as @uid/@gid (lc_fsids_become: a root caller never follows a user's
  * path as root); it must be a regular file. */
 int lc_image_open_as(uid_t uid, gid_t gid, const char *path, int *ret_fd, lc_error *err);
-/* write all of @len bytes at the fd's position, retrying on EINTR and short writes. */
+/* write all of @len bytes at the fd's position, retrying on EINTR and short writes (file.c). */
 int lc_write_all(int fd, const void *data, size_t len);
+/* ---- passing fds (src/util/fdpass.c) */
 /* Send @fd over the unix socket @sock in a message of one byte @tag (async-signal-safe). */
 int lc_fd_send(int sock, int fd, char tag, int flags);
 /* Receive a message carrying exactly one fd, made close-on-exec. -errno, -EIO without one. */
@@ -108,7 +115,7 @@ int lc_fd_recv(int sock, int *ret_fd, int flags);
 int64_t lc_now_ms(void); /* CLOCK_MONOTONIC */
 void lc_sleep_ms(long ms);
 
-/* ---- hashing (src/util/sha256.c, OpenSSL EVP) */
+/* ---- hashing (src/util/crypto.c, OpenSSL EVP) */
 typedef struct lc_sha256 lc_sha256;
 lc_sha256 *lc_sha256_new(void);
 void lc_sha256_free(lc_sha256 *h);
@@ -121,7 +128,7 @@ void lc_sha256_digest(const void *data, size_t len, char out[72]);
 /* Whether @s is "sha256:" followed by exactly 64 lowercase hex digits. */
 bool lc_digest_is_valid(const char *s);
 
-/* ---- base64 (src/util/base64.c) */
+/* ---- base64 (src/util/crypto.c) */
 /* Standard base64 with padding; NULL on ENOMEM. */
 char *lc_base64_encode(const void *data, size_t len);
 /* Decode standard base64 (padding optional); NUL-terminated result. NULL on error. */

@@ -44,7 +44,7 @@ static int create(const char *image, lc_container **c)
 	lc_container_opts o = LC_CONTAINER_OPTS_INIT;
 	lc_error err = LC_ERROR_INIT;
 
-	o.image = image;
+	o.image_path = image;
 	if (lc_container_create(NULL, &o, c, &err) < 0) {
 		fprintf(stderr, "create: %s\n", lc_error_message(&err));
 		return -1;

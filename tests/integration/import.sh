@@ -74,7 +74,7 @@ echo "# the answer on stdout: one key=value line per fact (what the Slurm plugin
 digest="$("$IMPORT" -q --allow-http --cache "$CACHE" --digest 127.0.0.1:5000/tiny:latest)"
 check "--digest answers digest=sha256:<64 hex> alone" grep -Eqx 'digest=sha256:[0-9a-f]{64}' <<<"$digest"
 ans="$("$IMPORT" -q --allow-http --cache "$CACHE" -o "$WORK/answer.sqsh" 127.0.0.1:5000/tiny:latest 2>"$WORK/answer.err")"
-check "an import answers image=<its absolute path>" grep -qx "image=$WORK/answer.sqsh" <<<"$ans"
+check "an import answers image_path=<its absolute path>" grep -qx "image_path=$WORK/answer.sqsh" <<<"$ans"
 check "... the same digest" grep -qx "$digest" <<<"$ans"
 check "... the file's size" grep -qx "image_bytes=$(stat -c %s "$WORK/answer.sqsh")" <<<"$ans"
 check "... its phases" grep -Eq '^convert_ms=[0-9]+$' <<<"$ans"
@@ -84,14 +84,14 @@ nc="$WORK/node-cache"
 mkdir -p "$nc"
 ans="$("$IMPORT" -q --allow-http --node-cache "$nc" --lookup 127.0.0.1:5000/tiny:latest)"
 check "--node-cache --lookup of a new image answers cache=miss and no image" \
-    test "$(grep -c '^cache=miss$' <<<"$ans")$(grep -c '^image=' <<<"$ans")" = 10
+    test "$(grep -c '^cache=miss$' <<<"$ans")$(grep -c "^image_path=" <<<"$ans")" = 10
 ans="$("$IMPORT" -q --allow-http --node-cache "$nc" 127.0.0.1:5000/tiny:latest)"
-entry="$(sed -n 's/^image=//p' <<<"$ans")"
-check "--node-cache fills: cache=filled, image= the entry's file" \
+entry="$(sed -n "s/^image_path=//p" <<<"$ans")"
+check "--node-cache fills: cache=filled, image_path= the entry's file" \
     test "$(grep -c '^cache=filled$' <<<"$ans")" = 1 -a -f "$entry" -a "${entry#"$nc"/}" != "$entry"
 ans="$("$IMPORT" -q --allow-http --node-cache "$nc" --lookup 127.0.0.1:5000/tiny:latest)"
 check "--lookup then answers cache=hit with the same file" \
-    test "$(grep -c '^cache=hit$' <<<"$ans")" = 1 -a "$(sed -n 's/^image=//p' <<<"$ans")" = "$entry"
+    test "$(grep -c '^cache=hit$' <<<"$ans")" = 1 -a "$(sed -n "s/^image_path=//p" <<<"$ans")" = "$entry"
 
 echo "# real tools read our images"
 check "unsquashfs -s" bash -c "unsquashfs -s '$WORK/layered-latest.sqsh' | grep -q 'Compression zstd'"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The public structs' layout is ABI: a change here must be deliberate (bump the version). */
 #include <stddef.h>
+#include <string.h>
 
 #include "lc-test.h"
 
@@ -24,6 +25,7 @@ START_TEST(abi_layout)
 	ck_assert_uint_eq(sizeof(lc_group_opts), 16);
 	ck_assert_uint_eq(sizeof(lc_cache_gc_result), 48);
 	ck_assert_uint_eq(sizeof(lc_save_opts), 48);
+	ck_assert_uint_eq(sizeof(lc_import_answer), 88);
 	ck_assert_int_eq(LC_PULL_OPTS_VERSION, 1);
 	ck_assert_int_eq(LC_EREF, 1001);
 	ck_assert_int_eq(LC_ECANCELED, 1008);
@@ -44,6 +46,63 @@ START_TEST(abi_init_macros)
 }
 END_TEST
 
+/* One version, meson's: the library reports the one it was built as. */
+START_TEST(abi_version)
+{
+	ck_assert_str_eq(lc_version(), LC_TEST_VERSION);
+}
+END_TEST
+
+/* Every option struct: versions 1 to the current one, nothing newer, no unknown flag; an older
+ * version's struct is read only as far as that version went (ASan sees an overread). */
+START_TEST(abi_option_versions)
+{
+	lc_container_opts o = LC_CONTAINER_OPTS_INIT;
+	lc_helper_opts h = LC_HELPER_OPTS_INIT;
+	lc_import_opts io = LC_IMPORT_OPTS_INIT;
+	lc_pull_opts po = LC_PULL_OPTS_INIT;
+	lc_container *c = NULL;
+	lc_error err = LC_ERROR_INIT;
+	lc_pull *pull = NULL;
+	lc_ctx *ctx = NULL;
+	lc_container_opts *v1;
+	int status;
+
+	o.image_path = "/nonexistent.sqsh";
+	o.version = LC_CONTAINER_OPTS_VERSION + 1;
+	ck_assert_int_eq(lc_container_create(NULL, &o, &c, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "lc_container_opts version 4 is not supported (1 to 3)");
+	o.version = 0;
+	ck_assert_int_eq(lc_container_create(NULL, &o, &c, &err), -EINVAL);
+	/* version 1 ended before hold_fd: a struct of that size */
+	o.version = 1;
+	v1 = malloc(offsetof(lc_container_opts, hold_fd));
+	memcpy(v1, &o, offsetof(lc_container_opts, hold_fd));
+	ck_assert_int_eq(lc_container_create(NULL, v1, &c, &err), -ENOENT);
+	ck_assert_msg(strstr(err.msg, "cannot open image '/nonexistent.sqsh'"), "%s", err.msg);
+	free(v1);
+	ck_assert_int_eq(lc_ctx_new(&ctx, &err), 0);
+	po.version = 2;
+	ck_assert_int_eq(lc_pull_new(ctx, "x/y", &po, &pull, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "lc_pull_opts version 2 is not supported (1 to 1)");
+	po.version = 1;
+	po.flags = LC_PULL_ALL + 1;
+	ck_assert_int_eq(lc_pull_new(ctx, "x/y", &po, &pull, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "lc_pull_opts: unknown flags 0x8");
+	lc_ctx_free(ctx);
+	h.path = "/bin/true";
+	h.argv = (const char *const[]){"true", NULL};
+	h.env = (const char *const[]){NULL};
+	h.flags = 1;
+	ck_assert_int_eq(lc_helper_run(&h, &status, NULL, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "lc_helper_opts: unknown flags 0x1");
+	io.version = 7;
+	ck_assert_int_eq(lc_squash_save(NULL, "/nonexistent", "/nonexistent.sqsh", &io, &err),
+			 -EINVAL);
+	ck_assert_str_eq(err.msg, "lc_import_opts version 7 is not supported (1 to 1)");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("abi");
@@ -51,6 +110,8 @@ int main(void)
 
 	tcase_add_test(tc, abi_layout);
 	tcase_add_test(tc, abi_init_macros);
+	tcase_add_test(tc, abi_version);
+	tcase_add_test(tc, abi_option_versions);
 	suite_add_tcase(s, tc);
 	return lc_test_run(s);
 }

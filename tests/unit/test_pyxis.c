@@ -197,6 +197,89 @@ START_TEST(links_are_not_followed)
 }
 END_TEST
 
+static bool env_has(char **env, const char *kv)
+{
+	for (; env && *env; env++)
+		if (!strcmp(*env, kv))
+			return true;
+	return false;
+}
+
+static bool env_has_name(char **env, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; env && *env; env++)
+		if (!strncmp(*env, name, n) && (*env)[n] == '=')
+			return true;
+	return false;
+}
+
+START_TEST(task_env_follows_pyxis)
+{
+	const char *job[] = {"FOO=bar",        "LANG=C.UTF-8", "LC_ALL=C", "CUDA_VERSION=host",
+			     "PATH=/host/bin", "KEEP=host",    NULL};
+	const char *image[] = {"PATH=/image/bin", "CUDA_VERSION=13.0", "KEEP=image", "ONLY_IMAGE=1",
+			       NULL};
+	const char *wins[] = {"KEEP", "LC_ALL", "UNSET_ON_HOST", NULL};
+	char **env = NULL;
+
+	ck_assert_int_eq(lc_pyxis_task_env(job, image, wins, &env, NULL), 0);
+	ck_assert(env_has(env, "FOO=bar"));
+	ck_assert(!env_has_name(env, "LANG"));
+	ck_assert(env_has(env, "LC_ALL=C"));
+	ck_assert(env_has(env, "CUDA_VERSION=13.0"));
+	ck_assert(env_has(env, "PATH=/image/bin"));
+	ck_assert(env_has(env, "KEEP=host"));
+	ck_assert(env_has(env, "ONLY_IMAGE=1"));
+	ck_assert(!env_has_name(env, "RANK"));
+	lc_strv_free(env);
+}
+END_TEST
+
+START_TEST(task_env_pytorch)
+{
+	const char *job[] = {"SLURM_PROCID=5",         "SLURM_LOCALID=1",
+			     "SLURM_JOB_ID=4600",      "SLURM_STEP_NODELIST=gpu[07-09]",
+			     "SLURM_STEP_NUM_TASKS=6", "SLURM_STEP_NUM_NODES=3",
+			     "MASTER_PORT=1",          NULL};
+	const char *image[] = {"PYTORCH_VERSION=2.9.0", "WORLD_SIZE=99", NULL};
+	const char *wins[] = {"MASTER_PORT", NULL};
+	char **env = NULL;
+
+	ck_assert_int_eq(lc_pyxis_task_env(job, image, NULL, &env, NULL), 0);
+	ck_assert(env_has(env, "RANK=5"));
+	ck_assert(env_has(env, "LOCAL_RANK=1"));
+	ck_assert(env_has(env, "MASTER_ADDR=gpu07"));
+	ck_assert(env_has(env, "MASTER_PORT=61064")); /* 61000 + 4600 % 4536 */
+	ck_assert(env_has(env, "WORLD_SIZE=99"));     /* the image's */
+	ck_assert(env_has(env, "OMP_NUM_THREADS=1")); /* 6 tasks on 3 nodes */
+	lc_strv_free(env);
+	/* a job value the user listed in --container-env stays */
+	ck_assert_int_eq(lc_pyxis_task_env(job, image, wins, &env, NULL), 0);
+	ck_assert(env_has(env, "MASTER_PORT=1"));
+	lc_strv_free(env);
+}
+END_TEST
+
+START_TEST(hostlist_first_host)
+{
+	static const char *const cases[][2] = {
+	    {"node[07-09,12],gpu1", "node07"}, {"a1,b2", "a1"}, {"n[001-004]", "n001"}, {"x", "x"},
+	    {"pre[3-4]post,z", "pre3post"},    {"c[5]", "c5"}};
+	char *host = NULL;
+
+	for (size_t i = 0; i < LC_ELEMENTSOF(cases); i++) {
+		ck_assert_int_eq(lc_pyxis_hostlist_first(cases[i][0], &host, NULL), 0);
+		ck_assert_str_eq(host, cases[i][1]);
+		free(host);
+	}
+	ck_assert_int_lt(lc_pyxis_hostlist_first("", &host, NULL), 0);
+	ck_assert_int_lt(lc_pyxis_hostlist_first("n[", &host, NULL), 0);
+	ck_assert_int_lt(lc_pyxis_hostlist_first("n[x]", &host, NULL), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pyxis");
@@ -208,6 +291,11 @@ int main(void)
 	tcase_add_test(tc, remove_job_leftovers);
 	tcase_add_test(tc, user_and_step_dirs);
 	tcase_add_test(tc, links_are_not_followed);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("task environment");
+	tcase_add_test(tc, task_env_follows_pyxis);
+	tcase_add_test(tc, task_env_pytorch);
+	tcase_add_test(tc, hostlist_first_host);
 	suite_add_tcase(s, tc);
 	return lc_test_run(s);
 }

@@ -277,7 +277,7 @@ START_TEST(container_volatile_upper_needs_a_name)
 	lc_container *c = NULL;
 	lc_error err = LC_ERROR_INIT;
 
-	o.image = "/nonexistent.sqsh";
+	o.image_path = "/nonexistent.sqsh";
 	o.flags = LC_CONTAINER_VOLATILE_UPPER;
 	ck_assert_int_eq(lc_container_create(NULL, &o, &c, &err), -EINVAL);
 	ck_assert_str_eq(err.msg,

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime.h"
+#include "../runtime/runtime.h"
+#include "pyxis.h"
 
 /* The host's locale often does not exist in the image ("Setting locale failed"). */
 static const char *const locale_vars[] = {"LANG", "LANGUAGE", "LC_ALL", NULL};
@@ -111,7 +112,7 @@ static int add_pytorch_env(lc_strvec *e, const env_sources *src)
 		r = lc_env_set(e, "RANK", procid);
 	if (!r && localid)
 		r = lc_env_set(e, "LOCAL_RANK", localid);
-	if (!r && nodes && lc_hostlist_first(nodes, &master, NULL) < 0)
+	if (!r && nodes && lc_pyxis_hostlist_first(nodes, &master, NULL) < 0)
 		master = NULL;
 	if (jobid)
 		snprintf(port, sizeof(port), "%lu", 61000 + strtoul(jobid, NULL, 10) % 4536);
@@ -126,8 +127,8 @@ static int add_pytorch_env(lc_strvec *e, const env_sources *src)
 	return r;
 }
 
-LC_API int lc_task_env(const char *const *job_env, const char *const *container_env,
-		       const char *const *host_wins, char ***ret_env, lc_error *err)
+int lc_pyxis_task_env(const char *const *job_env, const char *const *container_env,
+		      const char *const *host_wins, char ***ret_env, lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;
 	const env_sources src = {job_env, container_env, host_wins};
@@ -166,7 +167,7 @@ static int first_of_range(const char *host, size_t len, char **ret)
 		   : 0;
 }
 
-LC_API int lc_hostlist_first(const char *hostlist, char **ret_host, lc_error *err)
+int lc_pyxis_hostlist_first(const char *hostlist, char **ret_host, lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;
 	size_t len = 0;
