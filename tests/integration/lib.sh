@@ -1,22 +1,55 @@
 # SPDX-License-Identifier: Apache-2.0
 # Shared helpers of the integration tests (sourced). Needs BUILD, SRC set by the caller.
+#
+# Output is TAP: "ok - ..." and "not ok - ..." per check, "# ..." for everything else (any other
+# line a test prints is turned into a comment), and the plan "1..N" at the end. Run by meson
+# (LC_TAP=1, protocol 'tap'), a script exits 0 and the TAP lines carry the result; run by hand
+# or by .ci/run, it exits 1 when a check failed.
 SHARED="${LC_SHARED_DIR:-$SRC/../shared}"
 IMAGES_CACHE="${IMAGES_CACHE:-/tmp/oci-images-cache}"
 OCITOOL=(python3 "$SHARED/registry/ocitool.py")
-WORK="$(mktemp -d /tmp/lc-itest-XXXXXX)"
 passed=0 failed=0
 cleanup_hooks=()
+registry_started=0
+
+# Every line that is not TAP becomes a comment.
+tap_filter() {
+    local line
+    while IFS= read -r line || [ -n "$line" ]; do
+        case "$line" in
+        "ok "* | "ok" | "not ok"* | "#"* | 1..*) printf '%s\n' "$line" ;;
+        *) printf '# %s\n' "$line" ;;
+        esac
+    done
+}
+# The script runs again with its stdout through the filter (a pipe, not a process
+# substitution: the tests' bare `wait` would wait for that too).
+if [ -z "${LC_TAP_FILTERED:-}" ]; then
+    LC_TAP_FILTERED=1 "$BASH" "$0" "$@" | tap_filter
+    exit "${PIPESTATUS[0]}"
+fi
+WORK="$(mktemp -d /tmp/lc-itest-XXXXXX)"
+# the results go here, whatever a check's own stdout is redirected to
+exec {tap_fd}>&1
 
 cleanup() {
     local h
     for h in "${cleanup_hooks[@]}"; do eval "$h"; done
-    [ "${LC_KEEP_REGISTRY:-0}" = 1 ] || "$SHARED/registry/down.sh" >/dev/null 2>&1
+    [ "$registry_started" = 1 ] && [ "${LC_KEEP_REGISTRY:-0}" != 1 ] &&
+        "$SHARED/registry/down.sh" >/dev/null 2>&1
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+# skip_all REASON: the machine lacks a kernel feature or a device (TAP's skip; 77 outside meson)
+skip_all() {
+    echo "1..0 # SKIP $1"
+    [ "${LC_TAP:-0}" = 1 ] && exit 0
+    exit 77
+}
+
+ok() { passed=$((passed + 1)); echo "ok - $*" >&"$tap_fd"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*" >&"$tap_fd"; }
 check() { # check DESCRIPTION COMMAND...
     local d="$1"; shift
     if "$@"; then ok "$d"; else not_ok "$d"; fi
@@ -35,13 +68,28 @@ expect_status() {
     fi
 }
 
+# The registry has every image of images.tsv (one HEAD request each): make-images.sh has nothing
+# to do.
+images_pushed() {
+    local accept="Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+    local ref repo tag
+    [ -s "$IMAGES_CACHE/images.tsv" ] || return 1
+    while read -r ref _; do
+        case "$ref" in "#"* | "") continue ;; esac
+        ref="${ref#*/}" repo="${ref%:*}" tag="${ref##*:}"
+        curl -sfI -o /dev/null -H "$accept" "http://127.0.0.1:5000/v2/$repo/manifests/$tag" || return 1
+    done <"$IMAGES_CACHE/images.tsv"
+}
+
 # start_registry [INSTANCES]: default all four; a failed start (a server that died while starting)
-# is retried once from a clean state
+# is retried once from a clean state. The test images are built and pushed unless they are there.
 start_registry() {
     echo "# starting the registry and building test images"
+    registry_started=1
     "$SHARED/registry/up.sh" "${1:-all}" >"$WORK/up.log" 2>&1 ||
         { "$SHARED/registry/down.sh" >/dev/null 2>&1; sleep 1; "$SHARED/registry/up.sh" "${1:-all}" >"$WORK/up.log" 2>&1; } ||
         { cat "$WORK/up.log"; exit 1; }
+    images_pushed && return 0
     "$SHARED/registry/make-images.sh" >"$WORK/images.log" 2>&1 || { tail -30 "$WORK/images.log"; exit 1; }
 }
 
@@ -53,6 +101,8 @@ ensure_test_user() {
 }
 
 finish() {
-    echo "$passed passed, $failed failed"
+    echo "# $passed passed, $failed failed"
+    echo "1..$((passed + failed))"
+    [ "${LC_TAP:-0}" = 1 ] && exit 0
     [ "$failed" = 0 ]
 }

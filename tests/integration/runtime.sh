@@ -14,7 +14,7 @@ CTEST="$BUILD/tests/container-test"
 . "$SRC/tests/integration/lib.sh"
 
 for f in /proc/self/ns/user /dev/fuse; do
-    [ -e "$f" ] || { echo "SKIP: this machine has no $f"; exit 77; }
+    [ -e "$f" ] || skip_all "this machine has no $f"
 done
 
 start_registry plain
