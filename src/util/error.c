@@ -68,17 +68,9 @@ int lc_error_prefix(lc_error *err, int r, const char *fmt, ...)
 	return r;
 }
 
+/* The library's own lc_fail(), exported for programs built on it. */
 LC_API int lc_error_set(lc_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = fail_v(err, code > 0 && code < LC_EBASE ? LC_DOMAIN_SYSTEM : LC_DOMAIN_NONE, code, fmt,
-		   ap);
-	va_end(ap);
-	return r;
-}
+    __attribute__((alias("lc_fail")));
 
 int lc_opts_check(const void *opts, uint32_t version, uint32_t current, uint32_t flags,
 		  uint32_t all, const char *what, lc_error *err)
