@@ -84,17 +84,6 @@ void lc_user_free(lc_user *u);
 /* A root caller becomes the user (async-signal-safe); nothing for root's own containers. */
 int lc_user_become(const lc_user *u);
 
-/* A growable NULL-terminated string vector. */
-typedef struct lc_strvec {
-	char **v;
-	size_t n, cap;
-} lc_strvec;
-/* "K=V": set, replacing an existing K. -EINVAL without '=' or key. */
-int lc_env_put(lc_strvec *e, const char *kv);
-int lc_env_set(lc_strvec *e, const char *key, const char *value);
-const char *lc_env_get(const lc_strvec *e, const char *key);
-void lc_strvec_free(lc_strvec *e);
-char **lc_strvec_steal(lc_strvec *e);
 /* Login defaults < the image's Env < @overrides ("K=V", or "K": the caller's value if set). */
 int lc_env_build(const lc_user *u, const lc_image *img, const char *const *overrides,
 		 lc_strvec *ret, lc_error *err);

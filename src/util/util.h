@@ -68,6 +68,22 @@ void lc_strv_free(char **v);
 /* Copy @s for an error message: control characters become '?', long input is cut with "...". */
 void lc_str_sanitize(char *dst, size_t dst_size, const char *s);
 
+/* ---- environments being built (src/util/strvec.c) */
+/* A growable NULL-terminated string vector of "K=V". */
+typedef struct lc_strvec {
+	char **v;
+	size_t n, cap;
+} lc_strvec;
+/* "K=V": set, replacing an existing K. -EINVAL without '=' or key. */
+int lc_env_put(lc_strvec *e, const char *kv);
+int lc_env_set(lc_strvec *e, const char *key, const char *value);
+const char *lc_env_get(const lc_strvec *e, const char *key);
+/* 1 when @key was set (and is no more), else 0. */
+int lc_env_unset(lc_strvec *e, const char *key);
+void lc_strvec_free(lc_strvec *e);
+/* The vector (NULL-terminated, never NULL unless out of memory), now the caller's. */
+char **lc_strvec_steal(lc_strvec *e);
+
 /* ---- files (src/util/file.c) */
 /* Read a whole file of at most @max bytes (NUL-terminated copy in *ret_data). */
 int lc_file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len, lc_error *err);

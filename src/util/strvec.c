@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A growable NULL-terminated vector of "K=V" strings: an environment being built. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+static size_t key_len(const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+
+	return eq ? (size_t)(eq - kv) : strlen(kv);
+}
+
+static ssize_t env_find(const lc_strvec *e, const char *key, size_t len)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (!strncmp(e->v[i], key, len) && e->v[i][len] == '=')
+			return (ssize_t)i;
+	return -1;
+}
+
+int lc_env_put(lc_strvec *e, const char *kv)
+{
+	size_t len = key_len(kv);
+	ssize_t i;
+	char *copy;
+
+	if (!len || !kv[len])
+		return -EINVAL;
+	copy = strdup(kv);
+	if (!copy)
+		return -ENOMEM;
+	i = env_find(e, kv, len);
+	if (i >= 0) {
+		free(e->v[i]);
+		e->v[i] = copy;
+		return 0;
+	}
+	if (lc_array_reserve(&e->v, &e->cap, e->n + 1, sizeof(char *), 16) < 0) {
+		free(copy);
+		return -ENOMEM;
+	}
+	e->v[e->n++] = copy;
+	e->v[e->n] = NULL;
+	return 0;
+}
+
+int lc_env_set(lc_strvec *e, const char *key, const char *value)
+{
+	_cleanup_free_ char *kv = NULL;
+
+	if (asprintf(&kv, "%s=%s", key, value) < 0)
+		return -ENOMEM;
+	return lc_env_put(e, kv);
+}
+
+const char *lc_env_get(const lc_strvec *e, const char *key)
+{
+	ssize_t i = env_find(e, key, strlen(key));
+
+	return i >= 0 ? e->v[i] + strlen(key) + 1 : NULL;
+}
+
+void lc_strvec_free(lc_strvec *e)
+{
+	lc_strv_free(e->v);
+	*e = (lc_strvec){0};
+}
+
+char **lc_strvec_steal(lc_strvec *e)
+{
+	char **v = e->v;
+
+	if (!v)
+		v = calloc(1, sizeof(char *));
+	*e = (lc_strvec){0};
+	return v;
+}
+
+int lc_env_unset(lc_strvec *e, const char *key)
+{
+	ssize_t i = env_find(e, key, strlen(key));
+
+	if (i < 0)
+		return 0;
+	free(e->v[i]);
+	memmove(&e->v[i], &e->v[i + 1], (e->n - (size_t)i) * sizeof(char *));
+	e->n--;
+	return 1;
+}
