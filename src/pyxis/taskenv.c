@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../runtime/runtime.h"
+#include "../util/util.h"
 #include "pyxis.h"
 
 /* The host's locale often does not exist in the image ("Setting locale failed"). */
@@ -45,18 +45,9 @@ static int add_job_env(lc_strvec *e, const char *const *job_env, const char *con
 	return r;
 }
 
-/* The value of the variable named by the @len bytes at @name in @v, or NULL. */
-static const char *strv_lookup(const char *const *v, const char *name, size_t len)
-{
-	for (; v && *v; v++)
-		if (!strncmp(*v, name, len) && (*v)[len] == '=')
-			return *v + len + 1;
-	return NULL;
-}
-
 static const char *strv_get(const char *const *v, const char *name)
 {
-	return strv_lookup(v, name, strlen(name));
+	return lc_strv_lookup(v, name, strlen(name));
 }
 
 typedef struct env_sources {
@@ -74,7 +65,7 @@ static int add_container_env(lc_strvec *e, const env_sources *src)
 		size_t len = name_len(*kv);
 
 		if (!len ||
-		    (strv_has(src->host_wins, *kv, len) && strv_lookup(src->job_env, *kv, len)))
+		    (strv_has(src->host_wins, *kv, len) && lc_strv_lookup(src->job_env, *kv, len)))
 			continue;
 		r = lc_env_put(e, *kv);
 	}

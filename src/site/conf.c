@@ -34,12 +34,9 @@ bool lc_site_conf_key(const char *key)
 /* The caller's environment sets @key to a non-empty value. */
 static bool env_sets(const lc_site_vars *v, const char *key)
 {
-	size_t n = strlen(key);
+	const char *value = lc_strv_lookup(v->env, key, strlen(key));
 
-	for (const char *const *e = v->env; e && *e; e++)
-		if (!strncmp(*e, key, n) && (*e)[n] == '=' && (*e)[n + 1])
-			return true;
-	return false;
+	return value && *value;
 }
 
 /* Split a line as bash's `read key value` with IFS=$' \t=' does: blanks before the key, the key,

@@ -14,13 +14,9 @@
 /* NAME=value with a name of letters, digits and '_' that does not start with a digit. */
 static bool well_formed(const char *line)
 {
-	size_t n = 0;
+	size_t n = lc_env_name_len(line);
 
-	if (!isalpha((unsigned char)*line) && *line != '_')
-		return false;
-	while (isalnum((unsigned char)line[n]) || line[n] == '_')
-		n++;
-	return line[n] == '=';
+	return n && line[n] == '=';
 }
 
 /* "value" or 'value' (blanks after the closing quote allowed) loses its quotes, as envfmt's sed

@@ -15,21 +15,7 @@
 /* The value of the variable named by @len bytes at @name in @v->env, or NULL. */
 static const char *var_get(const lc_site_vars *v, const char *name, size_t len)
 {
-	for (const char *const *e = v->env; e && *e; e++)
-		if (!strncmp(*e, name, len) && (*e)[len] == '=')
-			return *e + len + 1;
-	return NULL;
-}
-
-static size_t name_len(const char *s)
-{
-	size_t n = 0;
-
-	if (!isalpha((unsigned char)*s) && *s != '_')
-		return 0;
-	while (isalnum((unsigned char)s[n]) || s[n] == '_')
-		n++;
-	return n;
+	return lc_strv_lookup(v->env, name, len);
 }
 
 int lc_site_subst(const lc_site_vars *v, const char *text, char **ret)
@@ -38,7 +24,7 @@ int lc_site_subst(const lc_site_vars *v, const char *text, char **ret)
 	int r = lc_buf_append(&b, "", 0);
 
 	for (const char *p = text; r >= 0 && *p;) {
-		size_t n = p[0] == '$' && p[1] == '{' ? name_len(p + 2) : 0;
+		size_t n = p[0] == '$' && p[1] == '{' ? lc_env_name_len(p + 2) : 0;
 		const char *value;
 
 		if (n && p[2 + n] == '}') {
@@ -108,7 +94,7 @@ static int command(expander *x, const char *p, size_t *len)
 static int braced(expander *x, const char *p, size_t *len)
 {
 	const char *end = strchr(p, '}'), *value;
-	size_t n = name_len(p + 2);
+	size_t n = lc_env_name_len(p + 2);
 
 	if (!end || !n)
 		return refuse(x, "this ${...} form");
@@ -130,7 +116,7 @@ static int braced(expander *x, const char *p, size_t *len)
 /* A '$' form at @p; *@len: the bytes it took. */
 static int dollar(expander *x, const char *p, size_t *len)
 {
-	size_t n = name_len(p + 1);
+	size_t n = lc_env_name_len(p + 1);
 	const char *value;
 
 	if (p[1] == '(')

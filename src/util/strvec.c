@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A growable NULL-terminated vector of "K=V" strings: an environment being built. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,4 +92,23 @@ int lc_env_unset(lc_strvec *e, const char *key)
 	memmove(&e->v[i], &e->v[i + 1], (e->n - (size_t)i) * sizeof(char *));
 	e->n--;
 	return 1;
+}
+
+const char *lc_strv_lookup(const char *const *v, const char *name, size_t len)
+{
+	for (; v && *v; v++)
+		if (!strncmp(*v, name, len) && (*v)[len] == '=')
+			return *v + len + 1;
+	return NULL;
+}
+
+size_t lc_env_name_len(const char *s)
+{
+	size_t n = 0;
+
+	if (!isalpha((unsigned char)*s) && *s != '_')
+		return 0;
+	while (isalnum((unsigned char)s[n]) || s[n] == '_')
+		n++;
+	return n;
 }

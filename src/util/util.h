@@ -78,6 +78,12 @@ typedef struct lc_strvec {
 int lc_env_put(lc_strvec *e, const char *kv);
 int lc_env_set(lc_strvec *e, const char *key, const char *value);
 const char *lc_env_get(const lc_strvec *e, const char *key);
+/* The value that the "K=V" array @v (NULL-terminated, may be NULL) gives the variable named by
+ * the @len bytes at @name, or NULL. */
+const char *lc_strv_lookup(const char *const *v, const char *name, size_t len);
+/* The length of the variable name at @s: letters, digits and '_', not starting with a digit;
+ * 0 when @s does not start with one. */
+size_t lc_env_name_len(const char *s);
 /* 1 when @key was set (and is no more), else 0. */
 int lc_env_unset(lc_strvec *e, const char *key);
 void lc_strvec_free(lc_strvec *e);
