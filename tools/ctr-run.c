@@ -35,6 +35,10 @@ static void usage(FILE *f)
 	    "  --unshare LIST         also unshare net, ipc, uts (comma-separated)\n"
 	    "  --mount-home           bind the user's home directory\n"
 	    "  --tmpfs-size SIZE      size of the writable layer (default 50%% of memory)\n"
+	    "  --sysconf DIR          enroot's site configuration (default $ENROOT_SYSCONF_PATH,\n"
+	    "                         else /etc/enroot): enroot.conf, environ.d, mounts.d, "
+	    "hooks.d\n"
+	    "  --no-site              no site or user (~/.config/enroot) configuration\n"
 	    "  --no-kernel-squashfs   serve the image over FUSE even when root runs a read-only\n"
 	    "                         container from a root-owned image in root-owned directories\n"
 	    "  --allow-http, --cache DIR   for IMAGE-REF: as for ctr-import; the image is kept "
@@ -53,6 +57,8 @@ typedef struct run_opts {
 	size_t n_env;
 	char *mounts;
 	const char *cache;
+	const char *sysconf;
+	bool no_site;
 	bool allow_http;
 	bool verbose;
 } run_opts;
@@ -106,6 +112,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
 						 {"no-kernel-squashfs", no_argument, NULL, 'K'},
 						 {"allow-http", no_argument, NULL, 'A'},
 						 {"cache", required_argument, NULL, 'c'},
+						 {"sysconf", required_argument, NULL, 'S'},
+						 {"no-site", no_argument, NULL, 'P'},
 						 {"verbose", no_argument, NULL, 'v'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
@@ -155,6 +163,12 @@ static int parse_args(int argc, char **argv, run_opts *o)
 			break;
 		case 'A':
 			o->allow_http = true;
+			break;
+		case 'S':
+			o->sysconf = optarg;
+			break;
+		case 'P':
+			o->no_site = true;
 			break;
 		case 'c':
 			o->cache = optarg;
@@ -261,12 +275,27 @@ static int wait_command(pid_t pid)
 	return WEXITSTATUS(status);
 }
 
+/* enroot's site configuration and the user's, with this process's environment. */
+static int load_site(lc_ctx *ctx, const run_opts *o, lc_site **ret, lc_error *err)
+{
+	extern char **environ;
+	lc_site_opts so = LC_SITE_OPTS_INIT;
+
+	*ret = NULL;
+	if (o->no_site)
+		return 0;
+	so.sysconf_path = o->sysconf;
+	so.env = (const char *const *)environ;
+	return lc_site_load(ctx, &so, ret, err);
+}
+
 int main(int argc, char **argv)
 {
 	run_opts o = {.co = LC_CONTAINER_OPTS_INIT, .po = LC_PROCESS_OPTS_INIT};
 	lc_error err = LC_ERROR_INIT;
 	char *image = NULL;
 	lc_container *c = NULL;
+	lc_site *site = NULL;
 	lc_ctx *ctx = NULL;
 	char **env = NULL;
 	pid_t pid;
@@ -286,7 +315,10 @@ int main(int argc, char **argv)
 	o.co.mounts = o.mounts;
 	o.env[o.n_env] = NULL;
 	o.po.argv = (const char *const *)argv + optind + 1;
-	r = lc_container_create(ctx, &o.co, &c, &err);
+	r = load_site(ctx, &o, &site, &err);
+	o.co.site = site;
+	if (r >= 0)
+		r = lc_container_create(ctx, &o.co, &c, &err);
 	if (r >= 0)
 		r = lc_container_env(c, o.env, &env, &err);
 	if (r < 0) {
@@ -304,6 +336,7 @@ int main(int argc, char **argv)
 out:
 	lc_strv_free(env);
 	lc_container_free(c);
+	lc_site_free(site);
 	lc_ctx_free(ctx);
 	free(o.mounts);
 	free(image);

@@ -376,6 +376,69 @@ LC_API int lc_squash_load(lc_ctx *ctx, const char *path, const char *dir, lc_err
  */
 LC_API int lc_squash_image_config(const char *path, lc_image **ret_image, lc_error *err);
 
+/* ---------------------------------------------------------------- site configuration */
+
+/**
+ * enroot's site configuration, read as enroot reads it, so that a pyxis+enroot site keeps its
+ * files: from the site's directory (ENROOT_SYSCONF_PATH, /etc/enroot by default) enroot.conf and
+ * enroot.conf.d/ *.conf (settings), then from it and from the user's (ENROOT_CONFIG_PATH,
+ * ~/.config/enroot by default) environ.d/ *.env (variables), mounts.d/ *.fstab (mounts) and
+ * hooks.d/ *.sh (programs run before the root switch). Read once, used by every container
+ * created with it (lc_container_opts.site). Scripts and fstab files named like enroot's own
+ * (10-shadow.sh, 50-slurm-pmi.sh, 10-system.fstab, ...) are not used: the library does what
+ * they do (LC_SITE_RUN_STANDARD_HOOKS runs such hooks as scripts instead).
+ */
+typedef struct lc_site lc_site;
+enum {
+	/** Run hooks named like enroot's standard hooks and extras as scripts, instead of the
+	 *  library's own version of them (for a site that patched them). */
+	LC_SITE_RUN_STANDARD_HOOKS = 1u << 0,
+	/** Read nothing from the user's ENROOT_CONFIG_PATH. */
+	LC_SITE_NO_USER_CONFIG = 1u << 1,
+	LC_SITE_ALL = (1u << 2) - 1,
+};
+typedef struct lc_site_opts {
+	uint32_t version; /**< LC_SITE_OPTS_VERSION */
+	uint32_t flags;   /**< LC_SITE_*; unknown bits -> -EINVAL */
+	/** The site's directory; NULL: $ENROOT_SYSCONF_PATH of the calling process, else
+	 *  /etc/enroot. A missing directory is an empty configuration. */
+	const char *sysconf_path;
+	/** The user's directory; NULL: ENROOT_CONFIG_PATH (the settings, then @env), else
+	 *  $XDG_CONFIG_HOME/enroot or $HOME/.config/enroot from @env. Read as @uid. */
+	const char *config_path;
+	/** The environment the settings and files are expanded with ("K=V", e.g. a job's): its
+	 *  non-empty ENROOT_* and other enroot keys beat the files, as enroot's caller's
+	 *  environment does. NULL: empty. */
+	const char *const *env;
+	/** "KEY=VALUE" settings that beat the files and @env (a front-end's flags): "KEY=n" turns
+	 *  a feature off. NULL: none. */
+	const char *const *overrides;
+	/** The user the configuration is for: the user's files are opened as this user, and
+	 *  $(id -u)/$(id -g) give these. (uid_t)-1: the caller. */
+	uid_t uid;
+	gid_t gid;
+} lc_site_opts;
+#define LC_SITE_OPTS_VERSION 1
+#define LC_SITE_OPTS_INIT                                                             \
+	{                                                                             \
+		LC_SITE_OPTS_VERSION, 0, NULL, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1 \
+	}
+/**
+ * Read the configuration. A bad line (an fstab line without a target, an unknown x- option, a
+ * command substitution other than $(id -u) and $(id -g)) is an error naming its file and line;
+ * a missing file or directory is not.
+ */
+LC_API int lc_site_load(lc_ctx *ctx, const lc_site_opts *opts, lc_site **ret_site, lc_error *err);
+/** NULL-safe. */
+LC_API lc_site *lc_site_free(lc_site *site);
+/** A setting's value after every file, @env and the overrides; NULL when unset (or false). */
+LC_API const char *lc_site_setting(const lc_site *site, const char *key);
+/** The LC_CONTAINER_* features the settings turn on: ENROOT_ROOTFS_WRITABLE (RW),
+ *  ENROOT_REMAP_ROOT, ENROOT_MOUNT_HOME, ENROOT_UNSHARE_NET/IPC/UTS. */
+LC_API uint32_t lc_site_container_flags(const lc_site *site);
+/** How many hooks a container created with @site runs (site and user scripts). */
+LC_API size_t lc_site_hook_count(const lc_site *site);
+
 /* ---------------------------------------------------------------- containers */
 
 typedef struct lc_container lc_container;
@@ -430,12 +493,17 @@ typedef struct lc_container_opts {
 	 *  instance on the same writable layer (pyxis's "no_exec"), not joinable, whose overlay
 	 *  work directory the caller removes after (lc_named_remove_instance). */
 	const char *named_instance;
+	/** enroot's site configuration (lc_site_load), borrowed for the call: its settings' flags
+	 *  are added to @flags (a caller turns one off with an override), its variables join the
+	 *  environment, its mounts and hooks run in the holder before the root switch. NULL:
+	 *  none. (Version 4.) */
+	const lc_site *site;
 } lc_container_opts;
-#define LC_CONTAINER_OPTS_VERSION 3
+#define LC_CONTAINER_OPTS_VERSION 4
 #define LC_CONTAINER_OPTS_INIT                                                                  \
 	{                                                                                       \
 		LC_CONTAINER_OPTS_VERSION, 0, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1, NULL, -1, \
-		    NULL, NULL                                                                  \
+		    NULL, NULL, NULL                                                            \
 	}
 
 /** Check user mounts in the syntax of lc_container_opts.mounts; the error says what is wrong. */

@@ -31,9 +31,9 @@ int lc_ns_flags(uint32_t flags)
  * and nothing past the caller's struct is read. */
 static int read_opts(const lc_container_opts *in, lc_container_opts *o, lc_error *err)
 {
-	static const size_t size_of[] = {0, offsetof(lc_container_opts, hold_fd),
-					 offsetof(lc_container_opts, named),
-					 sizeof(lc_container_opts)};
+	static const size_t size_of[] = {
+	    0, offsetof(lc_container_opts, hold_fd), offsetof(lc_container_opts, named),
+	    offsetof(lc_container_opts, site), sizeof(lc_container_opts)};
 	int r = lc_opts_check(in, in ? in->version : 0, LC_CONTAINER_OPTS_VERSION,
 			      in ? in->flags : 0, LC_CONTAINER_ALL, "lc_container_opts", err);
 
@@ -42,6 +42,7 @@ static int read_opts(const lc_container_opts *in, lc_container_opts *o, lc_error
 	*o = (lc_container_opts)LC_CONTAINER_OPTS_INIT;
 	memcpy(o, in, size_of[in->version]);
 	o->version = LC_CONTAINER_OPTS_VERSION;
+	o->flags |= lc_site_container_flags(o->site);
 	return 0;
 }
 
@@ -116,11 +117,15 @@ static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc
 				    .specs = specs,
 				    .n_specs = n_specs,
 				    .cwd = cwd,
-				    .workdir = lc_image_workdir(c->img)};
+				    .workdir = lc_image_workdir(c->img),
+				    .site = o->site};
 
 		r = lc_mount_plan_build(&in, &h->plan, err);
 	}
 	lc_mount_specs_free(specs, n_specs);
+	for (char **v = o->site ? o->site->environ.v : NULL; r >= 0 && v && *v; v++)
+		if (lc_env_put(&c->site_env, *v) < 0)
+			r = lc_fail(err, ENOMEM, "out of memory");
 	if (r >= 0)
 		r = lc_seccomp_prog_new(&c->seccomp, err);
 	if (r >= 0 && (o->flags & LC_CONTAINER_KERNEL_SQUASHFS))
@@ -155,6 +160,7 @@ static int create(lc_ctx *ctx, const lc_container_opts *caller_opts, int lifelin
 	h.image_name = opts->image_path;
 	h.hold_fd = opts->hold_fd;
 	h.tmpfs_size = opts->tmpfs_size;
+	h.site = opts->site;
 	if (opts->named) {
 		h.named_fd = lc_named_dir_fd(opts->named);
 		h.named_path = lc_named_dir(opts->named);
@@ -218,6 +224,7 @@ LC_API lc_container *lc_container_free(lc_container *c)
 	lc_user_free(&c->user);
 	lc_image_free(c->img);
 	lc_seccomp_prog_free(c->seccomp);
+	lc_strvec_free(&c->site_env);
 	free(c);
 	return NULL;
 }
@@ -237,7 +244,8 @@ LC_API int lc_container_env(const lc_container *c, const char *const *overrides,
 {
 	lc_error local = LC_ERROR_INIT;
 	lc_strvec e;
-	int r = lc_env_build(&c->user, c->img, overrides, &e, err ? err : &local);
+	int r = lc_env_build(&c->user, c->img, (const char *const *)c->site_env.v, overrides, &e,
+			     err ? err : &local);
 
 	if (r < 0)
 		return r;

@@ -28,6 +28,7 @@ struct lc_container {
 	lc_user user;
 	lc_image *img;
 	lc_seccomp_prog *seccomp;
+	lc_strvec site_env; /* the site's variables; after its hooks, their environment file */
 };
 
 /* Everything the holder needs, prepared by the caller before fork(). */
@@ -55,11 +56,16 @@ typedef struct lc_holder {
 	const char *named_instance;
 	bool serve;
 	lc_named_server server;
+	const lc_site *site; /* the site's configuration; NULL: none */
+	int hook_env_fd;     /* the environment file after the site's hooks; -1: none ran */
+	int hook_mounts_fd;  /* the hooks' fstab file, while they run */
+	int host_tmp_fd;     /* the host's /tmp (O_PATH), under the scratch tmpfs */
 } lc_holder;
-#define LC_HOLDER_INIT                                                                        \
-	{                                                                                     \
-		.image_fd = -1, .fuse_fd = -1, .kernel_fd = -1, .hold_fd = -1, .sock = -1,    \
-		.lifeline = -1, .root_fd = -1, .named_fd = -1, .server = LC_NAMED_SERVER_INIT \
+#define LC_HOLDER_INIT                                                                         \
+	{                                                                                      \
+		.image_fd = -1, .fuse_fd = -1, .kernel_fd = -1, .hold_fd = -1, .sock = -1,     \
+		.lifeline = -1, .root_fd = -1, .named_fd = -1, .server = LC_NAMED_SERVER_INIT, \
+		.hook_env_fd = -1, .hook_mounts_fd = -1, .host_tmp_fd = -1                     \
 	}
 
 /* holder.c: fork the holder (detached when @h has a lifeline) and wait until it reports its
@@ -71,7 +77,19 @@ int lc_holder_start(lc_container *c, lc_holder *h, lc_error *err);
 int lc_rootfs_mount(lc_holder *h, lc_error *err);
 /* Every step of the mount plan, targets resolved inside the root. */
 int lc_rootfs_apply_plan(lc_holder *h, lc_error *err);
+/* A site's fstab entry on the root at @root_fd, its bind source @source_fd (-1: none);
+ * -errno. */
+int lc_rootfs_fstab_entry(int root_fd, const lc_fstab_entry *e, int source_fd);
+/* The bind source of @e opened (a detached tree) as the caller; *@ret_fd -1 when it needs
+ * none (or on error: -errno). A source under /tmp is taken from @host_tmp_fd (the host's /tmp
+ * under the holder's scratch tmpfs) when it is not -1. */
+int lc_rootfs_fstab_source(int host_tmp_fd, const lc_fstab_entry *e, int *ret_fd);
 /* Read-only unless LC_CONTAINER_RW, pivot_root() into it, the host's tree detached. */
 int lc_rootfs_enter(lc_holder *h, lc_error *err);
+
+/* hooks.c, in the holder, at the plan's LC_STEP_HOOKS: the standard hooks the runtime does,
+ * then the site's and the user's hooks.d scripts with enroot's contract; their mounts are
+ * applied and their environment kept (h->hook_env). */
+int lc_hooks_run(lc_holder *h, lc_error *err);
 
 #endif

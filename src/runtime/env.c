@@ -15,8 +15,8 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-int lc_env_build(const lc_user *u, const lc_image *img, const char *const *overrides,
-		 lc_strvec *ret, lc_error *err)
+int lc_env_build(const lc_user *u, const lc_image *img, const char *const *site_env,
+		 const char *const *overrides, lc_strvec *ret, lc_error *err)
 {
 	lc_strvec e = {0};
 	const char *term = getenv("TERM");
@@ -34,6 +34,8 @@ int lc_env_build(const lc_user *u, const lc_image *img, const char *const *overr
 	for (const char *const *p = img ? lc_image_env(img) : NULL; !r && p && *p; p++)
 		if (strchr(*p, '=') && **p != '=')
 			r = lc_env_put(&e, *p);
+	for (const char *const *p = site_env; !r && p && *p; p++)
+		r = lc_env_put(&e, *p);
 	for (const char *const *p = overrides; !r && p && *p; p++) {
 		const char *host = strchr(*p, '=') ? NULL : getenv(*p);
 
@@ -56,17 +58,11 @@ int lc_env_build(const lc_user *u, const lc_image *img, const char *const *overr
 
 static int strv_append(lc_strvec *v, const char *const *items)
 {
-	for (; items && *items; items++) {
-		char *copy = strdup(*items);
+	int r = 0;
 
-		if (!copy || lc_array_reserve(&v->v, &v->cap, v->n + 1, sizeof(char *), 8) < 0) {
-			free(copy);
-			return -ENOMEM;
-		}
-		v->v[v->n++] = copy;
-		v->v[v->n] = NULL;
-	}
-	return 0;
+	for (; !r && items && *items; items++)
+		r = lc_strvec_push(v, *items);
+	return r;
 }
 
 int lc_command_build(const lc_image *img, bool entrypoint, const char *const *argv, char ***ret,
@@ -138,8 +134,7 @@ int lc_user_lookup(uid_t uid, gid_t gid, uint32_t flags, lc_user *u, lc_error *e
 	}
 	if (u->name) {
 		u->in_name = strdup(remap ? "root" : u->name);
-		u->in_home =
-		    strdup(remap && !(flags & LC_CONTAINER_MOUNT_HOME) ? "/root" : u->home);
+		u->in_home = strdup(remap ? "/root" : u->home);
 	}
 	r = !u->name || !u->home || !u->shell || !u->in_name || !u->in_home ? -ENOMEM : 0;
 	if (!r && found)

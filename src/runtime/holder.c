@@ -122,6 +122,14 @@ static int open_sources(lc_holder *h, lc_error *err)
 		int fd;
 
 		h->source_fds[i] = -1;
+		if (s->kind == LC_STEP_FSTAB) {
+			int r = lc_rootfs_fstab_source(-1, s->fstab, &h->source_fds[i]);
+
+			if (r < 0 && !s->fstab->nofail)
+				return lc_fail(err, -r, "cannot open '%s' (site mount on '%s'): %s",
+					       s->source, s->target, strerror(-r));
+			continue;
+		}
 		if (s->kind != LC_STEP_BIND)
 			continue;
 		fd = open_tree(AT_FDCWD, s->source,
@@ -170,6 +178,8 @@ static int holder_setup(lc_holder *h, lc_error *err)
 		r = open_fuse(h, err);
 	if (r >= 0)
 		r = open_sources(h, err);
+	if (r >= 0 && h->site && h->site->hooks.n)
+		h->host_tmp_fd = open(LC_SCRATCH, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (r >= 0)
 		r = lc_rootfs_mount(h, err);
 	if (r >= 0)
@@ -247,6 +257,11 @@ static _Noreturn void holder_main(lc_holder *h)
 		(void)!send(h->sock, err.msg, strlen(err.msg), MSG_NOSIGNAL);
 		_exit(1);
 	}
+	if (h->hook_env_fd >= 0) { /* the environment the hooks made, then success */
+		(void)!send(h->sock, "E", 1, MSG_NOSIGNAL);
+		(void)lc_fd_send(h->sock, h->hook_env_fd, 'E', 0);
+		lc_closep(&h->hook_env_fd);
+	}
 	(void)!send(h->sock, "", 1, MSG_NOSIGNAL);
 	if (h->serve)
 		lc_named_server_run(&h->server, h->lifeline, lc_ns_flags(h->c->flags));
@@ -281,6 +296,31 @@ static int run_fuse_helper(lc_container *c, int sock, lc_error *err)
 	return 0; /* a failed helper sends nothing: the holder reports it */
 }
 
+/* The container's environment as the site's hooks left it in their file (@fd, the holder's):
+ * enroot's envfmt rules, no substitution. */
+static int read_hook_env(lc_container *c, int sock, lc_error *err)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *text = NULL;
+	char path[64];
+	lc_strvec env = {0};
+	int r = lc_fd_recv(sock, &fd, 0);
+
+	if (r < 0 || fd < 0)
+		return lc_fail(err, EIO, "no environment from the container's hooks");
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	r = lc_file_read_all(path, 1u << 20, &text, NULL, err);
+	if (r >= 0)
+		r = lc_site_environ_parse(text, NULL, &env, err);
+	if (r < 0) {
+		lc_strvec_free(&env);
+		return r;
+	}
+	lc_strvec_free(&c->site_env);
+	c->site_env = env;
+	return 0;
+}
+
 /* Serve the holder until it reports: "" is success, anything else its error message. */
 static int wait_ready(lc_container *c, int sock, lc_error *err)
 {
@@ -293,6 +333,11 @@ static int wait_ready(lc_container *c, int sock, lc_error *err)
 			continue;
 		if (n == 1 && msg[0] == 'F') {
 			if (run_fuse_helper(c, sock, err) < 0)
+				return -err->code;
+			continue;
+		}
+		if (n == 1 && msg[0] == 'E') {
+			if (read_hook_env(c, sock, err) < 0)
 				return -err->code;
 			continue;
 		}

@@ -154,9 +154,10 @@ static int plan_system(lc_mount_plan *p, const lc_plan_input *in)
 		if (!r)
 			plan_last(p)->recursive = false;
 	}
-	if (!r && in->user->in_uid != 0)
+	/* enroot's 10-shadow */
+	if (!r)
 		r = plan_add(p, LC_STEP_USERDB, NULL, "/etc/passwd", 0);
-	if (!r && in->user->in_gid != 0)
+	if (!r)
 		r = plan_add(p, LC_STEP_USERDB, NULL, "/etc/group", 0);
 	return r;
 }
@@ -196,13 +197,37 @@ static int plan_user_spec(lc_mount_plan *p, const lc_mount_spec *m, const char *
 	return 0;
 }
 
+/* The site's mounts of pass -1 (@before) or of the others. */
+static int plan_site_mounts(lc_mount_plan *p, const lc_site *site, bool before)
+{
+	int r = 0;
+
+	for (size_t i = 0; !r && site && i < site->mounts.n; i++) {
+		const lc_fstab_entry *e = &site->mounts.v[i];
+
+		if ((e->pass < 0) != before)
+			continue;
+		r = plan_add(p, LC_STEP_FSTAB, e->source, e->target, 0);
+		if (!r)
+			plan_last(p)->fstab = e;
+	}
+	return r;
+}
+
 int lc_mount_plan_build(const lc_plan_input *in, lc_mount_plan *plan, lc_error *err)
 {
 	lc_mount_plan p = {0};
 	int r = plan_system(&p, in);
 
+	if (!r)
+		r = plan_site_mounts(&p, in->site, true);
+	if (!r)
+		r = plan_add(&p, LC_STEP_HOOKS, NULL, "/", 0);
+	if (!r)
+		r = plan_site_mounts(&p, in->site, false);
+	/* with remap-root, the home is root's (enroot's 10-home) */
 	if (!r && (in->flags & LC_CONTAINER_MOUNT_HOME))
-		r = plan_add(&p, LC_STEP_BIND, in->user->home, in->user->home, NOSUID_NODEV);
+		r = plan_add(&p, LC_STEP_BIND, in->user->home, in->user->in_home, NOSUID_NODEV);
 	for (size_t i = 0; !r && i < in->n_specs; i++)
 		r = plan_user_spec(&p, &in->specs[i], in->cwd);
 	if (!r && in->workdir && *in->workdir)

@@ -124,8 +124,9 @@ static int attach(const lc_mount_step *s, int tree_fd, int target_fd)
 	return 0;
 }
 
-/* A new filesystem instance (tmpfs, devpts, cgroup2) with "k=v,flag" options. */
-static int new_fs(const char *type, const char *data)
+/* A new filesystem instance (tmpfs, devpts, cgroup2) with "k=v,flag" options; @source, its
+ * name in mountinfo, may be NULL. */
+static int new_fs(const char *type, const char *source, const char *data)
 {
 	_cleanup_close_ int fs = fsopen(type, FSOPEN_CLOEXEC);
 	_cleanup_free_ char *copy = data ? strdup(data) : NULL;
@@ -136,6 +137,8 @@ static int new_fs(const char *type, const char *data)
 		return -errno;
 	if (data && !copy)
 		return -ENOMEM;
+	if (source && fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+		return -errno;
 	for (char *opt = copy ? strtok_r(copy, ",", &save) : NULL; opt;
 	     opt = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(opt, '=');
@@ -178,7 +181,7 @@ static int step_new_fs(lc_holder *h, const lc_mount_step *s, const char *type)
 
 	if (r < 0)
 		return r;
-	mnt = new_fs(type, s->data);
+	mnt = new_fs(type, NULL, s->data);
 	return mnt < 0 ? mnt : attach(s, mnt, target);
 }
 
@@ -208,56 +211,110 @@ static int step_symlink(lc_holder *h, const lc_mount_step *s)
 	return symlinkat(s->source, dir, name) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-/* The image's /etc/passwd or /etc/group without lines for the user, then the user's line. */
+/* The first line of @text for the entry @name ("name:..."), or NULL; its length in *@len. */
+static const char *db_line(const char *text, const char *name, size_t *len)
+{
+	size_t n = strlen(name);
+
+	for (const char *line = text; line && *line;) {
+		const char *next = strchr(line, '\n');
+
+		*len = next ? (size_t)(next - line) : strlen(line);
+		if (!strncmp(line, name, n) && line[n] == ':')
+			return line;
+		line = next ? next + 1 : NULL;
+	}
+	return NULL;
+}
+
+static bool db_name_is(const char *line, const char *const *names)
+{
+	for (; *names; names++)
+		if (!strncmp(line, *names, strlen(*names)) && line[strlen(*names)] == ':')
+			return true;
+	return false;
+}
+
+/* enroot's 10-shadow: root, nobody and the user first (the image's root and nobody lines when
+ * it has them), then the image's other lines; _apt removed, as apt cannot switch to it. */
+static int userdb_text(const lc_user *u, bool passwd, const char *old, lc_buf *text)
+{
+	const char *nobody = passwd ? "nobody" : "nogroup";
+	const char *const drop[] = {"root", nobody, u->in_name, "_apt", NULL};
+	const char *line;
+	size_t len = 0;
+	int r;
+
+	line = db_line(old, "root", &len);
+	r = line     ? lc_buf_printf(text, "%.*s\n", (int)len, line)
+	    : passwd ? lc_buf_printf(text, "root:x:0:0:root:/root:/bin/sh\n")
+		     : lc_buf_printf(text, "root:x:0:\n");
+	line = db_line(old, nobody, &len);
+	if (r >= 0)
+		r = line     ? lc_buf_printf(text, "%.*s\n", (int)len, line)
+		    : passwd ? lc_buf_printf(text, "nobody:x:65534:65534:nobody:/:/sbin/nologin\n")
+			     : lc_buf_printf(text, "nogroup:x:65534:\n");
+	if (r >= 0 && passwd && u->in_uid != 0)
+		r = lc_buf_printf(text, "%s:x:%u:%u:%s:%s:/bin/sh\n", u->in_name,
+				  (unsigned)u->in_uid, (unsigned)u->in_gid, u->in_name, u->in_home);
+	else if (r >= 0 && !passwd && u->in_gid != 0)
+		r = lc_buf_printf(text, "%s:x:%u:\n", u->in_name, (unsigned)u->in_gid);
+	for (line = old; r >= 0 && line && *line;) {
+		const char *next = strchr(line, '\n');
+
+		len = next ? (size_t)(next - line) : strlen(line);
+		if (len && !db_name_is(line, drop))
+			r = lc_buf_printf(text, "%.*s\n", (int)len, line);
+		line = next ? next + 1 : NULL;
+	}
+	return r;
+}
+
+/* The image's file, read without following a link; "" when it has none. */
+static char *read_small(int dir, const char *name)
+{
+	_cleanup_close_ int in = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	char *text;
+	ssize_t n = 0;
+
+	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size >= (1 << 22))
+		return strdup("");
+	text = calloc(1, (size_t)st.st_size + 1);
+	if (text)
+		n = read(in, text, (size_t)st.st_size);
+	if (text && n > 0)
+		text[n] = '\0';
+	else if (text)
+		text[0] = '\0';
+	return text;
+}
+
 static int step_userdb(lc_holder *h, const lc_mount_step *s)
 {
-	const lc_user *u = &h->c->user;
 	bool passwd = !strcmp(s->target, "/etc/passwd");
 	_cleanup_close_ int dir = -1;
-	_cleanup_close_ int in = -1;
 	_cleanup_close_ int out = -1;
+	_cleanup_close_ int home = -1;
 	_cleanup_free_ char *old = NULL;
 	lc_buf text = LC_BUF_INIT;
 	const char *name;
-	char key[64];
 	int r = resolve_parent(h, s->target, &dir, &name);
-	size_t len = 0;
 
 	if (r < 0)
 		return r;
-	in = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (in >= 0) {
-		struct stat st;
-
-		if (fstat(in, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (1 << 22) &&
-		    (old = calloc(1, (size_t)st.st_size + 1)))
-			len = (size_t)read(in, old, (size_t)st.st_size);
-		if (len == (size_t)-1)
-			len = 0;
-	}
-	snprintf(key, sizeof(key), "%s:", u->in_name);
-	for (char *line = old, *next; line && *line && r >= 0; line = next) {
-		next = strchr(line, '\n');
-		next = next ? next + 1 : line + strlen(line);
-		if (!lc_str_has_prefix(line, key))
-			r = lc_buf_append(&text, line, (size_t)(next - line));
-	}
-	if (r >= 0 && text.len && text.data[text.len - 1] != '\n')
-		r = lc_buf_append(&text, "\n", 1);
-	if (r >= 0 && passwd)
-		r = lc_buf_printf(&text, "%s:x:%u:%u:%s:%s:/bin/sh\n", u->in_name,
-				  (unsigned)u->in_uid, (unsigned)u->in_gid, u->in_name, u->in_home);
-	else if (r >= 0)
-		r = lc_buf_printf(&text, "%s:x:%u:\n", u->in_name, (unsigned)u->in_gid);
+	old = read_small(dir, name);
+	r = old ? userdb_text(&h->c->user, passwd, old, &text) : -ENOMEM;
 	if (r >= 0) {
 		(void)unlinkat(dir, name, 0); /* never write through a link */
 		out = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		r = out < 0                                                ? -errno
-		    : write(out, text.data, text.len) == (ssize_t)text.len ? 0
-									   : -EIO;
+		r = out < 0 ? -errno : lc_write_all(out, text.data, text.len);
 	}
 	lc_buf_free(&text);
-	return r;
+	/* the home directory exists inside (enroot's 10-shadow, CREATE_HOME) */
+	if (r >= 0 && passwd)
+		(void)lc_resolve_in_root(h->root_fd, h->c->user.in_home, LC_RESOLVE_DIR, &home);
+	return r < 0 ? r : 0;
 }
 
 static int step_umount(lc_holder *h, const lc_mount_step *s)
@@ -270,6 +327,114 @@ static int step_umount(lc_holder *h, const lc_mount_step *s)
 		return r;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", target);
 	return umount2(path, MNT_DETACH) < 0 ? -errno : 0;
+}
+
+/* ---------------------------------------------------------------- site fstab entries */
+
+static enum lc_resolve_create fstab_create(const lc_fstab_entry *e, int source_fd)
+{
+	struct stat st;
+
+	switch (e->create) {
+	case LC_FSTAB_CREATE_DIR:
+		return LC_RESOLVE_DIR;
+	case LC_FSTAB_CREATE_FILE:
+		return LC_RESOLVE_FILE;
+	case LC_FSTAB_CREATE_AUTO:
+		if (!(e->flags & MS_BIND) || source_fd < 0 || fstat(source_fd, &st) < 0)
+			return LC_RESOLVE_DIR;
+		return S_ISDIR(st.st_mode) ? LC_RESOLVE_DIR : LC_RESOLVE_FILE;
+	case LC_FSTAB_CREATE_NONE:
+		break;
+	}
+	return LC_RESOLVE_NONE;
+}
+
+static int set_attrs(int fd, unsigned long flags, unsigned long propagation)
+{
+	struct mount_attr attr = {.attr_set = mount_attrs(flags)};
+	unsigned rec = flags & MS_REC ? AT_RECURSIVE : 0;
+
+	if (attr.attr_set && mount_setattr(fd, "", AT_EMPTY_PATH | rec, &attr, sizeof(attr)) < 0)
+		return -errno;
+	attr = (struct mount_attr){.propagation = propagation & ~MS_REC};
+	if (propagation &&
+	    mount_setattr(fd, "", AT_EMPTY_PATH | (propagation & MS_REC ? AT_RECURSIVE : 0), &attr,
+			  sizeof(attr)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* x-move: the mount at the entry's source, inside the root, moves to its target. */
+static int fstab_move(int root_fd, const lc_fstab_entry *e, int target_fd)
+{
+	_cleanup_close_ int from = -1;
+	_cleanup_close_ int mnt = -1;
+	int r = lc_resolve_in_root(root_fd, e->source, LC_RESOLVE_NONE, &from);
+
+	if (r < 0)
+		return r;
+	mnt = open_tree(from, "", AT_EMPTY_PATH | OPEN_TREE_CLOEXEC);
+	if (mnt < 0)
+		return -errno;
+	if (move_mount(mnt, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+	    0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * One entry as enroot-mount does it, on a target resolved inside the root: x-detach unmounts;
+ * x-move moves; remount changes flags; a bind attaches its source (@source_fd, opened as the
+ * user: -1 when a nofail source is missing); another type mounts a new instance; the
+ * propagation comes last.
+ */
+int lc_rootfs_fstab_entry(int root_fd, const lc_fstab_entry *e, int source_fd)
+{
+	_cleanup_close_ int target = -1;
+	_cleanup_close_ int mnt = -1;
+	lc_mount_step attach_as = {
+	    .flags = e->flags, .recursive = e->flags & MS_REC, .propagation = e->propagation};
+	char path[64];
+	int r;
+
+	if ((e->flags & MS_BIND) && !(e->flags & MS_REMOUNT) && !e->move && source_fd < 0)
+		return -ENOENT;
+	r = lc_resolve_in_root(root_fd, e->target,
+			       e->detach ? LC_RESOLVE_NONE : fstab_create(e, source_fd), &target);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", target);
+	if (e->detach)
+		return umount2(path, MNT_DETACH) < 0 ? -errno : 0;
+	if (e->move)
+		return fstab_move(root_fd, e, target);
+	if (e->flags & MS_REMOUNT) {
+		mnt = open_tree(target, "", AT_EMPTY_PATH | OPEN_TREE_CLOEXEC);
+		return mnt < 0 ? -errno : set_attrs(mnt, e->flags, e->propagation);
+	}
+	if (e->flags & MS_BIND)
+		return attach(&attach_as, source_fd, target);
+	if (strcmp(e->type, "none")) {
+		mnt = new_fs(e->type, e->source, e->data);
+		return mnt < 0 ? mnt : attach(&attach_as, mnt, target);
+	}
+	mnt = open_tree(target, "", AT_EMPTY_PATH | OPEN_TREE_CLOEXEC);
+	return mnt < 0 ? -errno : set_attrs(mnt, 0, e->propagation);
+}
+
+int lc_rootfs_fstab_source(int host_tmp_fd, const lc_fstab_entry *e, int *ret_fd)
+{
+	bool in_tmp = host_tmp_fd >= 0 && lc_str_has_prefix(e->source, LC_SCRATCH "/");
+
+	*ret_fd = -1;
+	if (!(e->flags & MS_BIND) || (e->flags & MS_REMOUNT) || e->move || e->detach)
+		return 0;
+	*ret_fd =
+	    open_tree(in_tmp ? host_tmp_fd : AT_FDCWD,
+		      in_tmp ? e->source + strlen(LC_SCRATCH "/") : e->source,
+		      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (e->flags & MS_REC ? AT_RECURSIVE : 0));
+	return *ret_fd < 0 ? -errno : 0;
 }
 
 static int apply_step(lc_holder *h, size_t i)
@@ -296,6 +461,10 @@ static int apply_step(lc_holder *h, size_t i)
 		return lc_resolve_in_root(h->root_fd, s->target, LC_RESOLVE_DIR, &fd);
 	case LC_STEP_UMOUNT:
 		return step_umount(h, s);
+	case LC_STEP_FSTAB:
+		return lc_rootfs_fstab_entry(h->root_fd, s->fstab, h->source_fds[i]);
+	case LC_STEP_HOOKS:
+		return 0; /* lc_rootfs_apply_plan() runs them */
 	}
 	return -EINVAL;
 }
@@ -307,6 +476,10 @@ static int step_fail(const lc_mount_step *s, int r, lc_error *err)
 
 	if (s->user && s->source)
 		return lc_fail(err, -r, "cannot mount '%s' on '%s': %s", s->source, s->target, why);
+	if (s->kind == LC_STEP_FSTAB)
+		return lc_fail(err, -r, "cannot %s '%s' (site mount of '%s'): %s",
+			       s->fstab->detach ? "unmount" : "mount on", s->target, s->source,
+			       why);
 	if (s->user && s->kind == LC_STEP_UMOUNT)
 		return lc_fail(err, -r, "cannot unmount '%s': %s", s->target, why);
 	return lc_fail(err, -r, "cannot set up '%s' in the container: %s", s->target, why);
@@ -315,11 +488,17 @@ static int step_fail(const lc_mount_step *s, int r, lc_error *err)
 int lc_rootfs_apply_plan(lc_holder *h, lc_error *err)
 {
 	for (size_t i = 0; i < h->plan.n; i++) {
-		int r = apply_step(h, i);
+		const lc_mount_step *s = &h->plan.steps[i];
+		int r = s->kind == LC_STEP_HOOKS ? lc_hooks_run(h, err) : apply_step(h, i);
 
+		if (r < 0 && s->kind == LC_STEP_HOOKS)
+			return r;
+		/* a nofail entry may fail, never resolve outside the root */
+		if (r < 0 && s->kind == LC_STEP_FSTAB && s->fstab->nofail && r != -EXDEV)
+			continue;
 		/* optional steps may lack a source, never resolve outside the root */
-		if (r < 0 && (!h->plan.steps[i].optional || r == -EXDEV))
-			return step_fail(&h->plan.steps[i], r, err);
+		if (r < 0 && (!s->optional || r == -EXDEV))
+			return step_fail(s, r, err);
 	}
 	return 0;
 }

@@ -3,6 +3,7 @@
 #ifndef LC_RUNTIME_H
 #define LC_RUNTIME_H
 
+#include "../site/site.h"
 #include "../util/util.h"
 
 /* ================================================================ seccomp (seccomp.c) */
@@ -84,9 +85,10 @@ void lc_user_free(lc_user *u);
 /* A root caller becomes the user (async-signal-safe); nothing for root's own containers. */
 int lc_user_become(const lc_user *u);
 
-/* Login defaults < the image's Env < @overrides ("K=V", or "K": the caller's value if set). */
-int lc_env_build(const lc_user *u, const lc_image *img, const char *const *overrides,
-		 lc_strvec *ret, lc_error *err);
+/* Login defaults < the image's Env < @site_env (the site's variables, "K=V") < @overrides
+ * ("K=V", or "K": the caller's value if set). */
+int lc_env_build(const lc_user *u, const lc_image *img, const char *const *site_env,
+		 const char *const *overrides, lc_strvec *ret, lc_error *err);
 /* [Entrypoint] + (@argv if not empty, else Cmd); -EINVAL when that is empty. */
 int lc_command_build(const lc_image *img, bool entrypoint, const char *const *argv, char ***ret,
 		     lc_error *err);
@@ -102,6 +104,8 @@ enum lc_step_kind {
 	LC_STEP_USERDB,  /* target /etc/passwd or /etc/group: the image's, plus the user */
 	LC_STEP_MKDIR,
 	LC_STEP_UMOUNT,
+	LC_STEP_FSTAB, /* a site's fstab entry (fstab) */
+	LC_STEP_HOOKS, /* the standard hooks, then the site's (hooks.c) */
 };
 typedef struct lc_mount_step {
 	enum lc_step_kind kind;
@@ -112,7 +116,8 @@ typedef struct lc_mount_step {
 	bool optional;       /* a missing source or a failure is skipped (logged at debug level) */
 	bool user;           /* from the user's mount specs: errors say so */
 	unsigned long flags; /* MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC */
-	unsigned long propagation; /* MS_PRIVATE... [| MS_REC] */
+	unsigned long propagation;   /* MS_PRIVATE... [| MS_REC] */
+	const lc_fstab_entry *fstab; /* LC_STEP_FSTAB: borrowed from the site */
 } lc_mount_step;
 typedef struct lc_mount_plan {
 	lc_mount_step *steps;
@@ -126,8 +131,10 @@ typedef struct lc_plan_input {
 	const char *cwd;     /* for relative bind sources */
 	const char *workdir; /* the image's WorkingDir, created when missing; may be NULL */
 	const char *dev_dir; /* where host devices are listed: "/dev" (tests change it) */
+	const lc_site *site; /* mounts.d and hooks.d; NULL: none */
 } lc_plan_input;
-/* Every step of a container's filesystem, in order: system mounts, home, user mounts. */
+/* Every step of a container's filesystem, in order: system mounts, the site's mounts of pass
+ * -1, the hooks, the site's other mounts, home, user mounts (enroot's order). */
 int lc_mount_plan_build(const lc_plan_input *in, lc_mount_plan *plan, lc_error *err);
 void lc_mount_plan_free(lc_mount_plan *plan);
 

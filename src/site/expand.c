@@ -23,6 +23,11 @@ int lc_site_subst(const lc_site_vars *v, const char *text, char **ret)
 	lc_buf b = LC_BUF_INIT;
 	int r = lc_buf_append(&b, "", 0);
 
+	if (!v) {
+		lc_buf_free(&b);
+		return (*ret = strdup(text)) ? 0 : -ENOMEM;
+	}
+
 	for (const char *p = text; r >= 0 && *p;) {
 		size_t n = p[0] == '$' && p[1] == '{' ? lc_env_name_len(p + 2) : 0;
 		const char *value;

@@ -266,3 +266,37 @@ void lc_fstab_entry_clear(lc_fstab_entry *e)
 	free(e->data);
 	*e = (lc_fstab_entry){0};
 }
+
+int lc_fstab_parse(const char *text, const char *name, const lc_site_vars *v, lc_fstab_list *list,
+		   lc_error *err)
+{
+	_cleanup_free_ char *copy = strdup(text);
+	char *next;
+	unsigned lineno = 0;
+	int r = copy ? 0 : lc_fail(err, ENOMEM, "out of memory");
+
+	for (char *line = copy; r >= 0 && line; line = next) {
+		lc_fstab_entry e;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		r = lc_fstab_parse_line(line, name, ++lineno, v, &e, err);
+		if (r > 0 &&
+		    lc_array_reserve(&list->v, &list->cap, list->n + 1, sizeof(e), 8) < 0) {
+			lc_fstab_entry_clear(&e);
+			r = lc_fail(err, ENOMEM, "out of memory");
+		}
+		if (r > 0)
+			list->v[list->n++] = e;
+	}
+	return r < 0 ? r : 0;
+}
+
+void lc_fstab_list_clear(lc_fstab_list *list)
+{
+	for (size_t i = 0; i < list->n; i++)
+		lc_fstab_entry_clear(&list->v[i]);
+	free(list->v);
+	*list = (lc_fstab_list){0};
+}

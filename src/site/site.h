@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include <libcontainer/libcontainer.h>
+
 #include "../util/util.h"
 
 /* What the substitutions of a site file read. */
@@ -27,7 +29,7 @@ typedef struct lc_site_vars {
 /* ---- substitution (expand.c) */
 /* enroot's envsubst, for environ.d and fstab files: every ${VAR} (a name of letters, digits and
  * '_', not starting with a digit) becomes its value in @v->env, or "" when unset; nothing else
- * changes. -ENOMEM. */
+ * changes. @v NULL: no substitution (a hook's output). -ENOMEM. */
 int lc_site_subst(const lc_site_vars *v, const char *text, char **ret);
 /*
  * An enroot.conf value as enroot's `eval echo VALUE` gives it, for the forms sites use: words
@@ -97,5 +99,25 @@ typedef struct lc_fstab_entry {
 int lc_fstab_parse_line(const char *line, const char *name, unsigned lineno, const lc_site_vars *v,
 			lc_fstab_entry *e, lc_error *err);
 void lc_fstab_entry_clear(lc_fstab_entry *e);
+typedef struct lc_fstab_list {
+	lc_fstab_entry *v;
+	size_t n, cap;
+} lc_fstab_list;
+/* Every line of @text (a file named @name) added to @list; the first bad line is an error. */
+int lc_fstab_parse(const char *text, const char *name, const lc_site_vars *v, lc_fstab_list *list,
+		   lc_error *err);
+void lc_fstab_list_clear(lc_fstab_list *list);
+
+/* ---- the configuration (load.c) */
+struct lc_site {
+	uint32_t flags;       /* LC_SITE_* */
+	lc_strvec conf;       /* settings, "K=V", after lc_site_conf_finish() */
+	lc_strvec environ;    /* the environ.d variables ("K=V"), TERM first */
+	lc_fstab_list mounts; /* mounts.d, site then user, in file order */
+	lc_strvec hooks;      /* executable hooks.d scripts (paths), site then user */
+	lc_strvec env;        /* the caller's environment, which the hooks get */
+};
+/* @name is one of enroot's standard hooks, extras or fstab files, which the runtime does. */
+bool lc_site_standard_file(const char *name);
 
 #endif

@@ -110,6 +110,14 @@ static int config_set(plugin_config *cfg, const char *key, const char *v)
 	}
 	if (!strcmp(key, "use_squashfuse"))
 		return parse_bool(v, &cfg->use_squashfuse);
+	if (!strcmp(key, "enroot_sysconf_path"))
+		return set_path(v, &cfg->sysconf_path);
+	if (!strcmp(key, "enroot_standard_hooks")) {
+		if (strcmp(v, "builtin") && strcmp(v, "script"))
+			return -EINVAL;
+		cfg->standard_hook_scripts = !strcmp(v, "script");
+		return 0;
+	}
 	return -ENOENT;
 }
 
@@ -120,6 +128,7 @@ int config_parse(int argc, char **argv, plugin_config *cfg)
 			       .cache_gc_high = 85,
 			       .cache_gc_low = 80};
 	if (set_path("/run/libcontainer", &cfg->runtime_path) < 0 ||
+	    set_path("/etc/enroot", &cfg->sysconf_path) < 0 ||
 	    set_path(LC_IMPORT_HELPER, &cfg->import_helper) < 0)
 		return -1;
 	for (int i = 0; i < argc; i++) {
@@ -161,5 +170,6 @@ void config_free(plugin_config *cfg)
 	free(cfg->import_helper);
 	free(cfg->importer);
 	free(cfg->cache_data_path);
+	free(cfg->sysconf_path);
 	*cfg = (plugin_config){0};
 }

@@ -32,6 +32,8 @@ typedef struct plugin_config {
 	bool cache_offline; /* container_cache_offline: the last digest when the registry is down */
 	bool use_squashfuse; /* use_squashfuse: accepted for pyxis's plugstack lines; always FUSE */
 	bool scope_job;      /* container_scope=job: named containers end with the job */
+	char *sysconf_path;  /* enroot_sysconf_path: enroot's site configuration (/etc/enroot) */
+	bool standard_hook_scripts; /* enroot_standard_hooks=script: run them, not the built-ins */
 } plugin_config;
 
 int config_parse(int argc, char **argv, plugin_config *cfg);

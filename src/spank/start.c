@@ -39,11 +39,47 @@ static char **env_overrides(spank_t sp)
 	return v;
 }
 
+/* The site's configuration for the step's container: enroot's files, expanded with the job's
+ * environment, enroot's own variables for the flags given (pyxis passes its flags to enroot so:
+ * they beat the files). */
+static int load_site(spank_t sp, const step_state *s, lc_ctx *ctx, lc_site **ret, lc_error *err)
+{
+	static const struct {
+		const int *flag;
+		const char *key;
+	} flags[] = {{&args.writable, "ENROOT_ROOTFS_WRITABLE"},
+		     {&args.remap_root, "ENROOT_REMAP_ROOT"},
+		     {&args.mount_home, "ENROOT_MOUNT_HOME"}};
+	lc_site_opts so = LC_SITE_OPTS_INIT;
+	char overrides[3][40];
+	const char *ov[4] = {NULL};
+	char **job_env = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(flags) / sizeof(*flags); i++) {
+		if (*flags[i].flag == UNSET)
+			continue;
+		snprintf(overrides[n], sizeof(overrides[n]), "%s=%s", flags[i].key,
+			 *flags[i].flag ? "y" : "n");
+		ov[n] = overrides[n];
+		n++;
+	}
+	if (spank_get_item(sp, S_JOB_ENV, &job_env) != ESPANK_SUCCESS)
+		job_env = NULL;
+	so.flags = s->cfg->standard_hook_scripts ? LC_SITE_RUN_STANDARD_HOOKS : 0;
+	so.sysconf_path = s->cfg->sysconf_path;
+	so.env = (const char *const *)job_env;
+	so.overrides = ov;
+	so.uid = s->uid;
+	so.gid = s->gid;
+	return lc_site_load(ctx, &so, ret, err);
+}
+
 /* Everything the container and the group's common start get: from the flags, the step's state
  * and what is started (@image, @hold_fd kept by the holder, @named in @mode). */
 static void container_opts(const step_state *s, const char *image, int hold_fd, lc_named *named,
-			   enum start_mode mode, char **overrides, lc_container_opts *o,
-			   lc_group_opts *g)
+			   enum start_mode mode, char **overrides, const lc_site *site,
+			   lc_container_opts *o, lc_group_opts *g)
 {
 	*o = (lc_container_opts)LC_CONTAINER_OPTS_INIT;
 	o->flags = (args.writable == 1 ? LC_CONTAINER_RW : 0) |
@@ -61,6 +97,7 @@ static void container_opts(const step_state *s, const char *image, int hold_fd, 
 	o->hold_fd = hold_fd;
 	o->named = named;
 	o->named_instance = mode == START_SEPARATE ? s->step_name : NULL;
+	o->site = site;
 	*g = (lc_group_opts)LC_GROUP_OPTS_INIT;
 	g->flags = s->entrypoint ? LC_GROUP_ENTRYPOINT : 0;
 	g->env_overrides = (const char *const *)overrides;
@@ -72,13 +109,17 @@ int start_container(spank_t sp, step_state *s, const char *image, int hold_fd, l
 	lc_container_opts o;
 	lc_group_opts g;
 	char **overrides = env_overrides(sp), **log = NULL;
+	lc_site *site = NULL;
 	lc_ctx *ctx = NULL;
 	int64_t t0 = plugin_now_ms();
 	int r = overrides ? lc_ctx_new(&ctx, err) : lc_error_set(err, ENOMEM, "out of memory");
 
-	container_opts(s, image, hold_fd, named, mode, overrides, &o, &g);
 	if (r >= 0) {
 		lc_ctx_set_log(ctx, library_log, LC_LOG_DEBUG, NULL);
+		r = load_site(sp, s, ctx, &site, err);
+	}
+	container_opts(s, image, hold_fd, named, mode, overrides, site, &o, &g);
+	if (r >= 0) {
 		if (mode == START_JOIN) {
 			r = lc_group_attach(ctx, s->group, named, &o, &g, err);
 		} else {
@@ -93,6 +134,7 @@ int start_container(spank_t sp, step_state *s, const char *image, int hold_fd, l
 	s->created = r >= 0;
 	lc_strv_free(overrides);
 	lc_strv_free(log);
+	lc_site_free(site);
 	lc_ctx_free(ctx);
 	return r;
 }

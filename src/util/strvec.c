@@ -24,6 +24,18 @@ static ssize_t env_find(const lc_strvec *e, const char *key, size_t len)
 	return -1;
 }
 
+/* Append @copy, which becomes the vector's (freed on failure). */
+static int push_owned(lc_strvec *e, char *copy)
+{
+	if (lc_array_reserve(&e->v, &e->cap, e->n + 1, sizeof(char *), 16) < 0) {
+		free(copy);
+		return -ENOMEM;
+	}
+	e->v[e->n++] = copy;
+	e->v[e->n] = NULL;
+	return 0;
+}
+
 int lc_env_put(lc_strvec *e, const char *kv)
 {
 	size_t len = key_len(kv);
@@ -41,13 +53,14 @@ int lc_env_put(lc_strvec *e, const char *kv)
 		e->v[i] = copy;
 		return 0;
 	}
-	if (lc_array_reserve(&e->v, &e->cap, e->n + 1, sizeof(char *), 16) < 0) {
-		free(copy);
-		return -ENOMEM;
-	}
-	e->v[e->n++] = copy;
-	e->v[e->n] = NULL;
-	return 0;
+	return push_owned(e, copy);
+}
+
+int lc_strvec_push(lc_strvec *e, const char *s)
+{
+	char *copy = strdup(s);
+
+	return copy ? push_owned(e, copy) : -ENOMEM;
 }
 
 int lc_env_set(lc_strvec *e, const char *key, const char *value)

@@ -86,6 +86,8 @@ const char *lc_strv_lookup(const char *const *v, const char *name, size_t len);
 size_t lc_env_name_len(const char *s);
 /* 1 when @key was set (and is no more), else 0. */
 int lc_env_unset(lc_strvec *e, const char *key);
+/* Append a copy of @s (any string). -ENOMEM. */
+int lc_strvec_push(lc_strvec *e, const char *s);
 void lc_strvec_free(lc_strvec *e);
 /* The vector (NULL-terminated, never NULL unless out of memory), now the caller's. */
 char **lc_strvec_steal(lc_strvec *e);

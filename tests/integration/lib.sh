@@ -95,6 +95,22 @@ start_registry() {
 
 tsv_digest() { awk -v r="127.0.0.1:5000/$1" '$1 == r { print $2 }' "$IMAGES_CACHE/images.tsv"; }
 
+# ctr_run_setup: for scripts that run ctr-run as root and as the user (lctest): user and mount
+# namespaces and FUSE (else the script is skipped), the registry, the user (USER_UID), and
+# /dev/fuse open to the user for the run (most distributions ship it 0666; this machine 0600).
+ctr_run_setup() {
+    local f fuse_mode
+    for f in /proc/self/ns/user /dev/fuse; do
+        [ -e "$f" ] || skip_all "this machine has no $f"
+    done
+    start_registry plain
+    ensure_test_user
+    USER_UID="$(id -u lctest)"
+    fuse_mode="$(stat -c %a /dev/fuse)"
+    chmod 0666 /dev/fuse
+    cleanup_hooks+=("chmod $fuse_mode /dev/fuse")
+}
+
 ensure_test_user() {
     id lctest >/dev/null 2>&1 || useradd -m -s /bin/bash lctest
     chmod 755 "$WORK"

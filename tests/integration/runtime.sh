@@ -13,17 +13,7 @@ CTEST="$BUILD/tests/container-test"
 # shellcheck source=lib.sh
 . "$SRC/tests/integration/lib.sh"
 
-for f in /proc/self/ns/user /dev/fuse; do
-    [ -e "$f" ] || skip_all "this machine has no $f"
-done
-
-start_registry plain
-ensure_test_user
-USER_UID="$(id -u lctest)"
-# The unprivileged user opens /dev/fuse itself (most distributions ship it 0666; this machine 0600).
-fuse_mode="$(stat -c %a /dev/fuse)"
-chmod 0666 /dev/fuse
-cleanup_hooks+=("chmod $fuse_mode /dev/fuse")
+ctr_run_setup
 
 "$BUILD/tools/ctr-import" -q --allow-http --cache "$WORK/cache" -o "$WORK/debian.sqsh" 127.0.0.1:5000/debian:bookworm >/dev/null || exit 1
 "$BUILD/tools/ctr-import" -q --allow-http --cache "$WORK/cache" -o "$WORK/tiny.sqsh" 127.0.0.1:5000/tiny:latest >/dev/null || exit 1

@@ -193,7 +193,10 @@ START_TEST(plan_system_and_user_mounts)
 	/* user mounts come after the system ones, the workdir last */
 	ck_assert(find_step(&p, "/data") > find_step(&p, "/tmp"));
 	ck_assert_str_eq(p.steps[p.n - 1].target, "/w");
-	ck_assert_int_eq(find_step(&p, "/etc/passwd") != NULL, getuid() != 0);
+	ck_assert_ptr_nonnull(find_step(&p, "/etc/passwd")); /* 10-shadow, always */
+	/* the hooks come after the system mounts, before the user's */
+	ck_assert(find_step(&p, "/") > find_step(&p, "/tmp"));
+	ck_assert(find_step(&p, "/") < find_step(&p, "/data"));
 	lc_mount_plan_free(&p);
 	lc_mount_specs_free(specs, n);
 	lc_user_free(&u);
@@ -210,7 +213,7 @@ START_TEST(plan_unshare_net_mounts_new_sysfs)
 
 	ck_assert_int_eq(lc_mount_plan_build(&in, &p, &err), 0);
 	ck_assert_int_eq(find_step(&p, "/sys")->kind, LC_STEP_SYSFS);
-	ck_assert_ptr_null(find_step(&p, "/etc/passwd")); /* root inside: the image's own */
+	ck_assert_int_eq(find_step(&p, "/etc/passwd")->kind, LC_STEP_USERDB); /* 10-shadow */
 	ck_assert_str_eq(u.in_name, "root");
 	ck_assert_str_eq(u.in_home, "/root");
 	lc_mount_plan_free(&p);
@@ -224,15 +227,17 @@ START_TEST(env_precedence)
 	char *image_env[] = {"PATH=/image/bin", "IMG=1", "OVR=image", "bogus", NULL};
 	lc_image img = {.env = image_env};
 	const char *overrides[] = {"OVR=cli", "LC_UNIT_HOST", "LC_UNIT_UNSET", NULL};
+	const char *site[] = {"IMG=site", "OVR=site", "SITE=1", NULL};
 	lc_strvec e;
 	lc_error err = LC_ERROR_INIT;
 
 	setenv("LC_UNIT_HOST", "from-host", 1);
 	unsetenv("LC_UNIT_UNSET");
 	setenv("LC_UNIT_NOT_NAMED", "x", 1);
-	ck_assert_int_eq(lc_env_build(&u, &img, overrides, &e, &err), 0);
+	ck_assert_int_eq(lc_env_build(&u, &img, site, overrides, &e, &err), 0);
 	ck_assert_str_eq(lc_env_get(&e, "PATH"), "/image/bin");
-	ck_assert_str_eq(lc_env_get(&e, "IMG"), "1");
+	ck_assert_str_eq(lc_env_get(&e, "IMG"), "site"); /* the site's variables beat the image's */
+	ck_assert_str_eq(lc_env_get(&e, "SITE"), "1");
 	ck_assert_str_eq(lc_env_get(&e, "OVR"), "cli");
 	ck_assert_str_eq(lc_env_get(&e, "LC_UNIT_HOST"), "from-host");
 	ck_assert_ptr_null(lc_env_get(&e, "LC_UNIT_UNSET"));
@@ -240,7 +245,8 @@ START_TEST(env_precedence)
 	ck_assert_ptr_null(lc_env_get(&e, "bogus"));
 	ck_assert_str_eq(lc_env_get(&e, "USER"), u.name);
 	lc_strvec_free(&e);
-	ck_assert_int_eq(lc_env_build(&u, &img, (const char *[]){"=x", NULL}, &e, &err), -EINVAL);
+	ck_assert_int_eq(lc_env_build(&u, &img, NULL, (const char *[]){"=x", NULL}, &e, &err),
+			 -EINVAL);
 	lc_user_free(&u);
 }
 END_TEST

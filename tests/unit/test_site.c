@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* enroot's site configuration (src/site): substitution, enroot.conf, environ.d and fstab lines,
  * as tables of what enroot makes of each form, with the bad lines refused. */
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lc-test.h"
 #include "site/site.h"
@@ -280,6 +284,135 @@ START_TEST(fstab_comments_and_bad_lines)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- lc_site_load on directories */
+
+static void put(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+static void make_tree(const char *root)
+{
+	static const char *const dirs[] = {
+	    "",      "/enroot.conf.d",  "/environ.d",    "/mounts.d",     "/hooks.d",
+	    "/user", "/user/environ.d", "/user/hooks.d", "/user/mounts.d"};
+	char path[512];
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++) {
+		snprintf(path, sizeof(path), "%s%s", root, dirs[i]);
+		ck_assert_int_eq(mkdir(path, 0755), 0);
+	}
+}
+
+START_TEST(load_directories)
+{
+	char root[] = "/tmp/lc-site-XXXXXX", user[64], hook[128];
+	const char *env[] = {"HOME=/home/u",
+			     "TERM=vt220",
+			     "SCRATCH=/lus",
+			     "ENROOT_REMAP_ROOT=y",
+			     "SLURM_JOB_ID=7",
+			     "SLURM_STEP_ID=0",
+			     "PMIX_PTL_MODULE=tcp",
+			     "PMIX_MCA_gds=hash",
+			     "PMIX_GDS_MODULE=ds21",
+			     "PMIX_SERVER_TMPDIR=/var/spool/pmix.7.0",
+			     NULL};
+	lc_site_opts o = LC_SITE_OPTS_INIT;
+	lc_error err = LC_ERROR_INIT;
+	lc_site *site = NULL;
+
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	rmdir(root);
+	make_tree(root);
+	put(root, "enroot.conf",
+	    "ENROOT_ROOTFS_WRITABLE yes\nENROOT_REMAP_ROOT no\nENROOT_MOUNT_HOME=yes\n"
+	    "ENROOT_RESTRICT_DEV y\nUNKNOWN_KEY 1\n",
+	    0644);
+	put(root, "enroot.conf.d/20-later.conf", "ENROOT_RESTRICT_DEV no\n", 0644);
+	put(root, "environ.d/50-site.env", "SITE_VAR=${SCRATCH}/x\nENROOT_NO=1\n", 0644);
+	put(root, "environ.d/60-later.env", "SITE_VAR=later\n", 0644);
+	put(root, "mounts.d/10-system.fstab", "/proc /proc none rbind\n", 0644);
+	put(root, "mounts.d/50-site.fstab", "${SCRATCH} /scratch none x-create=dir,bind 0 -1\n",
+	    0644);
+	put(root, "hooks.d/10-shadow.sh", "#!/bin/sh\n", 0755);
+	put(root, "hooks.d/50-site.sh", "#!/bin/sh\n", 0755);
+	put(root, "hooks.d/60-not-executable.sh", "#!/bin/sh\n", 0644);
+	snprintf(user, sizeof(user), "%s/user", root);
+	put(user, "environ.d/90-user.env", "USER_VAR='quoted'\n", 0644);
+	put(user, "hooks.d/90-user.sh", "#!/bin/sh\n", 0755);
+	o.sysconf_path = root;
+	o.config_path = user;
+	o.env = env;
+	o.overrides = (const char *[]){"ENROOT_MOUNT_HOME=n", NULL};
+	ck_assert_int_eq(lc_site_load(NULL, &o, &site, &err), 0);
+	/* the caller's environment beats the file, the overrides beat both, false unsets */
+	ck_assert_str_eq(lc_site_setting(site, "ENROOT_REMAP_ROOT"), "y");
+	ck_assert_str_eq(lc_site_setting(site, "ENROOT_ROOTFS_WRITABLE"), "yes");
+	ck_assert_ptr_null(lc_site_setting(site, "ENROOT_MOUNT_HOME"));
+	ck_assert_ptr_null(lc_site_setting(site, "ENROOT_RESTRICT_DEV")); /* conf.d is later */
+	ck_assert_ptr_null(lc_site_setting(site, "UNKNOWN_KEY"));
+	ck_assert_uint_eq(lc_site_container_flags(site), LC_CONTAINER_RW | LC_CONTAINER_REMAP_ROOT);
+	/* TERM first (enroot's 10-terminal.env), the files in order, PMIx's names (50-slurm-pmi) */
+	ck_assert_str_eq(lc_env_get(&site->environ, "TERM"), "vt220");
+	ck_assert_str_eq(lc_env_get(&site->environ, "SITE_VAR"), "later");
+	ck_assert_str_eq(lc_env_get(&site->environ, "USER_VAR"), "quoted");
+	ck_assert_ptr_null(lc_env_get(&site->environ, "ENROOT_NO"));
+	ck_assert_str_eq(lc_env_get(&site->environ, "PMIX_MCA_ptl"), "tcp");
+	ck_assert_ptr_null(lc_env_get(&site->environ, "PMIX_MCA_gds")); /* the job set it */
+	/* enroot's 10-system.fstab is built in: not read; the PMIx directory is bound */
+	ck_assert_uint_eq(site->mounts.n, 2);
+	ck_assert_str_eq(site->mounts.v[0].source, "/lus");
+	ck_assert_int_eq(site->mounts.v[0].pass, -1);
+	ck_assert_str_eq(site->mounts.v[1].target, "/var/spool/pmix.7.0");
+	ck_assert(site->mounts.v[1].nofail && (site->mounts.v[1].flags & MS_BIND));
+	/* executable hooks, the site's then the user's, enroot's own names skipped */
+	ck_assert_uint_eq(lc_site_hook_count(site), 2);
+	snprintf(hook, sizeof(hook), "%s/hooks.d/50-site.sh", root);
+	ck_assert_str_eq(site->hooks.v[0], hook);
+	snprintf(hook, sizeof(hook), "%s/hooks.d/90-user.sh", user);
+	ck_assert_str_eq(site->hooks.v[1], hook);
+	site = lc_site_free(site);
+	/* a site that patched the standard hooks runs them */
+	o.flags = LC_SITE_RUN_STANDARD_HOOKS | LC_SITE_NO_USER_CONFIG;
+	ck_assert_int_eq(lc_site_load(NULL, &o, &site, &err), 0);
+	ck_assert_uint_eq(lc_site_hook_count(site), 2);
+	snprintf(hook, sizeof(hook), "%s/hooks.d/10-shadow.sh", root);
+	ck_assert_str_eq(site->hooks.v[0], hook);
+	ck_assert_ptr_null(lc_env_get(&site->environ, "USER_VAR"));
+	site = lc_site_free(site);
+	/* a bad line names its file and line, and gives nothing */
+	put(root, "mounts.d/70-bad.fstab", "\n/a /b none x-bogus\n", 0644);
+	ck_assert_int_eq(lc_site_load(NULL, &o, &site, &err), -EINVAL);
+	ck_assert_ptr_null(site);
+	ck_assert_msg(strstr(err.msg, "mounts.d/70-bad.fstab, line 2") &&
+			  strstr(err.msg, "unknown option 'x-bogus'"),
+		      "%s", err.msg);
+	put(root, "mounts.d/70-bad.fstab", "\n", 0644);
+	put(root, "enroot.conf", "ENROOT_DATA_PATH $(rm -rf /)\n", 0644);
+	ck_assert_int_eq(lc_site_load(NULL, &o, &site, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "enroot.conf, line 1"), "%s", err.msg);
+	/* no directory at all: an empty configuration */
+	o.sysconf_path = "/nonexistent/enroot";
+	o.env = NULL;
+	ck_assert_int_eq(lc_site_load(NULL, &o, &site, &err), 0);
+	ck_assert_uint_eq(lc_site_container_flags(site), 0);
+	ck_assert_uint_eq(lc_site_hook_count(site), 0);
+	lc_site_free(site);
+	o.flags = LC_SITE_ALL + 1;
+	ck_assert_int_eq(lc_site_load(NULL, &o, &site, &err), -EINVAL);
+	ck_assert_int_eq(lc_rm_rf_at(AT_FDCWD, root), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("site");
@@ -291,6 +424,7 @@ int main(void)
 	tcase_add_test(tc, environ_files);
 	tcase_add_test(tc, fstab_lines);
 	tcase_add_test(tc, fstab_comments_and_bad_lines);
+	tcase_add_test(tc, load_directories);
 	suite_add_tcase(s, tc);
 	return lc_test_run(s);
 }
