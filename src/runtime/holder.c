@@ -28,9 +28,12 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "container.h"
+
+#define HOOK_ENV_MAX (1 << 20)
 
 /* ---------------------------------------------------------------- holder: namespaces */
 
@@ -302,16 +305,20 @@ static int read_hook_env(lc_container *c, int sock, lc_error *err)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *text = NULL;
-	char path[64];
 	lc_strvec env = {0};
+	struct stat st;
+	ssize_t n = 0;
 	int r = lc_fd_recv(sock, &fd, 0);
 
-	if (r < 0 || fd < 0)
+	/* the holder is the user's: its fd is read as any file of theirs, never waited on */
+	if (r < 0 || fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > HOOK_ENV_MAX)
 		return lc_fail(err, EIO, "no environment from the container's hooks");
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	r = lc_file_read_all(path, 1u << 20, &text, NULL, err);
-	if (r >= 0)
-		r = lc_site_environ_parse(text, NULL, &env, err);
+	text = calloc(1, (size_t)st.st_size + 1);
+	if (!text || (n = pread(fd, text, (size_t)st.st_size, 0)) < 0)
+		return lc_fail(err, text ? errno : ENOMEM, "the hooks' environment: %m");
+	text[n] = '\0';
+	r = lc_site_environ_parse(text, NULL, &env, err);
 	if (r < 0) {
 		lc_strvec_free(&env);
 		return r;

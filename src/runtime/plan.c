@@ -77,7 +77,24 @@ static const char *const dev_links[][2] = {
     {"/dev/stderr", "/proc/self/fd/2"}, {"/dev/core", "/proc/kcore"},
 };
 
-/* GPU and InfiniBand devices of the host: /dev/nvidia*, /dev/nvidia-caps, /dev/infiniband. */
+/* The host's accelerator and fabric devices that a restricted /dev keeps (enroot's 10-devices
+ * and 99-mellanox): NVIDIA GPUs (nvidia*, nvidia-caps), GPUDirect RDMA (gdrdrv), InfiniBand,
+ * Slingshot (cxi*), AMD GPUs (kfd, dri), and huge pages. */
+static bool accelerator_device(const char *name)
+{
+	static const char *const prefixes[] = {"nvidia", "cxi", NULL};
+	static const char *const names[] = {"infiniband", "gdrdrv",    "kfd",
+					    "dri",        "hugepages", NULL};
+
+	for (size_t i = 0; prefixes[i]; i++)
+		if (lc_str_has_prefix(name, prefixes[i]))
+			return true;
+	for (size_t i = 0; names[i]; i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
 static int plan_accelerators(lc_mount_plan *p, const char *dev_dir)
 {
 	_cleanup_free_ struct dirent **names = NULL;
@@ -87,7 +104,7 @@ static int plan_accelerators(lc_mount_plan *p, const char *dev_dir)
 		const char *name = names[i]->d_name;
 		char source[512], target[512];
 
-		if (!r && (lc_str_has_prefix(name, "nvidia") || !strcmp(name, "infiniband"))) {
+		if (!r && accelerator_device(name)) {
 			snprintf(source, sizeof(source), "%s/%s", dev_dir, name);
 			snprintf(target, sizeof(target), "/dev/%s", name);
 			r = plan_optional_bind_at(p, source, target, MS_NOSUID);

@@ -159,6 +159,12 @@ START_TEST(plan_system_and_user_mounts)
 	mkfile("dev/nvidia0");
 	mkfile("dev/nvidiactl");
 	mkd("dev/infiniband");
+	mkfile("dev/gdrdrv");
+	mkfile("dev/cxi0");
+	mkfile("dev/kfd");
+	mkd("dev/dri");
+	mkd("dev/hugepages");
+	mkfile("dev/sda");
 	mkfile("dev/sda");
 	ck_assert_int_eq(lc_mount_specs_parse("./rel:/data:ro,tmpfs:/scratch", &specs, &n, &err),
 			 0);
@@ -178,6 +184,11 @@ START_TEST(plan_system_and_user_mounts)
 	ck_assert(s->optional);
 	ck_assert_ptr_nonnull(find_step(&p, "/dev/nvidiactl"));
 	ck_assert_ptr_nonnull(find_step(&p, "/dev/infiniband"));
+	for (const char *const *d = (const char *const[]){"/dev/gdrdrv", "/dev/cxi0", "/dev/kfd",
+							  "/dev/dri", "/dev/hugepages", NULL};
+	     *d; d++)
+		ck_assert_msg(find_step(&p, *d), "%s", *d);
+	ck_assert_ptr_null(find_step(&p, "/dev/sda"));
 	ck_assert_ptr_null(find_step(&p, "/dev/sda"));
 	ck_assert_ptr_nonnull(s = find_step(&p, "/dev/pts"));
 	ck_assert_int_eq(s->kind, LC_STEP_DEVPTS);
