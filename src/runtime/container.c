@@ -27,9 +27,7 @@ int lc_ns_flags(uint32_t flags)
 	       (flags & LC_CONTAINER_UNSHARE_UTS ? CLONE_NEWUTS : 0);
 }
 
-/* The caller's options as the current version: what an older version lacks takes its default,
- * and nothing past the caller's struct is read. */
-static int read_opts(const lc_container_opts *in, lc_container_opts *o, lc_error *err)
+int lc_container_opts_read(const lc_container_opts *in, lc_container_opts *o, lc_error *err)
 {
 	static const size_t size_of[] = {
 	    0, offsetof(lc_container_opts, hold_fd), offsetof(lc_container_opts, named),
@@ -146,7 +144,7 @@ static int create(lc_ctx *ctx, const lc_container_opts *caller_opts, int lifelin
 
 	if (!err)
 		err = &local;
-	r = read_opts(caller_opts, &o, err);
+	r = lc_container_opts_read(caller_opts, &o, err);
 	if (r >= 0)
 		r = check_opts(&o, err);
 	if (r < 0)

@@ -13,14 +13,12 @@
 
 #include "runtime.h"
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 int lc_env_build(const lc_user *u, const lc_image *img, const char *const *site_env,
 		 const char *const *overrides, lc_strvec *ret, lc_error *err)
 {
 	lc_strvec e = {0};
 	const char *term = getenv("TERM");
-	int r = lc_env_set(&e, "PATH", DEFAULT_PATH);
+	int r = lc_env_set(&e, "PATH", LC_DEFAULT_PATH);
 	if (!r)
 		r = lc_env_set(&e, "HOME", u->in_home);
 	if (!r)

@@ -330,7 +330,7 @@ LC_API int lc_group_attach(lc_ctx *ctx, lc_group *g, lc_named *named, const lc_c
 	lc_user user = {0};
 	lc_image *img = NULL;
 	lc_strvec env = {0};
-	const lc_site *site;
+	lc_container_opts o;
 	int r, pidfd = -1;
 
 	if (!err)
@@ -344,14 +344,14 @@ LC_API int lc_group_attach(lc_ctx *ctx, lc_group *g, lc_named *named, const lc_c
 		lc_fail(err, EINVAL, "lc_group_attach: NULL argument");
 		return publish(g, -1, -EINVAL, err);
 	}
-	site = opts->version >= 4 ? opts->site : NULL;
-	r = lc_user_lookup(opts->uid == (uid_t)-1 ? getuid() : opts->uid,
-			   opts->gid == (gid_t)-1 ? getgid() : opts->gid,
-			   opts->flags | lc_site_container_flags(site), &user, err);
+	r = lc_container_opts_read(opts, &o, err);
+	if (r >= 0)
+		r = lc_user_lookup(o.uid == (uid_t)-1 ? getuid() : o.uid,
+				   o.gid == (gid_t)-1 ? getgid() : o.gid, o.flags, &user, err);
 	if (r >= 0)
 		r = lc_named_image_config(named, &img, err);
 	if (r >= 0)
-		r = lc_env_build(&user, img, site ? (const char *const *)site->environ.v : NULL,
+		r = lc_env_build(&user, img, o.site ? (const char *const *)o.site->environ.v : NULL,
 				 group_opts->env_overrides, &env, err);
 	if (r >= 0)
 		r = store_start(g, env.v, img, NULL, lc_named_ns_flags(named), err);

@@ -28,7 +28,6 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "container.h"
@@ -306,19 +305,14 @@ static int read_hook_env(lc_container *c, int sock, lc_error *err)
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *text = NULL;
 	lc_strvec env = {0};
-	struct stat st;
-	ssize_t n = 0;
 	int r = lc_fd_recv(sock, &fd, 0);
 
-	/* the holder is the user's: its fd is read as any file of theirs, never waited on */
-	if (r < 0 || fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > HOOK_ENV_MAX)
+	if (r < 0 || fd < 0 || lseek(fd, 0, SEEK_SET) < 0)
 		return lc_fail(err, EIO, "no environment from the container's hooks");
-	text = calloc(1, (size_t)st.st_size + 1);
-	if (!text || (n = pread(fd, text, (size_t)st.st_size, 0)) < 0)
-		return lc_fail(err, text ? errno : ENOMEM, "the hooks' environment: %m");
-	text[n] = '\0';
-	r = lc_site_environ_parse(text, NULL, &env, err);
+	/* the holder is the user's: its fd is read as any file of theirs, never waited on */
+	r = lc_fd_read_all(fd, "the hooks' environment", HOOK_ENV_MAX, &text, NULL, err);
+	if (r >= 0)
+		r = lc_site_environ_parse(text, NULL, &env, err);
 	if (r < 0) {
 		lc_strvec_free(&env);
 		return r;

@@ -40,16 +40,9 @@
 static int write_in_root(int root_fd, const char *dir, const char *name, const char *text)
 {
 	_cleanup_close_ int d = -1;
-	_cleanup_close_ int f = -1;
 	int r = lc_resolve_in_root(root_fd, dir, LC_RESOLVE_DIR, &d);
 
-	if (r < 0)
-		return r;
-	(void)unlinkat(d, name, 0);
-	f = openat(d, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (f < 0)
-		return -errno;
-	return lc_write_all(f, text, strlen(text));
+	return r < 0 ? r : lc_file_replace_at(d, name, text, strlen(text), 0644);
 }
 
 /* enroot's 10-aptfix: with remap-root on a Debian-family image, apt runs its downloads as root
@@ -153,8 +146,7 @@ static int hook_env(const lc_holder *h, lc_strvec *e)
 						   : lc_env_unset(e, features[i].key) < 0;
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	if (!r && !lc_env_get(e, "PATH"))
-		r = lc_env_set(e, "PATH",
-			       "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+		r = lc_env_set(e, "PATH", LC_DEFAULT_PATH);
 	if (!r)
 		r = lc_env_set(e, "ENROOT_PID", pid);
 	if (!r)

@@ -211,28 +211,27 @@ static int step_symlink(lc_holder *h, const lc_mount_step *s)
 	return symlinkat(s->source, dir, name) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-/* The first line of @text for the entry @name ("name:..."), or NULL; its length in *@len. */
-static const char *db_line(const char *text, const char *name, size_t *len)
+/* The line at @line is the entry of @name ("name:..."). */
+static bool db_entry_is(const char *line, const char *name)
 {
 	size_t n = strlen(name);
 
+	return !strncmp(line, name, n) && line[n] == ':';
+}
+
+/* The image's entry of @name (its first line "name:..."), else @fallback, added to @out. */
+static int db_keep_or(const char *text, const char *name, const char *fallback, lc_buf *out)
+{
 	for (const char *line = text; line && *line;) {
 		const char *next = strchr(line, '\n');
 
-		*len = next ? (size_t)(next - line) : strlen(line);
-		if (!strncmp(line, name, n) && line[n] == ':')
-			return line;
+		if (db_entry_is(line, name))
+			return lc_buf_printf(out, "%.*s\n",
+					     (int)(next ? (size_t)(next - line) : strlen(line)),
+					     line);
 		line = next ? next + 1 : NULL;
 	}
-	return NULL;
-}
-
-static bool db_name_is(const char *line, const char *const *names)
-{
-	for (; *names; names++)
-		if (!strncmp(line, *names, strlen(*names)) && line[strlen(*names)] == ':')
-			return true;
-	return false;
+	return lc_buf_printf(out, "%s", fallback);
 }
 
 /* enroot's 10-shadow: root, nobody and the user first (the image's root and nobody lines when
@@ -241,52 +240,42 @@ static int userdb_text(const lc_user *u, bool passwd, const char *old, lc_buf *t
 {
 	const char *nobody = passwd ? "nobody" : "nogroup";
 	const char *const drop[] = {"root", nobody, u->in_name, "_apt", NULL};
-	const char *line;
-	size_t len = 0;
-	int r;
+	int r = db_keep_or(old, "root", passwd ? "root:x:0:0:root:/root:/bin/sh\n" : "root:x:0:\n",
+			   text);
 
-	line = db_line(old, "root", &len);
-	r = line     ? lc_buf_printf(text, "%.*s\n", (int)len, line)
-	    : passwd ? lc_buf_printf(text, "root:x:0:0:root:/root:/bin/sh\n")
-		     : lc_buf_printf(text, "root:x:0:\n");
-	line = db_line(old, nobody, &len);
 	if (r >= 0)
-		r = line     ? lc_buf_printf(text, "%.*s\n", (int)len, line)
-		    : passwd ? lc_buf_printf(text, "nobody:x:65534:65534:nobody:/:/sbin/nologin\n")
-			     : lc_buf_printf(text, "nogroup:x:65534:\n");
+		r = db_keep_or(old, nobody,
+			       passwd ? "nobody:x:65534:65534:nobody:/:/sbin/nologin\n"
+				      : "nogroup:x:65534:\n",
+			       text);
 	if (r >= 0 && passwd && u->in_uid != 0)
 		r = lc_buf_printf(text, "%s:x:%u:%u:%s:%s:/bin/sh\n", u->in_name,
 				  (unsigned)u->in_uid, (unsigned)u->in_gid, u->in_name, u->in_home);
 	else if (r >= 0 && !passwd && u->in_gid != 0)
 		r = lc_buf_printf(text, "%s:x:%u:\n", u->in_name, (unsigned)u->in_gid);
-	for (line = old; r >= 0 && line && *line;) {
+	for (const char *line = old; r >= 0 && line && *line;) {
 		const char *next = strchr(line, '\n');
+		size_t len = next ? (size_t)(next - line) : strlen(line);
+		bool dropped = false;
 
-		len = next ? (size_t)(next - line) : strlen(line);
-		if (len && !db_name_is(line, drop))
+		for (const char *const *d = drop; *d; d++)
+			dropped = dropped || db_entry_is(line, *d);
+		if (len && !dropped)
 			r = lc_buf_printf(text, "%.*s\n", (int)len, line);
 		line = next ? next + 1 : NULL;
 	}
 	return r;
 }
 
-/* The image's file, read without following a link; "" when it has none. */
+/* The image's file, read without following a link; "" when it has none (or not a small
+ * regular file); NULL when out of memory. */
 static char *read_small(int dir, const char *name)
 {
 	_cleanup_close_ int in = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	struct stat st;
-	char *text;
-	ssize_t n = 0;
+	char *text = NULL;
 
-	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size >= (1 << 22))
+	if (in < 0 || lc_fd_read_all(in, name, (1 << 22) - 1, &text, NULL, NULL) < 0)
 		return strdup("");
-	text = calloc(1, (size_t)st.st_size + 1);
-	if (text)
-		n = read(in, text, (size_t)st.st_size);
-	if (text && n > 0)
-		text[n] = '\0';
-	else if (text)
-		text[0] = '\0';
 	return text;
 }
 
@@ -294,7 +283,6 @@ static int step_userdb(lc_holder *h, const lc_mount_step *s)
 {
 	bool passwd = !strcmp(s->target, "/etc/passwd");
 	_cleanup_close_ int dir = -1;
-	_cleanup_close_ int out = -1;
 	_cleanup_close_ int home = -1;
 	_cleanup_free_ char *old = NULL;
 	lc_buf text = LC_BUF_INIT;
@@ -305,11 +293,8 @@ static int step_userdb(lc_holder *h, const lc_mount_step *s)
 		return r;
 	old = read_small(dir, name);
 	r = old ? userdb_text(&h->c->user, passwd, old, &text) : -ENOMEM;
-	if (r >= 0) {
-		(void)unlinkat(dir, name, 0); /* never write through a link */
-		out = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		r = out < 0 ? -errno : lc_write_all(out, text.data, text.len);
-	}
+	if (r >= 0)
+		r = lc_file_replace_at(dir, name, text.data, text.len, 0644);
 	lc_buf_free(&text);
 	/* the home directory exists inside (enroot's 10-shadow, CREATE_HOME) */
 	if (r >= 0 && passwd)

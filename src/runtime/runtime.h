@@ -85,6 +85,8 @@ void lc_user_free(lc_user *u);
 /* A root caller becomes the user (async-signal-safe); nothing for root's own containers. */
 int lc_user_become(const lc_user *u);
 
+/* PATH of a process whose image sets none, and of hooks whose caller sets none. */
+#define LC_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* Login defaults < the image's Env < @site_env (the site's variables, "K=V") < @overrides
  * ("K=V", or "K": the caller's value if set). */
 int lc_env_build(const lc_user *u, const lc_image *img, const char *const *site_env,
@@ -146,6 +148,10 @@ void lc_mount_plan_free(lc_mount_plan *plan);
  * pipe, reports hangup, i.e. when every write end is closed. lc_container_free() then only
  * closes the caller's handles.
  */
+/* The caller's options as the current version: what an older version lacks takes its default,
+ * nothing past the caller's struct is read, and the site's flags are added. -EINVAL for an
+ * unknown version or flag. */
+int lc_container_opts_read(const lc_container_opts *in, lc_container_opts *o, lc_error *err);
 int lc_container_create_detached(lc_ctx *ctx, const lc_container_opts *opts, int lifeline_fd,
 				 lc_container **ret_container, lc_error *err);
 int lc_container_pidfd(const lc_container *c);

@@ -50,34 +50,6 @@ typedef struct site_dir {
 	gid_t gid;
 } site_dir;
 
-static int read_text(const char *path, char **ret, lc_error *err)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	lc_buf b = LC_BUF_INIT;
-	struct stat st;
-	char chunk[8192];
-	ssize_t n;
-
-	if (fd < 0)
-		return lc_fail(err, errno, "cannot read %s: %m", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return lc_fail(err, EINVAL, "%s is not a regular file", path);
-	if (lc_buf_append(&b, "", 0) < 0)
-		return lc_fail(err, ENOMEM, "out of memory");
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0 && (b.len + (size_t)n > SITE_FILE_MAX ||
-			      lc_buf_append(&b, chunk, (size_t)n) < 0)) {
-			lc_buf_free(&b);
-			return lc_fail(err, EFBIG, "%s: larger than %u bytes", path, SITE_FILE_MAX);
-		}
-	if (n < 0) {
-		lc_buf_free(&b);
-		return lc_fail(err, errno, "cannot read %s: %m", path);
-	}
-	*ret = lc_buf_steal(&b);
-	return 0;
-}
-
 static int name_has_suffix(const struct dirent *d, const char *suffix)
 {
 	size_t n = strlen(d->d_name), s = strlen(suffix);
@@ -140,7 +112,7 @@ static int each_file(const walk_ctx *w, const site_dir *dir, const char *sub,
 		if (r >= 0 && asprintf(&file, "%s/%s", path, names[i]->d_name) < 0)
 			r = lc_fail(err, ENOMEM, "out of memory");
 		if (r >= 0 && read)
-			r = read_text(file, &text, err);
+			r = lc_file_read_all(file, SITE_FILE_MAX, &text, NULL, err);
 		if (r >= 0)
 			r = fn(w->site, w->v, file, text, err);
 		free(names[i]);
@@ -277,7 +249,7 @@ static int load(lc_ctx *ctx, const lc_site_opts *o, lc_site *site, lc_error *err
 	_cleanup_free_ char *text = NULL;
 
 	if (r >= 0 && access(conf_file, F_OK) == 0)
-		r = read_text(conf_file, &text, err);
+		r = lc_file_read_all(conf_file, SITE_FILE_MAX, &text, NULL, err);
 	if (r >= 0 && text)
 		r = add_conf(site, &v, conf_file, text, err);
 	if (r >= 0)

@@ -29,22 +29,22 @@ int lc_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int lc_file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len, lc_error *err)
+int lc_fd_read_all(int fd, const char *name, size_t max, char **ret_data, size_t *ret_len,
+		   lc_error *err)
 {
-	_cleanup_close_ int fd = -1;
 	lc_buf b = LC_BUF_INIT;
+	struct stat st;
 	char chunk[16384];
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return lc_fail(err, errno, "open '%s': %m", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return lc_fail(err, EINVAL, "'%s' is not a regular file", name);
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			int r = lc_fail(err, errno, "read '%s': %m", path);
+			int r = lc_fail(err, errno, "read '%s': %m", name);
 			lc_buf_free(&b);
 			return r;
 		}
@@ -52,17 +52,36 @@ int lc_file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_
 			break;
 		if (b.len + (size_t)n > max) {
 			lc_buf_free(&b);
-			return lc_fail(err, EFBIG, "'%s' is larger than %zu bytes", path, max);
+			return lc_fail(err, EFBIG, "'%s' is larger than %zu bytes", name, max);
 		}
 		if (lc_buf_append(&b, chunk, (size_t)n) < 0) {
 			lc_buf_free(&b);
-			return lc_fail(err, ENOMEM, "read '%s': out of memory", path);
+			return lc_fail(err, ENOMEM, "read '%s': out of memory", name);
 		}
 	}
 	if (ret_len)
 		*ret_len = b.len;
 	*ret_data = lc_buf_steal(&b);
-	return *ret_data ? 0 : lc_fail(err, ENOMEM, "read '%s': out of memory", path);
+	return *ret_data ? 0 : lc_fail(err, ENOMEM, "read '%s': out of memory", name);
+}
+
+int lc_file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len, lc_error *err)
+{
+	/* O_NONBLOCK: a FIFO in the file's place is refused, never waited on */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return lc_fail(err, errno, "open '%s': %m", path);
+	return lc_fd_read_all(fd, path, max, ret_data, ret_len, err);
+}
+
+int lc_file_replace_at(int dir_fd, const char *name, const void *data, size_t len, unsigned mode)
+{
+	_cleanup_close_ int fd = -1;
+
+	(void)unlinkat(dir_fd, name, 0);
+	fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	return fd < 0 ? -errno : lc_write_all(fd, data, len);
 }
 
 int lc_mkdir_p(const char *path, unsigned mode, lc_error *err)

@@ -93,8 +93,15 @@ void lc_strvec_free(lc_strvec *e);
 char **lc_strvec_steal(lc_strvec *e);
 
 /* ---- files (src/util/file.c) */
-/* Read a whole file of at most @max bytes (NUL-terminated copy in *ret_data). */
+/* Read a whole regular file of at most @max bytes (NUL-terminated copy in *ret_data); anything
+ * else (a FIFO, a device) is refused without waiting on it. */
 int lc_file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len, lc_error *err);
+/* The same from an open @fd, from its position (@name for messages). */
+int lc_fd_read_all(int fd, const char *name, size_t max, char **ret_data, size_t *ret_len,
+		   lc_error *err);
+/* Replace @name under @dir_fd with a new file (@mode) holding @data: the old one is unlinked
+ * first, and the new one created exclusively, so nothing is written through a link. -errno. */
+int lc_file_replace_at(int dir_fd, const char *name, const void *data, size_t len, unsigned mode);
 /* mkdir -p with mode for the created components. */
 int lc_mkdir_p(const char *path, unsigned mode, lc_error *err);
 /* @name under @dir_fd as a directory stream, never through a link; NULL with errno. */
