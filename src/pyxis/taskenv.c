@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The environment of a task that a batch system starts in a container: the job's variables plus
- * the container's (pyxis's rules), and the variables PyTorch's launcher would have set.
+ * the container's (pyxis's rules), the PMIx client's names for the server's settings, and the
+ * variables PyTorch's launcher would have set.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../site/site.h"
 #include "../util/util.h"
 #include "pyxis.h"
 
@@ -128,6 +130,9 @@ int lc_pyxis_task_env(const char *const *job_env, const char *const *container_e
 
 	if (!r)
 		r = add_container_env(&e, &src);
+	/* Slurm sets a task's PMIx variables after its container exists: enroot's 50-slurm-pmi */
+	if (!r)
+		r = lc_site_slurm_pmi_env(job_env, &e);
 	if (!r)
 		r = add_pytorch_env(&e, &src);
 	if (r < 0) {

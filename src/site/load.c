@@ -172,45 +172,6 @@ static int settings_from(lc_strvec *conf, const char *const *env, bool all)
 	return r;
 }
 
-/*
- * enroot's extra hook 50-slurm-pmi, for a Slurm step: the PMIx server's settings under the
- * names the client reads (PMIX_MCA_ptl/psec/gds from PMIX_PTL_MODULE/SECURITY_MODE/GDS_MODULE,
- * unless set) and its directory, PMIX_SERVER_TMPDIR, bound read-write at its own path. The job's
- * SLURM_*, PMIX_* and PMI_* variables (PMI-2's PMI_FD with them) reach the tasks from the job's
- * environment.
- */
-static int slurm_pmi(lc_site *site, const lc_site_vars *v)
-{
-	static const char *const derived[][2] = {{"PMIX_PTL_MODULE", "PMIX_MCA_ptl"},
-						 {"PMIX_SECURITY_MODE", "PMIX_MCA_psec"},
-						 {"PMIX_GDS_MODULE", "PMIX_MCA_gds"}};
-	const char *mpi = lc_strv_lookup(v->env, "SLURM_MPI_TYPE", 14);
-	const char *tmpdir = lc_strv_lookup(v->env, "PMIX_SERVER_TMPDIR", 18);
-	_cleanup_free_ char *line = NULL;
-	lc_error ignored = LC_ERROR_INIT;
-	int r = 0;
-
-	if (!lc_strv_lookup(v->env, "SLURM_JOB_ID", 12) ||
-	    !lc_strv_lookup(v->env, "SLURM_STEP_ID", 13) ||
-	    (mpi && *mpi && !lc_str_has_prefix(mpi, "pmix")))
-		return 0;
-	for (size_t i = 0; !r && i < LC_ELEMENTSOF(derived); i++) {
-		const char *value = lc_strv_lookup(v->env, derived[i][0], strlen(derived[i][0]));
-
-		if (value && *value &&
-		    !lc_strv_lookup(v->env, derived[i][1], strlen(derived[i][1])))
-			r = lc_env_set(&site->environ, derived[i][1], value);
-	}
-	if (r || !tmpdir || tmpdir[0] != '/')
-		return r;
-	if (asprintf(&line, "%s x-create=dir,bind,rw,nosuid,noexec,nodev,private,nofail", tmpdir) <
-	    0)
-		return -ENOMEM;
-	/* a path with blanks is no fstab line: skipped, as enroot's hook would fail on it */
-	(void)lc_fstab_parse(line, "50-slurm-pmi", NULL, &site->mounts, &ignored);
-	return 0;
-}
-
 static char *user_config_path(const lc_site_opts *o, const lc_site *site)
 {
 	const char *set = lc_env_get(&site->conf, "ENROOT_CONFIG_PATH");
@@ -271,8 +232,10 @@ static int load(lc_ctx *ctx, const lc_site_opts *o, lc_site *site, lc_error *err
 		r = each_file(&w, &dirs[i], "environ.d", suffix_env, true, add_environ, err);
 	for (size_t i = 0; r >= 0 && i < n_dirs; i++)
 		r = each_file(&w, &dirs[i], "mounts.d", suffix_fstab, true, add_fstab, err);
-	if (r >= 0 && slurm_pmi(site, &v) < 0)
+	if (r >= 0 && lc_site_slurm_pmi_env(o->env, &site->environ) < 0)
 		r = lc_fail(err, ENOMEM, "out of memory");
+	if (r >= 0)
+		lc_site_slurm_pmi_mounts(o->env, &site->mounts);
 	for (size_t i = 0; r >= 0 && i < n_dirs; i++)
 		r = each_file(&w, &dirs[i], "hooks.d", suffix_sh, false, add_hook, err);
 	if (r >= 0)

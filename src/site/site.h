@@ -108,6 +108,13 @@ int lc_fstab_parse(const char *text, const char *name, const lc_site_vars *v, lc
 		   lc_error *err);
 void lc_fstab_list_clear(lc_fstab_list *list);
 
+/* ---- enroot's 50-slurm-pmi (slurm.c), for a Slurm step using PMIx (@env: the job's) */
+/* PMIX_MCA_ptl/psec/gds from PMIX_PTL_MODULE/SECURITY_MODE/GDS_MODULE, unless @env sets them. */
+int lc_site_slurm_pmi_env(const char *const *env, lc_strvec *out);
+/* PMIX_SERVER_TMPDIR, and Slurm 22.05's client directory /tmp/spmix_appdir_<uid>_<job>.<step>,
+ * bound read-write at their own paths when they exist. */
+void lc_site_slurm_pmi_mounts(const char *const *env, lc_fstab_list *mounts);
+
 /* ---- the configuration (load.c) */
 struct lc_site {
 	uint32_t flags;       /* LC_SITE_* */

@@ -39,6 +39,33 @@ static char **env_overrides(spank_t sp)
 	return v;
 }
 
+/*
+ * What enroot's hooks would see of the step: the job's environment, after two variables that
+ * Slurm gives a task only after its container exists (22.05 sets a task's PMIX_* after
+ * task_init_privileged): SLURM_JOB_UID, and PMIX_SERVER_TMPDIR, which the PMIx server put in
+ * slurmstepd's own environment when it started. @owned gets the two strings to free.
+ */
+static char **site_env(char **job_env, const step_state *s, char *owned[2])
+{
+	const char *tmpdir = getenv("PMIX_SERVER_TMPDIR");
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (job_env && job_env[n])
+		n++;
+	env = calloc(n + 3, sizeof(char *));
+	if (!env || asprintf(&owned[0], "SLURM_JOB_UID=%u", (unsigned)s->uid) < 0 ||
+	    (tmpdir && asprintf(&owned[1], "PMIX_SERVER_TMPDIR=%s", tmpdir) < 0)) {
+		free(env);
+		return NULL;
+	}
+	env[k++] = owned[0];
+	if (owned[1])
+		env[k++] = owned[1];
+	memcpy(env + k, job_env, n * sizeof(char *));
+	return env;
+}
+
 /* The site's configuration for the step's container: enroot's files, expanded with the job's
  * environment, enroot's own variables for the flags given (pyxis passes its flags to enroot so:
  * they beat the files). */
@@ -53,8 +80,9 @@ static int load_site(spank_t sp, const step_state *s, lc_ctx *ctx, lc_site **ret
 	lc_site_opts so = LC_SITE_OPTS_INIT;
 	char overrides[3][40];
 	const char *ov[4] = {NULL};
-	char **job_env = NULL;
+	char **job_env = NULL, **env, *owned[2] = {NULL, NULL};
 	size_t n = 0;
+	int r;
 
 	for (size_t i = 0; i < sizeof(flags) / sizeof(*flags); i++) {
 		if (*flags[i].flag == UNSET)
@@ -66,13 +94,22 @@ static int load_site(spank_t sp, const step_state *s, lc_ctx *ctx, lc_site **ret
 	}
 	if (spank_get_item(sp, S_JOB_ENV, &job_env) != ESPANK_SUCCESS)
 		job_env = NULL;
+	env = site_env(job_env, s, owned);
+	if (!env) {
+		free(owned[0]);
+		return lc_error_set(err, ENOMEM, "out of memory");
+	}
 	so.flags = s->cfg->standard_hook_scripts ? LC_SITE_RUN_STANDARD_HOOKS : 0;
 	so.sysconf_path = s->cfg->sysconf_path;
-	so.env = (const char *const *)job_env;
+	so.env = (const char *const *)env;
 	so.overrides = ov;
 	so.uid = s->uid;
 	so.gid = s->gid;
-	return lc_site_load(ctx, &so, ret, err);
+	r = lc_site_load(ctx, &so, ret, err);
+	free(owned[0]);
+	free(owned[1]);
+	free(env);
+	return r;
 }
 
 /* Everything the container and the group's common start get: from the flags, the step's state

@@ -95,10 +95,10 @@ slurm_up() {
 }
 
 # usrun ARGS...: srun as the user (RUN_AS, default lctest), from a directory of theirs
-usrun() { (cd "$WORK/job" && runuser -u "${RUN_AS:-lctest}" -- env SLURM_CONF="$SLURM_CONF" "${EXTRA_ENV[@]}" timeout 120 srun "$@"); }
+usrun() { (cd -P "$WORK/job" && runuser -u "${RUN_AS:-lctest}" -- env SLURM_CONF="$SLURM_CONF" "${EXTRA_ENV[@]}" timeout 120 srun "$@"); }
 EXTRA_ENV=()
 # usbatch ARGS...: sbatch as the user, from their directory
-usbatch() { (cd "$WORK/job" && runuser -u "${RUN_AS:-lctest}" -- env SLURM_CONF="$SLURM_CONF" "${EXTRA_ENV[@]}" timeout 300 sbatch "$@"); }
+usbatch() { (cd -P "$WORK/job" && runuser -u "${RUN_AS:-lctest}" -- env SLURM_CONF="$SLURM_CONF" "${EXTRA_ENV[@]}" timeout 300 sbatch "$@"); }
 # is DESCRIPTION EXPECTED SRUN-ARGS...: the job's stdout is exactly EXPECTED
 is() {
     local d="$1" want="$2" got; shift 2
@@ -129,4 +129,70 @@ no_leftovers() {
     done
     user_procs; ls -A "$RUNTIME/$USER_UID"
     return 1
+}
+
+# mpi_programs DIR: the MPI test programs in DIR: allreduce.py (mpi4py), allreduce.c (to compile
+# in the container), pmi2.py (a PMI-2 wire client). Each rank prints "ok RANK SIZE" or "bad ...".
+mpi_programs() {
+cat >"$1/allreduce.py" <<'EOF'
+from mpi4py import MPI
+comm = MPI.COMM_WORLD
+rank, size = comm.Get_rank(), comm.Get_size()
+total = comm.allreduce(rank + 1, op=MPI.SUM)
+print("ok" if total == size * (size + 1) // 2 else f"bad {total}", rank, size, flush=True)
+EOF
+cat >"$1/allreduce.c" <<'EOF'
+#include <mpi.h>
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+	int rank, size, total = 0, one;
+	MPI_Init(&argc, &argv);
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	one = rank + 1;
+	MPI_Allreduce(&one, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+	printf("%s %d %d\n", total == size * (size + 1) / 2 ? "ok" : "bad", rank, size);
+	MPI_Finalize();
+	return 0;
+}
+EOF
+# A PMI-2 client (the wire protocol of Slurm's mpi/pmi2 over PMI_FD): fullinit, put this rank's
+# key, fence, get the next rank's.
+cat >"$1/pmi2.py" <<'EOF'
+import os
+fd = int(os.environ["PMI_FD"])
+def cmd(text):
+    msg = text.encode()
+    os.write(fd, b"%-6d" % len(msg) + msg)
+    n = int(os.read(fd, 6).decode())
+    out = b""
+    while len(out) < n:
+        out += os.read(fd, n - len(out))
+    return dict(kv.split("=", 1) for kv in out.decode().strip(";").split(";") if "=" in kv)
+rank = int(os.environ["PMI_RANK"])
+# the handshake is PMI-1's line format; then PMI-2's length-prefixed messages
+os.write(fd, b"cmd=init pmi_version=2 pmi_subversion=0\n")
+line = b""
+while not line.endswith(b"\n"):
+    line += os.read(fd, 1)
+assert b"rc=0" in line, line
+r = cmd("cmd=fullinit;pmijobid=%s;pmirank=%d;threaded=FALSE;" % (os.environ.get("PMI_JOBID", ""), rank))
+size = int(r["size"])
+assert r["rc"] == "0", r
+cmd("cmd=kvs-put;key=k%d;value=v%d;" % (rank, rank * 10))
+cmd("cmd=kvs-fence;")
+other = (rank + 1) % size
+got = cmd("cmd=kvs-get;jobid=%s;srcid=-1;key=k%d;" % (r.get("jobid", ""), other))
+print("ok" if got.get("value") == "v%d" % (other * 10) else "bad %r" % got, rank, size, flush=True)
+cmd("cmd=finalize;")
+EOF
+chmod 644 "$1"/*.py "$1"/*.c
+}
+# all_ok N OUTPUT: N lines "ok RANK N", one per rank
+all_ok() { [ "$(printf '%s\n' "$2" | grep -c "^ok [0-9]* $1\$")" = "$1" ] && [ "$(printf '%s\n' "$2" | awk '{print $2}' | sort -u | wc -l)" = "$1" ]; }
+mpi_check() { # mpi_check DESCRIPTION N SRUN-ARGS...
+    local d="$1" n="$2" out; shift 2
+    out="$(usrun "$@" 2>"$WORK/err")"
+    if all_ok "$n" "$out"; then ok "$d"; else not_ok "$d: $out $(tail -5 "$WORK/err")"; fi
 }

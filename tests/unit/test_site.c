@@ -312,6 +312,57 @@ static void make_tree(const char *root)
 	}
 }
 
+START_TEST(slurm_pmi)
+{
+	const char *pmix[] = {"SLURM_JOB_ID=7",
+			      "SLURM_STEP_ID=1",
+			      "SLURM_JOB_UID=1001",
+			      "SLURM_MPI_TYPE=pmix_v4",
+			      "PMIX_SECURITY_MODE=native",
+			      "PMIX_GDS_MODULE=ds21,hash",
+			      "PMIX_MCA_ptl=tcp",
+			      "PMIX_PTL_MODULE=usock",
+			      "PMIX_SERVER_TMPDIR=/var/spool/slurmd/pmix.7.1/",
+			      NULL};
+	const char *pmi2[] = {"SLURM_JOB_ID=7",        "SLURM_STEP_ID=1",
+			      "SLURM_MPI_TYPE=pmi2",   "PMIX_GDS_MODULE=ds21",
+			      "PMIX_SERVER_TMPDIR=/x", NULL};
+	const char *no_step[] = {"PMIX_GDS_MODULE=ds21", "PMIX_SERVER_TMPDIR=/x", NULL};
+	lc_strvec env = {0};
+	lc_fstab_list mounts = {0};
+
+	/* the client's names for the server's settings, unless the job set them */
+	ck_assert_int_eq(lc_site_slurm_pmi_env(pmix, &env), 0);
+	ck_assert_uint_eq(env.n, 2);
+	ck_assert_str_eq(lc_env_get(&env, "PMIX_MCA_psec"), "native");
+	ck_assert_str_eq(lc_env_get(&env, "PMIX_MCA_gds"), "ds21,hash");
+	ck_assert_ptr_null(lc_env_get(&env, "PMIX_MCA_ptl"));
+	/* the server's directory, then 22.05's client directory, at their own paths */
+	lc_site_slurm_pmi_mounts(pmix, &mounts);
+	ck_assert_uint_eq(mounts.n, 2);
+	ck_assert_str_eq(mounts.v[0].source, "/var/spool/slurmd/pmix.7.1/");
+	ck_assert_str_eq(mounts.v[0].target, "/var/spool/slurmd/pmix.7.1/");
+	ck_assert_str_eq(mounts.v[1].target, "/tmp/spmix_appdir_1001_7.1");
+	for (size_t i = 0; i < mounts.n; i++) {
+		ck_assert(mounts.v[i].nofail && mounts.v[i].silent);
+		ck_assert_uint_eq(mounts.v[i].flags & (MS_BIND | MS_RDONLY | MS_NOSUID),
+				  MS_BIND | MS_NOSUID);
+		ck_assert_int_eq(mounts.v[i].create, LC_FSTAB_CREATE_DIR);
+	}
+	lc_fstab_list_clear(&mounts);
+	/* not for another MPI type, nor outside a step */
+	for (const char *const *const *e = (const char *const *const[]){pmi2, no_step, NULL}; *e;
+	     e++) {
+		lc_strvec_free(&env);
+		ck_assert_int_eq(lc_site_slurm_pmi_env(*e, &env), 0);
+		ck_assert_uint_eq(env.n, 0);
+		lc_site_slurm_pmi_mounts(*e, &mounts);
+		ck_assert_uint_eq(mounts.n, 0);
+	}
+	lc_strvec_free(&env);
+}
+END_TEST
+
 START_TEST(load_directories)
 {
 	char root[] = "/tmp/lc-site-XXXXXX", user[64], hook[128];
@@ -424,6 +475,7 @@ int main(void)
 	tcase_add_test(tc, environ_files);
 	tcase_add_test(tc, fstab_lines);
 	tcase_add_test(tc, fstab_comments_and_bad_lines);
+	tcase_add_test(tc, slurm_pmi);
 	tcase_add_test(tc, load_directories);
 	suite_add_tcase(s, tc);
 	return lc_test_run(s);
