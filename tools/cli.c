@@ -64,3 +64,27 @@ void print_image(FILE *f, const lc_image *img)
 		fprintf(f, "label: %s=%s\n", lc_image_label_key(img, i),
 			lc_image_label(img, lc_image_label_key(img, i)));
 }
+
+int cli_load_site(lc_ctx *ctx, const char *sysconf, bool user_config, lc_site **ret, lc_error *err)
+{
+	extern char **environ;
+	lc_site_opts so = LC_SITE_OPTS_INIT;
+
+	so.flags = user_config ? 0 : LC_SITE_NO_USER_CONFIG;
+	so.sysconf_path = sysconf;
+	so.env = (const char *const *)environ;
+	return lc_site_load(ctx, &so, ret, err);
+}
+
+void cli_site_import_env(const lc_site *site)
+{
+	static const char *const keys[] = {"ENROOT_ALLOW_HTTP", "ENROOT_MAX_CONNECTIONS",
+					   "ENROOT_SQUASH_OPTIONS", NULL};
+
+	for (const char *const *k = keys; site && *k; k++) {
+		const char *v = lc_site_setting(site, *k);
+
+		if (v && !getenv(*k))
+			setenv(*k, v, 0);
+	}
+}

@@ -19,4 +19,12 @@ void cli_log(void *userdata, enum lc_log_level level, const char *msg);
 /* A size such as 131072, 128K or 1M, at most @max; false if malformed. */
 bool cli_parse_size(const char *text, uint32_t max, uint32_t *ret);
 
+/* enroot's site configuration (@sysconf, else $ENROOT_SYSCONF_PATH or /etc/enroot) with this
+ * process's environment; the user's directory too when @user_config. */
+int cli_load_site(lc_ctx *ctx, const char *sysconf, bool user_config, lc_site **ret, lc_error *err);
+/* enroot's import keys that @site sets (ENROOT_ALLOW_HTTP, ENROOT_MAX_CONNECTIONS,
+ * ENROOT_SQUASH_OPTIONS) into this process's environment where it lacks them, as enroot's
+ * import reads enroot.conf. */
+void cli_site_import_env(const lc_site *site);
+
 #endif

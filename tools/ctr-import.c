@@ -44,6 +44,11 @@ static void usage(FILE *f)
 	    "  --offline-fallback     with --lookup: when the registry is unreachable, the entry\n"
 	    "                         that the reference resolved to last time\n"
 	    "  --gzip-zlib            inflate gzip layers with zlib instead of ISA-L (comparison)\n"
+	    "  --sysconf DIR          enroot's site configuration (default $ENROOT_SYSCONF_PATH,\n"
+	    "                         else /etc/enroot): enroot.conf's ENROOT_ALLOW_HTTP,\n"
+	    "                         ENROOT_MAX_CONNECTIONS, ENROOT_SQUASH_OPTIONS, under the\n"
+	    "                         environment's\n"
+	    "  --no-site              no site configuration\n"
 	    "  -q, --quiet            no progress output\n"
 	    "  -v, --verbose          debug log and per-phase timings on stderr\n"
 	    "  -h, --help             this help\n\n"
@@ -213,6 +218,8 @@ int main(int argc, char **argv)
 						 {"lookup", no_argument, NULL, 'L'},
 						 {"offline-fallback", no_argument, NULL, 'O'},
 						 {"gzip-zlib", no_argument, NULL, 'z'},
+						 {"sysconf", required_argument, NULL, 'S'},
+						 {"no-site", no_argument, NULL, 'P'},
 						 {"quiet", no_argument, NULL, 'q'},
 						 {"verbose", no_argument, NULL, 'v'},
 						 {"help", no_argument, NULL, 'h'},
@@ -225,7 +232,9 @@ int main(int argc, char **argv)
 	progress_state ps = {.lock = PTHREAD_MUTEX_INITIALIZER, .tty = isatty(STDERR_FILENO)};
 	bool digest_only = false, quiet = false, verbose = false, lookup = false, offline = false;
 	char *output = NULL, *default_name = NULL, *blobs = NULL;
-	const char *node_cache = NULL;
+	const char *node_cache = NULL, *sysconf = NULL;
+	bool no_site = false;
+	lc_site *site = NULL;
 	lc_ctx *ctx = NULL;
 	lc_pull *pull = NULL;
 	struct timespec t0;
@@ -233,7 +242,6 @@ int main(int argc, char **argv)
 	int c, r;
 
 	po.flags = LC_PULL_USE_ENV;
-	io.squash_options = getenv("ENROOT_SQUASH_OPTIONS");
 	while ((c = getopt_long(argc, argv, "o:fj:qvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
@@ -287,6 +295,12 @@ int main(int argc, char **argv)
 		case 'O':
 			offline = true;
 			break;
+		case 'S':
+			sysconf = optarg;
+			break;
+		case 'P':
+			no_site = true;
+			break;
 		case 'q':
 			quiet = true;
 			break;
@@ -330,6 +344,11 @@ int main(int argc, char **argv)
 	r = lc_ctx_new(&ctx, &err);
 	if (r >= 0) {
 		lc_ctx_set_log(ctx, cli_log, verbose ? LC_LOG_DEBUG : LC_LOG_WARNING, NULL);
+		r = no_site ? 0 : cli_load_site(ctx, sysconf, false, &site, &err);
+	}
+	if (r >= 0) {
+		cli_site_import_env(site);
+		io.squash_options = getenv("ENROOT_SQUASH_OPTIONS");
 		r = lc_pull_new(ctx, argv[optind], &po, &pull, &err);
 	}
 	t_resolve = seconds_since(&t0);
@@ -369,6 +388,7 @@ int main(int argc, char **argv)
 	}
 	lc_import_answer_clear(&ans);
 	lc_pull_free(pull);
+	lc_site_free(site);
 	lc_ctx_free(ctx);
 	free(default_name);
 	free(blobs);

@@ -275,20 +275,6 @@ static int wait_command(pid_t pid)
 	return WEXITSTATUS(status);
 }
 
-/* enroot's site configuration and the user's, with this process's environment. */
-static int load_site(lc_ctx *ctx, const run_opts *o, lc_site **ret, lc_error *err)
-{
-	extern char **environ;
-	lc_site_opts so = LC_SITE_OPTS_INIT;
-
-	*ret = NULL;
-	if (o->no_site)
-		return 0;
-	so.sysconf_path = o->sysconf;
-	so.env = (const char *const *)environ;
-	return lc_site_load(ctx, &so, ret, err);
-}
-
 int main(int argc, char **argv)
 {
 	run_opts o = {.co = LC_CONTAINER_OPTS_INIT, .po = LC_PROCESS_OPTS_INIT};
@@ -307,6 +293,13 @@ int main(int argc, char **argv)
 	if (r < 0)
 		return fprintf(stderr, "ctr-run: %s\n", lc_error_message(&err)), EXIT_RUNTIME;
 	lc_ctx_set_log(ctx, cli_log, o.verbose ? LC_LOG_DEBUG : LC_LOG_WARNING, "ctr-run");
+	/* enroot's site configuration and the user's, with this process's environment */
+	r = o.no_site ? 0 : cli_load_site(ctx, o.sysconf, true, &site, &err);
+	if (r < 0) {
+		fprintf(stderr, "ctr-run: %s\n", lc_error_message(&err));
+		goto out;
+	}
+	cli_site_import_env(site);
 	if (looks_like_file(argv[optind]))
 		image = strdup(argv[optind]);
 	else if (image_from_ref(ctx, &o, argv[optind], &image) < 0)
@@ -315,10 +308,8 @@ int main(int argc, char **argv)
 	o.co.mounts = o.mounts;
 	o.env[o.n_env] = NULL;
 	o.po.argv = (const char *const *)argv + optind + 1;
-	r = load_site(ctx, &o, &site, &err);
 	o.co.site = site;
-	if (r >= 0)
-		r = lc_container_create(ctx, &o.co, &c, &err);
+	r = lc_container_create(ctx, &o.co, &c, &err);
 	if (r >= 0)
 		r = lc_container_env(c, o.env, &env, &err);
 	if (r < 0) {

@@ -434,7 +434,8 @@ LC_API lc_site *lc_site_free(lc_site *site);
 /** A setting's value after every file, @env and the overrides; NULL when unset (or false). */
 LC_API const char *lc_site_setting(const lc_site *site, const char *key);
 /** The LC_CONTAINER_* features the settings turn on: ENROOT_ROOTFS_WRITABLE (RW),
- *  ENROOT_REMAP_ROOT, ENROOT_MOUNT_HOME, ENROOT_UNSHARE_NET/IPC/UTS. */
+ *  ENROOT_REMAP_ROOT, ENROOT_MOUNT_HOME, ENROOT_UNSHARE_NET/IPC/UTS, and HOST_DEV when
+ *  ENROOT_RESTRICT_DEV is set to a false value (unset, /dev stays restricted). */
 LC_API uint32_t lc_site_container_flags(const lc_site *site);
 /** How many hooks a container created with @site runs (site and user scripts). */
 LC_API size_t lc_site_hook_count(const lc_site *site);
@@ -465,7 +466,14 @@ enum {
 	 * step's unnamed container, joinable as JOBID.STEPID) and needs no image.sqsh.
 	 */
 	LC_CONTAINER_VOLATILE_UPPER = 1u << 8,
-	LC_CONTAINER_ALL = (1u << 9) - 1,
+	/**
+	 * /dev is the host's, bound whole (nosuid, noexec), as enroot does without
+	 * ENROOT_RESTRICT_DEV; ignored with LC_CONTAINER_UNSHARE_IPC. Otherwise /dev is a new tmpfs
+	 * with null, zero, full, random, urandom, tty, log, a new devpts, shm, mqueue and the
+	 * host's accelerator and fabric nodes (GPUs, InfiniBand, gdrdrv, cxi, kfd, dri, hugepages).
+	 */
+	LC_CONTAINER_HOST_DEV = 1u << 9,
+	LC_CONTAINER_ALL = (1u << 10) - 1,
 };
 
 typedef struct lc_container_opts {

@@ -202,7 +202,8 @@ int lc_image_from_enroot(lc_image *img, char *environment, char *rc, lc_error *e
 	img->env = calloc(strlen(environment ? environment : "") / 2 + 2, sizeof(char *));
 	if (!img->env)
 		return lc_fail(err, ENOMEM, "out of memory");
-	for (char *l = strtok_r(environment, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+	for (char *l = environment ? strtok_r(environment, "\n", &save) : NULL; l;
+	     l = strtok_r(NULL, "\n", &save))
 		if (*l != '#' && strchr(l, '=') && !(img->env[n++] = strdup(l)))
 			return lc_fail(err, ENOMEM, "out of memory");
 	if (!rc)

@@ -85,10 +85,23 @@ static void try_kernel_squashfs(lc_container *c, lc_holder *h, const char *path)
 	lc_debug(c->ctx, "%s: mounted by the kernel's squashfs driver", path);
 }
 
+/* MELLANOX_VISIBLE_DEVICES as enroot's 99-mellanox reads it: the caller's environment or the
+ * site's configuration, else the container's environment (the site's environ.d, the image). */
+static const char *mellanox_visible(const lc_container *c, const lc_site *site)
+{
+	static const char key[] = "MELLANOX_VISIBLE_DEVICES";
+	const char *v = site ? lc_site_setting(site, key) : NULL;
+
+	if (!v && site)
+		v = lc_env_get(&site->environ, key);
+	return v ? v : lc_strv_lookup(lc_image_env(c->img), key, sizeof(key) - 1);
+}
+
 static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc_error *err)
 {
 	_cleanup_free_ char *cwd = o->cwd ? strdup(o->cwd) : getcwd(NULL, 0);
 	_cleanup_free_ char *image = NULL;
+	const char *login;
 	lc_mount_spec *specs = NULL;
 	size_t n_specs = 0;
 	int r, config_fd;
@@ -116,10 +129,17 @@ static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc
 				    .n_specs = n_specs,
 				    .cwd = cwd,
 				    .workdir = lc_image_workdir(c->img),
-				    .site = o->site};
+				    .site = o->site,
+				    .cgroup_parent =
+					o->site && lc_env_get(&o->site->env, "SLURM_STEP_ID"),
+				    .mellanox = mellanox_visible(c, o->site)};
 
 		r = lc_mount_plan_build(&in, &h->plan, err);
 	}
+	login = o->site ? lc_site_setting(o->site, "ENROOT_LOGIN_SHELL") : NULL;
+	snprintf(c->login_shell, sizeof(c->login_shell), "%s",
+		 login && login[0] == '/' && strlen(login) < sizeof(c->login_shell) ? login
+										    : "/bin/sh");
 	lc_mount_specs_free(specs, n_specs);
 	for (char **v = o->site ? o->site->environ.v : NULL; r >= 0 && v && *v; v++)
 		if (lc_env_put(&c->site_env, *v) < 0)

@@ -29,6 +29,9 @@ struct lc_container {
 	lc_image *img;
 	lc_seccomp_prog *seccomp;
 	lc_strvec site_env; /* the site's variables; after its hooks, their environment file */
+	/* what runs a program the kernel cannot (a script without "#!", as enroot's /etc/rc):
+	 * ENROOT_LOGIN_SHELL, else /bin/sh */
+	char login_shell[128];
 };
 
 /* Everything the holder needs, prepared by the caller before fork(). */
@@ -91,5 +94,8 @@ int lc_rootfs_enter(lc_holder *h, lc_error *err);
  * then the site's and the user's hooks.d scripts with enroot's contract; their mounts are
  * applied and their environment kept (h->hook_env). */
 int lc_hooks_run(lc_holder *h, lc_error *err);
+/* enroot's 10-shadow (shadow.c), for @target /etc/passwd or /etc/group of the root: the image's
+ * file with root, nobody and the user first; for passwd also the user's home directory. */
+int lc_shadow_userdb(lc_holder *h, const char *target);
 
 #endif

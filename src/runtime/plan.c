@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,7 @@ static int plan_optional_bind(lc_mount_plan *p, const char *path, unsigned long 
 #define NOSUID_NODEV (MS_NOSUID | MS_NODEV)
 #define NOSUID_NODEV_NOEXEC (MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
-static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty", "log"};
 static const char *const dev_links[][2] = {
     {"/dev/ptmx", "pts/ptmx"},          {"/dev/fd", "/proc/self/fd"},
     {"/dev/stdin", "/proc/self/fd/0"},  {"/dev/stdout", "/proc/self/fd/1"},
@@ -95,7 +96,7 @@ static bool accelerator_device(const char *name)
 	return false;
 }
 
-static int plan_accelerators(lc_mount_plan *p, const char *dev_dir)
+static int plan_accelerators(lc_mount_plan *p, const char *dev_dir, bool whole_infiniband)
 {
 	_cleanup_free_ struct dirent **names = NULL;
 	int n = scandir(dev_dir, &names, NULL, alphasort), r = 0;
@@ -104,7 +105,8 @@ static int plan_accelerators(lc_mount_plan *p, const char *dev_dir)
 		const char *name = names[i]->d_name;
 		char source[512], target[512];
 
-		if (!r && accelerator_device(name)) {
+		if (!r && accelerator_device(name) &&
+		    (whole_infiniband || strcmp(name, "infiniband"))) {
 			snprintf(source, sizeof(source), "%s/%s", dev_dir, name);
 			snprintf(target, sizeof(target), "/dev/%s", name);
 			r = plan_optional_bind_at(p, source, target, MS_NOSUID);
@@ -114,9 +116,16 @@ static int plan_accelerators(lc_mount_plan *p, const char *dev_dir)
 	return r;
 }
 
-static int plan_dev(lc_mount_plan *p, const char *dev_dir, uint32_t flags)
+static int plan_dev(lc_mount_plan *p, const lc_plan_input *in)
 {
-	int r = plan_add_data(p, LC_STEP_TMPFS, "/dev", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m");
+	const char *dev_dir = in->dev_dir ? in->dev_dir : "/dev";
+	uint32_t flags = in->flags;
+	int r;
+
+	/* enroot without ENROOT_RESTRICT_DEV; its 10-devices restricts /dev for a private IPC */
+	if ((flags & LC_CONTAINER_HOST_DEV) && !(flags & LC_CONTAINER_UNSHARE_IPC))
+		return plan_add(p, LC_STEP_BIND, dev_dir, "/dev", MS_NOSUID | MS_NOEXEC);
+	r = plan_add_data(p, LC_STEP_TMPFS, "/dev", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m");
 
 	for (size_t i = 0; !r && i < sizeof(dev_nodes) / sizeof(*dev_nodes); i++) {
 		char path[64];
@@ -139,7 +148,40 @@ static int plan_dev(lc_mount_plan *p, const char *dev_dir, uint32_t flags)
 	if (!r && !(flags & LC_CONTAINER_UNSHARE_IPC))
 		r = plan_optional_bind(p, "/dev/mqueue", NOSUID_NODEV_NOEXEC);
 	if (!r)
-		r = plan_accelerators(p, dev_dir);
+		r = plan_accelerators(p, dev_dir, !lc_mellanox_selects(in->mellanox));
+	return r;
+}
+
+/* enroot's 10-cgroups: the container's own cgroups, read-only at the cgroup mount points */
+static int plan_cgroups(lc_mount_plan *p, const lc_plan_input *in)
+{
+	lc_strvec sources = {0}, targets = {0};
+	int r;
+
+	if (!in->cgroup_proc && !in->cgroup_parent && lc_cgroup_unified()) {
+		/* cgroup2 in the container's cgroup namespace: the holder's cgroup is its root */
+		r = plan_add(p, LC_STEP_CGROUP2, NULL, "/sys/fs/cgroup",
+			     MS_RDONLY | NOSUID_NODEV_NOEXEC);
+		if (!r)
+			plan_last(p)->optional = true;
+		return r;
+	}
+	/* v1 hierarchies cannot be mounted in a user namespace, and a step's cgroup is above the
+	 * holder's: the subtrees are bound over the host's mount points (in a new sysfs, on a
+	 * tmpfs made for them) */
+	r = lc_cgroup_subtrees(in->cgroup_proc ? in->cgroup_proc : "/proc/self", in->cgroup_parent,
+			       &sources, &targets);
+	if (!r && sources.n && (in->flags & LC_CONTAINER_UNSHARE_NET))
+		r = plan_add_data(p, LC_STEP_TMPFS, "/sys/fs/cgroup", NOSUID_NODEV_NOEXEC,
+				  "mode=755,size=64k");
+	for (size_t i = 0; !r && i < sources.n; i++) {
+		r = plan_optional_bind_at(p, sources.v[i], targets.v[i],
+					  MS_RDONLY | NOSUID_NODEV_NOEXEC);
+		if (!r)
+			plan_last(p)->recursive = false;
+	}
+	lc_strvec_free(&sources);
+	lc_strvec_free(&targets);
 	return r;
 }
 
@@ -152,14 +194,10 @@ static int plan_system(lc_mount_plan *p, const lc_plan_input *in)
 		r = plan_add(p, LC_STEP_SYSFS, NULL, "/sys", MS_RDONLY | NOSUID_NODEV_NOEXEC);
 	else if (!r)
 		r = plan_add(p, LC_STEP_BIND, "/sys", "/sys", MS_RDONLY | NOSUID_NODEV_NOEXEC);
-	if (!r) {
-		r = plan_add(p, LC_STEP_CGROUP2, NULL, "/sys/fs/cgroup",
-			     MS_RDONLY | NOSUID_NODEV_NOEXEC);
-		if (!r)
-			plan_last(p)->optional = true;
-	}
 	if (!r)
-		r = plan_dev(p, in->dev_dir ? in->dev_dir : "/dev", in->flags);
+		r = plan_cgroups(p, in);
+	if (!r)
+		r = plan_dev(p, in);
 	if (!r && (in->flags & LC_CONTAINER_HOST_TMP))
 		r = plan_add(p, LC_STEP_BIND, "/tmp", "/tmp", NOSUID_NODEV);
 	else if (!r)
@@ -231,10 +269,62 @@ static int plan_site_mounts(lc_mount_plan *p, const lc_site *site, bool before)
 	return r;
 }
 
+/* enroot's 99-mellanox: sysfs's InfiniBand classes hidden but for the selected devices, whose
+ * nodes (and rdma_cm) are the only ones of /dev/infiniband in a restricted /dev. */
+static int plan_mellanox(lc_mount_plan *p, const lc_plan_input *in, lc_mellanox *m)
+{
+	static const char *const classes[] = {"infiniband", "infiniband_verbs", "infiniband_cm",
+					      "infiniband_mad"};
+	const char *sys = in->sys_dir ? in->sys_dir : "/sys";
+	bool host_dev =
+	    (in->flags & LC_CONTAINER_HOST_DEV) && !(in->flags & LC_CONTAINER_UNSHARE_IPC);
+	char source[PATH_MAX], target[PATH_MAX];
+	int r = 0;
+
+	for (size_t i = 0; !r && i < LC_ELEMENTSOF(classes); i++) {
+		snprintf(target, sizeof(target), "/sys/class/%s", classes[i]);
+		r = plan_add_data(p, LC_STEP_TMPFS, target, NOSUID_NODEV_NOEXEC, "mode=755");
+		if (!r)
+			plan_last(p)->optional = true; /* a node without InfiniBand has no class */
+		snprintf(source, sizeof(source), "%s/class/%s/abi_version", sys, classes[i]);
+		snprintf(target, sizeof(target), "/sys/class/%s/abi_version", classes[i]);
+		if (!r && i)
+			r = plan_optional_bind_at(p, source, target,
+						  MS_RDONLY | NOSUID_NODEV_NOEXEC);
+	}
+	for (size_t i = 0; !r && i < m->link_paths.n; i++) {
+		r = plan_add(p, LC_STEP_SYMLINK, m->link_targets.v[i], m->link_paths.v[i], 0);
+		if (!r)
+			plan_last(p)->optional = true;
+	}
+	if (host_dev)
+		return r; /* the host's /dev has every node */
+	for (size_t i = 0; !r && i <= m->nodes.n; i++) {
+		const char *node = i < m->nodes.n ? m->nodes.v[i] : "infiniband/rdma_cm";
+
+		snprintf(source, sizeof(source), "%s/%s", in->dev_dir ? in->dev_dir : "/dev", node);
+		snprintf(target, sizeof(target), "/dev/%s", node);
+		r = plan_optional_bind_at(p, source, target, MS_NOSUID | MS_NOEXEC);
+	}
+	return r;
+}
+
 int lc_mount_plan_build(const lc_plan_input *in, lc_mount_plan *plan, lc_error *err)
 {
 	lc_mount_plan p = {0};
-	int r = plan_system(&p, in);
+	lc_mellanox m = {0};
+	int r = 0;
+
+	if (lc_mellanox_selects(in->mellanox))
+		r = lc_mellanox_select(in->sys_dir ? in->sys_dir : "/sys", in->mellanox, &m, err);
+	if (r < 0) {
+		lc_mellanox_clear(&m);
+		return r;
+	}
+	r = plan_system(&p, in);
+	if (!r && lc_mellanox_selects(in->mellanox))
+		r = plan_mellanox(&p, in, &m);
+	lc_mellanox_clear(&m);
 
 	if (!r)
 		r = plan_site_mounts(&p, in->site, true);

@@ -188,15 +188,14 @@ static int step_new_fs(lc_holder *h, const lc_mount_step *s, const char *type)
 /* Split @path into its parent, resolved (created) inside the root, and its last name. */
 static int resolve_parent(lc_holder *h, const char *path, int *ret_fd, const char **ret_name)
 {
-	_cleanup_free_ char *dir = strdup(path);
-	char *slash = dir ? strrchr(dir, '/') : NULL;
+	const char *slash = strrchr(path, '/');
+	_cleanup_free_ char *dir = slash ? strndup(path, (size_t)(slash - path)) : NULL;
 
-	if (!dir)
-		return -ENOMEM;
 	if (!slash || !slash[1])
 		return -EINVAL;
-	*ret_name = path + (slash - dir) + 1;
-	*slash = '\0';
+	if (!dir)
+		return -ENOMEM;
+	*ret_name = slash + 1;
 	return lc_resolve_in_root(h->root_fd, *dir ? dir : "/", LC_RESOLVE_DIR, ret_fd);
 }
 
@@ -212,96 +211,6 @@ static int step_symlink(lc_holder *h, const lc_mount_step *s)
 }
 
 /* The line at @line is the entry of @name ("name:..."). */
-static bool db_entry_is(const char *line, const char *name)
-{
-	size_t n = strlen(name);
-
-	return !strncmp(line, name, n) && line[n] == ':';
-}
-
-/* The image's entry of @name (its first line "name:..."), else @fallback, added to @out. */
-static int db_keep_or(const char *text, const char *name, const char *fallback, lc_buf *out)
-{
-	for (const char *line = text; line && *line;) {
-		const char *next = strchr(line, '\n');
-
-		if (db_entry_is(line, name))
-			return lc_buf_printf(out, "%.*s\n",
-					     (int)(next ? (size_t)(next - line) : strlen(line)),
-					     line);
-		line = next ? next + 1 : NULL;
-	}
-	return lc_buf_printf(out, "%s", fallback);
-}
-
-/* enroot's 10-shadow: root, nobody and the user first (the image's root and nobody lines when
- * it has them), then the image's other lines; _apt removed, as apt cannot switch to it. */
-static int userdb_text(const lc_user *u, bool passwd, const char *old, lc_buf *text)
-{
-	const char *nobody = passwd ? "nobody" : "nogroup";
-	const char *const drop[] = {"root", nobody, u->in_name, "_apt", NULL};
-	int r = db_keep_or(old, "root", passwd ? "root:x:0:0:root:/root:/bin/sh\n" : "root:x:0:\n",
-			   text);
-
-	if (r >= 0)
-		r = db_keep_or(old, nobody,
-			       passwd ? "nobody:x:65534:65534:nobody:/:/sbin/nologin\n"
-				      : "nogroup:x:65534:\n",
-			       text);
-	if (r >= 0 && passwd && u->in_uid != 0)
-		r = lc_buf_printf(text, "%s:x:%u:%u:%s:%s:/bin/sh\n", u->in_name,
-				  (unsigned)u->in_uid, (unsigned)u->in_gid, u->in_name, u->in_home);
-	else if (r >= 0 && !passwd && u->in_gid != 0)
-		r = lc_buf_printf(text, "%s:x:%u:\n", u->in_name, (unsigned)u->in_gid);
-	for (const char *line = old; r >= 0 && line && *line;) {
-		const char *next = strchr(line, '\n');
-		size_t len = next ? (size_t)(next - line) : strlen(line);
-		bool dropped = false;
-
-		for (const char *const *d = drop; *d; d++)
-			dropped = dropped || db_entry_is(line, *d);
-		if (len && !dropped)
-			r = lc_buf_printf(text, "%.*s\n", (int)len, line);
-		line = next ? next + 1 : NULL;
-	}
-	return r;
-}
-
-/* The image's file, read without following a link; "" when it has none (or not a small
- * regular file); NULL when out of memory. */
-static char *read_small(int dir, const char *name)
-{
-	_cleanup_close_ int in = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	char *text = NULL;
-
-	if (in < 0 || lc_fd_read_all(in, name, (1 << 22) - 1, &text, NULL, NULL) < 0)
-		return strdup("");
-	return text;
-}
-
-static int step_userdb(lc_holder *h, const lc_mount_step *s)
-{
-	bool passwd = !strcmp(s->target, "/etc/passwd");
-	_cleanup_close_ int dir = -1;
-	_cleanup_close_ int home = -1;
-	_cleanup_free_ char *old = NULL;
-	lc_buf text = LC_BUF_INIT;
-	const char *name;
-	int r = resolve_parent(h, s->target, &dir, &name);
-
-	if (r < 0)
-		return r;
-	old = read_small(dir, name);
-	r = old ? userdb_text(&h->c->user, passwd, old, &text) : -ENOMEM;
-	if (r >= 0)
-		r = lc_file_replace_at(dir, name, text.data, text.len, 0644);
-	lc_buf_free(&text);
-	/* the home directory exists inside (enroot's 10-shadow, CREATE_HOME) */
-	if (r >= 0 && passwd)
-		(void)lc_resolve_in_root(h->root_fd, h->c->user.in_home, LC_RESOLVE_DIR, &home);
-	return r < 0 ? r : 0;
-}
-
 static int step_umount(lc_holder *h, const lc_mount_step *s)
 {
 	_cleanup_close_ int target = -1;
@@ -441,7 +350,7 @@ static int apply_step(lc_holder *h, size_t i)
 	case LC_STEP_SYMLINK:
 		return step_symlink(h, s);
 	case LC_STEP_USERDB:
-		return step_userdb(h, s);
+		return lc_shadow_userdb(h, s->target);
 	case LC_STEP_MKDIR:
 		return lc_resolve_in_root(h->root_fd, s->target, LC_RESOLVE_DIR, &fd);
 	case LC_STEP_UMOUNT:

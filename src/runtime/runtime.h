@@ -134,7 +134,33 @@ typedef struct lc_plan_input {
 	const char *workdir; /* the image's WorkingDir, created when missing; may be NULL */
 	const char *dev_dir; /* where host devices are listed: "/dev" (tests change it) */
 	const lc_site *site; /* mounts.d and hooks.d; NULL: none */
+	/* where "cgroup" and "mountinfo" are read: NULL for /proc/self, and the host's layout
+	 * decides; tests set it, and a cgroup v1 host is assumed */
+	const char *cgroup_proc;
+	bool cgroup_parent;   /* a Slurm task: its step's cgroup (enroot: SLURM_STEP_ID set) */
+	const char *mellanox; /* MELLANOX_VISIBLE_DEVICES; NULL: unset */
+	const char *sys_dir;  /* the host's sysfs: "/sys" (tests change it) */
 } lc_plan_input;
+/* ---- InfiniBand (mellanox.c): enroot's 99-mellanox */
+/* Whether MELLANOX_VISIBLE_DEVICES=@visible selects devices (not unset, "", void or none). */
+bool lc_mellanox_selects(const char *visible);
+typedef struct lc_mellanox {
+	lc_strvec nodes;        /* "infiniband/uverbsN" (under /dev) of the selected devices */
+	lc_strvec link_paths;   /* "/sys/class/infiniband{,_verbs}/NAME" to recreate... */
+	lc_strvec link_targets; /* ... as links to "/sys/devices/..." */
+} lc_mellanox;
+/* The devices @visible ("all" or indices, comma-separated) selects among the mlx4/mlx5 verbs
+ * devices of the sysfs at @sys ("/sys"); an unknown id is an error naming it. */
+int lc_mellanox_select(const char *sys, const char *visible, lc_mellanox *m, lc_error *err);
+void lc_mellanox_clear(lc_mellanox *m);
+
+/* ---- cgroups (cgroups.c): enroot's 10-cgroups */
+/* Whether the host's /sys/fs/cgroup is the unified (cgroup2) hierarchy. */
+bool lc_cgroup_unified(void);
+/* For each line of @proc_self/cgroup, the caller's subtree of that hierarchy (its @parent's:
+ * one level up, never above the root) (@sources) and the hierarchy's mount point (@targets),
+ * from @proc_self/mountinfo. Hierarchies not mounted are skipped. -ENOMEM. */
+int lc_cgroup_subtrees(const char *proc_self, bool parent, lc_strvec *sources, lc_strvec *targets);
 /* Every step of a container's filesystem, in order: system mounts, the site's mounts of pass
  * -1, the hooks, the site's other mounts, home, user mounts (enroot's order). */
 int lc_mount_plan_build(const lc_plan_input *in, lc_mount_plan *plan, lc_error *err);

@@ -51,15 +51,38 @@ static _Noreturn void child_fail(const spawn_args *a, int code, const char *what
 	_exit(code);
 }
 
+/* execve @file; a file the kernel cannot run (ENOEXEC: a script without "#!") is run by
+ * @shell, as execvp does; enroot's /etc/rc always is, whatever its mode, as enroot runs it. */
+static void exec_file(const char *file, char *const *argv, char *const *env, const char *shell)
+{
+	const char *with_shell[4096]; /* after fork(): no malloc */
+	size_t n = 0;
+
+	if (strcmp(file, "/etc/rc")) {
+		execve(file, argv, env);
+		if (errno != ENOEXEC)
+			return;
+	}
+	while (argv[n])
+		n++;
+	if (n + 2 > sizeof(with_shell) / sizeof(*with_shell))
+		return;
+	with_shell[0] = shell;
+	with_shell[1] = file;
+	memcpy(with_shell + 2, argv + 1, n * sizeof(char *)); /* with the NULL */
+	execve(shell, (char *const *)with_shell, env);
+	errno = ENOEXEC;
+}
+
 /* execve @argv[0], searched in the container's PATH (execvpe would use the caller's). */
-static int exec_in_path(char *const *argv, char *const *env)
+static int exec_in_path(char *const *argv, char *const *env, const char *shell)
 {
 	const char *path = NULL;
 	char buf[PATH_MAX];
 	int saved = ENOENT;
 
 	if (strchr(argv[0], '/')) {
-		execve(argv[0], argv, env);
+		exec_file(argv[0], argv, env, shell);
 		return -errno;
 	}
 	for (char *const *e = env; *e; e++)
@@ -70,7 +93,7 @@ static int exec_in_path(char *const *argv, char *const *env)
 		int n = snprintf(buf, sizeof(buf), "%.*s/%s", (int)(end - p), p, argv[0]);
 
 		if (n > 0 && (size_t)n < sizeof(buf) && end > p) {
-			execve(buf, argv, env);
+			exec_file(buf, argv, env, shell);
 			if (errno != ENOENT && errno != ENOTDIR)
 				saved = errno;
 		}
@@ -99,7 +122,7 @@ static _Noreturn void child_main(const spawn_args *a)
 		child_fail(a, 126, "cannot become the user ", c->user.name, -r);
 	if (lc_container_join(c->pidfd, lc_ns_flags(c->flags), a->workdir, c->seccomp, &err) < 0)
 		child_fail(a, 126, lc_error_message(&err), "", 0);
-	r = exec_in_path(a->argv, a->env);
+	r = exec_in_path(a->argv, a->env, c->login_shell);
 	if (r == -ENOENT)
 		child_fail(a, 127, a->argv[0], ": command not found", 0);
 	child_fail(a, 126, "cannot execute ", a->argv[0], -r);

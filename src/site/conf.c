@@ -107,9 +107,11 @@ static bool is_false(const char *value)
 	return false;
 }
 
-void lc_site_conf_finish(lc_strvec *conf)
+int lc_site_conf_finish(lc_strvec *conf, lc_strvec *off)
 {
-	for (size_t i = conf->n; i-- > 0;) {
+	int r = 0;
+
+	for (size_t i = conf->n; !r && i-- > 0;) {
 		const char *eq = strchr(conf->v[i], '=');
 		char key[256];
 
@@ -117,8 +119,11 @@ void lc_site_conf_finish(lc_strvec *conf)
 		    (size_t)(eq - conf->v[i]) >= sizeof(key))
 			continue;
 		snprintf(key, sizeof(key), "%.*s", (int)(eq - conf->v[i]), conf->v[i]);
+		if (off)
+			r = lc_env_put(off, conf->v[i]);
 		(void)lc_env_unset(conf, key);
 	}
+	return r;
 }
 
 bool lc_site_conf_on(const lc_strvec *conf, const char *key)

@@ -220,7 +220,8 @@ static int load(lc_ctx *ctx, const lc_site_opts *o, lc_site *site, lc_error *err
 		r = lc_fail(err, ENOMEM, "out of memory");
 	if (r < 0)
 		return r;
-	lc_site_conf_finish(&site->conf);
+	if (lc_site_conf_finish(&site->conf, &site->off) < 0)
+		return lc_fail(err, ENOMEM, "out of memory");
 	if (!(o->flags & LC_SITE_NO_USER_CONFIG) && (user_path = user_config_path(o, site)))
 		dirs[n_dirs++] = (site_dir){user_path, true, v.uid, v.gid};
 	/* enroot ships environ.d/10-terminal.env (TERM=${TERM}): the job's terminal, always */
@@ -277,6 +278,7 @@ LC_API lc_site *lc_site_free(lc_site *site)
 	if (!site)
 		return NULL;
 	lc_strvec_free(&site->conf);
+	lc_strvec_free(&site->off);
 	lc_strvec_free(&site->environ);
 	lc_strvec_free(&site->hooks);
 	lc_strvec_free(&site->env);
@@ -310,6 +312,9 @@ LC_API uint32_t lc_site_container_flags(const lc_site *site)
 	for (size_t i = 0; i < LC_ELEMENTSOF(map); i++)
 		if (lc_site_setting(site, map[i].key))
 			flags |= map[i].flag;
+	/* enroot binds the host's /dev unless ENROOT_RESTRICT_DEV; here only when it says no */
+	if (site && lc_env_get(&site->off, "ENROOT_RESTRICT_DEV"))
+		flags |= LC_CONTAINER_HOST_DEV;
 	return flags;
 }
 

@@ -54,8 +54,10 @@ bool lc_site_conf_key(const char *key);
 int lc_site_conf_parse(const char *text, const char *name, const lc_site_vars *v, lc_strvec *conf,
 		       lc_error *err);
 /* After every file: remove the ENROOT_* settings whose value is false (n, no, N, No, NO, f, F,
- * false, False, FALSE, 0), as enroot unsets them: a feature is on when its key is set. */
-void lc_site_conf_finish(lc_strvec *conf);
+ * false, False, FALSE, 0), as enroot unsets them: a feature is on when its key is set. They
+ * go to @off ("K=V", may be NULL): turned off on purpose, which is not the same as unset where
+ * this runtime's default differs from enroot's (ENROOT_RESTRICT_DEV). -ENOMEM. */
+int lc_site_conf_finish(lc_strvec *conf, lc_strvec *off);
 /* Whether the setting @key is on (set, and not removed as false). */
 bool lc_site_conf_on(const lc_strvec *conf, const char *key);
 
@@ -119,6 +121,7 @@ void lc_site_slurm_pmi_mounts(const char *const *env, lc_fstab_list *mounts);
 struct lc_site {
 	uint32_t flags;       /* LC_SITE_* */
 	lc_strvec conf;       /* settings, "K=V", after lc_site_conf_finish() */
+	lc_strvec off;        /* the ENROOT_* settings with a false value, "K=V" */
 	lc_strvec environ;    /* the environ.d variables ("K=V"), TERM first */
 	lc_fstab_list mounts; /* mounts.d, site then user, in file order */
 	lc_strvec hooks;      /* executable hooks.d scripts (paths), site then user */

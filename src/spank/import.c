@@ -135,6 +135,8 @@ static int run_import(spank_t sp, const step_state *s, const char *const *mode,
 		add_arg(argv, &n, "--compress", c->compression);
 	if (c->http_registries)
 		add_arg(argv, &n, "--http-registries", c->http_registries);
+	if (c->sysconf_path) /* enroot.conf's import keys, under the job's ENROOT_* */
+		add_arg(argv, &n, "--sysconf", c->sysconf_path);
 	add_arg(argv, &n, "--", args.image);
 	argv[n] = NULL;
 	return run_importer(sp, s, argv, NULL, ans, err);

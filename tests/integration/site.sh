@@ -27,6 +27,7 @@ cleanup_hooks+=("rm -rf '$USER_HOME/lc-site-marker' '$USER_HOME/.config/enroot'"
 
 # user RUN-ARGS...: ctr-run as the user with the site directory $SITE, stdout and stderr
 SITE="$WORK/enroot"
+not_cmd() { ! "$@" 2>/dev/null; }
 user() { runuser -u lctest -- env HOME="$USER_HOME" SCRATCH_TEST=/lus/scratch "$@" 2>&1; }
 run() { user "$RUN" --sysconf "$SITE" "$@"; }
 is() { # is DESCRIPTION EXPECTED RUN-ARGS...
@@ -119,6 +120,27 @@ expect_status "enroot.conf: another command substitution is refused, one line" 1
     "50-x.conf, line 1" runuser -u lctest -- "$RUN" --sysconf "$SITE" "$DEB" true
 [ ! -e /tmp/lc-site-pwned ] && ok "... and nothing ran" || not_ok "a site file ran a program"
 rm -f "$SITE/enroot.conf.d/50-x.conf" "$SITE/enroot.conf"
+# the import keys reach ctr-import (and ctr-run's import) as they reach enroot import
+IMP=("$BUILD/tools/ctr-import" -q --cache "$WORK/cache" -f)
+expect_error "ctr-import: a plain-HTTP registry needs ENROOT_ALLOW_HTTP" "127.0.0.1:5000" \
+    "${IMP[@]}" --sysconf "$SITE" -o "$WORK/imp.sqsh" 127.0.0.1:5000/debian:bookworm
+printf 'ENROOT_ALLOW_HTTP yes\n' >"$SITE/enroot.conf" && chmod 644 "$SITE/enroot.conf"
+check "ctr-import: enroot.conf's ENROOT_ALLOW_HTTP yes" \
+    "${IMP[@]}" --sysconf "$SITE" -o "$WORK/imp.sqsh" 127.0.0.1:5000/debian:bookworm
+expect_error "ctr-import --no-site: not read" "127.0.0.1:5000" \
+    "${IMP[@]}" --no-site -o "$WORK/imp.sqsh" 127.0.0.1:5000/debian:bookworm
+check "... and the job's ENROOT_ALLOW_HTTP=no beats it" not_cmd env ENROOT_ALLOW_HTTP=no \
+    "${IMP[@]}" --sysconf "$SITE" -o "$WORK/imp.sqsh" 127.0.0.1:5000/debian:bookworm
+rm -f "$SITE/enroot.conf" "$WORK/imp.sqsh"
+# 10-devices: /dev is restricted unless ENROOT_RESTRICT_DEV says no (then the host's, as enroot)
+devs='echo $(for d in null loop-control; do [ -e /dev/$d ] && echo $d; done)'
+is "ENROOT_RESTRICT_DEV unset: the restricted /dev" "null" "$DEB" sh -c "$devs"
+printf 'ENROOT_RESTRICT_DEV no\n' >"$SITE/enroot.conf" && chmod 644 "$SITE/enroot.conf"
+is "ENROOT_RESTRICT_DEV no: the host's /dev" "null loop-control" "$DEB" sh -c "$devs"
+is "... restricted again for a private IPC namespace" "null" --unshare ipc "$DEB" sh -c "$devs"
+got="$(user env ENROOT_RESTRICT_DEV=y "$RUN" --sysconf "$SITE" "$DEB" sh -c "$devs")"
+[ "$got" = "null" ] && ok "ENROOT_RESTRICT_DEV=y from the caller beats the file" || not_ok "restrict dev from env: $got"
+rm -f "$SITE/enroot.conf"
 
 echo "# the user's configuration (ENROOT_CONFIG_PATH)"
 runuser -u lctest -- mkdir -p "$USER_HOME/.config/enroot/environ.d"
@@ -132,6 +154,29 @@ nobody
 lctest
 no _apt" "$DEB" sh -c 'head -3 /etc/passwd | cut -d: -f1; getent passwd _apt || echo no _apt'
 is "10-shadow: whoami, getent passwd root" "lctest root:x:0:0" "$DEB" sh -c 'echo $(whoami) $(getent passwd root | cut -d: -f1-4)'
+is "10-shadow: the user's shell is theirs (the image has bash), the home from /etc/skel" \
+    "/bin/bash .bashrc .profile" "$DEB" sh -c 'echo $(getent passwd lctest | cut -d: -f7) $(ls -A /home/lctest | grep -x -e .bashrc -e .profile)'
+# a busybox image whose login.defs says CREATE_HOME no, and useradd's SHELL is ash
+TINY="$WORK/tiny"
+mkdir -p "$TINY/bin" "$TINY/etc/default"
+cp /bin/busybox "$TINY/bin/" && for a in sh ash cat ls echo cut grep; do ln -s busybox "$TINY/bin/$a"; done
+printf '# login.defs\nCREATE_HOME   no\n' >"$TINY/etc/login.defs"
+printf 'SHELL=/bin/ash\n' >"$TINY/etc/default/useradd"
+"$BUILD/tools/ctr-squash" save --all-root "$TINY" "$WORK/tiny.sqsh" >/dev/null && chmod 644 "$WORK/tiny.sqsh"
+is "10-shadow: CREATE_HOME no, useradd's SHELL when the image lacks the user's" "none
+/bin/ash" \
+    "$WORK/tiny.sqsh" sh -c 'if [ -e /home/lctest ]; then echo made; else echo none; fi; grep ^lctest: /etc/passwd | cut -d: -f7'
+# an image enroot made (no /etc/environment): its /etc/rc, not executable and without "#!", is
+# run by ENROOT_LOGIN_SHELL as enroot runs it
+printf 'echo "rc by $(tr "\\0" " " </proc/$$/cmdline)"\nexec "$@"\n' >"$TINY/etc/rc"
+ln -s busybox "$TINY/bin/tr"
+"$BUILD/tools/ctr-squash" save --all-root "$TINY" "$WORK/tiny-rc.sqsh" >/dev/null && chmod 644 "$WORK/tiny-rc.sqsh"
+is "enroot's /etc/rc without #! runs with /bin/sh" "rc by /bin/sh /etc/rc echo hi 
+hi" "$WORK/tiny-rc.sqsh" echo hi
+printf 'ENROOT_LOGIN_SHELL /bin/ash\n' >"$SITE/enroot.conf" && chmod 644 "$SITE/enroot.conf"
+is "... with ENROOT_LOGIN_SHELL's shell" "rc by /bin/ash /etc/rc echo hi 
+hi" "$WORK/tiny-rc.sqsh" echo hi
+rm -f "$SITE/enroot.conf"
 is "10-shadow with remap-root: the user is root" "root 0 /root" --remap-root "$DEB" sh -c 'echo $(whoami) $(id -u) $HOME'
 is "10-aptfix: apt does not drop privileges with remap-root" 'APT::Sandbox::User "root";' \
     --remap-root "$DEB" cat /etc/apt/apt.conf.d/enroot
@@ -142,6 +187,30 @@ is "apt-get update && apt-get install as the user (--rw --remap-root)" "Hello, w
     sh -c 'apt-get -q update >/dev/null 2>&1 && apt-get install -qy --no-install-recommends hello >/dev/null 2>&1 && hello'
 is "10-home: with remap-root the home is at /root" "home-file /root" --remap-root --mount-home "$DEB" \
     sh -c 'echo $(cat /root/lc-site-marker) $HOME'
+
+# 10-cgroups on a host with cgroup v1 hierarchies: the caller's own memory cgroup, read-only
+if [ "$(stat -f -c %T /sys/fs/cgroup)" != cgroup2fs ] && [ -d /sys/fs/cgroup/memory ]; then
+    CG="/sys/fs/cgroup/memory$(awk -F: '$2 == "memory" {print $3}' /proc/self/cgroup)/lc-site-$$"
+    mkdir "$CG" && echo 123456789 >"$CG/memory.limit_in_bytes"
+    want="$(cat "$CG/memory.limit_in_bytes")"
+    got="$(sh -c "echo \$\$ >'$CG/cgroup.procs' && exec runuser -u lctest -- '$RUN' --sysconf '$SITE' '$DEB' \
+        sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes; touch /sys/fs/cgroup/memory/x 2>/dev/null || echo read-only'" 2>&1)"
+    rmdir "$CG"
+    [ "$got" = "$want
+read-only" ] && ok "10-cgroups: the caller's v1 memory cgroup at /sys/fs/cgroup/memory, read-only" ||
+        not_ok "10-cgroups v1: want $want, got '$got'"
+else
+    echo "# 10-cgroups v1 not checked: this host has the unified cgroup hierarchy only"
+fi
+
+# 99-mellanox (this machine has no InfiniBand: the selection's real effect is unit-tested on a
+# stand-in sysfs): "all" of nothing starts, an id the node lacks is refused in enroot's words
+got="$(user env MELLANOX_VISIBLE_DEVICES=all "$RUN" --sysconf "$SITE" "$DEB" echo started)"
+[ "$got" = started ] && ok "99-mellanox: MELLANOX_VISIBLE_DEVICES=all on a node without InfiniBand" ||
+    not_ok "mellanox all: $got"
+expect_status "99-mellanox: an unknown device id is refused, one line" 125 \
+    "Unknown MELLANOX device id: 0 (MELLANOX_VISIBLE_DEVICES; this node has 0)" \
+    runuser -u lctest -- env MELLANOX_VISIBLE_DEVICES=0 "$RUN" --sysconf "$SITE" "$DEB" true
 
 echo "# failures: one line, nothing left"
 BAD="$WORK/enroot-bad"

@@ -21,6 +21,15 @@ check "a step that joined a container reads its image after the creating step's 
 check "... the creating step ran ($(cat "$WORK/cg1.out"))" grep -qx creator-done "$WORK/cg1.out"
 check "... and ended only after it (the holder lived on: $(( $(cat "$CGDIR/creator.end") - start )) s)" \
     test "$(( $(cat "$CGDIR/creator.end") - start ))" -ge 4
+# enroot's 10-cgroups: the step's cgroup (one level above a task's), read-only, at the cgroup
+# mount point; every task of the step sees every task's cgroup there
+if [ "$(stat -f -c %T /sys/fs/cgroup)" != cgroup2fs ]; then
+    out="$(usrun -n 2 "$DEB" sh -c 'cd /sys/fs/cgroup/memory && echo $(ls -d task_*) $(touch x 2>/dev/null || echo read-only)' 2>"$WORK/err" | sort -u)"
+    check "10-cgroups: the step's memory cgroup, with task_0 and task_1, read-only ($out)" test "$out" = "task_0 task_1 read-only"
+else
+    out="$(usrun -n 2 "$DEB" sh -c 'cd /sys/fs/cgroup && echo $(ls -d task_* 2>/dev/null || ls -d */ | head -3) $(touch x 2>/dev/null || echo read-only)' 2>"$WORK/err" | sort -u)"
+    check "10-cgroups: the step's cgroup at /sys/fs/cgroup, read-only ($out)" grep -q "read-only" <<<"$out"
+fi
 check "no leftovers (processes)" wait_for test -z "$(user_procs)"
 rm -rf "${RUNTIME:?}/$USER_UID"/pyxis_*
 

@@ -232,6 +232,232 @@ START_TEST(plan_unshare_net_mounts_new_sysfs)
 }
 END_TEST
 
+START_TEST(plan_host_dev)
+{
+	lc_user u = test_user(0);
+	lc_plan_input in = {.flags = LC_CONTAINER_HOST_DEV, .user = &u, .dev_dir = "/dev"};
+	lc_mount_plan p;
+	lc_error err = LC_ERROR_INIT;
+	const lc_mount_step *s;
+
+	/* ENROOT_RESTRICT_DEV=no: the host's /dev, whole, and nothing built over it */
+	ck_assert_int_eq(lc_mount_plan_build(&in, &p, &err), 0);
+	ck_assert_ptr_nonnull(s = find_step(&p, "/dev"));
+	ck_assert_int_eq(s->kind, LC_STEP_BIND);
+	ck_assert_str_eq(s->source, "/dev");
+	ck_assert(s->recursive && (s->flags & MS_NOSUID) && (s->flags & MS_NOEXEC));
+	ck_assert(!(s->flags & MS_NODEV));
+	ck_assert_ptr_null(find_step(&p, "/dev/pts"));
+	ck_assert_ptr_null(find_step(&p, "/dev/null"));
+	ck_assert_ptr_null(find_step(&p, "/dev/fd"));
+	lc_mount_plan_free(&p);
+	/* a private IPC namespace restricts /dev, as enroot's 10-devices does */
+	in.flags |= LC_CONTAINER_UNSHARE_IPC;
+	ck_assert_int_eq(lc_mount_plan_build(&in, &p, &err), 0);
+	ck_assert_int_eq(find_step(&p, "/dev")->kind, LC_STEP_TMPFS);
+	ck_assert_int_eq(find_step(&p, "/dev/shm")->kind, LC_STEP_TMPFS);
+	ck_assert_ptr_nonnull(find_step(&p, "/dev/pts"));
+	lc_mount_plan_free(&p);
+	lc_user_free(&u);
+}
+END_TEST
+
+static void put_text(const char *rel, const char *text)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	ck_assert_ptr_nonnull(f = fopen(p, "we"));
+	fputs(text, f);
+	fclose(f);
+}
+
+START_TEST(plan_cgroup_v1_subtrees)
+{
+	lc_user u = test_user(0);
+	lc_plan_input in = {.user = &u, .dev_dir = "/dev"};
+	lc_mount_plan p;
+	lc_error err = LC_ERROR_INIT;
+	const lc_mount_step *s;
+	char proc[PATH_MAX];
+
+	/* a Slurm task's cgroups on a hybrid host, as /proc/self shows them */
+	mkd("proc");
+	put_text("proc/cgroup", "9:name=systemd:/outside\n"
+				"4:memory:/slurm/uid_1/job_2/step_0/task_0\n"
+				"2:cpu,cpuacct:/slurm/uid_1/job_2\n"
+				"3:freezer:/not/mounted\n"
+				"0::/unified/path\n"
+				"garbage\n");
+	put_text("proc/mountinfo",
+		 "25 1 0:20 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755\n"
+		 "26 25 0:21 /slurm /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n"
+		 "27 25 0:22 / /sys/fs/cgroup/memory rw,nosuid shared:9 - cgroup cgroup rw,memory\n"
+		 "28 25 0:23 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+		 "29 25 0:24 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset\n"
+		 "30 25 0:25 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate\n");
+	snprintf(proc, sizeof(proc), "%s/proc", root);
+	in.cgroup_proc = proc;
+	ck_assert_int_eq(lc_mount_plan_build(&in, &p, &err), 0);
+	ck_assert_ptr_null(find_step(&p, "/sys/fs/cgroup")); /* /sys's own, no cgroup2 mount */
+	ck_assert_ptr_nonnull(s = find_step(&p, "/sys/fs/cgroup/memory"));
+	ck_assert_int_eq(s->kind, LC_STEP_BIND);
+	ck_assert_str_eq(s->source, "/sys/fs/cgroup/memory/slurm/uid_1/job_2/step_0/task_0");
+	ck_assert(s->optional && !s->recursive && (s->flags & MS_RDONLY));
+	ck_assert_str_eq(find_step(&p, "/sys/fs/cgroup/cpu,cpuacct")->source,
+			 "/sys/fs/cgroup/cpu,cpuacct/slurm/uid_1/job_2");
+	ck_assert_str_eq(find_step(&p, "/sys/fs/cgroup/unified")->source,
+			 "/sys/fs/cgroup/unified/unified/path");
+	ck_assert_ptr_null(find_step(&p, "/sys/fs/cgroup/systemd")); /* outside its root */
+	ck_assert_ptr_null(find_step(&p, "/sys/fs/cgroup/cpuset"));  /* not ours */
+	lc_mount_plan_free(&p);
+	/* a Slurm task: its step's cgroup, one level up (never above a hierarchy's root) */
+	in.cgroup_parent = true;
+	ck_assert_int_eq(lc_mount_plan_build(&in, &p, &err), 0);
+	ck_assert_str_eq(find_step(&p, "/sys/fs/cgroup/memory")->source,
+			 "/sys/fs/cgroup/memory/slurm/uid_1/job_2/step_0");
+	ck_assert_str_eq(find_step(&p, "/sys/fs/cgroup/unified")->source,
+			 "/sys/fs/cgroup/unified/unified");
+	lc_mount_plan_free(&p);
+	in.cgroup_parent = false;
+	/* in a new sysfs, on a tmpfs made for them */
+	in.flags = LC_CONTAINER_UNSHARE_NET;
+	ck_assert_int_eq(lc_mount_plan_build(&in, &p, &err), 0);
+	ck_assert_int_eq(find_step(&p, "/sys/fs/cgroup")->kind, LC_STEP_TMPFS);
+	ck_assert(find_step(&p, "/sys/fs/cgroup") < find_step(&p, "/sys/fs/cgroup/memory"));
+	lc_mount_plan_free(&p);
+	lc_user_free(&u);
+}
+END_TEST
+
+/* A node's sysfs with two ConnectX (mlx5) ports, as the kernel lays it out. A stand-in: this
+ * machine has no InfiniBand. */
+static void fake_ib_sysfs(void)
+{
+	static const char *const dirs[] = {"sys",
+					   "sys/bus",
+					   "sys/bus/pci",
+					   "sys/bus/pci/drivers",
+					   "sys/bus/pci/drivers/mlx5_core",
+					   "sys/class",
+					   "sys/class/infiniband",
+					   "sys/class/infiniband_verbs",
+					   "dev",
+					   "dev/infiniband"};
+	char rel[PATH_MAX], text[128];
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++)
+		mkd(dirs[i]);
+	for (int n = 0; n < 2; n++) {
+		snprintf(rel, sizeof(rel), "sys/bus/pci/drivers/mlx5_core/0000:0%d:00.0", n + 1);
+		mkd(rel);
+		snprintf(rel, sizeof(rel), "sys/bus/pci/drivers/mlx5_core/0000:0%d:00.0/infiniband",
+			 n + 1);
+		mkd(rel);
+		snprintf(rel, sizeof(rel),
+			 "sys/bus/pci/drivers/mlx5_core/0000:0%d:00.0/infiniband/mlx5_%d", n + 1,
+			 n);
+		mkd(rel);
+		strcat(rel, "/uevent");
+		snprintf(text, sizeof(text), "NAME=mlx5_%d\n", n);
+		put_text(rel, text);
+		snprintf(rel, sizeof(rel),
+			 "sys/bus/pci/drivers/mlx5_core/0000:0%d:00.0/infiniband_verbs", n + 1);
+		mkd(rel);
+		snprintf(rel, sizeof(rel),
+			 "sys/bus/pci/drivers/mlx5_core/0000:0%d:00.0/infiniband_verbs/uverbs%d",
+			 n + 1, n);
+		mkd(rel);
+		strcat(rel, "/uevent");
+		snprintf(text, sizeof(text), "MAJOR=231\nMINOR=%d\nDEVNAME=infiniband/uverbs%d\n",
+			 192 + n, n);
+		put_text(rel, text);
+		snprintf(text, sizeof(text),
+			 "../../bus/pci/drivers/mlx5_core/0000:0%d:00.0/infiniband/mlx5_%d", n + 1,
+			 n);
+		snprintf(rel, sizeof(rel), "sys/class/infiniband/mlx5_%d", n);
+		mklink(text, rel);
+		snprintf(text, sizeof(text),
+			 "../../bus/pci/drivers/mlx5_core/0000:0%d:00.0/infiniband_verbs/uverbs%d",
+			 n + 1, n);
+		snprintf(rel, sizeof(rel), "sys/class/infiniband_verbs/uverbs%d", n);
+		mklink(text, rel);
+		snprintf(rel, sizeof(rel), "dev/infiniband/uverbs%d", n);
+		mkfile(rel);
+	}
+	mkfile("dev/infiniband/rdma_cm");
+}
+
+static size_t count_kind(const lc_mount_plan *p, enum lc_step_kind kind, const char *prefix)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		n += p->steps[i].kind == kind &&
+		     !strncmp(p->steps[i].target, prefix, strlen(prefix));
+	return n;
+}
+
+START_TEST(plan_mellanox_selection)
+{
+	lc_user u = test_user(0);
+	char sys[PATH_MAX], dev[PATH_MAX];
+	lc_plan_input in = {.user = &u, .sys_dir = sys, .dev_dir = dev, .mellanox = "1"};
+	lc_mount_plan p;
+	lc_error err = LC_ERROR_INIT;
+	const lc_mount_step *s;
+
+	fake_ib_sysfs();
+	snprintf(sys, sizeof(sys), "%s/sys", root);
+	snprintf(dev, sizeof(dev), "%s/dev", root);
+	/* device 1: its node and rdma_cm, sysfs hidden but for its entries */
+	ck_assert_int_eq(lc_mount_plan_build(&in, &p, &err), 0);
+	ck_assert_ptr_null(find_step(&p, "/dev/infiniband"));
+	ck_assert_ptr_nonnull(s = find_step(&p, "/dev/infiniband/uverbs1"));
+	ck_assert_int_eq(s->kind, LC_STEP_BIND);
+	ck_assert_ptr_nonnull(find_step(&p, "/dev/infiniband/rdma_cm"));
+	ck_assert_ptr_null(find_step(&p, "/dev/infiniband/uverbs0"));
+	ck_assert_int_eq(find_step(&p, "/sys/class/infiniband")->kind, LC_STEP_TMPFS);
+	ck_assert_int_eq(find_step(&p, "/sys/class/infiniband_verbs")->kind, LC_STEP_TMPFS);
+	ck_assert_ptr_nonnull(s = find_step(&p, "/sys/class/infiniband/mlx5_1"));
+	ck_assert_int_eq(s->kind, LC_STEP_SYMLINK);
+	ck_assert_str_eq(s->source,
+			 "/sys/bus/pci/drivers/mlx5_core/0000:02:00.0/infiniband/mlx5_1");
+	ck_assert_str_eq(find_step(&p, "/sys/class/infiniband_verbs/uverbs1")->source,
+			 "/sys/bus/pci/drivers/mlx5_core/0000:02:00.0/infiniband_verbs/uverbs1");
+	ck_assert_ptr_null(find_step(&p, "/sys/class/infiniband/mlx5_0"));
+	ck_assert(find_step(&p, "/sys/class/infiniband") <
+		  find_step(&p, "/sys/class/infiniband/mlx5_1"));
+	lc_mount_plan_free(&p);
+	/* all, with the host's /dev: sysfs masked, every link, no node bound over the host's */
+	in.mellanox = "all";
+	in.flags = LC_CONTAINER_HOST_DEV;
+	ck_assert_int_eq(lc_mount_plan_build(&in, &p, &err), 0);
+	ck_assert_uint_eq(count_kind(&p, LC_STEP_SYMLINK, "/sys/class/infiniband"), 4);
+	ck_assert_uint_eq(count_kind(&p, LC_STEP_BIND, "/dev/infiniband"), 0);
+	lc_mount_plan_free(&p);
+	/* none: /dev/infiniband whole, sysfs untouched */
+	in.mellanox = "none";
+	in.flags = 0;
+	ck_assert_int_eq(lc_mount_plan_build(&in, &p, &err), 0);
+	ck_assert_ptr_nonnull(find_step(&p, "/dev/infiniband"));
+	ck_assert_ptr_null(find_step(&p, "/sys/class/infiniband"));
+	lc_mount_plan_free(&p);
+	/* an unknown id: the hook's words, nothing built */
+	for (const char *const *bad = (const char *const[]){"2", "0,x", "-1", "", NULL}; *bad;
+	     bad++) {
+		in.mellanox = *bad;
+		if (!lc_mellanox_selects(*bad))
+			continue;
+		ck_assert_int_eq(lc_mount_plan_build(&in, &p, &err), -EINVAL);
+		ck_assert_msg(strstr(err.msg, "Unknown MELLANOX device id: "), "%s", err.msg);
+		ck_assert_msg(strstr(err.msg, "this node has 2"), "%s", err.msg);
+	}
+	lc_user_free(&u);
+}
+END_TEST
+
 START_TEST(env_precedence)
 {
 	lc_user u = test_user(0);
@@ -315,6 +541,9 @@ int main(void)
 	tcase_add_test(t, resolve_escape_creates_nothing);
 	tcase_add_test(t, plan_system_and_user_mounts);
 	tcase_add_test(t, plan_unshare_net_mounts_new_sysfs);
+	tcase_add_test(t, plan_host_dev);
+	tcase_add_test(t, plan_cgroup_v1_subtrees);
+	tcase_add_test(t, plan_mellanox_selection);
 	tcase_add_test(t, env_precedence);
 	tcase_add_test(t, command_entrypoint_and_cmd);
 	tcase_add_test(t, container_volatile_upper_needs_a_name);

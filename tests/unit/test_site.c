@@ -115,13 +115,13 @@ START_TEST(conf_files)
 			  "#ENROOT_DATA_PATH /commented\n";
 	const char *dropin = "ENROOT_REMAP_ROOT no\n"
 			     "ENROOT_SQUASH_OPTIONS \"-comp zstd -Xcompression-level 9\"\n";
-	lc_strvec conf = {0};
+	lc_strvec conf = {0}, off = {0};
 	lc_error err = LC_ERROR_INIT;
 
 	ck_assert_int_eq(lc_site_conf_parse(sys, "enroot.conf", &vars, &conf, &err), 0);
 	ck_assert_int_eq(
 	    lc_site_conf_parse(dropin, "enroot.conf.d/50-site.conf", &vars, &conf, &err), 0);
-	lc_site_conf_finish(&conf);
+	ck_assert_int_eq(lc_site_conf_finish(&conf, &off), 0);
 	ck_assert_str_eq(lc_env_get(&conf, "ENROOT_RUNTIME_PATH"), "/run/enroot/user-1234");
 	/* the caller's environment beats the file: ENROOT_MOUNT_HOME=n, then n is false */
 	ck_assert_ptr_null(lc_env_get(&conf, "ENROOT_MOUNT_HOME"));
@@ -132,6 +132,11 @@ START_TEST(conf_files)
 	ck_assert(lc_site_conf_on(&conf, "ENROOT_ROOTFS_WRITABLE"));
 	ck_assert(!lc_site_conf_on(&conf, "ENROOT_RESTRICT_DEV"));
 	ck_assert(!lc_site_conf_on(&conf, "ENROOT_UNSHARE_NET"));
+	/* turned off on purpose, not merely unset */
+	ck_assert_str_eq(lc_env_get(&off, "ENROOT_RESTRICT_DEV"), "no");
+	ck_assert_str_eq(lc_env_get(&off, "ENROOT_UNSHARE_NET"), "0");
+	ck_assert_ptr_null(lc_env_get(&off, "ENROOT_DATA_PATH"));
+	lc_strvec_free(&off);
 	ck_assert_str_eq(lc_env_get(&conf, "ENROOT_SQUASH_OPTIONS"),
 			 "-comp zstd -Xcompression-level 9");
 	ck_assert_str_eq(lc_env_get(&conf, "NVIDIA_DRIVER_CAPABILITIES"), "compute,utility");
@@ -411,7 +416,9 @@ START_TEST(load_directories)
 	ck_assert_ptr_null(lc_site_setting(site, "ENROOT_MOUNT_HOME"));
 	ck_assert_ptr_null(lc_site_setting(site, "ENROOT_RESTRICT_DEV")); /* conf.d is later */
 	ck_assert_ptr_null(lc_site_setting(site, "UNKNOWN_KEY"));
-	ck_assert_uint_eq(lc_site_container_flags(site), LC_CONTAINER_RW | LC_CONTAINER_REMAP_ROOT);
+	/* ENROOT_RESTRICT_DEV said no: the host's /dev, as enroot (unset, it stays restricted) */
+	ck_assert_uint_eq(lc_site_container_flags(site),
+			  LC_CONTAINER_RW | LC_CONTAINER_REMAP_ROOT | LC_CONTAINER_HOST_DEV);
 	/* TERM first (enroot's 10-terminal.env), the files in order, PMIx's names (50-slurm-pmi) */
 	ck_assert_str_eq(lc_env_get(&site->environ, "TERM"), "vt220");
 	ck_assert_str_eq(lc_env_get(&site->environ, "SITE_VAR"), "later");
