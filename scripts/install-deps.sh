@@ -8,6 +8,7 @@ BUILD_PKGS=(
     gcc clang meson ninja-build pkg-config clang-format
     libcurl4-openssl-dev libjansson-dev libssl-dev check
     libarchive-dev libisal-dev zlib1g-dev libzstd-dev libsquashfs-dev libseccomp-dev libfuse3-dev
+    libyaml-dev
     libfuzzer-14-dev libclang-rt-14-dev libslurm-dev
 )
 # ../shared/registry (real OCI registry, image builder) and the integration tests
