@@ -94,6 +94,10 @@ int lc_rootfs_enter(lc_holder *h, lc_error *err);
  * then the site's and the user's hooks.d scripts with enroot's contract; their mounts are
  * applied and their environment kept (h->hook_env). */
 int lc_hooks_run(lc_holder *h, lc_error *err);
+/* hooks.c: the image's own /etc/fstab, as enroot reads it before the site's mounts.d (${VAR}
+ * from the site's environment): its lines of pass -1 (@pass -1) or the others (@pass 0), each
+ * target inside the root, sources opened as the user. */
+int lc_image_fstab_apply(lc_holder *h, int pass, lc_error *err);
 /* enroot's 10-shadow (shadow.c), for @target /etc/passwd or /etc/group of the root: the image's
  * file with root, nobody and the user first; for passwd also the user's home directory. */
 int lc_shadow_userdb(lc_holder *h, const char *target);

@@ -249,34 +249,61 @@ static int run_hook(const char *path, char **env, lc_error *err)
 		       WEXITSTATUS(status), *tail ? ": " : "", tail);
 }
 
-/* The lines the hooks appended to ENROOT_MOUNTS, mounted inside the root (no substitution:
- * they are the hooks' output, as enroot-mount reads them). */
-static int apply_hook_mounts(lc_holder *h, lc_error *err)
+/* The fstab lines @text (from @name) mounted inside the root: those of pass -1 (@pass -1), the
+ * others (@pass 0), or every one (FSTAB_ALL). */
+#define FSTAB_ALL 1
+static int apply_fstab(lc_holder *h, const char *text, const char *name, const lc_site_vars *v,
+		       int pass, lc_error *err)
 {
-	_cleanup_free_ char *text = NULL;
 	lc_fstab_list list = {0};
-	int r = lc_file_read_all(HOOK_MOUNTS, HOOK_FILE_MAX, &text, NULL, err);
+	int r = lc_fstab_parse(text, name, v, &list, err);
 
-	if (r >= 0)
-		r = lc_fstab_parse(text, "ENROOT_MOUNTS", NULL, &list, err);
 	for (size_t i = 0; r >= 0 && i < list.n; i++) {
 		const lc_fstab_entry *e = &list.v[i];
 		_cleanup_close_ int source = -1;
 
+		if (pass != FSTAB_ALL && (e->pass < 0) != (pass < 0))
+			continue;
 		r = lc_rootfs_fstab_source(h->host_tmp_fd, e, &source);
 		if (r >= 0)
 			r = lc_rootfs_fstab_entry(h->root_fd, e, source);
 		if (r < 0 && e->nofail && r != -EXDEV)
 			r = 0;
 		else if (r < 0)
-			r = lc_fail(err, -r, "cannot mount '%s' on '%s' (from a hook): %s",
-				    e->source, e->target,
+			r = lc_fail(err, -r, "cannot mount '%s' on '%s' (%s): %s", e->source,
+				    e->target, name,
 				    r == -EXDEV
 					? "it resolves outside the container's root filesystem"
 					: strerror(-r));
 	}
 	lc_fstab_list_clear(&list);
 	return r;
+}
+
+/* The lines the hooks appended to ENROOT_MOUNTS (no substitution: they are the hooks' output,
+ * as enroot-mount reads them). */
+static int apply_hook_mounts(lc_holder *h, lc_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	int r = lc_file_read_all(HOOK_MOUNTS, HOOK_FILE_MAX, &text, NULL, err);
+
+	return r < 0 ? r : apply_fstab(h, text, "from a hook", NULL, FSTAB_ALL, err);
+}
+
+int lc_image_fstab_apply(lc_holder *h, int pass, lc_error *err)
+{
+	_cleanup_close_ int etc = -1;
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *text = NULL;
+	const lc_site_vars v = {h->site ? (const char *const *)h->site->env.v : NULL,
+				h->c->user.uid, h->c->user.gid};
+
+	/* the image's file: a small regular one, its name not followed; else none */
+	if (lc_resolve_in_root(h->root_fd, "/etc", LC_RESOLVE_NONE, &etc) < 0 ||
+	    (fd = openat(etc, "fstab", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0 ||
+	    lc_fd_read_all(fd, "/etc/fstab", HOOK_FILE_MAX, &text, NULL, NULL) < 0)
+		return 0;
+	return apply_fstab(h, text, "the image's /etc/fstab", &v, pass < 0 ? -1 : 0, err);
 }
 
 static int run_site_hooks(lc_holder *h, lc_error *err)

@@ -326,10 +326,15 @@ int lc_mount_plan_build(const lc_plan_input *in, lc_mount_plan *plan, lc_error *
 		r = plan_mellanox(&p, in, &m);
 	lc_mellanox_clear(&m);
 
+	/* enroot's mount file: the image's /etc/fstab, then mounts.d; pass -1, hooks, the rest */
+	if (!r)
+		r = plan_add_data(&p, LC_STEP_IMAGE_FSTAB, "/etc/fstab", 0, "-1");
 	if (!r)
 		r = plan_site_mounts(&p, in->site, true);
 	if (!r)
 		r = plan_add(&p, LC_STEP_HOOKS, NULL, "/", 0);
+	if (!r)
+		r = plan_add_data(&p, LC_STEP_IMAGE_FSTAB, "/etc/fstab", 0, "0");
 	if (!r)
 		r = plan_site_mounts(&p, in->site, false);
 	/* with remap-root, the home is root's (enroot's 10-home) */

@@ -358,6 +358,7 @@ static int apply_step(lc_holder *h, size_t i)
 	case LC_STEP_FSTAB:
 		return lc_rootfs_fstab_entry(h->root_fd, s->fstab, h->source_fds[i]);
 	case LC_STEP_HOOKS:
+	case LC_STEP_IMAGE_FSTAB:
 		return 0; /* lc_rootfs_apply_plan() runs them */
 	}
 	return -EINVAL;
@@ -383,9 +384,12 @@ int lc_rootfs_apply_plan(lc_holder *h, lc_error *err)
 {
 	for (size_t i = 0; i < h->plan.n; i++) {
 		const lc_mount_step *s = &h->plan.steps[i];
-		int r = s->kind == LC_STEP_HOOKS ? lc_hooks_run(h, err) : apply_step(h, i);
+		int r = s->kind == LC_STEP_HOOKS ? lc_hooks_run(h, err)
+			: s->kind == LC_STEP_IMAGE_FSTAB
+			    ? lc_image_fstab_apply(h, atoi(s->data), err)
+			    : apply_step(h, i);
 
-		if (r < 0 && s->kind == LC_STEP_HOOKS)
+		if (r < 0 && (s->kind == LC_STEP_HOOKS || s->kind == LC_STEP_IMAGE_FSTAB))
 			return r;
 		/* a nofail entry may fail, never resolve outside the root */
 		if (r < 0 && s->kind == LC_STEP_FSTAB && s->fstab->nofail && r != -EXDEV)

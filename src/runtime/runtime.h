@@ -106,8 +106,9 @@ enum lc_step_kind {
 	LC_STEP_USERDB,  /* target /etc/passwd or /etc/group: the image's, plus the user */
 	LC_STEP_MKDIR,
 	LC_STEP_UMOUNT,
-	LC_STEP_FSTAB, /* a site's fstab entry (fstab) */
-	LC_STEP_HOOKS, /* the standard hooks, then the site's (hooks.c) */
+	LC_STEP_FSTAB,       /* a site's fstab entry (fstab) */
+	LC_STEP_HOOKS,       /* the standard hooks, then the site's (hooks.c) */
+	LC_STEP_IMAGE_FSTAB, /* the image's /etc/fstab; data "-1" (before the hooks) or "0" */
 };
 typedef struct lc_mount_step {
 	enum lc_step_kind kind;

@@ -177,6 +177,18 @@ printf 'ENROOT_LOGIN_SHELL /bin/ash\n' >"$SITE/enroot.conf" && chmod 644 "$SITE/
 is "... with ENROOT_LOGIN_SHELL's shell" "rc by /bin/ash /etc/rc echo hi 
 hi" "$WORK/tiny-rc.sqsh" echo hi
 rm -f "$SITE/enroot.conf"
+# the image's own /etc/fstab, as enroot reads it: ${VAR} from the caller, inside the root
+rm -f "$TINY/etc/rc"
+printf 'tmpfs ${SCRATCH_TEST} tmpfs x-create=dir,size=1m 0 -1\n%s /image-bind none x-create=dir,bind,ro\n' \
+    "$WORK/sitedata" >"$TINY/etc/fstab"
+"$BUILD/tools/ctr-squash" save --all-root "$TINY" "$WORK/tiny-fstab.sqsh" >/dev/null && chmod 644 "$WORK/tiny-fstab.sqsh"
+is "the image's /etc/fstab: a tmpfs at \${VAR}, a bind of a host path" "tmpfs site-data" \
+    "$WORK/tiny-fstab.sqsh" sh -c 'echo $(grep " /lus/scratch " /proc/mounts | cut -d" " -f3) $(cat /image-bind/file)'
+printf '%s /x/../../../../../tmp/lc-image-escape none x-create=dir,bind\n' "$WORK/sitedata" >"$TINY/etc/fstab"
+"$BUILD/tools/ctr-squash" save -f --all-root "$TINY" "$WORK/tiny-fstab.sqsh" >/dev/null
+expect_status "the image's /etc/fstab: a target out of the root is refused" 125 \
+    "resolves outside the container's root filesystem" runuser -u lctest -- "$RUN" --sysconf "$SITE" "$WORK/tiny-fstab.sqsh" true
+[ ! -e /tmp/lc-image-escape ] && ok "... and nothing was made on the host" || not_ok "image fstab escaped"
 is "10-shadow with remap-root: the user is root" "root 0 /root" --remap-root "$DEB" sh -c 'echo $(whoami) $(id -u) $HOME'
 is "10-aptfix: apt does not drop privileges with remap-root" 'APT::Sandbox::User "root";' \
     --remap-root "$DEB" cat /etc/apt/apt.conf.d/enroot

@@ -205,6 +205,13 @@ START_TEST(plan_system_and_user_mounts)
 	ck_assert(find_step(&p, "/data") > find_step(&p, "/tmp"));
 	ck_assert_str_eq(p.steps[p.n - 1].target, "/w");
 	ck_assert_ptr_nonnull(find_step(&p, "/etc/passwd")); /* 10-shadow, always */
+	/* the image's /etc/fstab: its pass -1 before the hooks, the rest after them */
+	ck_assert_ptr_nonnull(s = find_step(&p, "/etc/fstab"));
+	ck_assert_int_eq(s->kind, LC_STEP_IMAGE_FSTAB);
+	ck_assert_str_eq(s->data, "-1");
+	ck_assert(s < find_step(&p, "/"));
+	ck_assert_str_eq(s[2].data, "0"); /* hooks in between */
+	ck_assert_int_eq(s[1].kind, LC_STEP_HOOKS);
 	/* the hooks come after the system mounts, before the user's */
 	ck_assert(find_step(&p, "/") > find_step(&p, "/tmp"));
 	ck_assert(find_step(&p, "/") < find_step(&p, "/data"));
