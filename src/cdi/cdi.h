@@ -104,4 +104,50 @@ bool lc_cdi_has_kind(const lc_cdi_registry *reg, const char *kind);
 int lc_cdi_resolve(const lc_cdi_registry *reg, const char *const *names, lc_cdi_edits *ret,
 		   lc_error *err);
 
+/* ---- NVIDIA's rules (nvidia.c) */
+enum {
+	LC_NVIDIA_CAP_COMPUTE = 1u << 0,
+	LC_NVIDIA_CAP_COMPAT32 = 1u << 1,
+	LC_NVIDIA_CAP_DISPLAY = 1u << 2,
+	LC_NVIDIA_CAP_GRAPHICS = 1u << 3,
+	LC_NVIDIA_CAP_UTILITY = 1u << 4,
+	LC_NVIDIA_CAP_VIDEO = 1u << 5,
+	LC_NVIDIA_CAP_ALL = (1u << 6) - 1,
+};
+typedef struct lc_nvidia_request {
+	bool wanted;           /* NVIDIA_VISIBLE_DEVICES set, not void */
+	bool explicit_request; /* ... by the caller (the job), not only the image */
+	bool all;              /* "all" */
+	lc_strvec devices;     /* the selectors asked for; none with "none" (the driver alone) */
+	uint32_t caps;         /* LC_NVIDIA_CAP_*; default utility */
+	lc_strvec requires;    /* NVIDIA_REQUIRE_* values, unless NVIDIA_DISABLE_REQUIRE */
+	char *mig_config, *mig_monitor; /* NVIDIA_MIG_CONFIG_DEVICES / _MONITOR_DEVICES */
+} lc_nvidia_request;
+/*
+ * The request of a container whose caller has @caller_env and image @image_env ("K=V" each; the
+ * caller's value of a name wins, as enroot's hook reads them). Unset, empty or "void": nothing
+ * (wanted false). "none": the driver without GPU nodes. An unknown capability or a malformed
+ * selector is an error naming it ("Unknown NVIDIA driver capability: X", enroot's words).
+ */
+int lc_nvidia_request_parse(const char *const *caller_env, const char *const *image_env,
+			    lc_nvidia_request *r, lc_error *err);
+void lc_nvidia_request_clear(lc_nvidia_request *r);
+/* The CDI names of @r's GPUs ("nvidia.com/gpu=all", "nvidia.com/gpu=0", ...), added to
+ * @names: nvidia-ctk names the devices by the same selectors. -ENOMEM. */
+int lc_nvidia_cdi_names(const lc_nvidia_request *r, lc_strvec *names);
+typedef struct lc_nvidia_host {
+	const char *driver; /* "550.54.15" */
+	const char *cuda;   /* "12.4": the CUDA version the driver supports */
+	const char *arch;   /* "9.0": the lowest compute capability of the GPUs */
+	const char *brand;  /* "tesla", "nvidia", ... */
+} lc_nvidia_host;
+/*
+ * Every requirement of @r met by @host: each is blank-separated alternatives of comma-joined
+ * conditions key<op>value on cuda, driver, arch, brand with = != < <= > >= (versions compared by
+ * components, brand by name). An unmet one fails with one line naming it and the node's driver
+ * and CUDA versions; a malformed one is an error too. A value the host does not know fails its
+ * condition.
+ */
+int lc_nvidia_check_requires(const lc_nvidia_request *r, const lc_nvidia_host *host, lc_error *err);
+
 #endif

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: every parser of a site's files (enroot.conf, environ.d, fstab lines, CDI
- * specs in JSON and YAML) must never crash or leak on hostile input: root reads them. */
+ * specs in JSON and YAML) and of an image's NVIDIA_* values must never crash or leak on hostile
+ * input: root reads them. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +30,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)lc_fstab_parse(text, "fuzz.fstab", &vars, &mounts, &err);
 	if (lc_cdi_spec_parse(text, strlen(text), "fuzz.yaml", &spec, &err) == 0)
 		lc_cdi_spec_free(spec);
+	/* an image's NVIDIA_* values */
+	{
+		char *visible = NULL, *require = NULL;
+		const lc_nvidia_host host = {"550.54.15", "12.4", "9.0", "tesla"};
+		lc_nvidia_request r;
+
+		if (asprintf(&visible, "NVIDIA_VISIBLE_DEVICES=%s", text) >= 0 &&
+		    asprintf(&require, "NVIDIA_REQUIRE_X=%s", text) >= 0 &&
+		    lc_nvidia_request_parse(NULL, (const char *[]){visible, require, NULL}, &r,
+					    &err) == 0) {
+			(void)lc_nvidia_check_requires(&r, &host, &err);
+			lc_nvidia_request_clear(&r);
+		}
+		free(visible);
+		free(require);
+	}
 	lc_strvec_free(&conf);
 	lc_strvec_free(&environ_vars);
 	lc_fstab_list_clear(&mounts);

@@ -298,6 +298,136 @@ START_TEST(directories_and_names)
 }
 END_TEST
 
+START_TEST(nvidia_requests)
+{
+	const char *cuda_image[] = {
+	    "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility",
+	    "NVIDIA_REQUIRE_CUDA=cuda>=12.4 brand=tesla,driver>=470,driver<471",
+	    "NVIDIA_REQUIRE_ARCH=arch>=8.0", NULL};
+	const char *job_one[] = {"NVIDIA_VISIBLE_DEVICES=0", "NVIDIA_REQUIRE_ARCH=arch>=9.0", NULL};
+	lc_nvidia_request r;
+	lc_strvec names = {0};
+	lc_error err = LC_ERROR_INIT;
+
+	/* the image asks: all GPUs, its capabilities, both requirements */
+	ck_assert_int_eq(lc_nvidia_request_parse(NULL, cuda_image, &r, &err), 0);
+	ck_assert(r.wanted && r.all && !r.explicit_request);
+	ck_assert_uint_eq(r.caps, LC_NVIDIA_CAP_COMPUTE | LC_NVIDIA_CAP_UTILITY);
+	ck_assert_uint_eq(r.requires.n, 2);
+	ck_assert_int_eq(lc_nvidia_cdi_names(&r, &names), 0);
+	ck_assert_str_eq(names.v[0], "nvidia.com/gpu=all");
+	lc_strvec_free(&names);
+	lc_nvidia_request_clear(&r);
+	/* the job's value wins, and its requirement replaces the image's of that name */
+	ck_assert_int_eq(lc_nvidia_request_parse(job_one, cuda_image, &r, &err), 0);
+	ck_assert(r.wanted && !r.all && r.explicit_request);
+	ck_assert_uint_eq(r.devices.n, 1);
+	ck_assert_uint_eq(r.requires.n, 2);
+	ck_assert_str_eq(r.requires.v[0], "arch>=9.0");
+	ck_assert_str_eq(r.requires.v[1], "cuda>=12.4 brand=tesla,driver>=470,driver<471");
+	ck_assert_int_eq(lc_nvidia_cdi_names(&r, &names), 0);
+	ck_assert_str_eq(names.v[0], "nvidia.com/gpu=0");
+	lc_strvec_free(&names);
+	lc_nvidia_request_clear(&r);
+	/* selectors, none, void, the default capability, all capabilities, MIG */
+	ck_assert_int_eq(
+	    lc_nvidia_request_parse((const char *[]){"NVIDIA_VISIBLE_DEVICES=0, GPU-8e2e-aa,1:2,"
+						     "MIG-GPU-8e2e/1/0",
+						     "NVIDIA_DRIVER_CAPABILITIES=all",
+						     "NVIDIA_MIG_CONFIG_DEVICES=all", NULL},
+				    NULL, &r, &err),
+	    0);
+	ck_assert_uint_eq(r.devices.n, 4);
+	ck_assert_str_eq(r.devices.v[1], "GPU-8e2e-aa");
+	ck_assert_uint_eq(r.caps, LC_NVIDIA_CAP_ALL);
+	ck_assert_str_eq(r.mig_config, "all");
+	lc_nvidia_request_clear(&r);
+	ck_assert_int_eq(lc_nvidia_request_parse(
+			     (const char *[]){"NVIDIA_VISIBLE_DEVICES=none", NULL}, NULL, &r, &err),
+			 0);
+	ck_assert(r.wanted && !r.all && !r.devices.n);
+	ck_assert_uint_eq(r.caps, LC_NVIDIA_CAP_UTILITY);
+	lc_nvidia_request_clear(&r);
+	/* the job's void beats the image's all: nothing */
+	ck_assert_int_eq(
+	    lc_nvidia_request_parse((const char *[]){"NVIDIA_VISIBLE_DEVICES=void", NULL},
+				    cuda_image, &r, &err),
+	    0);
+	ck_assert(!r.wanted);
+	lc_nvidia_request_clear(&r);
+	ck_assert_int_eq(lc_nvidia_request_parse(NULL, NULL, &r, &err), 0);
+	ck_assert(!r.wanted);
+	/* refused, named */
+	ck_assert_int_eq(lc_nvidia_request_parse(
+			     (const char *[]){"NVIDIA_VISIBLE_DEVICES=all",
+					      "NVIDIA_DRIVER_CAPABILITIES=compute,gaming", NULL},
+			     NULL, &r, &err),
+			 -EINVAL);
+	ck_assert_str_eq(err.msg, "Unknown NVIDIA driver capability: gaming");
+	for (const char *const *bad =
+		 (const char *const[]){"NVIDIA_VISIBLE_DEVICES=gpu0", "NVIDIA_VISIBLE_DEVICES=0:",
+				       "NVIDIA_VISIBLE_DEVICES=GPU-xyz", "NVIDIA_VISIBLE_DEVICES=,",
+				       NULL};
+	     *bad; bad++) {
+		ck_assert_int_eq(
+		    lc_nvidia_request_parse((const char *[]){*bad, NULL}, NULL, &r, &err), -EINVAL);
+		ck_assert_msg(strstr(err.msg, "NVIDIA_VISIBLE_DEVICES"), "%s", err.msg);
+	}
+	/* NVIDIA_DISABLE_REQUIRE: none */
+	ck_assert_int_eq(lc_nvidia_request_parse((const char *[]){"NVIDIA_DISABLE_REQUIRE=1", NULL},
+						 cuda_image, &r, &err),
+			 0);
+	ck_assert_uint_eq(r.requires.n, 0);
+	lc_nvidia_request_clear(&r);
+}
+END_TEST
+
+START_TEST(nvidia_requirements)
+{
+	static const struct {
+		const char *req;
+		int want; /* 0 met, -EPERM unmet, -EINVAL malformed */
+	} cases[] = {
+	    {"cuda>=12.4", 0},
+	    {"cuda>=12.5", -EPERM},
+	    {"cuda>12.3.9", 0},
+	    {"cuda=12.4", 0},
+	    {"cuda=12.4.0", 0},
+	    {"cuda!=12.4", -EPERM},
+	    {"driver>=550.9", 0}, /* 54 > 9: by components, not as text */
+	    {"driver<550.54.15", -EPERM},
+	    {"driver<=550.54.15", 0},
+	    {"arch>=9.0", -EPERM},
+	    {"arch>=8.0", 0},
+	    {"brand=Tesla", 0},
+	    {"brand!=tesla", -EPERM},
+	    {"cuda>=13.0 brand=tesla,driver>=550", 0}, /* the second alternative */
+	    {"cuda>=13.0 brand=tesla,driver>=560", -EPERM},
+	    {"cuda>=12.0,cuda<12.4", -EPERM},
+	    {"cuda>=12.0,cuda<12.5", 0},
+	    {"cuda", -EINVAL},
+	    {"gpu>=1", -EINVAL},
+	    {"brand>tesla", -EINVAL},
+	    {"cuda>=", -EINVAL},
+	};
+	const lc_nvidia_host host = {"550.54.15", "12.4", "8.6", "tesla"};
+	lc_error err = LC_ERROR_INIT;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		lc_nvidia_request r = {0};
+
+		ck_assert_int_eq(lc_strvec_push(&r.requires, cases[i].req), 0);
+		ck_assert_msg(lc_nvidia_check_requires(&r, &host, &err) == cases[i].want,
+			      "case %zu (%s): %s", i, cases[i].req, err.msg);
+		if (cases[i].want == -EPERM)
+			ck_assert_msg(strstr(err.msg, "unsatisfied NVIDIA requirement: ") &&
+					  strstr(err.msg, "driver 550.54.15, CUDA 12.4"),
+				      "%s", err.msg);
+		lc_nvidia_request_clear(&r);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cdi");
@@ -306,6 +436,8 @@ int main(void)
 	tcase_add_test(tc, json_and_yaml_alike);
 	tcase_add_test(tc, bad_specs_name_the_field);
 	tcase_add_test(tc, directories_and_names);
+	tcase_add_test(tc, nvidia_requests);
+	tcase_add_test(tc, nvidia_requirements);
 	suite_add_tcase(s, tc);
 	return lc_test_run(s);
 }
