@@ -39,6 +39,11 @@ static void usage(FILE *f)
 	    "                         else /etc/enroot): enroot.conf, environ.d, mounts.d, "
 	    "hooks.d\n"
 	    "  --no-site              no site or user (~/.config/enroot) configuration\n"
+	    "  --device NAME          a device by its CDI name (vendor.com/class=name), "
+	    "repeatable:\n"
+	    "                         its spec's environment, device nodes and mounts\n"
+	    "  --cdi-spec-dir DIR     where CDI specs are (repeatable; default /etc/cdi and\n"
+	    "                         /var/run/cdi)\n"
 	    "  --no-kernel-squashfs   serve the image over FUSE even when root runs a read-only\n"
 	    "                         container from a root-owned image in root-owned directories\n"
 	    "  --allow-http, --cache DIR   for IMAGE-REF: as for ctr-import; the image is kept "
@@ -55,6 +60,9 @@ typedef struct run_opts {
 	lc_process_opts po;
 	const char *env[256];
 	size_t n_env;
+	const char *devices[64];
+	size_t n_devices;
+	char *cdi_dirs;
 	char *mounts;
 	const char *cache;
 	const char *sysconf;
@@ -62,6 +70,18 @@ typedef struct run_opts {
 	bool allow_http;
 	bool verbose;
 } run_opts;
+
+/* @dir after the others in the ':'-separated *@dirs. */
+static int append_dir(char **dirs, const char *dir)
+{
+	char *d = NULL;
+
+	if (asprintf(&d, "%s%s%s", *dirs ? *dirs : "", *dirs ? ":" : "", dir) < 0)
+		return -ENOMEM;
+	free(*dirs);
+	*dirs = d;
+	return 0;
+}
 
 static int add_mount(run_opts *o, const char *spec)
 {
@@ -114,6 +134,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
 						 {"cache", required_argument, NULL, 'c'},
 						 {"sysconf", required_argument, NULL, 'S'},
 						 {"no-site", no_argument, NULL, 'P'},
+						 {"device", required_argument, NULL, 'D'},
+						 {"cdi-spec-dir", required_argument, NULL, 'C'},
 						 {"verbose", no_argument, NULL, 'v'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
@@ -169,6 +191,15 @@ static int parse_args(int argc, char **argv, run_opts *o)
 			break;
 		case 'P':
 			o->no_site = true;
+			break;
+		case 'D':
+			if (o->n_devices + 1 >= sizeof(o->devices) / sizeof(*o->devices))
+				return fprintf(stderr, "ctr-run: too many --device\n"), -EINVAL;
+			o->devices[o->n_devices++] = optarg;
+			break;
+		case 'C':
+			if (append_dir(&o->cdi_dirs, optarg) < 0)
+				return -ENOMEM;
 			break;
 		case 'c':
 			o->cache = optarg;
@@ -309,6 +340,9 @@ int main(int argc, char **argv)
 	o.env[o.n_env] = NULL;
 	o.po.argv = (const char *const *)argv + optind + 1;
 	o.co.site = site;
+	o.devices[o.n_devices] = NULL;
+	o.co.devices = o.n_devices ? o.devices : NULL;
+	o.co.cdi_spec_dirs = o.cdi_dirs;
 	r = lc_container_create(ctx, &o.co, &c, &err);
 	if (r >= 0)
 		r = lc_container_env(c, o.env, &env, &err);
@@ -330,6 +364,7 @@ out:
 	lc_site_free(site);
 	lc_ctx_free(ctx);
 	free(o.mounts);
+	free(o.cdi_dirs);
 	free(image);
 	return status;
 }

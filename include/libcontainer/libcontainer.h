@@ -506,12 +506,24 @@ typedef struct lc_container_opts {
 	 *  environment, its mounts and hooks run in the holder before the root switch. NULL:
 	 *  none. (Version 4.) */
 	const lc_site *site;
+	/** Devices by their Container Device Interface names ("vendor.com/class=name"),
+	 *  NULL-terminated; NULL: none. Each one's edits, and its spec's own, are applied at every
+	 *  start: environment variables, device nodes (bound from the host, never created),
+	 *  mounts (bound, targets inside the root). Hooks a spec names are never run (a warning
+	 *  names each); additional group ids cannot be given in a single-id user namespace (a
+	 *  warning). An unknown name, or a host file a spec names that is missing, fails the
+	 *  start naming it. (Version 5.) */
+	const char *const *devices;
+	/** Where the CDI specs are: directories separated by ':', a later one winning on a name
+	 *  clash; NULL: "/etc/cdi:/var/run/cdi". A root caller reads only root's specs in root's
+	 *  directories. (Version 5.) */
+	const char *cdi_spec_dirs;
 } lc_container_opts;
-#define LC_CONTAINER_OPTS_VERSION 4
+#define LC_CONTAINER_OPTS_VERSION 5
 #define LC_CONTAINER_OPTS_INIT                                                                  \
 	{                                                                                       \
 		LC_CONTAINER_OPTS_VERSION, 0, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1, NULL, -1, \
-		    NULL, NULL, NULL                                                            \
+		    NULL, NULL, NULL, NULL, NULL                                                \
 	}
 
 /** Check user mounts in the syntax of lc_container_opts.mounts; the error says what is wrong. */

@@ -29,9 +29,12 @@ int lc_ns_flags(uint32_t flags)
 
 int lc_container_opts_read(const lc_container_opts *in, lc_container_opts *o, lc_error *err)
 {
-	static const size_t size_of[] = {
-	    0, offsetof(lc_container_opts, hold_fd), offsetof(lc_container_opts, named),
-	    offsetof(lc_container_opts, site), sizeof(lc_container_opts)};
+	static const size_t size_of[] = {0,
+					 offsetof(lc_container_opts, hold_fd),
+					 offsetof(lc_container_opts, named),
+					 offsetof(lc_container_opts, site),
+					 offsetof(lc_container_opts, devices),
+					 sizeof(lc_container_opts)};
 	int r = lc_opts_check(in, in ? in->version : 0, LC_CONTAINER_OPTS_VERSION,
 			      in ? in->flags : 0, LC_CONTAINER_ALL, "lc_container_opts", err);
 
@@ -102,6 +105,7 @@ static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc
 	_cleanup_free_ char *cwd = o->cwd ? strdup(o->cwd) : getcwd(NULL, 0);
 	_cleanup_free_ char *image = NULL;
 	const char *login;
+	lc_cdi_edits cdi = {0};
 	lc_mount_spec *specs = NULL;
 	size_t n_specs = 0;
 	int r, config_fd;
@@ -122,6 +126,8 @@ static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc
 			? lc_fail(err, errno, "dup: %m")
 			: lc_squash_image_config_fd(config_fd, o->image_path, &c->img, err);
 	}
+	if (r >= 0)
+		r = lc_devices_resolve(c->ctx, o->devices, o->cdi_spec_dirs, &cdi, err);
 	if (r >= 0) {
 		lc_plan_input in = {.flags = o->flags,
 				    .user = &c->user,
@@ -132,7 +138,8 @@ static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc
 				    .site = o->site,
 				    .cgroup_parent =
 					o->site && lc_env_get(&o->site->env, "SLURM_STEP_ID"),
-				    .mellanox = mellanox_visible(c, o->site)};
+				    .mellanox = mellanox_visible(c, o->site),
+				    .cdi = &cdi};
 
 		r = lc_mount_plan_build(&in, &h->plan, err);
 	}
@@ -144,6 +151,11 @@ static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc
 	for (char **v = o->site ? o->site->environ.v : NULL; r >= 0 && v && *v; v++)
 		if (lc_env_put(&c->site_env, *v) < 0)
 			r = lc_fail(err, ENOMEM, "out of memory");
+	/* the devices' variables after the site's, as a hook's would be */
+	for (size_t i = 0; r >= 0 && i < cdi.env.n; i++)
+		if (lc_env_put(&c->site_env, cdi.env.v[i]) < 0)
+			r = lc_fail(err, ENOMEM, "out of memory");
+	lc_cdi_edits_clear(&cdi);
 	if (r >= 0)
 		r = lc_seccomp_prog_new(&c->seccomp, err);
 	if (r >= 0 && (o->flags & LC_CONTAINER_KERNEL_SQUASHFS))

@@ -309,6 +309,31 @@ static int plan_mellanox(lc_mount_plan *p, const lc_plan_input *in, lc_mellanox 
 	return r;
 }
 
+/* CDI devices: their nodes bound from the host (never created; not nodev), their mounts. */
+static int plan_devices(lc_mount_plan *p, const lc_cdi_edits *e)
+{
+	int r = 0;
+
+	for (size_t i = 0; !r && i < e->n_nodes; i++) {
+		r = plan_add(p, LC_STEP_BIND, e->nodes[i].host_path, e->nodes[i].path,
+			     MS_NOSUID | MS_NOEXEC);
+		if (!r)
+			plan_last(p)->recursive = false;
+	}
+	for (size_t i = 0; !r && i < e->n_mounts; i++) {
+		unsigned long flags;
+		bool recursive;
+
+		r = lc_devices_mount_flags(&e->mounts[i], &flags, &recursive);
+		if (!r)
+			r = plan_add(p, LC_STEP_BIND, e->mounts[i].host_path,
+				     e->mounts[i].container_path, flags);
+		if (!r)
+			plan_last(p)->recursive = recursive;
+	}
+	return r;
+}
+
 int lc_mount_plan_build(const lc_plan_input *in, lc_mount_plan *plan, lc_error *err)
 {
 	lc_mount_plan p = {0};
@@ -333,6 +358,8 @@ int lc_mount_plan_build(const lc_plan_input *in, lc_mount_plan *plan, lc_error *
 		r = plan_site_mounts(&p, in->site, true);
 	if (!r)
 		r = plan_add(&p, LC_STEP_HOOKS, NULL, "/", 0);
+	if (!r && in->cdi)
+		r = plan_devices(&p, in->cdi);
 	if (!r)
 		r = plan_add_data(&p, LC_STEP_IMAGE_FSTAB, "/etc/fstab", 0, "0");
 	if (!r)

@@ -3,6 +3,7 @@
 #ifndef LC_RUNTIME_H
 #define LC_RUNTIME_H
 
+#include "../cdi/cdi.h"
 #include "../site/site.h"
 #include "../util/util.h"
 
@@ -138,10 +139,21 @@ typedef struct lc_plan_input {
 	/* where "cgroup" and "mountinfo" are read: NULL for /proc/self, and the host's layout
 	 * decides; tests set it, and a cgroup v1 host is assumed */
 	const char *cgroup_proc;
-	bool cgroup_parent;   /* a Slurm task: its step's cgroup (enroot: SLURM_STEP_ID set) */
-	const char *mellanox; /* MELLANOX_VISIBLE_DEVICES; NULL: unset */
-	const char *sys_dir;  /* the host's sysfs: "/sys" (tests change it) */
+	bool cgroup_parent;      /* a Slurm task: its step's cgroup (enroot: SLURM_STEP_ID set) */
+	const char *mellanox;    /* MELLANOX_VISIBLE_DEVICES; NULL: unset */
+	const lc_cdi_edits *cdi; /* CDI devices' edits (devices.c); NULL: none */
+	const char *sys_dir;     /* the host's sysfs: "/sys" (tests change it) */
 } lc_plan_input;
+/* ---- CDI devices (devices.c) */
+/* The edits the CDI names @names ask for, from the specs in @dirs (NULL: /etc/cdi:/var/run/cdi;
+ * a root caller reads root's only), every host node and mount source checked first. Hooks and
+ * additional gids are warnings (never run, not mappable). */
+int lc_devices_resolve(lc_ctx *ctx, const char *const *names, const char *dirs, lc_cdi_edits *edits,
+		       lc_error *err);
+/* A CDI mount's options as mount flags (ro, nosuid, nodev, noexec), *@recursive for rbind;
+ * -EOPNOTSUPP for a type other than a bind. */
+int lc_devices_mount_flags(const lc_cdi_mount *m, unsigned long *flags, bool *recursive);
+
 /* ---- InfiniBand (mellanox.c): enroot's 99-mellanox */
 /* Whether MELLANOX_VISIBLE_DEVICES=@visible selects devices (not unset, "", void or none). */
 bool lc_mellanox_selects(const char *visible);

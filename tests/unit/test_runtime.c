@@ -465,6 +465,42 @@ START_TEST(plan_mellanox_selection)
 }
 END_TEST
 
+START_TEST(plan_cdi_devices)
+{
+	lc_user u = test_user(0);
+	lc_cdi_node node = {.path = "/dev/nvidia0", .host_path = "/host/dev/nvidia0", .type = 'c'};
+	lc_cdi_mount mount = {.host_path = "/usr/lib/libcuda.so.1",
+			      .container_path = "/usr/lib/x86_64-linux-gnu/libcuda.so.1"};
+	lc_cdi_edits e = {.nodes = &node, .n_nodes = 1, .mounts = &mount, .n_mounts = 1};
+	lc_plan_input in = {.user = &u, .dev_dir = "/dev", .cdi = &e};
+	lc_mount_plan p;
+	lc_error err = LC_ERROR_INIT;
+	const lc_mount_step *s;
+	unsigned long flags;
+	bool rec;
+
+	ck_assert_int_eq(lc_strvec_push(&mount.options, "ro"), 0);
+	ck_assert_int_eq(lc_strvec_push(&mount.options, "nosuid"), 0);
+	ck_assert_int_eq(lc_strvec_push(&mount.options, "rbind"), 0);
+	ck_assert_int_eq(lc_mount_plan_build(&in, &p, &err), 0);
+	/* the node: bound from the host, never made; not nodev; after the hooks */
+	ck_assert_ptr_nonnull(s = find_step(&p, "/dev/nvidia0"));
+	ck_assert_int_eq(s->kind, LC_STEP_BIND);
+	ck_assert_str_eq(s->source, "/host/dev/nvidia0");
+	ck_assert(!s->recursive && !(s->flags & MS_NODEV) && (s->flags & MS_NOSUID));
+	ck_assert(s > find_step(&p, "/"));
+	ck_assert_ptr_nonnull(s = find_step(&p, "/usr/lib/x86_64-linux-gnu/libcuda.so.1"));
+	ck_assert_uint_eq(s->flags, MS_RDONLY | MS_NOSUID);
+	ck_assert(s->recursive);
+	lc_mount_plan_free(&p);
+	/* only binds */
+	mount.type = "tmpfs";
+	ck_assert_int_eq(lc_devices_mount_flags(&mount, &flags, &rec), -EOPNOTSUPP);
+	lc_strvec_free(&mount.options);
+	lc_user_free(&u);
+}
+END_TEST
+
 START_TEST(env_precedence)
 {
 	lc_user u = test_user(0);
@@ -551,6 +587,7 @@ int main(void)
 	tcase_add_test(t, plan_host_dev);
 	tcase_add_test(t, plan_cgroup_v1_subtrees);
 	tcase_add_test(t, plan_mellanox_selection);
+	tcase_add_test(t, plan_cdi_devices);
 	tcase_add_test(t, env_precedence);
 	tcase_add_test(t, command_entrypoint_and_cmd);
 	tcase_add_test(t, container_volatile_upper_needs_a_name);

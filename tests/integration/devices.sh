@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Devices by their CDI names (ctr-run --device, lc_container_opts.devices), as an unprivileged
+# user and as root: a spec's environment, device nodes bound from the host, mounts, read-only
+# where the spec says; an unknown name and a missing host file refused in one line; hooks never
+# run (a warning); a root caller ignores specs that are not root's.
+# This machine has no GPU: the devices are stand-ins made with mknod (/dev/null's and
+# /dev/zero's numbers) and the "driver" a file; the spec is what a vendor's tool would write.
+# usage: devices.sh BUILD_DIR SOURCE_DIR
+set -uo pipefail
+
+BUILD="$(cd "$1" && pwd)"
+SRC="$(cd "$2" && pwd)"
+RUN="$BUILD/tools/ctr-run"
+# shellcheck source=lib.sh
+. "$SRC/tests/integration/lib.sh"
+
+ctr_run_setup
+"$BUILD/tools/ctr-import" -q --allow-http --cache "$WORK/cache" -o "$WORK/debian.sqsh" 127.0.0.1:5000/debian:bookworm >/dev/null || exit 1
+chmod 644 "$WORK/debian.sqsh" && chmod 755 "$WORK"
+DEB="$WORK/debian.sqsh"
+D="$WORK/fake"
+mkdir -p "$D/dev" "$D/lib" "$D/cdi" "$D/user-cdi"
+mknod "$D/dev/fakegpu0" c 1 3 && mknod "$D/dev/fakegpu1" c 1 5 && chmod 666 "$D/dev"/*
+echo fake-driver-550 >"$D/lib/libfake.so.1"
+cat >"$D/cdi/fake.yaml" <<EOS
+cdiVersion: 0.6.0
+kind: example.com/gpu
+devices:
+- name: "0"
+  containerEdits:
+    deviceNodes: [{path: /dev/fakegpu0, hostPath: $D/dev/fakegpu0}]
+- name: "1"
+  containerEdits:
+    deviceNodes: [{path: /dev/fakegpu1, hostPath: $D/dev/fakegpu1}]
+containerEdits:
+  env: [FAKE_DRIVER=550]
+  mounts:
+  - {hostPath: $D/lib/libfake.so.1, containerPath: /usr/lib/libfake.so.1, options: [ro, nosuid, nodev, bind]}
+  hooks:
+  - {hookName: createContainer, path: /usr/bin/nvidia-cdi-hook, args: [nvidia-cdi-hook, update-ldcache]}
+EOS
+cat >"$D/cdi/broken.json" <<EOS
+{"cdiVersion": "0.6.0", "kind": "example.com/broken", "devices": [{"name": "x",
+ "containerEdits": {"deviceNodes": [{"path": "/dev/x", "hostPath": "$D/dev/missing"}]}}]}
+EOS
+chmod -R a+rX "$D"
+CDI=(--cdi-spec-dir "$D/cdi")
+user() { runuser -u lctest -- "$RUN" "${CDI[@]}" "$@"; }
+is() { # is DESCRIPTION EXPECTED RUN-ARGS...
+    local d="$1" want="$2" got; shift 2
+    got="$(user "$@" 2>"$WORK/err")"
+    if [ "$got" = "$want" ]; then ok "$d"; else not_ok "$d (want '$want', got '$got'; $(cat "$WORK/err"))"; fi
+}
+probe='for n in /dev/fakegpu0 /dev/fakegpu1; do [ -c $n ] && echo "$n $(stat -c %t:%T $n)"; done
+echo "env $FAKE_DRIVER lib $(cat /usr/lib/libfake.so.1)"
+echo x >/dev/fakegpu0 2>/dev/null && echo "node writable"
+touch /usr/lib/libfake.so.1 2>/dev/null || echo "lib read-only"'
+
+echo "# a device by name, as the user"
+is "one device: its node (the host's numbers), the spec's variable and mount, read-only" \
+    "/dev/fakegpu0 1:3
+env 550 lib fake-driver-550
+node writable
+lib read-only" --device example.com/gpu=0 "$DEB" sh -c "$probe"
+check "... and the spec's hook is not run, said once" grep -qx \
+    "ctr-run: warning: CDI hook createContainer (/usr/bin/nvidia-cdi-hook update-ldcache) not run: specs never run programs here" "$WORK/err"
+is "two devices of one spec" "/dev/fakegpu0 1:3
+/dev/fakegpu1 1:5" --device example.com/gpu=0 --device example.com/gpu=1 "$DEB" \
+    sh -c 'for n in /dev/fakegpu*; do echo "$n $(stat -c %t:%T $n)"; done' 
+is "no device asked: none of it" "env  lib " "$DEB" sh -c 'ls /dev/fakegpu* 2>/dev/null; echo "env $FAKE_DRIVER lib $(cat /usr/lib/libfake.so.1 2>/dev/null)"'
+is "a writable container too" "/dev/fakegpu1 1:5" --rw --device example.com/gpu=1 "$DEB" sh -c 'for n in /dev/fakegpu*; do echo "$n $(stat -c %t:%T $n)"; done'
+
+echo "# refusals: one line, nothing started"
+expect_status "an unknown device" 125 "CDI device example.com/gpu=7: no spec defines it" \
+    runuser -u lctest -- "$RUN" "${CDI[@]}" --device example.com/gpu=7 "$DEB" true
+expect_status "a malformed name" 125 "'gpu0' is not a CDI device name (vendor.com/class=name)" \
+    runuser -u lctest -- "$RUN" "${CDI[@]}" --device gpu0 "$DEB" true
+expect_status "a host file the spec names is missing" 125 "CDI device node $D/dev/missing: No such file or directory" \
+    runuser -u lctest -- "$RUN" "${CDI[@]}" --device example.com/broken=x "$DEB" true
+expect_status "no spec directory has it" 125 "no spec defines it" \
+    runuser -u lctest -- "$RUN" --cdi-spec-dir /nonexistent --device example.com/gpu=0 "$DEB" true
+
+echo "# a root caller reads root's specs only"
+cp "$D/cdi/fake.yaml" "$D/user-cdi/fake.yaml" && chown -R lctest "$D/user-cdi"
+out="$("$RUN" --no-kernel-squashfs --cdi-spec-dir "$D/user-cdi" --device example.com/gpu=0 "$DEB" true 2>&1)"
+[[ "$out" == *"not root's, or writable by others; ignored"* && "$out" == *"no spec defines it"* ]] &&
+    ok "root: a spec directory the user owns is ignored, and said" || not_ok "root read a user's spec: $out"
+is "the user may use their own spec" "/dev/fakegpu0 1:3" --cdi-spec-dir "$D/user-cdi" --device example.com/gpu=0 "$DEB" \
+    sh -c 'for n in /dev/fakegpu*; do echo "$n $(stat -c %t:%T $n)"; done'
+out="$("$RUN" --no-kernel-squashfs "${CDI[@]}" --device example.com/gpu=0 "$DEB" sh -c 'cat /usr/lib/libfake.so.1' 2>/dev/null)"
+[ "$out" = fake-driver-550 ] && ok "root: root's spec" || not_ok "root with root's spec: $out"
+
+check "no mount left on the host" bash -c "! grep -q '$D' /proc/self/mountinfo"
+finish
