@@ -35,6 +35,23 @@ static int set_path(const char *v, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
+/* Absolute directories separated by ':'. */
+static int set_dirs(const char *v, char **ret)
+{
+	for (const char *p = v;; p++) {
+		const char *end = strchrnul(p, ':');
+
+		if (*p != '/' || end - p >= PATH_MAX)
+			return -EINVAL;
+		if (!*end)
+			break;
+		p = end;
+	}
+	free(*ret);
+	*ret = strdup(v);
+	return *ret ? 0 : -ENOMEM;
+}
+
 static int set_string(const char *v, char **ret)
 {
 	if (!*v)
@@ -112,6 +129,8 @@ static int config_set(plugin_config *cfg, const char *key, const char *v)
 		return parse_bool(v, &cfg->use_squashfuse);
 	if (!strcmp(key, "enroot_sysconf_path"))
 		return set_path(v, &cfg->sysconf_path);
+	if (!strcmp(key, "cdi_spec_dirs"))
+		return set_dirs(v, &cfg->cdi_spec_dirs);
 	if (!strcmp(key, "enroot_standard_hooks")) {
 		if (strcmp(v, "builtin") && strcmp(v, "script"))
 			return -EINVAL;
@@ -171,5 +190,6 @@ void config_free(plugin_config *cfg)
 	free(cfg->importer);
 	free(cfg->cache_data_path);
 	free(cfg->sysconf_path);
+	free(cfg->cdi_spec_dirs);
 	*cfg = (plugin_config){0};
 }

@@ -239,6 +239,46 @@ static int cb_env(int val, const char *optarg, int remote)
 	}
 }
 
+/* A CDI name: vendor.com/class=name (the library checks the rest against the specs). */
+static bool device_name_ok(const char *s, size_t len)
+{
+	const char *eq = memchr(s, '=', len), *slash = memchr(s, '/', len);
+
+	return eq && slash && slash > s && slash + 1 < eq && eq + 1 < s + len &&
+	       !memchr(s, ' ', len);
+}
+
+static int cb_devices(int val, const char *optarg, int remote)
+{
+	(void)val, (void)remote;
+	if (!optarg || !*optarg)
+		return fail(PLUGIN_NAME ": --container-devices: empty device list");
+	for (const char *p = optarg;; p++) {
+		const char *end = strchrnul(p, ',');
+		size_t n = 0;
+		char **v;
+
+		if (!device_name_ok(p, (size_t)(end - p))) {
+			slurm_error(PLUGIN_NAME ": --container-devices: '%.*s' is not a CDI device "
+						"name (vendor.com/class=name)",
+				    (int)(end - p > 200 ? 200 : end - p), p);
+			return -1;
+		}
+		while (args.devices && args.devices[n])
+			n++;
+		v = realloc(args.devices, (n + 2) * sizeof(char *));
+		if (!v)
+			return -1;
+		args.devices = v;
+		v[n + 1] = NULL;
+		if (!(v[n] = strndup(p, (size_t)(end - p))))
+			return -1;
+		if (!*end)
+			return 0;
+		p = end;
+	}
+}
+
 static int cb_unshare(int val, const char *optarg, int remote)
 {
 	static const struct {
@@ -332,6 +372,10 @@ static struct spank_option options[] = {
 	0, 1, cb_cache),
     OPT("container-unshare", "NS[,NS...]",
 	"[" PLUGIN_NAME "] new namespaces for the container: net, ipc, uts", 1, 0, cb_unshare),
+    OPT("container-devices", "NAME[,NAME...]",
+	"[" PLUGIN_NAME "] devices by their CDI names (vendor.com/class=name), from the node's "
+	"CDI specs",
+	1, 0, cb_devices),
     SPANK_OPTIONS_TABLE_END,
 };
 
@@ -383,7 +427,8 @@ static int apply_env_strings(spank_t sp)
 		    {"PYXIS_CONTAINER_SAVE", cb_save, args.save},
 		    {"PYXIS_CONTAINER_NAME", cb_name, args.name},
 		    {"PYXIS_CONTAINER_ENV", cb_env, args.env_names},
-		    {"PYXIS_CONTAINER_UNSHARE", cb_unshare, args.unshare_set}};
+		    {"PYXIS_CONTAINER_UNSHARE", cb_unshare, args.unshare_set},
+		    {"PYXIS_CONTAINER_DEVICES", cb_devices, args.devices}};
 	char buf[ENV_VALUE_MAX];
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(*vars); i++) {
@@ -437,6 +482,7 @@ bool args_check_enabled(void)
 		return true;
 	note_ignored(args.mounts, "container-mounts");
 	note_ignored(args.workdir, "container-workdir");
+	note_ignored(args.devices, "container-devices");
 	note_ignored(args.save, "container-save");
 	note_ignored(args.mount_home != UNSET,
 		     args.mount_home ? "container-mount-home" : "no-container-mount-home");
@@ -501,6 +547,9 @@ void args_free(void)
 	for (char **n = args.env_names; n && *n; n++)
 		free(*n);
 	free(args.env_names);
+	for (char **n = args.devices; n && *n; n++)
+		free(*n);
+	free(args.devices);
 	args = (plugin_args){
 	    .mount_home = UNSET, .remap_root = UNSET, .entrypoint = UNSET, .writable = UNSET};
 }

@@ -33,6 +33,7 @@ typedef struct plugin_config {
 	bool use_squashfuse; /* use_squashfuse: accepted for pyxis's plugstack lines; always FUSE */
 	bool scope_job;      /* container_scope=job: named containers end with the job */
 	char *sysconf_path;  /* enroot_sysconf_path: enroot's site configuration (/etc/enroot) */
+	char *cdi_spec_dirs; /* cdi_spec_dirs: where CDI specs are; NULL: the library's default */
 	bool standard_hook_scripts; /* enroot_standard_hooks=script: run them, not the built-ins */
 } plugin_config;
 
@@ -52,6 +53,7 @@ typedef struct plugin_args {
 	bool entrypoint_log;
 	int writable;
 	char **env_names; /* NULL-terminated */
+	char **devices;   /* --container-devices: CDI names, NULL-terminated */
 	uint32_t unshare; /* LC_CONTAINER_UNSHARE_* */
 	bool unshare_set;
 	bool cache; /* --container-cache */

@@ -135,6 +135,8 @@ static void container_opts(const step_state *s, const char *image, int hold_fd, 
 	o->named = named;
 	o->named_instance = mode == START_SEPARATE ? s->step_name : NULL;
 	o->site = site;
+	o->devices = (const char *const *)args.devices;
+	o->cdi_spec_dirs = s->cfg->cdi_spec_dirs;
 	*g = (lc_group_opts)LC_GROUP_OPTS_INIT;
 	g->flags = s->entrypoint ? LC_GROUP_ENTRYPOINT : 0;
 	g->env_overrides = (const char *const *)overrides;

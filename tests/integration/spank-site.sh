@@ -3,7 +3,9 @@
 # The Slurm plugin through a real Slurm, as an unprivileged user: enroot's site configuration
 # (plugstack enroot_sysconf_path=DIR), as a pyxis+enroot site has it in /etc/enroot: enroot.conf
 # settings and the flags that beat them, environ.d, mounts.d, a site hook (once per container,
-# as the user), a failing hook's message, and the standard hooks built in.
+# as the user), a failing hook's message, and the standard hooks built in. Also devices by their
+# CDI names (--container-devices, plugstack cdi_spec_dirs=) with stand-in device nodes and a
+# stand-in driver file (this machine has no GPU).
 # usage: spank-site.sh BUILD_DIR SOURCE_DIR (TAP; see spank-lib.sh)
 # shellcheck source=spank-lib.sh
 . "$(dirname "$0")/spank-lib.sh"
@@ -29,7 +31,24 @@ chmod -R a+rX "$SITE" "$WORK/sitedata" "$WORK/hookdata"
 : >"$WORK/hook-runs" && chmod 666 "$WORK/hook-runs"
 echo home-file >"$USER_HOME/lc-site-marker" && chown lctest "$USER_HOME/lc-site-marker"
 cleanup_hooks+=("rm -f '$USER_HOME/lc-site-marker'")
-slurm_up SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME container_cache_data_path=$CACHE_BASE enroot_sysconf_path=$SITE"
+# a CDI spec directory, root's as the plugin requires, with stand-in devices
+CDI="$WORK/cdi" && mkdir -p "$CDI/spec" "$CDI/dev" "$CDI/lib"
+mknod "$CDI/dev/fakegpu0" c 1 3 && mknod "$CDI/dev/fakegpu1" c 1 5 && chmod 666 "$CDI/dev"/*
+echo fake-driver-550 >"$CDI/lib/libfake.so.1"
+cat >"$CDI/spec/fake.yaml" <<EOS
+cdiVersion: 0.6.0
+kind: example.com/gpu
+devices:
+- name: "0"
+  containerEdits: {deviceNodes: [{path: /dev/fakegpu0, hostPath: $CDI/dev/fakegpu0}]}
+- name: "1"
+  containerEdits: {deviceNodes: [{path: /dev/fakegpu1, hostPath: $CDI/dev/fakegpu1}]}
+containerEdits:
+  env: [FAKE_DRIVER=550]
+  mounts: [{hostPath: $CDI/lib/libfake.so.1, containerPath: /usr/lib/libfake.so.1, options: [ro, bind]}]
+EOS
+chmod -R a+rX "$CDI"
+slurm_up SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME container_cache_data_path=$CACHE_BASE enroot_sysconf_path=$SITE cdi_spec_dirs=$CDI/spec"
 
 echo "# environ.d, mounts.d, hooks.d"
 is "environ.d: a site variable, \${VAR} from the job" "ok" "$TORCH" sh -c '[ "$SITE_VAR" = "$SLURM_JOB_ID-site" ] && echo ok'
@@ -44,6 +63,19 @@ check "-n 4: the hook ran once, as the user (never host root)" \
     test "$(tail -1 "$WORK/hook-runs" | cut -d' ' -f2)" = "$USER_UID" -a "$(cut -d' ' -f1 "$WORK/hook-runs" | uniq -c | awk '{print $1}' | sort -u)" = 1
 refused "a failing hook stops the step with its file, code and stderr" \
     "$SITE/hooks.d/50-site.sh exited with return code 3: the site hook refuses" "$TORCH" --export=ALL,HOOK_FAIL=1
+
+echo "# devices by their CDI names"
+devs='echo $(for n in /dev/fakegpu*; do [ -c $n ] && echo "$n=$(stat -c %t:%T $n)"; done) $FAKE_DRIVER $(cat /usr/lib/libfake.so.1)'
+is "--container-devices: the node (the host's numbers), the spec's variable and driver file" \
+    "/dev/fakegpu1=1:5 550 fake-driver-550" --container-devices=example.com/gpu=1 "$DEB" sh -c "$devs"
+EXTRA_ENV=(PYXIS_CONTAINER_DEVICES=example.com/gpu=0,example.com/gpu=1)
+is "PYXIS_CONTAINER_DEVICES, -n 2: both devices in the one container" "/dev/fakegpu0=1:3 /dev/fakegpu1=1:5 550 fake-driver-550" \
+    -n 2 "$DEB" sh -c "[ \$SLURM_PROCID = 0 ] && $devs"
+EXTRA_ENV=()
+refused "an unknown device stops the step, one line" "CDI device example.com/gpu=9: no spec defines it" \
+    --container-devices=example.com/gpu=9 "$DEB"
+refused "a malformed name is refused at submission" "is not a CDI device name (vendor.com/class=name)" \
+    --container-devices=gpu9 "$DEB"
 
 echo "# enroot.conf, and the flags that beat it (as pyxis's do)"
 printf 'ENROOT_REMAP_ROOT yes\nENROOT_ROOTFS_WRITABLE yes\nENROOT_MOUNT_HOME yes\n' >"$SITE/enroot.conf"

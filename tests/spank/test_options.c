@@ -46,7 +46,7 @@ START_TEST(every_flag_is_registered_with_help)
 					    "container-writable",      "container-readonly",
 					    "container-env",           "container-unshare",
 					    "container-cache",         "container-save",
-					    "container-name"};
+					    "container-name",          "container-devices"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		struct spank_option *o = stub_option(names[i]);
@@ -82,6 +82,14 @@ START_TEST(bad_flags_table)
 	    {NULL, NULL, "container-unshare", "net,,ipc",
 	     "--container-unshare: empty namespace argument"},
 	    {NULL, NULL, "container-unshare", "", "--container-unshare: empty namespace argument"},
+	    {NULL, NULL, "container-devices", "nvidia.com/gpu",
+	     "--container-devices: 'nvidia.com/gpu' is not a CDI device name "
+	     "(vendor.com/class=name)"},
+	    {NULL, NULL, "container-devices", "gpu=0",
+	     "--container-devices: 'gpu=0' is not a CDI device name (vendor.com/class=name)"},
+	    {NULL, NULL, "container-devices", "amd.com/gpu=0,,x",
+	     "--container-devices: '' is not a CDI device name (vendor.com/class=name)"},
+	    {NULL, NULL, "container-devices", "", "--container-devices: empty device list"},
 	    {NULL, NULL, "container-env", "A,", "--container-env: invalid format"},
 	    {NULL, NULL, "container-env", "", "--container-env: invalid format"},
 	    {NULL, NULL, "container-env", "1A", "--container-env: invalid format"},
@@ -132,6 +140,11 @@ START_TEST(good_flags_accumulate)
 	ck_assert_ptr_null(args.env_names[3]);
 	ck_assert_int_eq(flag("container-unshare", "net,uts"), 0);
 	ck_assert_uint_eq(args.unshare, LC_CONTAINER_UNSHARE_NET | LC_CONTAINER_UNSHARE_UTS);
+	ck_assert_int_eq(flag("container-devices", "nvidia.com/gpu=0,amd.com/gpu=all"), 0);
+	ck_assert_int_eq(flag("container-devices", "intel.com/gpu=card1"), 0);
+	ck_assert_str_eq(args.devices[1], "amd.com/gpu=all");
+	ck_assert_str_eq(args.devices[2], "intel.com/gpu=card1");
+	ck_assert_ptr_null(args.devices[3]);
 	ck_assert_int_eq(flag("container-writable", NULL), 0);
 	ck_assert_int_eq(flag("container-writable", NULL), 0);
 	ck_assert_int_eq(args.writable, 1);
@@ -187,7 +200,8 @@ START_TEST(pyxis_variables_fill_what_flags_left)
 	stub_job_env[5] = "PYXIS_CONTAINER_UNSHARE=ipc";
 	stub_job_env[6] = "PYXIS_CONTAINER_ENV=X,Y";
 	stub_job_env[7] = "PYXIS_CONTAINER_SAVE=/shared/out.sqsh";
-	stub_job_env[8] = NULL;
+	stub_job_env[8] = "PYXIS_CONTAINER_DEVICES=example.com/gpu=1";
+	stub_job_env[9] = NULL;
 	ck_assert_int_eq(flag("container-workdir", "/etc"), 0);
 	ck_assert_int_eq(args_apply_env((spank_t)1), 0);
 	ck_assert_str_eq(args.image, "debian");
@@ -198,6 +212,7 @@ START_TEST(pyxis_variables_fill_what_flags_left)
 	ck_assert_uint_eq(args.unshare, LC_CONTAINER_UNSHARE_IPC);
 	ck_assert_str_eq(args.env_names[1], "Y");
 	ck_assert_str_eq(args.save, "/shared/out.sqsh");
+	ck_assert_str_eq(args.devices[0], "example.com/gpu=1");
 	/* a bad value in a variable is checked like the flag */
 	setup();
 	stub_job_env[0] = "PYXIS_CONTAINER_UNSHARE=pid";
@@ -299,14 +314,23 @@ END_TEST
 
 START_TEST(plugstack_options)
 {
-	char *good[] = {"runtime_path=/var/run/x",     "execute_entrypoint=1",
-			"sbatch_support=no",           "cache_path=/var/cache/lc",
-			"import_connections=4",        "compression=zstd:9",
-			"allow_http=reg:5000",         "import_helper=/opt/lc/ctr-import",
-			"kernel_squashfs=0",           "container_cache_data_path=/var/cache/lcc",
-			"container_cache_gc_high=90",  "container_cache_gc_low=50",
-			"container_cache_offline=1",   "use_squashfuse=1",
-			"importer=/opt/site/importer", "container_scope=job"};
+	char *good[] = {"runtime_path=/var/run/x",
+			"execute_entrypoint=1",
+			"sbatch_support=no",
+			"cache_path=/var/cache/lc",
+			"import_connections=4",
+			"compression=zstd:9",
+			"allow_http=reg:5000",
+			"import_helper=/opt/lc/ctr-import",
+			"kernel_squashfs=0",
+			"container_cache_data_path=/var/cache/lcc",
+			"container_cache_gc_high=90",
+			"container_cache_gc_low=50",
+			"container_cache_offline=1",
+			"use_squashfuse=1",
+			"importer=/opt/site/importer",
+			"container_scope=job",
+			"cdi_spec_dirs=/etc/cdi:/run/cdi"};
 	static const struct {
 		const char *arg, *message;
 	} bad[] = {
@@ -327,7 +351,9 @@ START_TEST(plugstack_options)
 	    {"container_cache_gc_low=-5", "container_cache_gc_low: invalid value: -5"},
 	    {"container_cache_gc_low=85", "container_cache_gc_low: invalid value: 85 (must be "
 					  "below container_cache_gc_high, 85)"},
-	    {"container_cache_data_path=rel", "container_cache_data_path: invalid value: rel"}};
+	    {"container_cache_data_path=rel", "container_cache_data_path: invalid value: rel"},
+	    {"cdi_spec_dirs=/etc/cdi:run/cdi", "cdi_spec_dirs: invalid value: /etc/cdi:run/cdi"},
+	    {"cdi_spec_dirs=", "cdi_spec_dirs: invalid value: "}};
 	plugin_config cfg;
 
 	ck_assert_int_eq(config_parse(0, NULL, &cfg), 0);
@@ -337,8 +363,9 @@ START_TEST(plugstack_options)
 	ck_assert(cfg.cache_gc_high == 85 && cfg.cache_gc_low == 80);
 	ck_assert(!cfg.scope_job); /* global, as pyxis since 0.18 */
 	config_free(&cfg);
-	ck_assert_int_eq(config_parse(16, good, &cfg), 0);
+	ck_assert_int_eq(config_parse(17, good, &cfg), 0);
 	ck_assert(cfg.use_squashfuse && cfg.scope_job);
+	ck_assert_str_eq(cfg.cdi_spec_dirs, "/etc/cdi:/run/cdi");
 	ck_assert_str_eq(cfg.importer, "/opt/site/importer");
 	ck_assert(cfg.cache_offline);
 	ck_assert(!cfg.kernel_squashfs);
