@@ -127,7 +127,12 @@ static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc
 			: lc_squash_image_config_fd(config_fd, o->image_path, &c->img, err);
 	}
 	if (r >= 0)
-		r = lc_devices_resolve(c->ctx, o->devices, o->cdi_spec_dirs, &cdi, err);
+		r = lc_devices_resolve(
+		    c->ctx,
+		    &(lc_devices_request){o->devices, o->cdi_spec_dirs,
+					  o->site ? (const char *const *)o->site->env.v : NULL,
+					  lc_image_env(c->img)},
+		    &cdi, err);
 	if (r >= 0) {
 		lc_plan_input in = {.flags = o->flags,
 				    .user = &c->user,

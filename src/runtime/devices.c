@@ -15,6 +15,7 @@
 #include "runtime.h"
 
 #define CDI_DEFAULT_DIRS "/etc/cdi:/var/run/cdi"
+#define NVIDIA_DRIVER_PROC "/proc/driver/nvidia"
 
 int lc_devices_mount_flags(const lc_cdi_mount *m, unsigned long *flags, bool *recursive)
 {
@@ -69,19 +70,70 @@ static int check_edits(lc_ctx *ctx, const lc_cdi_edits *e, lc_error *err)
 	return 0;
 }
 
-int lc_devices_resolve(lc_ctx *ctx, const char *const *names, const char *dirs, lc_cdi_edits *edits,
-		       lc_error *err)
+/* NVIDIA_VISIBLE_DEVICES and the rest, as enroot's 98-nvidia hook reads them, added to @names as
+ * the nvidia.com/gpu devices of the node's CDI spec. A node without NVIDIA's driver serves a
+ * request that only the image made as a CPU container (CUDA images must keep running on CPU
+ * nodes); the caller's own request is an error there. */
+static int nvidia_names(lc_ctx *ctx, const lc_cdi_registry *reg, const char *dirs,
+			const char *const *caller_env, const char *const *image_env,
+			lc_strvec *names, lc_error *err)
 {
-	lc_cdi_registry *reg = NULL;
+	lc_nvidia_request req;
+	const char *mine = lc_strv_lookup(caller_env, "NVIDIA_VISIBLE_DEVICES", 22);
+	const char *visible = mine ? mine : lc_strv_lookup(image_env, "NVIDIA_VISIBLE_DEVICES", 22);
+	bool driver = access(NVIDIA_DRIVER_PROC, F_OK) == 0;
+	char shown[80];
 	int r;
 
-	*edits = (lc_cdi_edits){0};
-	if (!names || !*names)
+	if (!visible || !*visible || !strcmp(visible, "void"))
 		return 0;
-	r = lc_cdi_registry_load(ctx, dirs ? dirs : CDI_DEFAULT_DIRS, geteuid() == 0, &reg, err);
+	lc_str_sanitize(shown, sizeof(shown), visible);
+	visible = shown;
+	if (!driver && !mine) {
+		lc_debug(ctx,
+			 "NVIDIA_VISIBLE_DEVICES=%s from the image, but this node has no NVIDIA "
+			 "driver (%s): a CPU container",
+			 visible, NVIDIA_DRIVER_PROC);
+		return 0;
+	}
+	if (!driver)
+		return lc_fail(err, ENODEV,
+			       "NVIDIA_VISIBLE_DEVICES=%s: this node has no NVIDIA driver (%s)",
+			       visible, NVIDIA_DRIVER_PROC);
+	r = lc_nvidia_request_parse(caller_env, image_env, &req, err);
+	if (r < 0 || !req.wanted)
+		return r;
+	if (!lc_cdi_has_kind(reg, "nvidia.com/gpu")) {
+		r = lc_fail(err, ENODEV,
+			    "NVIDIA_VISIBLE_DEVICES=%s: no CDI spec for nvidia.com/gpu in %s "
+			    "(nvidia-ctk cdi generate writes one), and nvidia-container-cli is not "
+			    "supported yet",
+			    visible, dirs);
+	} else if (lc_nvidia_cdi_names(&req, names) < 0) {
+		r = lc_fail(err, ENOMEM, "out of memory");
+	}
+	lc_nvidia_request_clear(&req);
+	return r;
+}
+
+int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_cdi_edits *edits, lc_error *err)
+{
+	const char *dirs = q->dirs ? q->dirs : CDI_DEFAULT_DIRS;
+	lc_cdi_registry *reg = NULL;
+	lc_strvec names = {0};
+	int r = 0;
+
+	*edits = (lc_cdi_edits){0};
+	for (const char *const *n = q->names; !r && n && *n; n++)
+		r = lc_strvec_push(&names, *n) < 0 ? lc_fail(err, ENOMEM, "out of memory") : 0;
 	if (r >= 0)
-		r = lc_cdi_resolve(reg, names, edits, err);
+		r = lc_cdi_registry_load(ctx, dirs, geteuid() == 0, &reg, err);
+	if (r >= 0)
+		r = nvidia_names(ctx, reg, dirs, q->caller_env, q->image_env, &names, err);
+	if (r >= 0 && names.n)
+		r = lc_cdi_resolve(reg, (const char *const *)names.v, edits, err);
 	lc_cdi_registry_free(reg);
+	lc_strvec_free(&names);
 	if (r >= 0)
 		r = check_edits(ctx, edits, err);
 	if (r < 0)

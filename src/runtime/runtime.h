@@ -145,10 +145,17 @@ typedef struct lc_plan_input {
 	const char *sys_dir;     /* the host's sysfs: "/sys" (tests change it) */
 } lc_plan_input;
 /* ---- CDI devices (devices.c) */
-/* The edits the CDI names @names ask for, from the specs in @dirs (NULL: /etc/cdi:/var/run/cdi;
- * a root caller reads root's only), every host node and mount source checked first. Hooks and
- * additional gids are warnings (never run, not mappable). */
-int lc_devices_resolve(lc_ctx *ctx, const char *const *names, const char *dirs, lc_cdi_edits *edits,
+typedef struct lc_devices_request {
+	const char *const *names;      /* CDI names the caller asked for; NULL: none */
+	const char *dirs;              /* spec directories; NULL: /etc/cdi:/var/run/cdi */
+	const char *const *caller_env; /* NVIDIA_* of the caller (a job), which win */
+	const char *const *image_env;  /* ... and of the image */
+} lc_devices_request;
+/* The edits the names and NVIDIA_VISIBLE_DEVICES (as nvidia.com/gpu=... of the node's CDI spec)
+ * ask for, from the specs (a root caller reads root's only), every host node and mount source
+ * checked first. Hooks and additional gids are warnings (never run, not mappable). An image's
+ * GPU request on a node without NVIDIA's driver is a CPU container; the caller's is an error. */
+int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_cdi_edits *edits,
 		       lc_error *err);
 /* A CDI mount's options as mount flags (ro, nosuid, nodev, noexec), *@recursive for rbind;
  * -EOPNOTSUPP for a type other than a bind. */

@@ -91,5 +91,24 @@ is "the user may use their own spec" "/dev/fakegpu0 1:3" --cdi-spec-dir "$D/user
 out="$("$RUN" --no-kernel-squashfs "${CDI[@]}" --device example.com/gpu=0 "$DEB" sh -c 'cat /usr/lib/libfake.so.1' 2>/dev/null)"
 [ "$out" = fake-driver-550 ] && ok "root: root's spec" || not_ok "root with root's spec: $out"
 
+echo "# NVIDIA_VISIBLE_DEVICES on a node without NVIDIA's driver (as this machine is)"
+if [ -e /proc/driver/nvidia ]; then
+    echo "# not checked: this node has an NVIDIA driver"
+else
+    # a CUDA-like image (enroot's format: its Env in /etc/environment) that asks for every GPU
+    T="$WORK/cuda-like"
+    mkdir -p "$T/bin" "$T/etc"
+    cp /bin/busybox "$T/bin/" && ln -s busybox "$T/bin/sh" && ln -s busybox "$T/bin/echo"
+    printf 'NVIDIA_VISIBLE_DEVICES=all\nNVIDIA_DRIVER_CAPABILITIES=compute,utility,gaming\n' >"$T/etc/environment"
+    "$BUILD/tools/ctr-squash" save --all-root "$T" "$WORK/cuda-like.sqsh" >/dev/null && chmod 644 "$WORK/cuda-like.sqsh"
+    is "the image's request: a CPU container (CUDA images keep running on CPU nodes)" "cpu" \
+        "$WORK/cuda-like.sqsh" echo cpu
+    expect_status "the job's own request: an error naming the missing driver" 125 \
+        "NVIDIA_VISIBLE_DEVICES=0: this node has no NVIDIA driver (/proc/driver/nvidia)" \
+        runuser -u lctest -- env NVIDIA_VISIBLE_DEVICES=0 "$RUN" "$WORK/cuda-like.sqsh" true
+    got="$(runuser -u lctest -- env NVIDIA_VISIBLE_DEVICES=void "$RUN" "$WORK/cuda-like.sqsh" echo cpu 2>&1)"
+    [ "$got" = cpu ] && ok "the job's void beats the image's all" || not_ok "void: $got"
+fi
+
 check "no mount left on the host" bash -c "! grep -q '$D' /proc/self/mountinfo"
 finish
