@@ -20,32 +20,15 @@ ctr_run_setup
 chmod 644 "$WORK/debian.sqsh" && chmod 755 "$WORK"
 DEB="$WORK/debian.sqsh"
 D="$WORK/fake"
-mkdir -p "$D/dev" "$D/lib" "$D/cdi" "$D/user-cdi"
-mknod "$D/dev/fakegpu0" c 1 3 && mknod "$D/dev/fakegpu1" c 1 5 && chmod 666 "$D/dev"/*
-echo fake-driver-550 >"$D/lib/libfake.so.1"
-cat >"$D/cdi/fake.yaml" <<EOS
-cdiVersion: 0.6.0
-kind: example.com/gpu
-devices:
-- name: "0"
-  containerEdits:
-    deviceNodes: [{path: /dev/fakegpu0, hostPath: $D/dev/fakegpu0}]
-- name: "1"
-  containerEdits:
-    deviceNodes: [{path: /dev/fakegpu1, hostPath: $D/dev/fakegpu1}]
-containerEdits:
-  env: [FAKE_DRIVER=550]
-  mounts:
-  - {hostPath: $D/lib/libfake.so.1, containerPath: /usr/lib/libfake.so.1, options: [ro, nosuid, nodev, bind]}
-  hooks:
-  - {hookName: createContainer, path: /usr/bin/nvidia-cdi-hook, args: [nvidia-cdi-hook, update-ldcache]}
-EOS
-cat >"$D/cdi/broken.json" <<EOS
+fake_cdi "$D" "  hooks:
+  - {hookName: createContainer, path: /usr/bin/nvidia-cdi-hook, args: [nvidia-cdi-hook, update-ldcache]}"
+cat >"$D/spec/broken.json" <<EOS
 {"cdiVersion": "0.6.0", "kind": "example.com/broken", "devices": [{"name": "x",
  "containerEdits": {"deviceNodes": [{"path": "/dev/x", "hostPath": "$D/dev/missing"}]}}]}
 EOS
+mkdir -p "$D/user-cdi"
 chmod -R a+rX "$D"
-CDI=(--cdi-spec-dir "$D/cdi")
+CDI=(--cdi-spec-dir "$D/spec")
 user() { runuser -u lctest -- "$RUN" "${CDI[@]}" "$@"; }
 is() { # is DESCRIPTION EXPECTED RUN-ARGS...
     local d="$1" want="$2" got; shift 2
@@ -82,7 +65,7 @@ expect_status "no spec directory has it" 125 "no spec defines it" \
     runuser -u lctest -- "$RUN" --cdi-spec-dir /nonexistent --device example.com/gpu=0 "$DEB" true
 
 echo "# a root caller reads root's specs only"
-cp "$D/cdi/fake.yaml" "$D/user-cdi/fake.yaml" && chown -R lctest "$D/user-cdi"
+cp "$D/spec/fake.yaml" "$D/user-cdi/fake.yaml" && chown -R lctest "$D/user-cdi"
 out="$("$RUN" --no-kernel-squashfs --cdi-spec-dir "$D/user-cdi" --device example.com/gpu=0 "$DEB" true 2>&1)"
 [[ "$out" == *"not root's, or writable by others; ignored"* && "$out" == *"no spec defines it"* ]] &&
     ok "root: a spec directory the user owns is ignored, and said" || not_ok "root read a user's spec: $out"

@@ -122,3 +122,29 @@ finish() {
     [ "${LC_TAP:-0}" = 1 ] && exit 0
     [ "$failed" = 0 ]
 }
+
+# fake_cdi DIR [EDITS]: stand-ins for the CDI tests (this machine has no GPU): device nodes
+# DIR/dev/fakegpu0 (/dev/null's numbers, 1:3) and fakegpu1 (/dev/zero's, 1:5), a "driver" file
+# DIR/lib/libfake.so.1, and DIR/spec/fake.yaml naming them as a vendor's tool would: kind
+# example.com/gpu, devices "0" and "1", FAKE_DRIVER=550, the file bound read-only at
+# /usr/lib/libfake.so.1; EDITS (YAML lines) go at the end of the spec's containerEdits.
+fake_cdi() {
+    local d="$1"
+    mkdir -p "$d/dev" "$d/lib" "$d/spec"
+    mknod "$d/dev/fakegpu0" c 1 3 && mknod "$d/dev/fakegpu1" c 1 5 && chmod 666 "$d/dev"/*
+    echo fake-driver-550 >"$d/lib/libfake.so.1"
+    cat >"$d/spec/fake.yaml" <<EOS
+cdiVersion: 0.6.0
+kind: example.com/gpu
+devices:
+- name: "0"
+  containerEdits: {deviceNodes: [{path: /dev/fakegpu0, hostPath: $d/dev/fakegpu0}]}
+- name: "1"
+  containerEdits: {deviceNodes: [{path: /dev/fakegpu1, hostPath: $d/dev/fakegpu1}]}
+containerEdits:
+  env: [FAKE_DRIVER=550]
+  mounts: [{hostPath: $d/lib/libfake.so.1, containerPath: /usr/lib/libfake.so.1, options: [ro, nosuid, nodev, bind]}]
+${2:-}
+EOS
+    chmod -R a+rX "$d"
+}

@@ -32,22 +32,7 @@ chmod -R a+rX "$SITE" "$WORK/sitedata" "$WORK/hookdata"
 echo home-file >"$USER_HOME/lc-site-marker" && chown lctest "$USER_HOME/lc-site-marker"
 cleanup_hooks+=("rm -f '$USER_HOME/lc-site-marker'")
 # a CDI spec directory, root's as the plugin requires, with stand-in devices
-CDI="$WORK/cdi" && mkdir -p "$CDI/spec" "$CDI/dev" "$CDI/lib"
-mknod "$CDI/dev/fakegpu0" c 1 3 && mknod "$CDI/dev/fakegpu1" c 1 5 && chmod 666 "$CDI/dev"/*
-echo fake-driver-550 >"$CDI/lib/libfake.so.1"
-cat >"$CDI/spec/fake.yaml" <<EOS
-cdiVersion: 0.6.0
-kind: example.com/gpu
-devices:
-- name: "0"
-  containerEdits: {deviceNodes: [{path: /dev/fakegpu0, hostPath: $CDI/dev/fakegpu0}]}
-- name: "1"
-  containerEdits: {deviceNodes: [{path: /dev/fakegpu1, hostPath: $CDI/dev/fakegpu1}]}
-containerEdits:
-  env: [FAKE_DRIVER=550]
-  mounts: [{hostPath: $CDI/lib/libfake.so.1, containerPath: /usr/lib/libfake.so.1, options: [ro, bind]}]
-EOS
-chmod -R a+rX "$CDI"
+CDI="$WORK/cdi" && fake_cdi "$CDI"
 slurm_up SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME container_cache_data_path=$CACHE_BASE enroot_sysconf_path=$SITE cdi_spec_dirs=$CDI/spec"
 
 echo "# environ.d, mounts.d, hooks.d"
