@@ -36,6 +36,81 @@ int lc_devices_mount_flags(const lc_cdi_mount *m, unsigned long *flags, bool *re
 	return 0;
 }
 
+/* The action of an NVIDIA hook ("nvidia-cdi-hook ACTION" or "nvidia-ctk hook ACTION"), or
+ * NULL; *@args: the index of its first argument after the action. */
+static const char *nvidia_action(const lc_cdi_hook *h, size_t *args)
+{
+	const char *base = strrchr(h->path, '/') ? strrchr(h->path, '/') + 1 : h->path;
+
+	if (!strcmp(base, "nvidia-cdi-hook") && h->args.n >= 2) {
+		*args = 2;
+		return h->args.v[1];
+	}
+	if (!strcmp(base, "nvidia-ctk") && h->args.n >= 3 && !strcmp(h->args.v[1], "hook")) {
+		*args = 3;
+		return h->args.v[2];
+	}
+	return NULL;
+}
+
+/* create-symlinks, done here: each --link TARGET::LINK becomes a link made inside the root. */
+static int create_symlinks(const lc_cdi_hook *h, size_t first, lc_devices *d, lc_error *err)
+{
+	for (size_t i = first; i < h->args.n; i++) {
+		const char *a = h->args.v[i], *v = NULL, *sep;
+		_cleanup_free_ char *target = NULL;
+		char shown[200];
+
+		if (!strcmp(a, "--link") && i + 1 < h->args.n)
+			v = h->args.v[++i];
+		else if (lc_str_has_prefix(a, "--link="))
+			v = a + 7;
+		if (!v)
+			continue;
+		sep = strstr(v, "::");
+		if (!sep || sep == v || sep[2] != '/') {
+			lc_str_sanitize(shown, sizeof(shown), v);
+			return lc_fail(err, EINVAL, "CDI hook create-symlinks: bad --link '%s'",
+				       shown);
+		}
+		if (!(target = strndup(v, (size_t)(sep - v))) ||
+		    lc_strvec_push(&d->link_targets, target) < 0 ||
+		    lc_strvec_push(&d->link_paths, sep + 2) < 0)
+			return lc_fail(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* The hooks: NVIDIA's create-symlinks is done natively; no hook is ever run (a warning). */
+static int native_hooks(lc_ctx *ctx, lc_devices *d, lc_error *err)
+{
+	const lc_cdi_edits *e = &d->edits;
+
+	for (size_t i = 0; i < e->n_hooks; i++) {
+		size_t first = 0;
+		const char *action = nvidia_action(&e->hooks[i], &first);
+		int r;
+
+		if (action && !strcmp(action, "create-symlinks")) {
+			r = create_symlinks(&e->hooks[i], first, d, err);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		lc_warn(ctx, "CDI hook %s (%s%s%s) not run: specs never run programs here",
+			e->hooks[i].hook_name, e->hooks[i].path, action ? " " : "",
+			action ? action : "");
+	}
+	return 0;
+}
+
+void lc_devices_clear(lc_devices *d)
+{
+	lc_cdi_edits_clear(&d->edits);
+	lc_strvec_free(&d->link_targets);
+	lc_strvec_free(&d->link_paths);
+}
+
 static int check_edits(lc_ctx *ctx, const lc_cdi_edits *e, lc_error *err)
 {
 	struct stat st;
@@ -58,10 +133,6 @@ static int check_edits(lc_ctx *ctx, const lc_cdi_edits *e, lc_error *err)
 		if (stat(e->mounts[i].host_path, &st) < 0)
 			return lc_fail(err, errno, "CDI mount %s: %m", e->mounts[i].host_path);
 	}
-	for (size_t i = 0; i < e->n_hooks; i++)
-		lc_warn(ctx, "CDI hook %s (%s%s%s) not run: specs never run programs here",
-			e->hooks[i].hook_name, e->hooks[i].path, e->hooks[i].args.n > 1 ? " " : "",
-			e->hooks[i].args.n > 1 ? e->hooks[i].args.v[1] : "");
 	if (e->n_gids)
 		lc_warn(ctx,
 			"CDI: %zu additional group id%s not given: the container's user "
@@ -116,14 +187,15 @@ static int nvidia_names(lc_ctx *ctx, const lc_cdi_registry *reg, const char *dir
 	return r;
 }
 
-int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_cdi_edits *edits, lc_error *err)
+int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_devices *d, lc_error *err)
 {
+	lc_cdi_edits *edits = &d->edits;
 	const char *dirs = q->dirs ? q->dirs : CDI_DEFAULT_DIRS;
 	lc_cdi_registry *reg = NULL;
 	lc_strvec names = {0};
 	int r = 0;
 
-	*edits = (lc_cdi_edits){0};
+	*d = (lc_devices){0};
 	for (const char *const *n = q->names; !r && n && *n; n++)
 		r = lc_strvec_push(&names, *n) < 0 ? lc_fail(err, ENOMEM, "out of memory") : 0;
 	if (r >= 0)
@@ -136,7 +208,9 @@ int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_cdi_edits *e
 	lc_strvec_free(&names);
 	if (r >= 0)
 		r = check_edits(ctx, edits, err);
+	if (r >= 0)
+		r = native_hooks(ctx, d, err);
 	if (r < 0)
-		lc_cdi_edits_clear(edits);
+		lc_devices_clear(d);
 	return r;
 }

@@ -309,9 +309,11 @@ static int plan_mellanox(lc_mount_plan *p, const lc_plan_input *in, lc_mellanox 
 	return r;
 }
 
-/* CDI devices: their nodes bound from the host (never created; not nodev), their mounts. */
-static int plan_devices(lc_mount_plan *p, const lc_cdi_edits *e)
+/* CDI devices: their nodes bound from the host (never created; not nodev), their mounts, the
+ * links NVIDIA's hook would make. */
+static int plan_devices(lc_mount_plan *p, const lc_devices *d)
 {
+	const lc_cdi_edits *e = &d->edits;
 	int r = 0;
 
 	for (size_t i = 0; !r && i < e->n_nodes; i++) {
@@ -331,6 +333,9 @@ static int plan_devices(lc_mount_plan *p, const lc_cdi_edits *e)
 		if (!r)
 			plan_last(p)->recursive = recursive;
 	}
+	/* NVIDIA's create-symlinks, after the mounts that hold their targets */
+	for (size_t i = 0; !r && i < d->link_paths.n; i++)
+		r = plan_add(p, LC_STEP_SYMLINK, d->link_targets.v[i], d->link_paths.v[i], 0);
 	return r;
 }
 
@@ -358,8 +363,8 @@ int lc_mount_plan_build(const lc_plan_input *in, lc_mount_plan *plan, lc_error *
 		r = plan_site_mounts(&p, in->site, true);
 	if (!r)
 		r = plan_add(&p, LC_STEP_HOOKS, NULL, "/", 0);
-	if (!r && in->cdi)
-		r = plan_devices(&p, in->cdi);
+	if (!r && in->devices)
+		r = plan_devices(&p, in->devices);
 	if (!r)
 		r = plan_add_data(&p, LC_STEP_IMAGE_FSTAB, "/etc/fstab", 0, "0");
 	if (!r)

@@ -210,7 +210,6 @@ static int step_symlink(lc_holder *h, const lc_mount_step *s)
 	return symlinkat(s->source, dir, name) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-/* The line at @line is the entry of @name ("name:..."). */
 static int step_umount(lc_holder *h, const lc_mount_step *s)
 {
 	_cleanup_close_ int target = -1;

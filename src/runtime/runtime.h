@@ -139,10 +139,10 @@ typedef struct lc_plan_input {
 	/* where "cgroup" and "mountinfo" are read: NULL for /proc/self, and the host's layout
 	 * decides; tests set it, and a cgroup v1 host is assumed */
 	const char *cgroup_proc;
-	bool cgroup_parent;      /* a Slurm task: its step's cgroup (enroot: SLURM_STEP_ID set) */
-	const char *mellanox;    /* MELLANOX_VISIBLE_DEVICES; NULL: unset */
-	const lc_cdi_edits *cdi; /* CDI devices' edits (devices.c); NULL: none */
-	const char *sys_dir;     /* the host's sysfs: "/sys" (tests change it) */
+	bool cgroup_parent;   /* a Slurm task: its step's cgroup (enroot: SLURM_STEP_ID set) */
+	const char *mellanox; /* MELLANOX_VISIBLE_DEVICES; NULL: unset */
+	const struct lc_devices *devices; /* CDI devices (devices.c); NULL: none */
+	const char *sys_dir;              /* the host's sysfs: "/sys" (tests change it) */
 } lc_plan_input;
 /* ---- CDI devices (devices.c) */
 typedef struct lc_devices_request {
@@ -153,10 +153,15 @@ typedef struct lc_devices_request {
 } lc_devices_request;
 /* The edits the names and NVIDIA_VISIBLE_DEVICES (as nvidia.com/gpu=... of the node's CDI spec)
  * ask for, from the specs (a root caller reads root's only), every host node and mount source
- * checked first. Hooks and additional gids are warnings (never run, not mappable). An image's
+ * checked first. No hook runs: NVIDIA's create-symlinks is done natively, the others are
+ * warnings, as are additional gids (not mappable). An image's
  * GPU request on a node without NVIDIA's driver is a CPU container; the caller's is an error. */
-int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_cdi_edits *edits,
-		       lc_error *err);
+typedef struct lc_devices {
+	lc_cdi_edits edits;
+	lc_strvec link_targets, link_paths; /* NVIDIA's create-symlinks, done natively */
+} lc_devices;
+int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_devices *d, lc_error *err);
+void lc_devices_clear(lc_devices *d);
 /* A CDI mount's options as mount flags (ro, nosuid, nodev, noexec), *@recursive for rbind;
  * -EOPNOTSUPP for a type other than a bind. */
 int lc_devices_mount_flags(const lc_cdi_mount *m, unsigned long *flags, bool *recursive);

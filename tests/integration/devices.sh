@@ -21,10 +21,16 @@ chmod 644 "$WORK/debian.sqsh" && chmod 755 "$WORK"
 DEB="$WORK/debian.sqsh"
 D="$WORK/fake"
 fake_cdi "$D" "  hooks:
+  - {hookName: createContainer, path: /usr/bin/nvidia-cdi-hook, args: [nvidia-cdi-hook, create-symlinks, --link, libfake.so.1::/usr/lib/libfake.so]}
   - {hookName: createContainer, path: /usr/bin/nvidia-cdi-hook, args: [nvidia-cdi-hook, update-ldcache]}"
 cat >"$D/spec/broken.json" <<EOS
 {"cdiVersion": "0.6.0", "kind": "example.com/broken", "devices": [{"name": "x",
  "containerEdits": {"deviceNodes": [{"path": "/dev/x", "hostPath": "$D/dev/missing"}]}}]}
+EOS
+cat >"$D/spec/badlink.json" <<EOS
+{"cdiVersion": "0.6.0", "kind": "example.com/badlink", "devices": [{"name": "x",
+ "containerEdits": {"hooks": [{"hookName": "createContainer", "path": "/usr/bin/nvidia-ctk",
+  "args": ["nvidia-ctk", "hook", "create-symlinks", "--link", "no-link-path"]}]}}]}
 EOS
 mkdir -p "$D/user-cdi"
 chmod -R a+rX "$D"
@@ -48,6 +54,9 @@ node writable
 lib read-only" --device example.com/gpu=0 "$DEB" sh -c "$probe"
 check "... and the spec's hook is not run, said once" grep -qx \
     "ctr-run: warning: CDI hook createContainer (/usr/bin/nvidia-cdi-hook update-ldcache) not run: specs never run programs here" "$WORK/err"
+check "... one warning: NVIDIA's create-symlinks is done, not warned about" test "$(grep -c "not run" "$WORK/err")" = 1
+is "NVIDIA's create-symlinks done natively: the link, to the spec's file" "libfake.so.1 fake-driver-550" \
+    --device example.com/gpu=0 "$DEB" sh -c 'echo $(readlink /usr/lib/libfake.so) $(cat /usr/lib/libfake.so)' 
 is "two devices of one spec" "/dev/fakegpu0 1:3
 /dev/fakegpu1 1:5" --device example.com/gpu=0 --device example.com/gpu=1 "$DEB" \
     sh -c 'for n in /dev/fakegpu*; do echo "$n $(stat -c %t:%T $n)"; done' 
@@ -61,6 +70,8 @@ expect_status "a malformed name" 125 "'gpu0' is not a CDI device name (vendor.co
     runuser -u lctest -- "$RUN" "${CDI[@]}" --device gpu0 "$DEB" true
 expect_status "a host file the spec names is missing" 125 "CDI device node $D/dev/missing: No such file or directory" \
     runuser -u lctest -- "$RUN" "${CDI[@]}" --device example.com/broken=x "$DEB" true
+expect_status "a malformed create-symlinks link" 125 "CDI hook create-symlinks: bad --link 'no-link-path'" \
+    runuser -u lctest -- "$RUN" "${CDI[@]}" --device example.com/badlink=x "$DEB" true
 expect_status "no spec directory has it" 125 "no spec defines it" \
     runuser -u lctest -- "$RUN" --cdi-spec-dir /nonexistent --device example.com/gpu=0 "$DEB" true
 

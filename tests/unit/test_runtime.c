@@ -471,8 +471,8 @@ START_TEST(plan_cdi_devices)
 	lc_cdi_node node = {.path = "/dev/nvidia0", .host_path = "/host/dev/nvidia0", .type = 'c'};
 	lc_cdi_mount mount = {.host_path = "/usr/lib/libcuda.so.1",
 			      .container_path = "/usr/lib/x86_64-linux-gnu/libcuda.so.1"};
-	lc_cdi_edits e = {.nodes = &node, .n_nodes = 1, .mounts = &mount, .n_mounts = 1};
-	lc_plan_input in = {.user = &u, .dev_dir = "/dev", .cdi = &e};
+	lc_devices d = {.edits = {.nodes = &node, .n_nodes = 1, .mounts = &mount, .n_mounts = 1}};
+	lc_plan_input in = {.user = &u, .dev_dir = "/dev", .devices = &d};
 	lc_mount_plan p;
 	lc_error err = LC_ERROR_INIT;
 	const lc_mount_step *s;
@@ -482,7 +482,14 @@ START_TEST(plan_cdi_devices)
 	ck_assert_int_eq(lc_strvec_push(&mount.options, "ro"), 0);
 	ck_assert_int_eq(lc_strvec_push(&mount.options, "nosuid"), 0);
 	ck_assert_int_eq(lc_strvec_push(&mount.options, "rbind"), 0);
+	ck_assert_int_eq(lc_strvec_push(&d.link_targets, "libcuda.so.1"), 0);
+	ck_assert_int_eq(lc_strvec_push(&d.link_paths, "/usr/lib/x86_64-linux-gnu/libcuda.so"), 0);
 	ck_assert_int_eq(lc_mount_plan_build(&in, &p, &err), 0);
+	/* NVIDIA's create-symlinks: a link made inside the root, after the mounts */
+	ck_assert_ptr_nonnull(s = find_step(&p, "/usr/lib/x86_64-linux-gnu/libcuda.so"));
+	ck_assert_int_eq(s->kind, LC_STEP_SYMLINK);
+	ck_assert_str_eq(s->source, "libcuda.so.1");
+	ck_assert(s > find_step(&p, "/usr/lib/x86_64-linux-gnu/libcuda.so.1"));
 	/* the node: bound from the host, never made; not nodev; after the hooks */
 	ck_assert_ptr_nonnull(s = find_step(&p, "/dev/nvidia0"));
 	ck_assert_int_eq(s->kind, LC_STEP_BIND);
@@ -497,6 +504,8 @@ START_TEST(plan_cdi_devices)
 	mount.type = "tmpfs";
 	ck_assert_int_eq(lc_devices_mount_flags(&mount, &flags, &rec), -EOPNOTSUPP);
 	lc_strvec_free(&mount.options);
+	lc_strvec_free(&d.link_targets);
+	lc_strvec_free(&d.link_paths);
 	lc_user_free(&u);
 }
 END_TEST
