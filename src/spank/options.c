@@ -203,22 +203,26 @@ static bool env_name_known(const char *s, size_t len)
 	return false;
 }
 
-static int add_env_name(const char *s, size_t len)
+/* Append a copy of the @len bytes at @s to the NULL-terminated *@v. */
+static int strv_append(char ***v, const char *s, size_t len)
 {
 	size_t n = 0;
-	char **v;
+	char **grown;
 
-	if (env_name_known(s, len))
-		return 0;
-	while (args.env_names && args.env_names[n])
+	while (*v && (*v)[n])
 		n++;
-	v = realloc(args.env_names, (n + 2) * sizeof(char *));
-	if (!v)
+	grown = realloc(*v, (n + 2) * sizeof(char *));
+	if (!grown)
 		return -1;
-	args.env_names = v;
-	v[n] = strndup(s, len);
-	v[n + 1] = NULL;
-	return v[n] ? 0 : -1;
+	*v = grown;
+	grown[n] = strndup(s, len);
+	grown[n + 1] = NULL;
+	return grown[n] ? 0 : -1;
+}
+
+static int add_env_name(const char *s, size_t len)
+{
+	return env_name_known(s, len) ? 0 : strv_append(&args.env_names, s, len);
 }
 
 static int cb_env(int val, const char *optarg, int remote)
@@ -255,8 +259,6 @@ static int cb_devices(int val, const char *optarg, int remote)
 		return fail(PLUGIN_NAME ": --container-devices: empty device list");
 	for (const char *p = optarg;; p++) {
 		const char *end = strchrnul(p, ',');
-		size_t n = 0;
-		char **v;
 
 		if (!device_name_ok(p, (size_t)(end - p))) {
 			slurm_error(PLUGIN_NAME ": --container-devices: '%.*s' is not a CDI device "
@@ -264,14 +266,7 @@ static int cb_devices(int val, const char *optarg, int remote)
 				    (int)(end - p > 200 ? 200 : end - p), p);
 			return -1;
 		}
-		while (args.devices && args.devices[n])
-			n++;
-		v = realloc(args.devices, (n + 2) * sizeof(char *));
-		if (!v)
-			return -1;
-		args.devices = v;
-		v[n + 1] = NULL;
-		if (!(v[n] = strndup(p, (size_t)(end - p))))
+		if (strv_append(&args.devices, p, (size_t)(end - p)) < 0)
 			return -1;
 		if (!*end)
 			return 0;
