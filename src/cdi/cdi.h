@@ -18,6 +18,7 @@
 int lc_yaml_to_json(const char *text, size_t len, json_t **ret, char *errbuf, size_t errlen);
 
 /* ---- a spec (spec.c) */
+#define CDI_SPEC_MAX (4u << 20) /* the largest spec file read */
 typedef struct lc_cdi_node {
 	char *path;           /* inside the container */
 	char *host_path;      /* on the host: path when the spec gives none */

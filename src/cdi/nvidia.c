@@ -27,11 +27,11 @@ static const struct {
 static const char *lookup(const char *const *caller, const char *const *image, const char *name,
 			  bool *from_caller)
 {
-	const char *v = lc_strv_lookup(caller, name, strlen(name));
+	const char *v = lc_strv_get(caller, name);
 
 	if (from_caller)
 		*from_caller = v != NULL;
-	return v ? v : lc_strv_lookup(image, name, strlen(name));
+	return v ? v : lc_strv_get(image, name);
 }
 
 static bool hex_dashes(const char *s)

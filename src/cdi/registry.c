@@ -13,8 +13,6 @@
 
 #include "cdi.h"
 
-#define CDI_SPEC_MAX (4u << 20)
-
 typedef struct loaded {
 	lc_cdi_spec *spec;
 	size_t dir; /* the directory's rank: a later one wins */

@@ -11,8 +11,6 @@
 
 #include "cdi.h"
 
-#define CDI_SPEC_MAX (4u << 20)
-
 static const char *const versions[] = {"0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0",
 				       "0.8.0", "1.0.0", "1.1.0", NULL};
 

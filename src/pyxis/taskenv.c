@@ -47,11 +47,6 @@ static int add_job_env(lc_strvec *e, const char *const *job_env, const char *con
 	return r;
 }
 
-static const char *strv_get(const char *const *v, const char *name)
-{
-	return lc_strv_lookup(v, name, strlen(name));
-}
-
 typedef struct env_sources {
 	const char *const *job_env;
 	const char *const *container_env;
@@ -78,8 +73,8 @@ static int add_container_env(lc_strvec *e, const env_sources *src)
 static int set_unless_given(lc_strvec *e, const env_sources *src, const char *name,
 			    const char *value)
 {
-	if (!value || strv_get(src->container_env, name) ||
-	    (strv_has(src->host_wins, name, strlen(name)) && strv_get(src->job_env, name)))
+	if (!value || lc_strv_get(src->container_env, name) ||
+	    (strv_has(src->host_wins, name, strlen(name)) && lc_strv_get(src->job_env, name)))
 		return 0;
 	return lc_env_set(e, name, value);
 }

@@ -97,7 +97,7 @@ static const char *mellanox_visible(const lc_container *c, const lc_site *site)
 
 	if (!v && site)
 		v = lc_env_get(&site->environ, key);
-	return v ? v : lc_strv_lookup(lc_image_env(c->img), key, sizeof(key) - 1);
+	return v ? v : lc_strv_get(lc_image_env(c->img), key);
 }
 
 static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc_error *err)

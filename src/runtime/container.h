@@ -59,10 +59,11 @@ typedef struct lc_holder {
 	const char *named_instance;
 	bool serve;
 	lc_named_server server;
-	const lc_site *site; /* the site's configuration; NULL: none */
-	int hook_env_fd;     /* the environment file after the site's hooks; -1: none ran */
-	int hook_mounts_fd;  /* the hooks' fstab file, while they run */
-	int host_tmp_fd;     /* the host's /tmp (O_PATH), under the scratch tmpfs */
+	const lc_site *site;       /* the site's configuration; NULL: none */
+	int hook_env_fd;           /* the environment file after the site's hooks; -1: none ran */
+	int hook_mounts_fd;        /* the hooks' fstab file, while they run */
+	int host_tmp_fd;           /* the host's /tmp (O_PATH), under the scratch tmpfs */
+	lc_fstab_list image_fstab; /* the image's /etc/fstab, read once before the hooks */
 } lc_holder;
 #define LC_HOLDER_INIT                                                                         \
 	{                                                                                      \
@@ -95,8 +96,8 @@ int lc_rootfs_enter(lc_holder *h, lc_error *err);
  * applied and their environment kept (h->hook_env). */
 int lc_hooks_run(lc_holder *h, lc_error *err);
 /* hooks.c: the image's own /etc/fstab, as enroot reads it before the site's mounts.d (${VAR}
- * from the site's environment): its lines of pass -1 (@pass -1) or the others (@pass 0), each
- * target inside the root, sources opened as the user. */
+ * from the site's environment): read at @pass -1, which mounts its lines of pass -1; @pass 0
+ * mounts the others. Each target inside the root, sources opened as the user. */
 int lc_image_fstab_apply(lc_holder *h, int pass, lc_error *err);
 /* enroot's 10-shadow (shadow.c), for @target /etc/passwd or /etc/group of the root: the image's
  * file with root, nobody and the user first; for passwd also the user's home directory. */

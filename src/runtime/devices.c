@@ -145,13 +145,19 @@ static int check_edits(lc_ctx *ctx, const lc_cdi_edits *e, lc_error *err)
  * the nvidia.com/gpu devices of the node's CDI spec. A node without NVIDIA's driver serves a
  * request that only the image made as a CPU container (CUDA images must keep running on CPU
  * nodes); the caller's own request is an error there. */
-static int nvidia_names(lc_ctx *ctx, const lc_cdi_registry *reg, const char *dirs,
+/* The node's specs, read when first needed: most starts ask for no device. */
+static int registry(lc_ctx *ctx, const char *dirs, lc_cdi_registry **reg, lc_error *err)
+{
+	return *reg ? 0 : lc_cdi_registry_load(ctx, dirs, geteuid() == 0, reg, err);
+}
+
+static int nvidia_names(lc_ctx *ctx, lc_cdi_registry **reg, const char *dirs,
 			const char *const *caller_env, const char *const *image_env,
 			lc_strvec *names, lc_error *err)
 {
 	lc_nvidia_request req;
-	const char *mine = lc_strv_lookup(caller_env, "NVIDIA_VISIBLE_DEVICES", 22);
-	const char *visible = mine ? mine : lc_strv_lookup(image_env, "NVIDIA_VISIBLE_DEVICES", 22);
+	const char *mine = lc_strv_get(caller_env, "NVIDIA_VISIBLE_DEVICES");
+	const char *visible = mine ? mine : lc_strv_get(image_env, "NVIDIA_VISIBLE_DEVICES");
 	bool driver = access(NVIDIA_DRIVER_PROC, F_OK) == 0;
 	char shown[80];
 	int r;
@@ -172,9 +178,13 @@ static int nvidia_names(lc_ctx *ctx, const lc_cdi_registry *reg, const char *dir
 			       "NVIDIA_VISIBLE_DEVICES=%s: this node has no NVIDIA driver (%s)",
 			       visible, NVIDIA_DRIVER_PROC);
 	r = lc_nvidia_request_parse(caller_env, image_env, &req, err);
-	if (r < 0 || !req.wanted)
+	if (r >= 0 && req.wanted)
+		r = registry(ctx, dirs, reg, err);
+	if (r < 0 || !req.wanted) {
+		lc_nvidia_request_clear(&req);
 		return r;
-	if (!lc_cdi_has_kind(reg, "nvidia.com/gpu")) {
+	}
+	if (!lc_cdi_has_kind(*reg, "nvidia.com/gpu")) {
 		r = lc_fail(err, ENODEV,
 			    "NVIDIA_VISIBLE_DEVICES=%s: no CDI spec for nvidia.com/gpu in %s "
 			    "(nvidia-ctk cdi generate writes one), and nvidia-container-cli is not "
@@ -199,9 +209,9 @@ int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_devices *d, 
 	for (const char *const *n = q->names; !r && n && *n; n++)
 		r = lc_strvec_push(&names, *n) < 0 ? lc_fail(err, ENOMEM, "out of memory") : 0;
 	if (r >= 0)
-		r = lc_cdi_registry_load(ctx, dirs, geteuid() == 0, &reg, err);
-	if (r >= 0)
-		r = nvidia_names(ctx, reg, dirs, q->caller_env, q->image_env, &names, err);
+		r = nvidia_names(ctx, &reg, dirs, q->caller_env, q->image_env, &names, err);
+	if (r >= 0 && names.n)
+		r = registry(ctx, dirs, &reg, err);
 	if (r >= 0 && names.n)
 		r = lc_cdi_resolve(reg, (const char *const *)names.v, edits, err);
 	lc_cdi_registry_free(reg);

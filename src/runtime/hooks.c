@@ -249,17 +249,16 @@ static int run_hook(const char *path, char **env, lc_error *err)
 		       WEXITSTATUS(status), *tail ? ": " : "", tail);
 }
 
-/* The fstab lines @text (from @name) mounted inside the root: those of pass -1 (@pass -1), the
+/* The entries of @list (from @name) mounted inside the root: those of pass -1 (@pass -1), the
  * others (@pass 0), or every one (FSTAB_ALL). */
 #define FSTAB_ALL 1
-static int apply_fstab(lc_holder *h, const char *text, const char *name, const lc_site_vars *v,
-		       int pass, lc_error *err)
+static int apply_entries(lc_holder *h, const lc_fstab_list *list, const char *name, int pass,
+			 lc_error *err)
 {
-	lc_fstab_list list = {0};
-	int r = lc_fstab_parse(text, name, v, &list, err);
+	int r = 0;
 
-	for (size_t i = 0; r >= 0 && i < list.n; i++) {
-		const lc_fstab_entry *e = &list.v[i];
+	for (size_t i = 0; r >= 0 && i < list->n; i++) {
+		const lc_fstab_entry *e = &list->v[i];
 		_cleanup_close_ int source = -1;
 
 		if (pass != FSTAB_ALL && (e->pass < 0) != (pass < 0))
@@ -276,7 +275,6 @@ static int apply_fstab(lc_holder *h, const char *text, const char *name, const l
 					? "it resolves outside the container's root filesystem"
 					: strerror(-r));
 	}
-	lc_fstab_list_clear(&list);
 	return r;
 }
 
@@ -285,25 +283,35 @@ static int apply_fstab(lc_holder *h, const char *text, const char *name, const l
 static int apply_hook_mounts(lc_holder *h, lc_error *err)
 {
 	_cleanup_free_ char *text = NULL;
+	lc_fstab_list list = {0};
 	int r = lc_file_read_all(HOOK_MOUNTS, HOOK_FILE_MAX, &text, NULL, err);
 
-	return r < 0 ? r : apply_fstab(h, text, "from a hook", NULL, FSTAB_ALL, err);
+	if (r >= 0)
+		r = lc_fstab_parse(text, "ENROOT_MOUNTS", NULL, &list, err);
+	if (r >= 0)
+		r = apply_entries(h, &list, "from a hook", FSTAB_ALL, err);
+	lc_fstab_list_clear(&list);
+	return r;
 }
 
 int lc_image_fstab_apply(lc_holder *h, int pass, lc_error *err)
 {
-	_cleanup_close_ int etc = -1;
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *text = NULL;
+	static const char name[] = "the image's /etc/fstab";
 	const lc_site_vars v = {h->site ? (const char *const *)h->site->env.v : NULL,
 				h->c->user.uid, h->c->user.gid};
+	_cleanup_free_ char *text = NULL;
+	int r;
 
-	/* the image's file: a small regular one, its name not followed; else none */
-	if (lc_resolve_in_root(h->root_fd, "/etc", LC_RESOLVE_NONE, &etc) < 0 ||
-	    (fd = openat(etc, "fstab", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0 ||
-	    lc_fd_read_all(fd, "/etc/fstab", HOOK_FILE_MAX, &text, NULL, NULL) < 0)
-		return 0;
-	return apply_fstab(h, text, "the image's /etc/fstab", &v, pass < 0 ? -1 : 0, err);
+	if (pass >= 0) { /* read before the hooks, as enroot makes its mount file */
+		r = apply_entries(h, &h->image_fstab, name, 0, err);
+		lc_fstab_list_clear(&h->image_fstab);
+		return r;
+	}
+	text = lc_root_read_file(h->root_fd, "/etc", "fstab", HOOK_FILE_MAX);
+	if (!text)
+		return lc_fail(err, ENOMEM, "out of memory");
+	r = lc_fstab_parse(text, name, &v, &h->image_fstab, err);
+	return r < 0 ? r : apply_entries(h, &h->image_fstab, name, -1, err);
 }
 
 static int run_site_hooks(lc_holder *h, lc_error *err)

@@ -116,14 +116,20 @@ static int plan_accelerators(lc_mount_plan *p, const char *dev_dir, bool whole_i
 	return r;
 }
 
+/* /dev is the host's: enroot without ENROOT_RESTRICT_DEV; its 10-devices restricts /dev for a
+ * private IPC namespace. */
+static bool host_dev(uint32_t flags)
+{
+	return (flags & LC_CONTAINER_HOST_DEV) && !(flags & LC_CONTAINER_UNSHARE_IPC);
+}
+
 static int plan_dev(lc_mount_plan *p, const lc_plan_input *in)
 {
 	const char *dev_dir = in->dev_dir ? in->dev_dir : "/dev";
 	uint32_t flags = in->flags;
 	int r;
 
-	/* enroot without ENROOT_RESTRICT_DEV; its 10-devices restricts /dev for a private IPC */
-	if ((flags & LC_CONTAINER_HOST_DEV) && !(flags & LC_CONTAINER_UNSHARE_IPC))
+	if (host_dev(flags))
 		return plan_add(p, LC_STEP_BIND, dev_dir, "/dev", MS_NOSUID | MS_NOEXEC);
 	r = plan_add_data(p, LC_STEP_TMPFS, "/dev", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m");
 
@@ -276,8 +282,6 @@ static int plan_mellanox(lc_mount_plan *p, const lc_plan_input *in, lc_mellanox 
 	static const char *const classes[] = {"infiniband", "infiniband_verbs", "infiniband_cm",
 					      "infiniband_mad"};
 	const char *sys = in->sys_dir ? in->sys_dir : "/sys";
-	bool host_dev =
-	    (in->flags & LC_CONTAINER_HOST_DEV) && !(in->flags & LC_CONTAINER_UNSHARE_IPC);
 	char source[PATH_MAX], target[PATH_MAX];
 	int r = 0;
 
@@ -297,7 +301,7 @@ static int plan_mellanox(lc_mount_plan *p, const lc_plan_input *in, lc_mellanox 
 		if (!r)
 			plan_last(p)->optional = true;
 	}
-	if (host_dev)
+	if (host_dev(in->flags))
 		return r; /* the host's /dev has every node */
 	for (size_t i = 0; !r && i <= m->nodes.n; i++) {
 		const char *node = i < m->nodes.n ? m->nodes.v[i] : "infiniband/rdma_cm";

@@ -185,3 +185,14 @@ int lc_resolve_in_root(int root_fd, const char *path, enum lc_resolve_create cre
 	walk_pop_to(&w, 1);
 	return 0;
 }
+
+char *lc_root_read_file(int root_fd, const char *dir, const char *name, size_t max)
+{
+	_cleanup_close_ int d = -1;
+	char *text = NULL;
+
+	if (lc_resolve_in_root(root_fd, dir, LC_RESOLVE_NONE, &d) < 0 ||
+	    lc_file_read_at(d, name, max, &text, NULL, NULL) < 0)
+		return strdup("");
+	return text;
+}

@@ -52,6 +52,10 @@ enum lc_resolve_create { LC_RESOLVE_NONE, LC_RESOLVE_DIR, LC_RESOLVE_FILE };
  * the last one as @create says (NONE: -ENOENT). Returns -errno.
  */
 int lc_resolve_in_root(int root_fd, const char *path, enum lc_resolve_create create, int *ret_fd);
+/* The image's file @dir/@name as the container sees it (@dir resolved inside the root, @name
+ * never followed), when it is a regular file of at most @max bytes; "" when it is not (absent,
+ * a link, a FIFO, too large). NULL when out of memory. */
+char *lc_root_read_file(int root_fd, const char *dir, const char *name, size_t max);
 
 /* ================================================================ squashfs FUSE server (sqfuse.c)
  */

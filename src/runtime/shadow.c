@@ -81,18 +81,6 @@ static int userdb_text(const lc_user *u, const char *shell, bool passwd, const c
 	return r;
 }
 
-/* The image's file, read without following a link; "" when it has none (or not a small
- * regular file); NULL when out of memory. */
-static char *read_small(int dir, const char *name)
-{
-	_cleanup_close_ int in = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	char *text = NULL;
-
-	if (in < 0 || lc_fd_read_all(in, name, SHADOW_FILE_MAX, &text, NULL, NULL) < 0)
-		return strdup("");
-	return text;
-}
-
 /* The value of @key in a login.defs-style @text ("KEY VALUE" or "KEY=VALUE", # comments), or
  * NULL; a later line wins. */
 static char *defs_value(const char *text, const char *key)
@@ -102,7 +90,6 @@ static char *defs_value(const char *text, const char *key)
 
 	for (const char *line = text; line && *line;) {
 		const char *next = strchr(line, '\n'), *v;
-		size_t len = next ? (size_t)(next - line) : strlen(line);
 
 		line += strspn(line, " \t");
 		if (!strncmp(line, key, klen) && strchr(" \t=", line[klen])) {
@@ -110,20 +97,9 @@ static char *defs_value(const char *text, const char *key)
 			free(value);
 			value = strndup(v, strcspn(v, " \t\n#"));
 		}
-		(void)len;
 		line = next ? next + 1 : NULL;
 	}
 	return value;
-}
-
-/* The file @path of the root (its last name not followed), "" when it is none. */
-static char *root_file(lc_holder *h, const char *dir, const char *name)
-{
-	_cleanup_close_ int d = -1;
-
-	if (lc_resolve_in_root(h->root_fd, dir, LC_RESOLVE_NONE, &d) < 0)
-		return strdup("");
-	return read_small(d, name);
 }
 
 /* Whether @path is an executable regular file of the root (links resolved inside it). */
@@ -144,7 +120,7 @@ static char *user_shell(lc_holder *h)
 
 	if (root_executable(h, h->c->user.shell))
 		return strdup(h->c->user.shell);
-	useradd = root_file(h, "/etc/default", "useradd");
+	useradd = lc_root_read_file(h->root_fd, "/etc/default", "useradd", SHADOW_FILE_MAX);
 	shell = useradd ? defs_value(useradd, "SHELL") : NULL;
 	if (shell && *shell == '/')
 		return shell;
@@ -193,7 +169,8 @@ static void copy_skel(lc_holder *h, const char *skel, int home_fd)
 /* The user's home inside, unless it exists or login.defs says CREATE_HOME no. */
 static void make_home(lc_holder *h)
 {
-	_cleanup_free_ char *defs = root_file(h, "/etc", "login.defs");
+	_cleanup_free_ char *defs =
+	    lc_root_read_file(h->root_fd, "/etc", "login.defs", SHADOW_FILE_MAX);
 	_cleanup_free_ char *create = defs ? defs_value(defs, "CREATE_HOME") : NULL;
 	_cleanup_free_ char *skel = defs ? defs_value(defs, "SKEL") : NULL;
 	_cleanup_close_ int home = -1;
@@ -217,7 +194,7 @@ int lc_shadow_userdb(lc_holder *h, const char *target)
 
 	if (r < 0)
 		return r;
-	old = read_small(dir, name);
+	old = lc_root_read_file(h->root_fd, "/etc", name, SHADOW_FILE_MAX);
 	shell = passwd ? user_shell(h) : strdup("");
 	r = old && shell ? userdb_text(&h->c->user, shell, passwd, old, &text) : -ENOMEM;
 	if (r >= 0)

@@ -34,7 +34,7 @@ bool lc_site_conf_key(const char *key)
 /* The caller's environment sets @key to a non-empty value. */
 static bool env_sets(const lc_site_vars *v, const char *key)
 {
-	const char *value = lc_strv_lookup(v->env, key, strlen(key));
+	const char *value = lc_strv_get(v->env, key);
 
 	return value && *value;
 }

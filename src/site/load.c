@@ -175,8 +175,8 @@ static int settings_from(lc_strvec *conf, const char *const *env, bool all)
 static char *user_config_path(const lc_site_opts *o, const lc_site *site)
 {
 	const char *set = lc_env_get(&site->conf, "ENROOT_CONFIG_PATH");
-	const char *xdg = lc_strv_lookup(o->env, "XDG_CONFIG_HOME", 15);
-	const char *home = lc_strv_lookup(o->env, "HOME", 4);
+	const char *xdg = lc_strv_get(o->env, "XDG_CONFIG_HOME");
+	const char *home = lc_strv_get(o->env, "HOME");
 	char *path = NULL;
 
 	if (o->config_path)
@@ -204,7 +204,7 @@ static int load(lc_ctx *ctx, const lc_site_opts *o, lc_site *site, lc_error *err
 								   : "/etc/enroot"}};
 	_cleanup_free_ char *conf_file = NULL;
 	_cleanup_free_ char *user_path = NULL;
-	const char *term = lc_strv_lookup(o->env, "TERM", 4);
+	const char *term = lc_strv_get(o->env, "TERM");
 	size_t n_dirs = 1;
 	int r = asprintf(&conf_file, "%s/enroot.conf", dirs[0].path) < 0 ? -ENOMEM : 0;
 	_cleanup_free_ char *text = NULL;

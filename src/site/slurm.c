@@ -12,16 +12,11 @@
 
 #include "site.h"
 
-static const char *get(const char *const *env, const char *name)
-{
-	return lc_strv_lookup(env, name, strlen(name));
-}
-
 static bool pmix_step(const char *const *env)
 {
-	const char *mpi = get(env, "SLURM_MPI_TYPE");
+	const char *mpi = lc_strv_get(env, "SLURM_MPI_TYPE");
 
-	return get(env, "SLURM_JOB_ID") && get(env, "SLURM_STEP_ID") &&
+	return lc_strv_get(env, "SLURM_JOB_ID") && lc_strv_get(env, "SLURM_STEP_ID") &&
 	       (!mpi || !*mpi || lc_str_has_prefix(mpi, "pmix"));
 }
 
@@ -35,9 +30,9 @@ int lc_site_slurm_pmi_env(const char *const *env, lc_strvec *out)
 	if (!pmix_step(env))
 		return 0;
 	for (size_t i = 0; !r && i < LC_ELEMENTSOF(derived); i++) {
-		const char *value = get(env, derived[i][0]);
+		const char *value = lc_strv_get(env, derived[i][0]);
 
-		if (value && *value && !get(env, derived[i][1]))
+		if (value && *value && !lc_strv_get(env, derived[i][1]))
 			r = lc_env_set(out, derived[i][1], value);
 	}
 	return r;
@@ -59,15 +54,16 @@ static void bind_own_path(const char *dir, lc_fstab_list *mounts)
 
 void lc_site_slurm_pmi_mounts(const char *const *env, lc_fstab_list *mounts)
 {
-	const char *tmpdir = get(env, "PMIX_SERVER_TMPDIR");
-	const char *uid = get(env, "SLURM_JOB_UID");
+	const char *tmpdir = lc_strv_get(env, "PMIX_SERVER_TMPDIR");
+	const char *uid = lc_strv_get(env, "SLURM_JOB_UID");
 	_cleanup_free_ char *appdir = NULL;
 
 	if (!pmix_step(env) || !tmpdir)
 		return;
 	bind_own_path(tmpdir, mounts);
 	/* Slurm 22.05's client directory, in TmpFS (default /tmp): the step's PMIX_TMPDIR */
-	if (uid && asprintf(&appdir, "/tmp/spmix_appdir_%s_%s.%s", uid, get(env, "SLURM_JOB_ID"),
-			    get(env, "SLURM_STEP_ID")) >= 0)
+	if (uid &&
+	    asprintf(&appdir, "/tmp/spmix_appdir_%s_%s.%s", uid, lc_strv_get(env, "SLURM_JOB_ID"),
+		     lc_strv_get(env, "SLURM_STEP_ID")) >= 0)
 		bind_own_path(appdir, mounts);
 }

@@ -75,6 +75,17 @@ int lc_file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_
 	return lc_fd_read_all(fd, path, max, ret_data, ret_len, err);
 }
 
+int lc_file_read_at(int dir_fd, const char *name, size_t max, char **ret_data, size_t *ret_len,
+		    lc_error *err)
+{
+	_cleanup_close_ int fd =
+	    openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return lc_fail(err, errno, "open '%s': %m", name);
+	return lc_fd_read_all(fd, name, max, ret_data, ret_len, err);
+}
+
 int lc_file_replace_at(int dir_fd, const char *name, const void *data, size_t len, unsigned mode)
 {
 	_cleanup_close_ int fd = -1;

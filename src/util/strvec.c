@@ -115,6 +115,11 @@ const char *lc_strv_lookup(const char *const *v, const char *name, size_t len)
 	return NULL;
 }
 
+const char *lc_strv_get(const char *const *v, const char *name)
+{
+	return lc_strv_lookup(v, name, strlen(name));
+}
+
 size_t lc_env_name_len(const char *s)
 {
 	size_t n = 0;

@@ -81,6 +81,8 @@ const char *lc_env_get(const lc_strvec *e, const char *key);
 /* The value that the "K=V" array @v (NULL-terminated, may be NULL) gives the variable named by
  * the @len bytes at @name, or NULL. */
 const char *lc_strv_lookup(const char *const *v, const char *name, size_t len);
+/* The same for the variable @name. */
+const char *lc_strv_get(const char *const *v, const char *name);
 /* The length of the variable name at @s: letters, digits and '_', not starting with a digit;
  * 0 when @s does not start with one. */
 size_t lc_env_name_len(const char *s);
@@ -96,6 +98,9 @@ char **lc_strvec_steal(lc_strvec *e);
 /* Read a whole regular file of at most @max bytes (NUL-terminated copy in *ret_data); anything
  * else (a FIFO, a device) is refused without waiting on it. */
 int lc_file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len, lc_error *err);
+/* The same for the entry @name of the directory @dir_fd, its name never followed as a link. */
+int lc_file_read_at(int dir_fd, const char *name, size_t max, char **ret_data, size_t *ret_len,
+		    lc_error *err);
 /* The same from an open @fd, from its position (@name for messages). */
 int lc_fd_read_all(int fd, const char *name, size_t max, char **ret_data, size_t *ret_len,
 		   lc_error *err);
