@@ -105,6 +105,11 @@ bool lc_cdi_has_kind(const lc_cdi_registry *reg, const char *kind);
 int lc_cdi_resolve(const lc_cdi_registry *reg, const char *const *names, lc_cdi_edits *ret,
 		   lc_error *err);
 
+/* The edits of the spec that defines the device @name, not the device's own, added to @edits
+ * (NVIDIA_VISIBLE_DEVICES=none: the driver without GPUs). */
+int lc_cdi_resolve_spec_of(const lc_cdi_registry *reg, const char *name, lc_cdi_edits *edits,
+			   lc_error *err);
+
 /* ---- NVIDIA's rules (nvidia.c) */
 enum {
 	LC_NVIDIA_CAP_COMPUTE = 1u << 0,
@@ -146,8 +151,9 @@ typedef struct lc_nvidia_host {
  * Every requirement of @r met by @host: each is blank-separated alternatives of comma-joined
  * conditions key<op>value on cuda, driver, arch, brand with = != < <= > >= (versions compared by
  * components, brand by name). An unmet one fails with one line naming it and the node's driver
- * and CUDA versions; a malformed one is an error too. A value the host does not know fails its
- * condition.
+ * and CUDA versions; a malformed one is an error too. A value the host does not know (NULL)
+ * leaves its alternative undecided, and an undecided alternative does not fail the requirement:
+ * a start is refused only for what is known to be unmet.
  */
 int lc_nvidia_check_requires(const lc_nvidia_request *r, const lc_nvidia_host *host, lc_error *err);
 

@@ -206,7 +206,9 @@ static const char *host_value(const lc_nvidia_host *h, const char *key)
 					: NULL;
 }
 
-/* One "key<op>value" condition; -EINVAL when malformed. */
+#define UNKNOWN 2 /* a condition on what the host could not tell */
+
+/* One "key<op>value" condition: 1 met, 0 not, UNKNOWN; -EINVAL when malformed. */
 static int condition_met(const char *cond, const lc_nvidia_host *h)
 {
 	static const char *const ops[] = {">=", "<=", "!=", "=", ">", "<"};
@@ -229,7 +231,7 @@ static int condition_met(const char *cond, const lc_nvidia_host *h)
 		return -EINVAL;
 	have = host_value(h, key);
 	if (!have)
-		return 0;
+		return UNKNOWN;
 	c = !strcmp(key, "brand") ? strcasecmp(have, want) : version_cmp(have, want);
 	return !strcmp(op, "=")    ? c == 0
 	       : !strcmp(op, "!=") ? c != 0
@@ -244,13 +246,13 @@ static int requirement_met(const char *req, const lc_nvidia_host *h)
 {
 	_cleanup_free_ char *copy = strdup(req);
 	char *save = NULL;
-	bool any = false, met = false;
+	bool any = false, met = false, unknown = false;
 
 	if (!copy)
 		return -ENOMEM;
 	for (char *alt = strtok_r(copy, " \t", &save); alt; alt = strtok_r(NULL, " \t", &save)) {
 		char *save2 = NULL;
-		bool all = true;
+		int all = 1; /* 1, 0, or UNKNOWN when no condition failed but one was unknown */
 
 		any = true;
 		for (char *c = strtok_r(alt, ",", &save2); c; c = strtok_r(NULL, ",", &save2)) {
@@ -258,11 +260,13 @@ static int requirement_met(const char *req, const lc_nvidia_host *h)
 
 			if (r < 0)
 				return r;
-			all = all && r;
+			all = !r || !all ? 0 : r == UNKNOWN ? UNKNOWN : all;
 		}
-		met = met || all;
+		met = met || all == 1;
+		unknown = unknown || all == UNKNOWN;
 	}
-	return any && !met ? 0 : 1;
+	/* what the host cannot tell (brand and arch without NVML) does not refuse a start */
+	return any && !met && !unknown ? 0 : 1;
 }
 
 int lc_nvidia_check_requires(const lc_nvidia_request *r, const lc_nvidia_host *h, lc_error *err)

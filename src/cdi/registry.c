@@ -312,3 +312,16 @@ int lc_cdi_resolve(const lc_cdi_registry *reg, const char *const *names, lc_cdi_
 	*ret = e;
 	return 0;
 }
+
+int lc_cdi_resolve_spec_of(const lc_cdi_registry *reg, const char *name, lc_cdi_edits *edits,
+			   lc_error *err)
+{
+	const struct lc_cdi_registry_priv *p = (const struct lc_cdi_registry_priv *)reg;
+	const lc_cdi_device *dev = NULL;
+	size_t spec = 0;
+	int r = find_device(p, name, &spec, &dev, err);
+
+	if (r >= 0 && lc_cdi_edits_add(edits, &reg->specs[spec]->edits) < 0)
+		r = lc_fail(err, ENOMEM, "out of memory");
+	return r;
+}

@@ -105,7 +105,7 @@ static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc
 	_cleanup_free_ char *cwd = o->cwd ? strdup(o->cwd) : getcwd(NULL, 0);
 	_cleanup_free_ char *image = NULL;
 	const char *login;
-	lc_devices devices = {0};
+	lc_devices *devices = &h->devices;
 	lc_mount_spec *specs = NULL;
 	size_t n_specs = 0;
 	int r, config_fd;
@@ -132,7 +132,7 @@ static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc
 		    &(lc_devices_request){o->devices, o->cdi_spec_dirs,
 					  o->site ? (const char *const *)o->site->env.v : NULL,
 					  lc_image_env(c->img)},
-		    &devices, err);
+		    devices, err);
 	if (r >= 0) {
 		lc_plan_input in = {.flags = o->flags,
 				    .user = &c->user,
@@ -144,7 +144,7 @@ static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc
 				    .cgroup_parent =
 					o->site && lc_env_get(&o->site->env, "SLURM_STEP_ID"),
 				    .mellanox = mellanox_visible(c, o->site),
-				    .devices = &devices};
+				    .devices = devices};
 
 		r = lc_mount_plan_build(&in, &h->plan, err);
 	}
@@ -157,10 +157,9 @@ static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc
 		if (lc_env_put(&c->site_env, *v) < 0)
 			r = lc_fail(err, ENOMEM, "out of memory");
 	/* the devices' variables after the site's, as a hook's would be */
-	for (size_t i = 0; r >= 0 && i < devices.edits.env.n; i++)
-		if (lc_env_put(&c->site_env, devices.edits.env.v[i]) < 0)
+	for (size_t i = 0; r >= 0 && i < devices->edits.env.n; i++)
+		if (lc_env_put(&c->site_env, devices->edits.env.v[i]) < 0)
 			r = lc_fail(err, ENOMEM, "out of memory");
-	lc_devices_clear(&devices);
 	if (r >= 0)
 		r = lc_seccomp_prog_new(&c->seccomp, err);
 	if (r >= 0 && (o->flags & LC_CONTAINER_KERNEL_SQUASHFS))
@@ -210,6 +209,7 @@ static int create(lc_ctx *ctx, const lc_container_opts *caller_opts, int lifelin
 	lc_closep(&h.fuse_fd);
 	lc_closep(&h.kernel_fd);
 	lc_mount_plan_free(&h.plan);
+	lc_devices_clear(&h.devices);
 	if (r < 0) {
 		lc_container_free(c);
 		return lc_error_prefix(err, r, "container from '%s'", opts->image_path);

@@ -64,6 +64,8 @@ typedef struct lc_holder {
 	int hook_mounts_fd;        /* the hooks' fstab file, while they run */
 	int host_tmp_fd;           /* the host's /tmp (O_PATH), under the scratch tmpfs */
 	lc_fstab_list image_fstab; /* the image's /etc/fstab, read once before the hooks */
+	lc_devices devices;        /* the CDI devices' edits and NVIDIA's hooks (done here) */
+	bool injected;             /* the injection layer is under the writable one (inject.c) */
 } lc_holder;
 #define LC_HOLDER_INIT                                                                         \
 	{                                                                                      \
@@ -71,6 +73,11 @@ typedef struct lc_holder {
 		.lifeline = -1, .root_fd = -1, .named_fd = -1, .server = LC_NAMED_SERVER_INIT, \
 		.hook_env_fd = -1, .hook_mounts_fd = -1, .host_tmp_fd = -1                     \
 	}
+
+/* inject.c, in the holder before the overlay: whether the plan has device steps, and their
+ * injection layer (mount points, links, the library cache) made at LC_SCRATCH/inject. */
+bool lc_inject_wanted(const lc_holder *h);
+int lc_inject_build(lc_holder *h, lc_error *err);
 
 /* holder.c: fork the holder (detached when @h has a lifeline) and wait until it reports its
  * container ready, or its error. */

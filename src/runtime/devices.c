@@ -4,7 +4,9 @@
  * resolved into edits, and everything they name checked on the host before anything is
  * mounted. The plan binds the nodes and mounts (plan.c); the environment joins the site's.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,18 +55,27 @@ static const char *nvidia_action(const lc_cdi_hook *h, size_t *args)
 	return NULL;
 }
 
+/* The value of the option @name ("--name V" or "--name=V") at @args[*i], or NULL. */
+static const char *hook_option(const lc_cdi_hook *h, size_t *i, const char *name)
+{
+	const char *a = h->args.v[*i];
+	size_t n = strlen(name);
+
+	if (!strcmp(a, name) && *i + 1 < h->args.n)
+		return h->args.v[++*i];
+	if (!strncmp(a, name, n) && a[n] == '=')
+		return a + n + 1;
+	return NULL;
+}
+
 /* create-symlinks, done here: each --link TARGET::LINK becomes a link made inside the root. */
 static int create_symlinks(const lc_cdi_hook *h, size_t first, lc_devices *d, lc_error *err)
 {
 	for (size_t i = first; i < h->args.n; i++) {
-		const char *a = h->args.v[i], *v = NULL, *sep;
+		const char *v = hook_option(h, &i, "--link"), *sep;
 		_cleanup_free_ char *target = NULL;
 		char shown[200];
 
-		if (!strcmp(a, "--link") && i + 1 < h->args.n)
-			v = h->args.v[++i];
-		else if (lc_str_has_prefix(a, "--link="))
-			v = a + 7;
 		if (!v)
 			continue;
 		sep = strstr(v, "::");
@@ -81,25 +92,110 @@ static int create_symlinks(const lc_cdi_hook *h, size_t first, lc_devices *d, lc
 	return 0;
 }
 
-/* The hooks: NVIDIA's create-symlinks is done natively; no hook is ever run (a warning). */
+/* The host's ldconfig that update-ldcache names ("@" marks a host path in NVIDIA's
+ * configuration), Debian's ldconfig.real where /sbin/ldconfig is its wrapper script: it must be
+ * a program, never a script, for it runs in the container's root. */
+static int host_ldconfig(const char *path, char **ret, lc_error *err)
+{
+	_cleanup_free_ char *real = NULL;
+	_cleanup_close_ int fd = -1;
+	char magic[4];
+
+	path += path[0] == '@';
+	if (asprintf(&real, "%s.real", path) < 0)
+		return lc_fail(err, ENOMEM, "out of memory");
+	if (access(real, X_OK) == 0)
+		path = real;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return lc_fail(err, errno, "CDI hook update-ldcache: the host's ldconfig %s: %m",
+			       path);
+	if (read(fd, magic, 4) != 4 || memcmp(magic, "\177ELF", 4))
+		return lc_fail(err, ENOEXEC,
+			       "CDI hook update-ldcache: the host's ldconfig %s is not a program",
+			       path);
+	*ret = strdup(path);
+	return *ret ? 0 : lc_fail(err, ENOMEM, "out of memory");
+}
+
+/* update-ldcache: the library cache rebuilt with the host's ldconfig (inject.c), the hook's
+ * folders searched first; once, however many specs ask. */
+static int update_ldcache(const lc_cdi_hook *h, size_t first, lc_devices *d, lc_error *err)
+{
+	const char *ldconfig = "/sbin/ldconfig";
+	int r = 0;
+
+	for (size_t i = first; !r && i < h->args.n; i++) {
+		const char *v = hook_option(h, &i, "--ldconfig-path"), *f;
+
+		if (v) {
+			ldconfig = v;
+			continue;
+		}
+		f = hook_option(h, &i, "--folder");
+		if (f && f[0] == '/' && lc_strvec_push(&d->ld_folders, f) < 0)
+			r = lc_fail(err, ENOMEM, "out of memory");
+	}
+	if (!r && !d->ldconfig)
+		r = host_ldconfig(ldconfig, &d->ldconfig, err);
+	return r;
+}
+
+/* enable-cuda-compat: the host driver's version, against the image's CUDA compat libraries. */
+static int cuda_compat(const lc_cdi_hook *h, size_t first, lc_devices *d, lc_error *err)
+{
+	for (size_t i = first; i < h->args.n; i++) {
+		const char *v = hook_option(h, &i, "--host-driver-version");
+
+		if (v && *v && !d->host_driver && !(d->host_driver = strdup(v)))
+			return lc_fail(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* disable-device-node-modification: the driver's parameters as the container reads them say
+ * ModifyDeviceFiles: 0, so that CUDA in the container never tries to make device nodes. */
+static int device_node_modification(lc_devices *d, lc_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	char *at;
+
+	if (d->nvidia_params ||
+	    lc_file_read_all(NVIDIA_DRIVER_PROC "/params", 1u << 20, &text, NULL, NULL) < 0)
+		return 0; /* no driver: nothing to hide */
+	at = strstr(text, "ModifyDeviceFiles: 1\n");
+	if (!at || (at != text && at[-1] != '\n'))
+		return 0;
+	at[strlen("ModifyDeviceFiles: ")] = '0';
+	d->nvidia_params = text;
+	text = NULL;
+	return d->nvidia_params ? 0 : lc_fail(err, ENOMEM, "out of memory");
+}
+
+/* The hooks: what NVIDIA's nvidia-cdi-hook does is done here; no hook is ever run (a warning). */
 static int native_hooks(lc_ctx *ctx, lc_devices *d, lc_error *err)
 {
 	const lc_cdi_edits *e = &d->edits;
 
 	for (size_t i = 0; i < e->n_hooks; i++) {
+		const lc_cdi_hook *h = &e->hooks[i];
 		size_t first = 0;
-		const char *action = nvidia_action(&e->hooks[i], &first);
-		int r;
+		const char *action = nvidia_action(h, &first);
+		int r = 0;
 
-		if (action && !strcmp(action, "create-symlinks")) {
-			r = create_symlinks(&e->hooks[i], first, d, err);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		lc_warn(ctx, "CDI hook %s (%s%s%s) not run: specs never run programs here",
-			e->hooks[i].hook_name, e->hooks[i].path, action ? " " : "",
-			action ? action : "");
+		if (action && !strcmp(action, "create-symlinks"))
+			r = create_symlinks(h, first, d, err);
+		else if (action && !strcmp(action, "update-ldcache"))
+			r = update_ldcache(h, first, d, err);
+		else if (action && !strcmp(action, "enable-cuda-compat"))
+			r = cuda_compat(h, first, d, err);
+		else if (action && !strcmp(action, "disable-device-node-modification"))
+			r = device_node_modification(d, err);
+		else
+			lc_warn(ctx, "CDI hook %s (%s%s%s) not run: specs never run programs here",
+				h->hook_name, h->path, action ? " " : "", action ? action : "");
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -109,6 +205,13 @@ void lc_devices_clear(lc_devices *d)
 	lc_cdi_edits_clear(&d->edits);
 	lc_strvec_free(&d->link_targets);
 	lc_strvec_free(&d->link_paths);
+	lc_strvec_free(&d->ld_folders);
+	lc_strvec_free(&d->nvidia_requires);
+	free(d->libcuda);
+	free(d->ldconfig);
+	free(d->host_driver);
+	free(d->nvidia_params);
+	*d = (lc_devices){0};
 }
 
 static int check_edits(lc_ctx *ctx, const lc_cdi_edits *e, lc_error *err)
@@ -141,19 +244,20 @@ static int check_edits(lc_ctx *ctx, const lc_cdi_edits *e, lc_error *err)
 	return 0;
 }
 
-/* NVIDIA_VISIBLE_DEVICES and the rest, as enroot's 98-nvidia hook reads them, added to @names as
- * the nvidia.com/gpu devices of the node's CDI spec. A node without NVIDIA's driver serves a
- * request that only the image made as a CPU container (CUDA images must keep running on CPU
- * nodes); the caller's own request is an error there. */
 /* The node's specs, read when first needed: most starts ask for no device. */
 static int registry(lc_ctx *ctx, const char *dirs, lc_cdi_registry **reg, lc_error *err)
 {
 	return *reg ? 0 : lc_cdi_registry_load(ctx, dirs, geteuid() == 0, reg, err);
 }
 
+/* NVIDIA_VISIBLE_DEVICES and the rest, as enroot's 98-nvidia hook reads them, added to @names as
+ * the nvidia.com/gpu devices of the node's CDI spec (none: *@driver_only, the spec's own edits
+ * alone), the requirements kept in @d. A node without NVIDIA's driver serves a request that
+ * only the image made as a CPU container (CUDA images must keep running on CPU nodes); the
+ * caller's own request is an error there. */
 static int nvidia_names(lc_ctx *ctx, lc_cdi_registry **reg, const char *dirs,
 			const char *const *caller_env, const char *const *image_env,
-			lc_strvec *names, lc_error *err)
+			lc_strvec *names, bool *driver_only, lc_devices *d, lc_error *err)
 {
 	lc_nvidia_request req;
 	const char *mine = lc_strv_get(caller_env, "NVIDIA_VISIBLE_DEVICES");
@@ -193,8 +297,34 @@ static int nvidia_names(lc_ctx *ctx, lc_cdi_registry **reg, const char *dirs,
 	} else if (lc_nvidia_cdi_names(&req, names) < 0) {
 		r = lc_fail(err, ENOMEM, "out of memory");
 	}
+	*driver_only = !req.all && !req.devices.n;
+	for (size_t i = 0; r >= 0 && i < req.requires.n; i++)
+		if (lc_strvec_push(&d->nvidia_requires, req.requires.v[i]) < 0)
+			r = lc_fail(err, ENOMEM, "out of memory");
 	lc_nvidia_request_clear(&req);
 	return r;
+}
+
+static bool nvidia_named(const lc_strvec *names)
+{
+	for (size_t i = 0; i < names->n; i++)
+		if (lc_str_has_prefix(names->v[i], "nvidia.com/gpu="))
+			return true;
+	return false;
+}
+
+/* The host's libcuda.so.VERSION among the mounts (for the CUDA version requirements ask). */
+static int find_libcuda(lc_devices *d)
+{
+	for (size_t i = 0; !d->libcuda && i < d->edits.n_mounts; i++) {
+		const char *p = d->edits.mounts[i].container_path, *base = strrchr(p, '/');
+
+		if (base && lc_str_has_prefix(base + 1, "libcuda.so.") &&
+		    strchr(base + 1 + strlen("libcuda.so."), '.') &&
+		    !(d->libcuda = strdup(d->edits.mounts[i].host_path)))
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_devices *d, lc_error *err)
@@ -203,17 +333,24 @@ int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_devices *d, 
 	const char *dirs = q->dirs ? q->dirs : CDI_DEFAULT_DIRS;
 	lc_cdi_registry *reg = NULL;
 	lc_strvec names = {0};
+	bool driver_only = false;
 	int r = 0;
 
 	*d = (lc_devices){0};
 	for (const char *const *n = q->names; !r && n && *n; n++)
 		r = lc_strvec_push(&names, *n) < 0 ? lc_fail(err, ENOMEM, "out of memory") : 0;
 	if (r >= 0)
-		r = nvidia_names(ctx, &reg, dirs, q->caller_env, q->image_env, &names, err);
+		r = nvidia_names(ctx, &reg, dirs, q->caller_env, q->image_env, &names, &driver_only,
+				 d, err);
 	if (r >= 0 && names.n)
 		r = registry(ctx, dirs, &reg, err);
 	if (r >= 0 && names.n)
 		r = lc_cdi_resolve(reg, (const char *const *)names.v, edits, err);
+	if (r >= 0 && driver_only && reg && lc_cdi_has_kind(reg, "nvidia.com/gpu") &&
+	    !nvidia_named(&names))
+		r = lc_cdi_resolve_spec_of(reg, "nvidia.com/gpu=all", edits, err);
+	if (r >= 0 && find_libcuda(d) < 0)
+		r = lc_fail(err, ENOMEM, "out of memory");
 	lc_cdi_registry_free(reg);
 	lc_strvec_free(&names);
 	if (r >= 0)
@@ -223,4 +360,64 @@ int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_devices *d, 
 	if (r < 0)
 		lc_devices_clear(d);
 	return r;
+}
+
+/* ---------------------------------------------------------------- requirements, in the holder */
+
+/* The driver's version: "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.14  ...", the
+ * first word after "Module" that starts with a digit. "" when unknown. */
+static void driver_version(char *buf, size_t size)
+{
+	_cleanup_free_ char *text = NULL;
+	const char *p;
+
+	buf[0] = '\0';
+	if (lc_file_read_all(NVIDIA_DRIVER_PROC "/version", 65536, &text, NULL, NULL) < 0 ||
+	    !(p = strstr(text, "Module")))
+		return;
+	for (p += strlen("Module"); *p && *p != '\n'; p++)
+		if (*p >= '0' && *p <= '9' && p[-1] == ' ') {
+			snprintf(buf, size, "%.*s", (int)strcspn(p, " \t\n"), p);
+			return;
+		}
+}
+
+/* The CUDA version the host's libcuda reports (cuDriverGetVersion, which needs no device), from
+ * a child that loads it: the library never stays in the holder. "" when unknown. */
+static void cuda_version(const char *libcuda, char *buf, size_t size)
+{
+	int pipefd[2], v = 0;
+	pid_t pid;
+
+	buf[0] = '\0';
+	if (!libcuda || pipe2(pipefd, O_CLOEXEC) < 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		void *lib = dlopen(libcuda, RTLD_NOW | RTLD_LOCAL);
+		int (*get)(int *) = lib ? (int (*)(int *))dlsym(lib, "cuDriverGetVersion") : NULL;
+
+		if (get && get(&v) == 0)
+			(void)!write(pipefd[1], &v, sizeof(v));
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (pid > 0 && read(pipefd[0], &v, sizeof(v)) == sizeof(v) && v > 0)
+		snprintf(buf, size, "%d.%d", v / 1000, v % 1000 / 10);
+	close(pipefd[0]);
+	if (pid > 0)
+		(void)lc_wait_child(pid, NULL);
+}
+
+int lc_devices_check_requires(const lc_devices *d, lc_error *err)
+{
+	lc_nvidia_request req = {.requires = d->nvidia_requires};
+	char driver[64], cuda[32];
+
+	if (!d->nvidia_requires.n)
+		return 0;
+	driver_version(driver, sizeof(driver));
+	cuda_version(d->libcuda, cuda, sizeof(cuda));
+	return lc_nvidia_check_requires(
+	    &req, &(lc_nvidia_host){*driver ? driver : NULL, *cuda ? cuda : NULL, NULL, NULL}, err);
 }

@@ -201,3 +201,38 @@ LC_API int lc_helper_run(const lc_helper_opts *opts, int *ret_status, char ***re
 {
 	return lc_helper_run_split(opts, ret_status, NULL, ret_log, err);
 }
+
+int lc_fd_read_tail(int fd, int timeout_ms, char *tail, size_t size)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : lc_now_ms() + timeout_ms;
+	char buf[4096];
+	size_t len = 0;
+	ssize_t n;
+	int r = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int wait = deadline < 0 ? -1 : (int)(deadline - lc_now_ms());
+
+		if (deadline >= 0 && wait <= 0) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		if (poll(&p, 1, wait) < 0 && errno != EINTR)
+			break;
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			if (len + 1 >= size)
+				memmove(tail, tail + 1, --len);
+			tail[len++] = buf[i] == '\n' || buf[i] == '\t' ? ' ' : buf[i];
+		}
+	}
+	while (len && tail[len - 1] == ' ')
+		len--;
+	tail[len] = '\0';
+	return r;
+}

@@ -179,6 +179,8 @@ static int holder_setup(lc_holder *h, lc_error *err)
 	if (r >= 0 && h->kernel_fd < 0)
 		r = open_fuse(h, err);
 	if (r >= 0)
+		r = lc_devices_check_requires(&h->devices, err);
+	if (r >= 0)
 		r = open_sources(h, err);
 	if (r >= 0 && h->site && h->site->hooks.n)
 		h->host_tmp_fd = open(LC_SCRATCH, O_PATH | O_DIRECTORY | O_CLOEXEC);

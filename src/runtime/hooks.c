@@ -200,26 +200,6 @@ static _Noreturn void hook_child(const char *path, char **env, int err_fd)
 	_exit(126);
 }
 
-/* What the hook wrote on stderr, its last HOOK_STDERR_MAX bytes, on one line. */
-static void read_stderr(int fd, char *tail, size_t size)
-{
-	char buf[4096];
-	size_t len = 0;
-	ssize_t n;
-
-	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
-		for (ssize_t i = 0; i < n; i++) {
-			if (len + 1 >= size) {
-				memmove(tail, tail + 1, --len);
-			}
-			tail[len++] = buf[i] == '\n' || buf[i] == '\t' ? ' ' : buf[i];
-		}
-	}
-	while (len && tail[len - 1] == ' ')
-		len--;
-	tail[len] = '\0';
-}
-
 static int run_hook(const char *path, char **env, lc_error *err)
 {
 	char tail[HOOK_STDERR_MAX + 1];
@@ -236,7 +216,7 @@ static int run_hook(const char *path, char **env, lc_error *err)
 		close(pipefd[0]);
 		return lc_fail(err, errno, "fork: %m");
 	}
-	read_stderr(pipefd[0], tail, sizeof(tail));
+	(void)lc_fd_read_tail(pipefd[0], -1, tail, sizeof(tail));
 	close(pipefd[0]);
 	if (lc_wait_child(pid, &status) < 0)
 		return lc_fail(err, ECHILD, "%s: lost", path);

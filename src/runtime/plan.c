@@ -325,6 +325,8 @@ static int plan_devices(lc_mount_plan *p, const lc_devices *d)
 			     MS_NOSUID | MS_NOEXEC);
 		if (!r)
 			plan_last(p)->recursive = false;
+		if (!r)
+			plan_last(p)->inject = true;
 	}
 	for (size_t i = 0; !r && i < e->n_mounts; i++) {
 		unsigned long flags;
@@ -336,10 +338,20 @@ static int plan_devices(lc_mount_plan *p, const lc_devices *d)
 				     e->mounts[i].container_path, flags);
 		if (!r)
 			plan_last(p)->recursive = recursive;
+		if (!r)
+			plan_last(p)->inject = true;
 	}
 	/* NVIDIA's create-symlinks, after the mounts that hold their targets */
-	for (size_t i = 0; !r && i < d->link_paths.n; i++)
+	for (size_t i = 0; !r && i < d->link_paths.n; i++) {
 		r = plan_add(p, LC_STEP_SYMLINK, d->link_targets.v[i], d->link_paths.v[i], 0);
+		if (!r)
+			plan_last(p)->inject = true;
+	}
+	if (!r && d->nvidia_params)
+		r = plan_add_data(p, LC_STEP_FILE, "/proc/driver/nvidia/params",
+				  MS_RDONLY | NOSUID_NODEV_NOEXEC, d->nvidia_params);
+	if (!r && d->nvidia_params)
+		plan_last(p)->optional = true;
 	return r;
 }
 

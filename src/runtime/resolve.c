@@ -196,3 +196,172 @@ char *lc_root_read_file(int root_fd, const char *dir, const char *name, size_t m
 		return strdup("");
 	return text;
 }
+
+/* ---------------------------------------------------------------- entries on a layer */
+
+/* The overlay shows the layer's entry where it has one, else the image's. */
+typedef struct layer_walk {
+	walk w;               /* w.fds: the layer's directories (w.fds[0]: its root) */
+	int image[MAX_DEPTH]; /* the image's directories at the same depth, -1 where none */
+} layer_walk;
+
+static void layer_pop_to(layer_walk *l, size_t depth)
+{
+	for (size_t i = depth; i < l->w.depth; i++)
+		if (l->image[i] >= 0)
+			close(l->image[i]);
+	walk_pop_to(&l->w, depth);
+}
+
+static int mark(int dir_fd, const char *name)
+{
+	const struct timespec ts[2] = {{0, LC_INJECTED_NSEC}, {0, LC_INJECTED_NSEC}};
+
+	return utimensat(dir_fd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+/* A directory of the image, repeated on the layer with its mode and time (the overlay shows
+ * the upper one's). */
+static int mirror_dir(int layer_dir, int image_dir, const char *name)
+{
+	struct stat st;
+	struct timespec ts[2];
+
+	if (fstatat(image_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (mkdirat(layer_dir, name, st.st_mode & 07777) < 0)
+		return -errno;
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	return utimensat(layer_dir, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+static int make_entry(int dir, const char *name, enum lc_layer_kind kind, const char *link)
+{
+	int fd;
+
+	if (kind == LC_LAYER_SYMLINK) {
+		if (symlinkat(link, dir, name) < 0)
+			return -errno;
+	} else if (kind == LC_LAYER_FILE) {
+		fd = openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -errno;
+		close(fd);
+	} else if (mkdirat(dir, name, 0755) < 0) {
+		return -errno;
+	}
+	return mark(dir, name);
+}
+
+/* One component: the layer's entry, else the image's (a directory mirrored on the layer),
+ * else a new one. 1 when the walk ends here (the entry made or already shown). */
+static int layer_step(layer_walk *l, const char *comp, bool last, enum lc_layer_kind kind,
+		      const char *link, bool shadow)
+{
+	size_t d = l->w.depth;
+	int dir = l->w.fds[d - 1], img = l->image[d - 1], fd, ifd = -1, r;
+	bool follow = !last || (kind != LC_LAYER_SYMLINK && !shadow);
+	struct stat st, ist;
+
+	if (!strcmp(comp, "."))
+		return 0;
+	if (!strcmp(comp, "..")) {
+		if (d == 1)
+			return -EXDEV;
+		layer_pop_to(l, d - 1);
+		return 0;
+	}
+	if (last && shadow) {
+		if (unlinkat(dir, comp, 0) < 0 && errno != ENOENT)
+			return -errno;
+		r = make_entry(dir, comp, kind, link);
+		return r < 0 ? r : 1;
+	}
+	fd = openat(dir, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && img >= 0)
+		ifd = openat(img, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && ifd < 0) {
+		r = make_entry(dir, comp, last ? kind : LC_LAYER_DIR, link);
+		if (r < 0 || last)
+			return r < 0 ? r : 1;
+		fd = openat(dir, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+	}
+	if (fstat(fd >= 0 ? fd : ifd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (S_ISLNK(st.st_mode) && follow) {
+		r = walk_symlink(&l->w, fd >= 0 ? fd : ifd);
+		for (size_t i = l->w.depth; i < d; i++) /* an absolute link went back to the root */
+			if (l->image[i] >= 0 && i > 0)
+				close(l->image[i]), l->image[i] = -1;
+		goto out;
+	}
+	if (last) {
+		r = 1; /* shown already: nothing to make */
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		r = -ENOTDIR;
+		goto out;
+	}
+	if (fd < 0) {
+		r = mirror_dir(dir, img, comp);
+		if (r < 0)
+			goto out;
+		fd = openat(dir, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+			goto out;
+		}
+	} else if (ifd < 0 && img >= 0) {
+		ifd = openat(img, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (ifd >= 0 && (fstat(ifd, &ist) < 0 || !S_ISDIR(ist.st_mode))) {
+			close(ifd);
+			ifd = -1;
+		}
+	}
+	if (d == MAX_DEPTH) {
+		r = -ENAMETOOLONG;
+		goto out;
+	}
+	l->w.fds[d] = fd;
+	l->image[d] = ifd;
+	l->w.depth++;
+	return 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ifd >= 0)
+		close(ifd);
+	return r;
+}
+
+int lc_layer_add(int image_fd, int layer_fd, const char *path, enum lc_layer_kind kind,
+		 const char *link, bool shadow, int *ret_dir_fd)
+{
+	layer_walk l = {.w = {.fds = {layer_fd}, .depth = 1}, .image = {image_fd}};
+	char comp[NAME_MAX + 1];
+	bool last = false;
+	int r = 0;
+
+	if (ret_dir_fd)
+		*ret_dir_fd = -1;
+	l.w.rest = strdup(path);
+	if (!l.w.rest)
+		return -ENOMEM;
+	while (r == 0 && walk_next(&l.w, comp, &last, &r)) {
+		r = layer_step(&l, comp, last, kind, link, shadow);
+		/* a link followed at the end goes on with its target */
+		if (r == 0 && last && !*l.w.rest)
+			r = 1;
+	}
+	free(l.w.rest);
+	if (r == 1 && ret_dir_fd)
+		*ret_dir_fd = fcntl(l.w.fds[l.w.depth - 1], F_DUPFD_CLOEXEC, 0);
+	layer_pop_to(&l, 1);
+	return r < 0 ? r : 0;
+}

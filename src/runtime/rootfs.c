@@ -60,7 +60,8 @@ static int overlay_options(lc_holder *h, char *buf, size_t size, lc_error *err)
 		snprintf(layers, sizeof(layers),
 			 "upperdir=" LC_SCRATCH "/upper,workdir=" LC_SCRATCH "/work");
 	if (r >= 0)
-		snprintf(buf, size, "lowerdir=" LC_SCRATCH "/lower,%s,userxattr", layers);
+		snprintf(buf, size, "lowerdir=%s" LC_SCRATCH "/lower,%s,userxattr",
+			 h->injected ? LC_SCRATCH "/inject:" : "", layers);
 	return r;
 }
 
@@ -80,6 +81,8 @@ int lc_rootfs_mount(lc_holder *h, lc_error *err)
 		if (mkdir(*d, 0755) < 0)
 			return lc_fail(err, errno, "mkdir %s: %m", *d);
 	r = mount_image(h, err);
+	if (r >= 0 && lc_inject_wanted(h))
+		r = lc_inject_build(h, err);
 	if (r >= 0)
 		r = overlay_options(h, opts, sizeof(opts), err);
 	if (r < 0)
@@ -208,6 +211,29 @@ static int step_symlink(lc_holder *h, const lc_mount_step *s)
 	if (r < 0)
 		return r;
 	return symlinkat(s->source, dir, name) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+/* A file of the step's text (on the scratch tmpfs), bound read-only on its target. */
+static int step_file(lc_holder *h, size_t i)
+{
+	const lc_mount_step *s = &h->plan.steps[i];
+	_cleanup_close_ int scratch = open(LC_SCRATCH, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int target = -1;
+	_cleanup_close_ int tree = -1;
+	char name[32];
+	int r;
+
+	snprintf(name, sizeof(name), "file-%zu", i);
+	if (scratch < 0)
+		return -errno;
+	r = lc_file_replace_at(scratch, name, s->data, strlen(s->data), 0444);
+	if (r < 0)
+		return r;
+	tree = open_tree(scratch, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		return -errno;
+	r = lc_resolve_in_root(h->root_fd, s->target, LC_RESOLVE_NONE, &target);
+	return r < 0 ? r : attach(s, tree, target);
 }
 
 static int step_umount(lc_holder *h, const lc_mount_step *s)
@@ -354,6 +380,8 @@ static int apply_step(lc_holder *h, size_t i)
 		return lc_resolve_in_root(h->root_fd, s->target, LC_RESOLVE_DIR, &fd);
 	case LC_STEP_UMOUNT:
 		return step_umount(h, s);
+	case LC_STEP_FILE:
+		return step_file(h, i);
 	case LC_STEP_FSTAB:
 		return lc_rootfs_fstab_entry(h->root_fd, s->fstab, h->source_fds[i]);
 	case LC_STEP_HOOKS:

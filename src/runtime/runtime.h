@@ -57,6 +57,16 @@ int lc_resolve_in_root(int root_fd, const char *path, enum lc_resolve_create cre
  * a link, a FIFO, too large). NULL when out of memory. */
 char *lc_root_read_file(int root_fd, const char *dir, const char *name, size_t max);
 
+/* An entry the overlay shows at @path (as the container sees it) made on the layer @layer_fd that
+ * lies over the image @image_fd: the image's directories on the way are repeated on the layer,
+ * links followed inside the root (the last one too for a file or directory), and what is made
+ * carries LC_INJECTED_NSEC. Nothing is made where the image or the layer shows the entry
+ * already, unless @shadow (the layer's then hides the image's: a link or file replaced). With
+ * @ret_dir_fd, the layer's directory of the entry. -errno (-EXDEV: out of the root). */
+enum lc_layer_kind { LC_LAYER_FILE, LC_LAYER_DIR, LC_LAYER_SYMLINK };
+int lc_layer_add(int image_fd, int layer_fd, const char *path, enum lc_layer_kind kind,
+		 const char *link, bool shadow, int *ret_dir_fd);
+
 /* ================================================================ squashfs FUSE server (sqfuse.c)
  */
 #define LC_SQFUSE_MAX_READ (1024u * 1024) /* the largest read the kernel asks for */
@@ -114,6 +124,7 @@ enum lc_step_kind {
 	LC_STEP_FSTAB,       /* a site's fstab entry (fstab) */
 	LC_STEP_HOOKS,       /* the standard hooks, then the site's (hooks.c) */
 	LC_STEP_IMAGE_FSTAB, /* the image's /etc/fstab; data "-1" (before the hooks) or "0" */
+	LC_STEP_FILE,        /* data: a file's text, bound read-only on target (which exists) */
 };
 typedef struct lc_mount_step {
 	enum lc_step_kind kind;
@@ -123,6 +134,7 @@ typedef struct lc_mount_step {
 	bool recursive;
 	bool optional;       /* a missing source or a failure is skipped (logged at debug level) */
 	bool user;           /* from the user's mount specs: errors say so */
+	bool inject;         /* for a device: its mount point or link is on the injection layer */
 	unsigned long flags; /* MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC */
 	unsigned long propagation;   /* MS_PRIVATE... [| MS_REC] */
 	const lc_fstab_entry *fstab; /* LC_STEP_FSTAB: borrowed from the site */
@@ -163,9 +175,25 @@ typedef struct lc_devices_request {
 typedef struct lc_devices {
 	lc_cdi_edits edits;
 	lc_strvec link_targets, link_paths; /* NVIDIA's create-symlinks, done natively */
+	/* update-ldcache: the host's ldconfig (NULL: no cache asked for) and the folders it
+	 * searches first; enable-cuda-compat: the host driver's version (NULL: not asked) */
+	char *ldconfig;
+	lc_strvec ld_folders;
+	char *host_driver;
+	/* disable-device-node-modification: the driver's parameters as the container reads
+	 * them (ModifyDeviceFiles: 0); NULL: not asked, or no change needed */
+	char *nvidia_params;
+	/* NVIDIA_REQUIRE_* (unless NVIDIA_DISABLE_REQUIRE), checked in the holder against the
+	 * driver and the CUDA version of the host's libcuda (lc_devices_check_requires) */
+	lc_strvec nvidia_requires;
+	char *libcuda;
 } lc_devices;
 int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_devices *d, lc_error *err);
 void lc_devices_clear(lc_devices *d);
+/* NVIDIA_REQUIRE_* against the node's driver (/proc/driver/nvidia/version) and the CUDA version
+ * of the host's libcuda (loaded in a child), in the holder before the first mount: one line
+ * naming an unmet requirement (lc_nvidia_check_requires). */
+int lc_devices_check_requires(const lc_devices *d, lc_error *err);
 /* A CDI mount's options as mount flags (ro, nosuid, nodev, noexec), *@recursive for rbind;
  * -EOPNOTSUPP for a type other than a bind. */
 int lc_devices_mount_flags(const lc_cdi_mount *m, unsigned long *flags, bool *recursive);
@@ -297,6 +325,9 @@ void lc_entrypoint_result_free(lc_entrypoint_result *res);
 int lc_fd_above_stdio(int fd);
 /* A memfd (close-on-exec, >= 4) for a child's output. */
 int lc_memfd_new(const char *name, int *ret_fd, lc_error *err);
+/* What a child writes on the pipe @fd until it closes (or @timeout_ms passes: -ETIMEDOUT; -1:
+ * none), its last @size - 1 bytes on one line in @tail. */
+int lc_fd_read_tail(int fd, int timeout_ms, char *tail, size_t size);
 /* The text in @fd (from offset 0; the last @max bytes when longer) as lines. */
 int lc_fd_read_lines(int fd, size_t max, char ***ret_lines);
 

@@ -139,6 +139,8 @@ static int save_entry(save_ctx *c, int dir_fd, const char *name, lc_node *parent
 
 	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return save_fail(c, "stat");
+	if (lc_injected(&st))
+		return 0; /* the runtime's, for the host's devices: not the container's */
 	n = lc_node_new(name, st.st_mode, 0);
 	if (!n || lc_node_add_child(parent, n) < 0) {
 		lc_node_free(n);

@@ -214,3 +214,8 @@ int lc_image_open_as(uid_t uid, gid_t gid, const char *path, int *ret_fd, lc_err
 	*ret_fd = fd;
 	return 0;
 }
+
+bool lc_injected(const struct stat *st)
+{
+	return st->st_mtim.tv_sec == 0 && st->st_mtim.tv_nsec == LC_INJECTED_NSEC;
+}

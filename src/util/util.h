@@ -121,6 +121,12 @@ int lc_rm_rf_at(int dir_fd, const char *name);
 /* @fd is still the file named @name under @dir_fd (a lock file nobody replaced or removed while
  * we waited for its lock). */
 bool lc_fd_is_at(int fd, int dir_fd, const char *name);
+/* What the runtime adds to a container for the host (device mount points, a driver's links and
+ * library cache) carries this mark, a modification time of 0 s and this many ns, so that a save
+ * leaves it out. */
+#define LC_INJECTED_NSEC 271828182
+struct stat;
+bool lc_injected(const struct stat *st);
 /* ---- processes (src/util/proc.c) */
 /* waitpid(@pid) until it answers (EINTR retried); @ret_status may be NULL. -errno. */
 int lc_wait_child(pid_t pid, int *ret_status);

@@ -22,7 +22,8 @@ DEB="$WORK/debian.sqsh"
 D="$WORK/fake"
 fake_cdi "$D" "  hooks:
   - {hookName: createContainer, path: /usr/bin/nvidia-cdi-hook, args: [nvidia-cdi-hook, create-symlinks, --link, libfake.so.1::/usr/lib/libfake.so]}
-  - {hookName: createContainer, path: /usr/bin/nvidia-cdi-hook, args: [nvidia-cdi-hook, update-ldcache]}"
+  - {hookName: createContainer, path: /usr/bin/nvidia-cdi-hook, args: [nvidia-cdi-hook, chmod, --mode, '777', --path, /dev/fakegpu0]}
+  - {hookName: createContainer, path: /usr/bin/vendor-hook, args: [vendor-hook, setup]}"
 cat >"$D/spec/broken.json" <<EOS
 {"cdiVersion": "0.6.0", "kind": "example.com/broken", "devices": [{"name": "x",
  "containerEdits": {"deviceNodes": [{"path": "/dev/x", "hostPath": "$D/dev/missing"}]}}]}
@@ -52,9 +53,11 @@ is "one device: its node (the host's numbers), the spec's variable and mount, re
 env 550 lib fake-driver-550
 node writable
 lib read-only" --device example.com/gpu=0 "$DEB" sh -c "$probe"
-check "... and the spec's hook is not run, said once" grep -qx \
-    "ctr-run: warning: CDI hook createContainer (/usr/bin/nvidia-cdi-hook update-ldcache) not run: specs never run programs here" "$WORK/err"
-check "... one warning: NVIDIA's create-symlinks is done, not warned about" test "$(grep -c "not run" "$WORK/err")" = 1
+check "... and a vendor's hook is not run, said once" grep -qx \
+    "ctr-run: warning: CDI hook createContainer (/usr/bin/vendor-hook) not run: specs never run programs here" "$WORK/err"
+check "... nor an NVIDIA hook that is not done here (chmod), said once" grep -qx \
+    "ctr-run: warning: CDI hook createContainer (/usr/bin/nvidia-cdi-hook chmod) not run: specs never run programs here" "$WORK/err"
+check "... two warnings: NVIDIA's create-symlinks is done, not warned about" test "$(grep -c "not run" "$WORK/err")" = 2
 is "NVIDIA's create-symlinks done natively: the link, to the spec's file" "libfake.so.1 fake-driver-550" \
     --device example.com/gpu=0 "$DEB" sh -c 'echo $(readlink /usr/lib/libfake.so) $(cat /usr/lib/libfake.so)' 
 is "two devices of one spec" "/dev/fakegpu0 1:3

@@ -410,6 +410,15 @@ START_TEST(nvidia_requirements)
 	    {"brand>tesla", -EINVAL},
 	    {"cuda>=", -EINVAL},
 	};
+	static const struct {
+		const char *req;
+		int want;
+	} unknown[] = {
+	    {"brand=tesla", 0},
+	    {"arch>=9.0,cuda>=13.0", -EPERM},          /* the known half fails it */
+	    {"cuda>=13.0 brand=tesla,driver>=550", 0}, /* undecided: allowed */
+	    {"cuda>=13.0 brand=tesla,driver>=560", -EPERM},
+	};
 	const lc_nvidia_host host = {"550.54.15", "12.4", "8.6", "tesla"};
 	lc_error err = LC_ERROR_INIT;
 
@@ -423,6 +432,16 @@ START_TEST(nvidia_requirements)
 			ck_assert_msg(strstr(err.msg, "unsatisfied NVIDIA requirement: ") &&
 					  strstr(err.msg, "driver 550.54.15, CUDA 12.4"),
 				      "%s", err.msg);
+		lc_nvidia_request_clear(&r);
+	}
+	/* brand and arch unknown (no NVML): undecided alternatives do not refuse */
+	for (size_t i = 0; i < LC_ELEMENTSOF(unknown); i++) {
+		const lc_nvidia_host partial = {"550.54.15", "12.4", NULL, NULL};
+		lc_nvidia_request r = {0};
+
+		ck_assert_int_eq(lc_strvec_push(&r.requires, unknown[i].req), 0);
+		ck_assert_msg(lc_nvidia_check_requires(&r, &partial, &err) == unknown[i].want,
+			      "unknown case %zu (%s): %s", i, unknown[i].req, err.msg);
 		lc_nvidia_request_clear(&r);
 	}
 }

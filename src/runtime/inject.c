@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The injection layer: what a container gets for the host's devices and driver (the mount
+ * points of CDI device nodes and mounts, NVIDIA's links, the soname links and library cache that
+ * NVIDIA's update-ldcache makes) lives on a tmpfs layer of the overlay between the image and the
+ * writable layer. A named container's persistent layer never holds any of it, and each mount
+ * point and link carries LC_INJECTED_NSEC, so that a save leaves it out; the next start makes
+ * it again for the node's driver of the day.
+ *
+ * The library cache is rebuilt once per container, before the overlay: the host's ldconfig
+ * (opened on the host, never the image's) runs chrooted in a probe overlay (the image, the
+ * layer, the driver's files bound) with a scratch writable layer; what it wrote there (the
+ * cache, the soname links) is copied onto the injection layer. In the container /etc/ld.so.cache
+ * is then an ordinary file: ldconfig run there later (apt's triggers) replaces it as usual.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "container.h"
+
+#define LAYER LC_SCRATCH "/inject"
+#define LOWER LC_SCRATCH "/lower"
+#define PROBE LC_SCRATCH "/probe"
+#define PROBE_UPPER LC_SCRATCH "/probe-upper"
+#define PROBE_WORK LC_SCRATCH "/probe-work"
+#define LD_CONF ".lc-ld.so.conf" /* in the probe's root, for ldconfig's -f */
+#define LD_CACHE "/etc/ld.so.cache"
+#define LD_CACHE_MAX (256u << 20)
+#define LDCONFIG_TIMEOUT_MS 60000
+#define CUDA_COMPAT_DIR "/usr/local/cuda/compat"
+
+#if defined(__x86_64__)
+#define MULTIARCH "x86_64-linux-gnu"
+#elif defined(__aarch64__)
+#define MULTIARCH "aarch64-linux-gnu"
+#elif defined(__powerpc64__)
+#define MULTIARCH "powerpc64le-linux-gnu"
+#else
+#define MULTIARCH "unknown-linux-gnu"
+#endif
+
+bool lc_inject_wanted(const lc_holder *h)
+{
+	for (size_t i = 0; i < h->plan.n; i++)
+		if (h->plan.steps[i].inject)
+			return true;
+	return false;
+}
+
+static int fail_at(const char *path, int r, lc_error *err)
+{
+	return lc_fail(err, -r, "cannot set up '%s' in the container: %s", path,
+		       r == -EXDEV ? "it resolves outside the container's root filesystem"
+				   : strerror(-r));
+}
+
+/* The mount points and links of the devices' steps. */
+static int add_entries(lc_holder *h, int lower, int layer, lc_error *err)
+{
+	for (size_t i = 0; i < h->plan.n; i++) {
+		const lc_mount_step *s = &h->plan.steps[i];
+		enum lc_layer_kind kind = LC_LAYER_SYMLINK;
+		struct stat st;
+		int r;
+
+		if (!s->inject || (s->kind == LC_STEP_BIND && h->source_fds[i] < 0))
+			continue;
+		if (s->kind == LC_STEP_BIND) {
+			if (fstat(h->source_fds[i], &st) < 0)
+				return lc_fail(err, errno, "stat '%s': %m", s->source);
+			kind = S_ISDIR(st.st_mode) ? LC_LAYER_DIR : LC_LAYER_FILE;
+		}
+		r = lc_layer_add(lower, layer, s->target, kind, s->source, false, NULL);
+		if (r < 0)
+			return fail_at(s->target, r, err);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- the probe */
+
+/* The devices' files bound in the probe where the container will have them. */
+static int probe_binds(lc_holder *h, int probe)
+{
+	for (size_t i = 0; i < h->plan.n; i++) {
+		const lc_mount_step *s = &h->plan.steps[i];
+		_cleanup_close_ int tree = -1;
+		_cleanup_close_ int target = -1;
+		int r;
+
+		if (!s->inject || s->kind != LC_STEP_BIND || h->source_fds[i] < 0)
+			continue;
+		tree = open_tree(h->source_fds[i], "",
+				 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+				     (s->recursive ? AT_RECURSIVE : 0));
+		if (tree < 0)
+			return -errno;
+		r = lc_resolve_in_root(probe, s->target, LC_RESOLVE_NONE, &target);
+		if (r < 0)
+			return r;
+		if (move_mount(tree, "", target, "",
+			       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int version_major(const char *v)
+{
+	return v && *v >= '0' && *v <= '9' ? atoi(v) : -1;
+}
+
+/* NVIDIA's enable-cuda-compat: the image's CUDA forward-compatibility directory (one
+ * libcuda.so.X.Y there) when its driver is newer than the host's (by major version), as the
+ * path it resolves to; else NULL. */
+static char *cuda_compat_dir(int probe, const char *host_driver)
+{
+	_cleanup_close_ int dir = -1;
+	char link[64], path[PATH_MAX], found[NAME_MAX + 1] = "";
+	struct dirent *e;
+	ssize_t n;
+	DIR *d;
+	int count = 0;
+
+	if (!host_driver || lc_resolve_in_root(probe, CUDA_COMPAT_DIR, LC_RESOLVE_NONE, &dir) < 0)
+		return NULL;
+	d = lc_opendir_at(dir, ".");
+	while (d && (e = readdir(d))) {
+		const char *v = e->d_name + strlen("libcuda.so.");
+
+		if (lc_str_has_prefix(e->d_name, "libcuda.so.") && strchr(v, '.') && count++ == 0)
+			snprintf(found, sizeof(found), "%s", v);
+	}
+	if (d)
+		closedir(d);
+	if (count != 1 || version_major(found) <= version_major(host_driver))
+		return NULL;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dir);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n <= (ssize_t)strlen(PROBE))
+		return NULL;
+	path[n] = '\0';
+	return strdup(path + strlen(PROBE));
+}
+
+/* ldconfig's configuration: the compat directory, the hook's folders, the image's own file,
+ * then the system directories (the host's ldconfig may not know the image's). */
+static int write_conf(lc_holder *h, int probe)
+{
+	_cleanup_free_ char *compat = cuda_compat_dir(probe, h->devices.host_driver);
+	lc_buf b = LC_BUF_INIT;
+	int r = 0;
+
+	if (compat)
+		r = lc_buf_printf(&b, "%s\n", compat);
+	for (size_t i = 0; !r && i < h->devices.ld_folders.n; i++)
+		r = lc_buf_printf(&b, "%s\n", h->devices.ld_folders.v[i]);
+	if (!r)
+		r = lc_buf_printf(&b,
+				  "include /etc/ld.so.conf\n/lib/" MULTIARCH "\n/usr/lib/" MULTIARCH
+				  "\n/lib64\n/usr/lib64\n/lib\n/usr/lib\n");
+	if (!r)
+		r = lc_file_replace_at(probe, LD_CONF, b.data, b.len, 0644);
+	lc_buf_free(&b);
+	return r;
+}
+
+/* Async-signal-safe: the holder serves FUSE from a thread. */
+static _Noreturn void ldconfig_child(int probe, int program, int out)
+{
+	static char *const argv[] = {"ldconfig", "-f", "/" LD_CONF, "-C", LD_CACHE, NULL};
+	static char *const envp[] = {NULL};
+
+	if (dup2(out, 1) < 0 || dup2(out, 2) < 0 || fchdir(probe) < 0 || chroot(".") < 0 ||
+	    chdir("/") < 0)
+		_exit(125);
+	syscall(SYS_execveat, program, "", argv, envp, AT_EMPTY_PATH);
+	_exit(126);
+}
+
+/* Run the host's ldconfig in the probe; its output's tail in @tail. */
+static int run_ldconfig(lc_holder *h, int probe, char *tail, size_t size, lc_error *err)
+{
+	_cleanup_close_ int program = open(h->devices.ldconfig, O_RDONLY | O_CLOEXEC);
+	int pipefd[2], status = 0;
+	pid_t pid;
+
+	if (program < 0)
+		return lc_fail(err, errno, "cannot open the host's ldconfig %s: %m",
+			       h->devices.ldconfig);
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return lc_fail(err, errno, "pipe: %m");
+	pid = fork();
+	if (pid == 0)
+		ldconfig_child(probe, program, pipefd[1]);
+	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		return lc_fail(err, errno, "fork: %m");
+	}
+	if (lc_fd_read_tail(pipefd[0], LDCONFIG_TIMEOUT_MS, tail, size) == -ETIMEDOUT)
+		kill(pid, SIGKILL);
+	close(pipefd[0]);
+	if (lc_wait_child(pid, &status) < 0)
+		return lc_fail(err, ECHILD, "ldconfig: lost");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	return lc_fail(
+	    err, ECANCELED, "cannot update the container's library cache: %s %s %d%s%s",
+	    h->devices.ldconfig, WIFSIGNALED(status) ? "killed by signal" : "exited with",
+	    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), *tail ? ": " : "", tail);
+}
+
+/* ---------------------------------------------------------------- what ldconfig made */
+
+/* The links ldconfig made under the probe's writable layer @dir (at @path), onto the layer. */
+static int copy_links(int dir, lc_buf *path, int lower, int layer)
+{
+	DIR *d = lc_opendir_at(dir, ".");
+	size_t len = path->len;
+	struct dirent *e;
+	int r = 0;
+
+	if (!d)
+		return -errno;
+	while (!r && (e = readdir(d))) {
+		char target[PATH_MAX];
+		ssize_t n;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		path->len = len;
+		r = lc_buf_printf(path, "/%s", e->d_name);
+		if (!r && e->d_type == DT_DIR) {
+			_cleanup_close_ int sub =
+			    openat(dir, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			r = sub < 0 ? -errno : copy_links(sub, path, lower, layer);
+		} else if (!r && e->d_type == DT_LNK) {
+			n = readlinkat(dir, e->d_name, target, sizeof(target) - 1);
+			if (n < 0)
+				r = -errno;
+			else
+				target[n] = '\0';
+			if (!r)
+				r = lc_layer_add(lower, layer, path->data, LC_LAYER_SYMLINK, target,
+						 true, NULL);
+		}
+	}
+	path->len = len;
+	if (path->data)
+		path->data[len] = '\0';
+	closedir(d);
+	return r;
+}
+
+/* The cache ldconfig wrote, onto the layer at /etc/ld.so.cache. */
+static int copy_cache(int probe, int lower, int layer)
+{
+	_cleanup_close_ int etc = -1;
+	_cleanup_close_ int dir = -1;
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	int r = lc_resolve_in_root(probe, "/etc", LC_RESOLVE_NONE, &etc);
+
+	if (r >= 0)
+		r = lc_file_read_at(etc, "ld.so.cache", LD_CACHE_MAX, &data, &len, NULL);
+	if (r < 0)
+		return r;
+	r = lc_layer_add(lower, layer, LD_CACHE, LC_LAYER_FILE, NULL, true, &dir);
+	/* not marked: a save keeps it, for the image's own libraries (the driver's entries
+	 * then point at nothing, as glibc tolerates) */
+	return r < 0 ? r : lc_file_replace_at(dir, "ld.so.cache", data, len, 0644);
+}
+
+static int ldcache(lc_holder *h, int lower, int layer, lc_error *err)
+{
+	_cleanup_close_ int probe = -1;
+	_cleanup_close_ int upper = -1;
+	lc_buf path = LC_BUF_INIT;
+	char tail[512] = "";
+	int r = 0;
+
+	for (const char *const *d = (const char *const[]){PROBE, PROBE_UPPER, PROBE_WORK, NULL}; *d;
+	     d++)
+		if (mkdir(*d, 0755) < 0)
+			return lc_fail(err, errno, "mkdir %s: %m", *d);
+	if (mount("overlay", PROBE, "overlay", MS_NOSUID | MS_NODEV,
+		  "lowerdir=" LAYER ":" LOWER ",upperdir=" PROBE_UPPER ",workdir=" PROBE_WORK
+		  ",userxattr") < 0)
+		return lc_fail(err, errno, "cannot mount the library cache's overlay: %m");
+	probe = open(PROBE, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	r = probe < 0 ? -errno : probe_binds(h, probe);
+	if (r >= 0)
+		r = write_conf(h, probe);
+	if (r < 0)
+		r = lc_fail(err, -r, "cannot prepare the container's library cache: %s",
+			    strerror(-r));
+	else
+		r = run_ldconfig(h, probe, tail, sizeof(tail), err);
+	if (r >= 0) {
+		r = copy_cache(probe, lower, layer);
+		upper = r >= 0 ? open(PROBE_UPPER, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+		if (r >= 0)
+			r = upper < 0 ? -errno : copy_links(upper, &path, lower, layer);
+		if (r < 0)
+			r = lc_fail(err, -r, "cannot keep the container's library cache: %s",
+				    strerror(-r));
+	}
+	lc_buf_free(&path);
+	(void)umount2(PROBE, MNT_DETACH);
+	return r;
+}
+
+int lc_inject_build(lc_holder *h, lc_error *err)
+{
+	_cleanup_close_ int lower = -1;
+	_cleanup_close_ int layer = -1;
+	int r;
+
+	if (mkdir(LAYER, 0755) < 0)
+		return lc_fail(err, errno, "mkdir %s: %m", LAYER);
+	lower = open(LOWER, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	layer = open(LAYER, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (lower < 0 || layer < 0)
+		return lc_fail(err, errno, "open the injection layer: %m");
+	r = add_entries(h, lower, layer, err);
+	if (r >= 0 && h->devices.ldconfig)
+		r = ldcache(h, lower, layer, err);
+	if (r >= 0)
+		h->injected = true;
+	return r;
+}

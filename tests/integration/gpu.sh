@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# NVIDIA's driver in containers through its CDI spec, with enroot's semantics (ctr-run, as an
+# unprivileged user): NVIDIA_VISIBLE_DEVICES from the job or the image (all, indices, UUIDs,
+# none, void), the driver's libraries in the library cache (rebuilt with the host's ldconfig,
+# the image's own entries kept), NVIDIA's hooks done natively (create-symlinks, update-ldcache,
+# enable-cuda-compat, disable-device-node-modification), requirements, and nothing of it left
+# in what the container writes.
+# This machine has no GPU: the driver is a stand-in made by fake_nvidia (lib.sh): small shared
+# objects with the driver API calls a probe makes, device nodes made with mknod, a private
+# /proc/driver/nvidia, and the spec `nvidia-ctk cdi generate` would write for them.
+# usage: gpu.sh BUILD_DIR SOURCE_DIR
+set -uo pipefail
+# a mount namespace of its own, for the stand-in driver's /proc/driver/nvidia
+[ -n "${LC_PRIVATE_MOUNTS:-}" ] || LC_PRIVATE_MOUNTS=1 exec unshare -m --propagation private "$BASH" "$0" "$@"
+
+BUILD="$(cd "$1" && pwd)"
+SRC="$(cd "$2" && pwd)"
+RUN="$BUILD/tools/ctr-run"
+# shellcheck source=lib.sh
+. "$SRC/tests/integration/lib.sh"
+
+ctr_run_setup
+D="$WORK/nvidia"
+fake_nvidia "$D" || { not_ok "the stand-in driver could not be built"; finish; }
+chmod 755 "$WORK"
+"$BUILD/tools/ctr-import" -q --allow-http --cache "$WORK/cache" -o "$WORK/debian.sqsh" 127.0.0.1:5000/debian:bookworm >/dev/null || exit 1
+chmod 644 "$WORK/debian.sqsh"
+PROBE="$D/probe.sqsh" DEB="$WORK/debian.sqsh"
+CDI=(--cdi-spec-dir "$D/spec")
+user() { runuser -u lctest -- env "$@"; }
+run() { user "$@"; } # run [VAR=VALUE...] ctr-run ARGS...
+is() { # is DESCRIPTION EXPECTED [VAR=VALUE...] -- RUN-ARGS...
+    local d="$1" want="$2" vars=() got; shift 2
+    while [ "$1" != -- ]; do vars+=("$1"); shift; done; shift
+    got="$(user "${vars[@]}" "$RUN" "${CDI[@]}" "$@" 2>"$WORK/err")"
+    if [ "$got" = "$want" ]; then ok "$d"; else not_ok "$d (want '$want', got '$got'; $(head -c 600 "$WORK/err"))"; fi
+}
+
+echo "# pyxis's GPU checks"
+is "a CUDA image (Env NVIDIA_VISIBLE_DEVICES=all) gets every GPU" "cuda 12.4 devices 2" \
+    -- "$PROBE" cuda-probe
+is "the job's NVIDIA_VISIBLE_DEVICES=0 gets exactly one: its node alone" "cuda 12.4 devices 1
+/dev/nvidia0" NVIDIA_VISIBLE_DEVICES=0 -- "$PROBE" sh -c 'cuda-probe; ls /dev/nvidia[0-9]'
+is "a plain image with the job's NVIDIA_VISIBLE_DEVICES=all has nvidia-smi" "GPU 0: NVIDIA Fake GPU (UUID: GPU-6b0ad3c4-0000-4000-8000-000000000000)
+GPU 1: NVIDIA Fake GPU (UUID: GPU-6b0ad3c4-0000-4000-8000-000000000001)" NVIDIA_VISIBLE_DEVICES=all -- "$DEB" nvidia-smi -L
+is "NVIDIA_DRIVER_CAPABILITIES=utility,compute: libcuda.so.1 in ldconfig -p (the image's libc too)" \
+    "libc.so.6
+libcuda.so.1
+libnvidia-ml.so.1" NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=utility,compute -- \
+    "$DEB" sh -c "ldconfig -p | awk '/libc.so.6 |libcuda.so.1 |libnvidia-ml.so.1 /{print \$1}' | sort -u"
+
+echo "# selection"
+is "a GPU by UUID" "/dev/nvidia1" NVIDIA_VISIBLE_DEVICES=GPU-6b0ad3c4-0000-4000-8000-000000000001 -- "$PROBE" sh -c 'ls /dev/nvidia[0-9]'
+is "void: nothing of the driver" "no driver" NVIDIA_VISIBLE_DEVICES=void -- \
+    "$PROBE" sh -c 'ls /dev/nvidia* /usr/lib/x86_64-linux-gnu/libcuda* 2>/dev/null || echo no driver'
+is "none: the driver without GPUs" "cuda 12.4 devices 0
+/dev/nvidia-uvm
+/dev/nvidiactl" NVIDIA_VISIBLE_DEVICES=none -- "$PROBE" sh -c 'cuda-probe; ls /dev/nvidia*'
+expect_status "an unknown capability is refused, named" 125 "Unknown NVIDIA driver capability: gaming" \
+    user NVIDIA_DRIVER_CAPABILITIES=compute,gaming "$RUN" "${CDI[@]}" "$PROBE" true
+expect_status "a MIG device the spec does not have is refused, named" 125 "nvidia.com/gpu=0:1" \
+    user NVIDIA_VISIBLE_DEVICES=0:1 "$RUN" "${CDI[@]}" "$PROBE" true
+
+echo "# NVIDIA's hooks, done here"
+is "create-symlinks and the soname links: libcuda.so -> libcuda.so.1 -> libcuda.so.550.54.14" \
+    "libcuda.so.1 libcuda.so.550.54.14" -- "$PROBE" sh -c \
+    'cd /usr/lib/x86_64-linux-gnu && echo $(readlink libcuda.so) $(readlink libcuda.so.1)'
+is "disable-device-node-modification: the container reads ModifyDeviceFiles: 0" \
+    "ModifyDeviceFiles: 0" -- "$PROBE" grep Modify /proc/driver/nvidia/params
+check "... the host's still says 1" grep -qx "ModifyDeviceFiles: 1" /proc/driver/nvidia/params
+# enable-cuda-compat: an image with CUDA's forward-compatibility libcuda of a newer driver
+mkdir -p "$D/probe/usr/local/cuda-13.0/compat"
+ln -s cuda-13.0 "$D/probe/usr/local/cuda"
+gcc -shared -fPIC -O2 -Wl,-soname,libcuda.so.1 -DFAKE_CUDA_VERSION=13000 -I"$SRC/tests/gpu/fake" \
+    -o "$D/probe/usr/local/cuda-13.0/compat/libcuda.so.580.65.06" "$SRC/tests/gpu/fake/libcuda.c"
+"$BUILD/tools/ctr-squash" save --all-root "$D/probe" "$D/compat.sqsh" >/dev/null && chmod 644 "$D/compat.sqsh"
+is "enable-cuda-compat: a newer compat libcuda in the image is found first" "cuda 13.0 devices 2" \
+    -- "$D/compat.sqsh" cuda-probe
+sed -i 's/--host-driver-version=550.54.14/--host-driver-version=590.10/' "$D/spec/nvidia.yaml"
+is "... not when the host's driver is newer" "cuda 12.4 devices 2" -- "$D/compat.sqsh" cuda-probe
+sed -i 's/--host-driver-version=590.10/--host-driver-version=550.54.14/' "$D/spec/nvidia.yaml"
+
+echo "# requirements (the host: driver 550.54.14, CUDA 12.4)"
+is "the image's NVIDIA_REQUIRE_CUDA=cuda>=12.0 ... is met" "ok" -- "$PROBE" echo ok
+expect_status "an unmet requirement fails the start, naming it and the host's versions" 125 \
+    "unsatisfied NVIDIA requirement: cuda>=12.6 (this node: driver 550.54.14, CUDA 12.4)" \
+    user NVIDIA_REQUIRE_CUDA='cuda>=12.6' "$RUN" "${CDI[@]}" "$PROBE" true
+is "NVIDIA_DISABLE_REQUIRE lets it start" "ok" NVIDIA_REQUIRE_CUDA='cuda>=12.6' NVIDIA_DISABLE_REQUIRE=1 \
+    -- "$PROBE" echo ok
+is "a driver requirement, as a second alternative" "ok" \
+    NVIDIA_REQUIRE_DRIVER='cuda>=13.0 driver>=550' -- "$PROBE" echo ok
+
+echo "# what the container writes"
+is "a writable container's own ldconfig replaces the cache (apt's triggers run it)" "rc 0
+libcuda.so.1" -- --rw "$PROBE" sh -c \
+    'ldconfig; echo rc $?; ldconfig -p | awk "/libcuda.so.1 /{print \$1}"'
+is "the image's directories keep their content, the driver's files added" "libc.so.6
+libcuda.so
+libcuda.so.1
+libcuda.so.550.54.14
+libnvidia-ml.so.1
+libnvidia-ml.so.550.54.14" -- "$PROBE" ls /usr/lib/x86_64-linux-gnu
+bad="$D/spec-bad"; mkdir -p "$bad"
+sed 's|update-ldcache, --folder|update-ldcache, --ldconfig-path, /bin/true.sh, --folder|' "$D/spec/nvidia.yaml" >"$bad/nvidia.yaml"
+printf '#!/bin/sh\n' >/bin/true.sh && chmod 755 /bin/true.sh
+expect_status "an ldconfig that is a script is refused before anything is mounted" 125 \
+    "CDI hook update-ldcache: the host's ldconfig /bin/true.sh is not a program" \
+    user "$RUN" --cdi-spec-dir "$bad" "$PROBE" true
+rm -f /bin/true.sh
+
+check "no mount left on the host" bash -c "! grep -q '$D' /proc/self/mountinfo"
+finish
