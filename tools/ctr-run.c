@@ -44,6 +44,10 @@ static void usage(FILE *f)
 	    "                         its spec's environment, device nodes and mounts\n"
 	    "  --cdi-spec-dir DIR     where CDI specs are (repeatable; default /etc/cdi and\n"
 	    "                         /var/run/cdi)\n"
+	    "  --cdi-hooks warn|refuse  a spec's hook not done here: a warning (default) or an\n"
+	    "                         error\n"
+	    "  --nvidia-backend auto|cdi|cli|PATH  what serves NVIDIA_VISIBLE_DEVICES: the CDI\n"
+	    "                         spec, else nvidia-container-cli (auto, the default)\n"
 	    "  --no-kernel-squashfs   serve the image over FUSE even when root runs a read-only\n"
 	    "                         container from a root-owned image in root-owned directories\n"
 	    "  --allow-http, --cache DIR   for IMAGE-REF: as for ctr-import; the image is kept "
@@ -136,6 +140,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
 						 {"no-site", no_argument, NULL, 'P'},
 						 {"device", required_argument, NULL, 'D'},
 						 {"cdi-spec-dir", required_argument, NULL, 'C'},
+						 {"cdi-hooks", required_argument, NULL, 'X'},
+						 {"nvidia-backend", required_argument, NULL, 'B'},
 						 {"verbose", no_argument, NULL, 'v'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
@@ -200,6 +206,16 @@ static int parse_args(int argc, char **argv, run_opts *o)
 		case 'C':
 			if (append_dir(&o->cdi_dirs, optarg) < 0)
 				return -ENOMEM;
+			break;
+		case 'X':
+			if (strcmp(optarg, "warn") && strcmp(optarg, "refuse"))
+				return fprintf(stderr, "ctr-run: bad --cdi-hooks '%s'\n", optarg),
+				       -EINVAL;
+			if (!strcmp(optarg, "refuse"))
+				o->co.flags |= LC_CONTAINER_REFUSE_CDI_HOOKS;
+			break;
+		case 'B':
+			o->co.nvidia_backend = optarg;
 			break;
 		case 'c':
 			o->cache = optarg;

@@ -473,7 +473,11 @@ enum {
 	 * host's accelerator and fabric nodes (GPUs, InfiniBand, gdrdrv, cxi, kfd, dri, hugepages).
 	 */
 	LC_CONTAINER_HOST_DEV = 1u << 9,
-	LC_CONTAINER_ALL = (1u << 10) - 1,
+	/** A CDI spec's hook that is not done natively (NVIDIA's create-symlinks,
+	 *  update-ldcache, enable-cuda-compat and disable-device-node-modification are) fails the
+	 *  start instead of being skipped with a warning. (Version 6.) */
+	LC_CONTAINER_REFUSE_CDI_HOOKS = 1u << 10,
+	LC_CONTAINER_ALL = (1u << 11) - 1,
 };
 
 typedef struct lc_container_opts {
@@ -518,12 +522,17 @@ typedef struct lc_container_opts {
 	 *  clash; NULL: "/etc/cdi:/var/run/cdi". A root caller reads only root's specs in root's
 	 *  directories. (Version 5.) */
 	const char *cdi_spec_dirs;
+	/** How NVIDIA_VISIBLE_DEVICES is served: NULL or "auto", the node's CDI spec for
+	 *  nvidia.com/gpu when there is one, else nvidia-container-cli from the PATH (as enroot's
+	 *  98-nvidia hook runs it, as the user in the container's namespaces); "cdi" or "cli"
+	 *  alone; or the absolute path of nvidia-container-cli. (Version 6.) */
+	const char *nvidia_backend;
 } lc_container_opts;
-#define LC_CONTAINER_OPTS_VERSION 5
+#define LC_CONTAINER_OPTS_VERSION 6
 #define LC_CONTAINER_OPTS_INIT                                                                  \
 	{                                                                                       \
 		LC_CONTAINER_OPTS_VERSION, 0, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1, NULL, -1, \
-		    NULL, NULL, NULL, NULL, NULL                                                \
+		    NULL, NULL, NULL, NULL, NULL, NULL                                          \
 	}
 
 /** Check user mounts in the syntax of lc_container_opts.mounts; the error says what is wrong. */

@@ -34,6 +34,7 @@ int lc_container_opts_read(const lc_container_opts *in, lc_container_opts *o, lc
 					 offsetof(lc_container_opts, named),
 					 offsetof(lc_container_opts, site),
 					 offsetof(lc_container_opts, devices),
+					 offsetof(lc_container_opts, nvidia_backend),
 					 sizeof(lc_container_opts)};
 	int r = lc_opts_check(in, in ? in->version : 0, LC_CONTAINER_OPTS_VERSION,
 			      in ? in->flags : 0, LC_CONTAINER_ALL, "lc_container_opts", err);
@@ -131,7 +132,8 @@ static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc
 		    c->ctx,
 		    &(lc_devices_request){o->devices, o->cdi_spec_dirs,
 					  o->site ? (const char *const *)o->site->env.v : NULL,
-					  lc_image_env(c->img)},
+					  lc_image_env(c->img), o->nvidia_backend,
+					  o->flags & LC_CONTAINER_REFUSE_CDI_HOOKS},
 		    devices, err);
 	if (r >= 0) {
 		lc_plan_input in = {.flags = o->flags,

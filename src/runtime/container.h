@@ -74,6 +74,9 @@ typedef struct lc_holder {
 		.hook_env_fd = -1, .hook_mounts_fd = -1, .host_tmp_fd = -1                     \
 	}
 
+/* hooks.c: nvidia-container-cli on the root (LC_STEP_NVIDIA_CLI). */
+int lc_hooks_run_nvidia_cli(lc_holder *h, const char *program, lc_error *err);
+
 /* inject.c, in the holder before the overlay: whether the plan has device steps, and their
  * injection layer (mount points, links, the library cache) made at LC_SCRATCH/inject. */
 bool lc_inject_wanted(const lc_holder *h);

@@ -173,7 +173,7 @@ static int device_node_modification(lc_devices *d, lc_error *err)
 }
 
 /* The hooks: what NVIDIA's nvidia-cdi-hook does is done here; no hook is ever run (a warning). */
-static int native_hooks(lc_ctx *ctx, lc_devices *d, lc_error *err)
+static int native_hooks(lc_ctx *ctx, lc_devices *d, bool refuse, lc_error *err)
 {
 	const lc_cdi_edits *e = &d->edits;
 
@@ -191,6 +191,11 @@ static int native_hooks(lc_ctx *ctx, lc_devices *d, lc_error *err)
 			r = cuda_compat(h, first, d, err);
 		else if (action && !strcmp(action, "disable-device-node-modification"))
 			r = device_node_modification(d, err);
+		else if (refuse)
+			r = lc_fail(err, EPERM,
+				    "CDI hook %s (%s%s%s) refused: this site does not start a "
+				    "container whose spec asks for a program",
+				    h->hook_name, h->path, action ? " " : "", action ? action : "");
 		else
 			lc_warn(ctx, "CDI hook %s (%s%s%s) not run: specs never run programs here",
 				h->hook_name, h->path, action ? " " : "", action ? action : "");
@@ -208,6 +213,8 @@ void lc_devices_clear(lc_devices *d)
 	lc_strvec_free(&d->ld_folders);
 	lc_strvec_free(&d->nvidia_requires);
 	free(d->libcuda);
+	free(d->nvidia_cli);
+	lc_strvec_free(&d->nvidia_cli_args);
 	free(d->ldconfig);
 	free(d->host_driver);
 	free(d->nvidia_params);
@@ -250,18 +257,132 @@ static int registry(lc_ctx *ctx, const char *dirs, lc_cdi_registry **reg, lc_err
 	return *reg ? 0 : lc_cdi_registry_load(ctx, dirs, geteuid() == 0, reg, err);
 }
 
-/* NVIDIA_VISIBLE_DEVICES and the rest, as enroot's 98-nvidia hook reads them, added to @names as
- * the nvidia.com/gpu devices of the node's CDI spec (none: *@driver_only, the spec's own edits
- * alone), the requirements kept in @d. A node without NVIDIA's driver serves a request that
- * only the image made as a CPU container (CUDA images must keep running on CPU nodes); the
- * caller's own request is an error there. */
+/* ---------------------------------------------------------------- NVIDIA_VISIBLE_DEVICES */
+
+#define CLI_NAME "nvidia-container-cli"
+#define SYSTEM_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* @name on the PATH @path (then the system's directories): a new string, or NULL. */
+static char *find_program(const char *path, const char *name)
+{
+	_cleanup_free_ char *dirs = NULL;
+	char *save = NULL, *found = NULL;
+
+	if (asprintf(&dirs, "%s:" SYSTEM_PATH, path ? path : "") < 0)
+		return NULL;
+	for (char *dir = strtok_r(dirs, ":", &save); dir && !found;
+	     dir = strtok_r(NULL, ":", &save)) {
+		if (dir[0] != '/' || asprintf(&found, "%s/%s", dir, name) < 0)
+			continue;
+		if (access(found, X_OK) < 0) {
+			free(found);
+			found = NULL;
+		}
+	}
+	return found;
+}
+
+/* enroot's 98-nvidia: "--user configure" and these, then --pid and the root (hooks.c). */
+static int cli_args(const lc_nvidia_request *req, const char *visible, lc_strvec *a)
+{
+	static const char *const caps[] = {"--compute",  "--compat32", "--display",
+					   "--graphics", "--utility",  "--video"};
+	_cleanup_free_ char *ldconfig = find_program("/usr/sbin:/sbin", "ldconfig.real");
+	char arg[4096];
+	int r;
+
+	if (!ldconfig)
+		ldconfig = find_program("/usr/sbin:/sbin", "ldconfig");
+	snprintf(arg, sizeof(arg), "--ldconfig=@%s", ldconfig ? ldconfig : "/sbin/ldconfig");
+	r = lc_strvec_push(a, "--no-cgroups") < 0 || lc_strvec_push(a, arg) < 0 ? -ENOMEM : 0;
+	if (!r && strcmp(visible, "none")) {
+		snprintf(arg, sizeof(arg), "--device=%s", visible);
+		r = lc_strvec_push(a, arg);
+	}
+	if (!r && req->mig_config) {
+		snprintf(arg, sizeof(arg), "--mig-config=%s", req->mig_config);
+		r = lc_strvec_push(a, arg);
+	}
+	if (!r && req->mig_monitor) {
+		snprintf(arg, sizeof(arg), "--mig-monitor=%s", req->mig_monitor);
+		r = lc_strvec_push(a, arg);
+	}
+	for (size_t i = 0; !r && i < LC_ELEMENTSOF(caps); i++)
+		if (req->caps & (1u << i))
+			r = lc_strvec_push(a, caps[i]);
+	for (size_t i = 0; !r && i < req->requires.n; i++) {
+		_cleanup_free_ char *req_arg = NULL;
+
+		r = asprintf(&req_arg, "--require=%s", req->requires.v[i]) < 0
+			? -ENOMEM
+			: lc_strvec_push(a, req_arg);
+	}
+	return r < 0 ? -ENOMEM : 0;
+}
+
+/* The backend: the node's CDI spec for nvidia.com/gpu (its names added to @names, the
+ * requirements kept for the holder), else nvidia-container-cli (which checks them itself). */
+static int nvidia_backend(lc_ctx *ctx, lc_cdi_registry **reg, const char *dirs,
+			  const lc_devices_request *q, const lc_nvidia_request *req,
+			  const char *visible, lc_strvec *names, lc_devices *d, lc_error *err)
+{
+	const char *b = q->nvidia_backend && *q->nvidia_backend ? q->nvidia_backend : "auto";
+	bool cdi = strcmp(b, "cli") && b[0] != '/', cli = strcmp(b, "cdi");
+	_cleanup_free_ char *program = NULL;
+	char shown[80];
+	int r = 0;
+
+	if (strcmp(b, "auto") && strcmp(b, "cdi") && strcmp(b, "cli") && b[0] != '/')
+		return lc_fail(err, EINVAL,
+			       "unknown NVIDIA backend '%s' (auto, cdi, cli or a path)", b);
+	lc_str_sanitize(shown, sizeof(shown), visible);
+	if (cdi && (r = registry(ctx, dirs, reg, err)) < 0)
+		return r;
+	if (cdi && lc_cdi_has_kind(*reg, "nvidia.com/gpu")) {
+		if (lc_nvidia_cdi_names(req, names) < 0)
+			return lc_fail(err, ENOMEM, "out of memory");
+		for (size_t i = 0; i < req->requires.n; i++)
+			if (lc_strvec_push(&d->nvidia_requires, req->requires.v[i]) < 0)
+				return lc_fail(err, ENOMEM, "out of memory");
+		return 0;
+	}
+	if (cli)
+		program = b[0] == '/' ? (access(b, X_OK) == 0 ? strdup(b) : NULL)
+				      : find_program(getenv("PATH"), CLI_NAME);
+	if (program) {
+		lc_debug(ctx, "NVIDIA_VISIBLE_DEVICES=%s: served by %s", shown, program);
+		d->nvidia_cli = program;
+		program = NULL;
+		return cli_args(req, visible, &d->nvidia_cli_args) < 0
+			   ? lc_fail(err, ENOMEM, "out of memory")
+			   : 0;
+	}
+	if (!cli)
+		return lc_fail(err, ENODEV,
+			       "NVIDIA_VISIBLE_DEVICES=%s: no CDI spec for nvidia.com/gpu in %s "
+			       "(nvidia-ctk cdi generate writes one)",
+			       shown, dirs);
+	if (!cdi)
+		return lc_fail(err, ENODEV, "NVIDIA_VISIBLE_DEVICES=%s: %s is not a program", shown,
+			       b[0] == '/' ? b : CLI_NAME " on the PATH");
+	return lc_fail(err, ENODEV,
+		       "NVIDIA_VISIBLE_DEVICES=%s: no CDI spec for nvidia.com/gpu in %s "
+		       "(nvidia-ctk cdi generate writes one) and no " CLI_NAME " on the PATH",
+		       shown, dirs);
+}
+
+/* NVIDIA_VISIBLE_DEVICES and the rest, as enroot's 98-nvidia hook reads them (the caller's
+ * value of each wins over the image's), served by a backend; none: *@driver_only (the spec's
+ * own edits alone). A node without NVIDIA's driver serves a request that only the image made
+ * as a CPU container (CUDA images must keep running on CPU nodes); the caller's own request is
+ * an error there. */
 static int nvidia_names(lc_ctx *ctx, lc_cdi_registry **reg, const char *dirs,
-			const char *const *caller_env, const char *const *image_env,
-			lc_strvec *names, bool *driver_only, lc_devices *d, lc_error *err)
+			const lc_devices_request *q, lc_strvec *names, bool *driver_only,
+			lc_devices *d, lc_error *err)
 {
 	lc_nvidia_request req;
-	const char *mine = lc_strv_get(caller_env, "NVIDIA_VISIBLE_DEVICES");
-	const char *visible = mine ? mine : lc_strv_get(image_env, "NVIDIA_VISIBLE_DEVICES");
+	const char *mine = lc_strv_get(q->caller_env, "NVIDIA_VISIBLE_DEVICES");
+	const char *visible = mine ? mine : lc_strv_get(q->image_env, "NVIDIA_VISIBLE_DEVICES");
 	bool driver = access(NVIDIA_DRIVER_PROC, F_OK) == 0;
 	char shown[80];
 	int r;
@@ -269,38 +390,21 @@ static int nvidia_names(lc_ctx *ctx, lc_cdi_registry **reg, const char *dirs,
 	if (!visible || !*visible || !strcmp(visible, "void"))
 		return 0;
 	lc_str_sanitize(shown, sizeof(shown), visible);
-	visible = shown;
 	if (!driver && !mine) {
 		lc_debug(ctx,
 			 "NVIDIA_VISIBLE_DEVICES=%s from the image, but this node has no NVIDIA "
 			 "driver (%s): a CPU container",
-			 visible, NVIDIA_DRIVER_PROC);
+			 shown, NVIDIA_DRIVER_PROC);
 		return 0;
 	}
 	if (!driver)
 		return lc_fail(err, ENODEV,
 			       "NVIDIA_VISIBLE_DEVICES=%s: this node has no NVIDIA driver (%s)",
-			       visible, NVIDIA_DRIVER_PROC);
-	r = lc_nvidia_request_parse(caller_env, image_env, &req, err);
+			       shown, NVIDIA_DRIVER_PROC);
+	r = lc_nvidia_request_parse(q->caller_env, q->image_env, &req, err);
 	if (r >= 0 && req.wanted)
-		r = registry(ctx, dirs, reg, err);
-	if (r < 0 || !req.wanted) {
-		lc_nvidia_request_clear(&req);
-		return r;
-	}
-	if (!lc_cdi_has_kind(*reg, "nvidia.com/gpu")) {
-		r = lc_fail(err, ENODEV,
-			    "NVIDIA_VISIBLE_DEVICES=%s: no CDI spec for nvidia.com/gpu in %s "
-			    "(nvidia-ctk cdi generate writes one), and nvidia-container-cli is not "
-			    "supported yet",
-			    visible, dirs);
-	} else if (lc_nvidia_cdi_names(&req, names) < 0) {
-		r = lc_fail(err, ENOMEM, "out of memory");
-	}
-	*driver_only = !req.all && !req.devices.n;
-	for (size_t i = 0; r >= 0 && i < req.requires.n; i++)
-		if (lc_strvec_push(&d->nvidia_requires, req.requires.v[i]) < 0)
-			r = lc_fail(err, ENOMEM, "out of memory");
+		r = nvidia_backend(ctx, reg, dirs, q, &req, visible, names, d, err);
+	*driver_only = r >= 0 && req.wanted && !req.all && !req.devices.n && !d->nvidia_cli;
 	lc_nvidia_request_clear(&req);
 	return r;
 }
@@ -340,8 +444,7 @@ int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_devices *d, 
 	for (const char *const *n = q->names; !r && n && *n; n++)
 		r = lc_strvec_push(&names, *n) < 0 ? lc_fail(err, ENOMEM, "out of memory") : 0;
 	if (r >= 0)
-		r = nvidia_names(ctx, &reg, dirs, q->caller_env, q->image_env, &names, &driver_only,
-				 d, err);
+		r = nvidia_names(ctx, &reg, dirs, q, &names, &driver_only, d, err);
 	if (r >= 0 && names.n)
 		r = registry(ctx, dirs, &reg, err);
 	if (r >= 0 && names.n)
@@ -356,7 +459,7 @@ int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_devices *d, 
 	if (r >= 0)
 		r = check_edits(ctx, edits, err);
 	if (r >= 0)
-		r = native_hooks(ctx, d, err);
+		r = native_hooks(ctx, d, q->refuse_hooks, err);
 	if (r < 0)
 		lc_devices_clear(d);
 	return r;

@@ -184,23 +184,25 @@ static int keep_capabilities(void)
  * holder's capabilities in the user namespace), without the holder's scratch tmpfs on /tmp. It
  * reaches the root and the files through the holder's fds.
  */
-static _Noreturn void hook_child(const char *path, char **env, int err_fd)
+static _Noreturn void hook_child(const char *path, char *const *argv, char **env, bool own_mounts,
+				 int err_fd)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-	if (unshare(CLONE_NEWNS) < 0 || umount2(LC_SCRATCH, MNT_DETACH) < 0 ||
+	if ((own_mounts && (unshare(CLONE_NEWNS) < 0 || umount2(LC_SCRATCH, MNT_DETACH) < 0)) ||
 	    keep_capabilities() < 0)
 		_exit(125);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(err_fd, 2) < 0 ||
 	    chdir("/") < 0)
 		_exit(127);
 	(void)close_range(3, ~0u, 0);
-	execve(path, (char *const[]){(char *)path, NULL}, env);
+	execve(path, argv, env);
 	dprintf(2, "cannot execute: %s\n", strerror(errno));
 	_exit(126);
 }
 
-static int run_hook(const char *path, char **env, lc_error *err)
+static int run_program(const char *path, char *const *argv, char **env, bool own_mounts,
+		       lc_error *err)
 {
 	char tail[HOOK_STDERR_MAX + 1];
 	int pipefd[2], status = 0;
@@ -210,7 +212,7 @@ static int run_hook(const char *path, char **env, lc_error *err)
 		return lc_fail(err, errno, "pipe: %m");
 	pid = fork();
 	if (pid == 0)
-		hook_child(path, env, pipefd[1]);
+		hook_child(path, argv, env, own_mounts, pipefd[1]);
 	close(pipefd[1]);
 	if (pid < 0) {
 		close(pipefd[0]);
@@ -309,7 +311,8 @@ static int run_site_hooks(lc_holder *h, lc_error *err)
 		return lc_fail(err, -r, "cannot prepare the hooks: %s", strerror(-r));
 	}
 	for (size_t i = 0; r >= 0 && i < h->site->hooks.n; i++)
-		r = run_hook(h->site->hooks.v[i], env.v, err);
+		r = run_program(h->site->hooks.v[i], (char *const[]){h->site->hooks.v[i], NULL},
+				env.v, true, err);
 	lc_strvec_free(&env);
 	if (r >= 0)
 		r = apply_hook_mounts(h, err);
@@ -324,4 +327,30 @@ int lc_hooks_run(lc_holder *h, lc_error *err)
 	if (r >= 0 && h->site && h->site->hooks.n)
 		r = run_site_hooks(h, err);
 	return r;
+}
+
+/*
+ * NVIDIA's driver by nvidia-container-cli, as enroot's 98-nvidia hook runs it: "--user
+ * configure" with the arguments devices.c chose, the holder's pid and the root's path, as the
+ * user with capabilities in the container's user namespace only, in the holder's mount
+ * namespace (where the root's path is its own), before the root switch.
+ */
+int lc_hooks_run_nvidia_cli(lc_holder *h, const char *program, lc_error *err)
+{
+	const lc_strvec *a = &h->devices.nvidia_cli_args;
+	char pid[32], *env[] = {"PATH=" LC_DEFAULT_PATH, NULL};
+	_cleanup_free_ char **argv = calloc(a->n + 6, sizeof(char *));
+	size_t n = 0;
+
+	if (!argv)
+		return lc_fail(err, ENOMEM, "out of memory");
+	snprintf(pid, sizeof(pid), "--pid=%d", (int)getpid());
+	argv[n++] = (char *)program;
+	argv[n++] = "--user";
+	argv[n++] = "configure";
+	for (size_t i = 0; i < a->n; i++)
+		argv[n++] = a->v[i];
+	argv[n++] = pid;
+	argv[n++] = LC_SCRATCH "/root";
+	return run_program(program, argv, env, false, err);
 }

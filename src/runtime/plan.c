@@ -352,6 +352,8 @@ static int plan_devices(lc_mount_plan *p, const lc_devices *d)
 				  MS_RDONLY | NOSUID_NODEV_NOEXEC, d->nvidia_params);
 	if (!r && d->nvidia_params)
 		plan_last(p)->optional = true;
+	if (!r && d->nvidia_cli)
+		r = plan_add(p, LC_STEP_NVIDIA_CLI, d->nvidia_cli, "/", 0);
 	return r;
 }
 

@@ -386,6 +386,7 @@ static int apply_step(lc_holder *h, size_t i)
 		return lc_rootfs_fstab_entry(h->root_fd, s->fstab, h->source_fds[i]);
 	case LC_STEP_HOOKS:
 	case LC_STEP_IMAGE_FSTAB:
+	case LC_STEP_NVIDIA_CLI:
 		return 0; /* lc_rootfs_apply_plan() runs them */
 	}
 	return -EINVAL;
@@ -411,12 +412,15 @@ int lc_rootfs_apply_plan(lc_holder *h, lc_error *err)
 {
 	for (size_t i = 0; i < h->plan.n; i++) {
 		const lc_mount_step *s = &h->plan.steps[i];
+		bool own_error = s->kind == LC_STEP_HOOKS || s->kind == LC_STEP_IMAGE_FSTAB ||
+				 s->kind == LC_STEP_NVIDIA_CLI;
 		int r = s->kind == LC_STEP_HOOKS ? lc_hooks_run(h, err)
 			: s->kind == LC_STEP_IMAGE_FSTAB
 			    ? lc_image_fstab_apply(h, atoi(s->data), err)
-			    : apply_step(h, i);
+			: s->kind == LC_STEP_NVIDIA_CLI ? lc_hooks_run_nvidia_cli(h, s->source, err)
+							: apply_step(h, i);
 
-		if (r < 0 && (s->kind == LC_STEP_HOOKS || s->kind == LC_STEP_IMAGE_FSTAB))
+		if (r < 0 && own_error)
 			return r;
 		/* a nofail entry may fail, never resolve outside the root */
 		if (r < 0 && s->kind == LC_STEP_FSTAB && s->fstab->nofail && r != -EXDEV)

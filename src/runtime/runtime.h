@@ -125,6 +125,7 @@ enum lc_step_kind {
 	LC_STEP_HOOKS,       /* the standard hooks, then the site's (hooks.c) */
 	LC_STEP_IMAGE_FSTAB, /* the image's /etc/fstab; data "-1" (before the hooks) or "0" */
 	LC_STEP_FILE,        /* data: a file's text, bound read-only on target (which exists) */
+	LC_STEP_NVIDIA_CLI,  /* nvidia-container-cli on the root (hooks.c) */
 };
 typedef struct lc_mount_step {
 	enum lc_step_kind kind;
@@ -166,6 +167,8 @@ typedef struct lc_devices_request {
 	const char *dirs;              /* spec directories; NULL: /etc/cdi:/var/run/cdi */
 	const char *const *caller_env; /* NVIDIA_* of the caller (a job), which win */
 	const char *const *image_env;  /* ... and of the image */
+	const char *nvidia_backend;    /* lc_container_opts.nvidia_backend */
+	bool refuse_hooks;             /* a hook not done here fails (else a warning) */
 } lc_devices_request;
 /* The edits the names and NVIDIA_VISIBLE_DEVICES (as nvidia.com/gpu=... of the node's CDI spec)
  * ask for, from the specs (a root caller reads root's only), every host node and mount source
@@ -187,6 +190,10 @@ typedef struct lc_devices {
 	 * driver and the CUDA version of the host's libcuda (lc_devices_check_requires) */
 	lc_strvec nvidia_requires;
 	char *libcuda;
+	/* the nvidia-container-cli backend (no CDI spec): the program and its arguments before
+	 * --pid and the root (enroot's 98-nvidia); NULL: not used */
+	char *nvidia_cli;
+	lc_strvec nvidia_cli_args;
 } lc_devices;
 int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_devices *d, lc_error *err);
 void lc_devices_clear(lc_devices *d);

@@ -131,6 +131,18 @@ static int config_set(plugin_config *cfg, const char *key, const char *v)
 		return set_path(v, &cfg->sysconf_path);
 	if (!strcmp(key, "cdi_spec_dirs"))
 		return set_dirs(v, &cfg->cdi_spec_dirs);
+	if (!strcmp(key, "nvidia_backend")) {
+		if (strcmp(v, "auto") && strcmp(v, "cdi") && strcmp(v, "cli") && v[0] != '/')
+			return -EINVAL;
+		return v[0] == '/' ? set_path(v, &cfg->nvidia_backend)
+				   : set_string(v, &cfg->nvidia_backend);
+	}
+	if (!strcmp(key, "cdi_hooks")) {
+		if (strcmp(v, "warn") && strcmp(v, "refuse"))
+			return -EINVAL;
+		cfg->refuse_cdi_hooks = !strcmp(v, "refuse");
+		return 0;
+	}
 	if (!strcmp(key, "enroot_standard_hooks")) {
 		if (strcmp(v, "builtin") && strcmp(v, "script"))
 			return -EINVAL;
@@ -191,5 +203,6 @@ void config_free(plugin_config *cfg)
 	free(cfg->cache_data_path);
 	free(cfg->sysconf_path);
 	free(cfg->cdi_spec_dirs);
+	free(cfg->nvidia_backend);
 	*cfg = (plugin_config){0};
 }

@@ -34,6 +34,8 @@ typedef struct plugin_config {
 	bool scope_job;      /* container_scope=job: named containers end with the job */
 	char *sysconf_path;  /* enroot_sysconf_path: enroot's site configuration (/etc/enroot) */
 	char *cdi_spec_dirs; /* cdi_spec_dirs: where CDI specs are; NULL: the library's default */
+	char *nvidia_backend;  /* nvidia_backend: auto, cdi, cli or nvidia-container-cli's path */
+	bool refuse_cdi_hooks; /* cdi_hooks=refuse: a spec's hook not done natively fails */
 	bool standard_hook_scripts; /* enroot_standard_hooks=script: run them, not the built-ins */
 } plugin_config;
 

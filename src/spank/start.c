@@ -124,6 +124,7 @@ static void container_opts(const step_state *s, const char *image, int hold_fd, 
 		   (args.mount_home == 1 ? LC_CONTAINER_MOUNT_HOME : 0) | args.unshare |
 		   (s->cfg->kernel_squashfs ? LC_CONTAINER_KERNEL_SQUASHFS : 0) |
 		   LC_CONTAINER_HOST_TMP |
+		   (s->cfg->refuse_cdi_hooks ? LC_CONTAINER_REFUSE_CDI_HOOKS : 0) |
 		   /* the step's own name: joinable, its writes on the tmpfs */
 		   (named && !args.name ? LC_CONTAINER_VOLATILE_UPPER : 0);
 	o->image_path = image;
@@ -137,6 +138,7 @@ static void container_opts(const step_state *s, const char *image, int hold_fd, 
 	o->site = site;
 	o->devices = (const char *const *)args.devices;
 	o->cdi_spec_dirs = s->cfg->cdi_spec_dirs;
+	o->nvidia_backend = s->cfg->nvidia_backend;
 	*g = (lc_group_opts)LC_GROUP_OPTS_INIT;
 	g->flags = s->entrypoint ? LC_GROUP_ENTRYPOINT : 0;
 	g->env_overrides = (const char *const *)overrides;

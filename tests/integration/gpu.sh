@@ -109,5 +109,62 @@ expect_status "an ldconfig that is a script is refused before anything is mounte
     user "$RUN" --cdi-spec-dir "$bad" "$PROBE" true
 rm -f /bin/true.sh
 
+echo "# the nvidia-container-cli backend, where the node has no CDI spec"
+# A test double stands in for nvidia-container-cli (this machine has no GPU and no
+# libnvidia-container): it checks only the command line and the context the runtime gives it.
+# (under /var/tmp: the holder's /tmp is its scratch tmpfs, where the root is /tmp/root)
+CLI="$(mktemp -d /var/tmp/lc-cli-XXXXXX)" NOSPEC="$WORK/no-spec" && mkdir -p "$NOSPEC"
+cleanup_hooks+=("rm -rf '$CLI'")
+cat >"$CLI/nvidia-container-cli" <<EOS
+#!/bin/sh
+for root; do :; done
+pid=\$(echo "\$*" | sed -n 's/.*--pid=\([0-9]*\).*/\1/p')
+{ echo "argv: \$*"
+  echo "uid: \$(id -u) userns: \$(readlink /proc/self/ns/user)"
+  echo "holder's namespaces: \$([ "\$(readlink /proc/self/ns/user)\$(readlink /proc/self/ns/mnt)" = "\$(readlink /proc/\$pid/ns/user)\$(readlink /proc/\$pid/ns/mnt)" ] && echo yes)"
+  echo "root: \$([ -f "\$root/etc/ld.so.conf" ] && echo the image)"
+} >"$CLI/log"
+[ -e "$CLI/fail" ] && { echo "nvc: driver error: bad things" >&2; exit 1; }
+mkdir -p "\$root/usr/local/nvidia-cli" && echo injected >"\$root/usr/local/nvidia-cli/marker"
+EOS
+chmod -R a+rwX "$CLI" && chmod 755 "$CLI/nvidia-container-cli"
+cliok() { run PATH="$CLI:/usr/bin:/bin" NVIDIA_VISIBLE_DEVICES=0 "$RUN" --cdi-spec-dir "$NOSPEC" "$@"; }
+got="$(cliok "$PROBE" cat /usr/local/nvidia-cli/marker 2>&1)"
+check "no spec, nvidia-container-cli on the PATH: it serves the container ($got)" test "$got" = injected
+check "... with enroot's command line: --user configure, ldconfig, device, capabilities, requirement, pid, root" \
+    grep -qx "argv: --user configure --no-cgroups --ldconfig=@/usr/sbin/ldconfig --device=0 --compute --utility --require=cuda>=12.0 brand=tesla,driver>=470,driver<471 --pid=[0-9]* /tmp/root" "$CLI/log"
+check "... as the user, in a user namespace of the container's, not the host's" \
+    bash -c "grep -q '^uid: $(id -u lctest) ' '$CLI/log' && ! grep -q 'userns: $(readlink /proc/self/ns/user)' '$CLI/log'"
+check "... in the holder's namespaces, on the image's root" \
+    bash -c "grep -qx \"holder's namespaces: yes\" '$CLI/log' && grep -qx 'root: the image' '$CLI/log'"
+: >"$CLI/log"
+got="$(run PATH="$CLI:/usr/bin:/bin" NVIDIA_VISIBLE_DEVICES=none NVIDIA_DRIVER_CAPABILITIES=all NVIDIA_DISABLE_REQUIRE=1 \
+    "$RUN" --cdi-spec-dir "$NOSPEC" "$PROBE" true 2>&1)"
+check "none, all capabilities, requirements disabled: no --device, six capabilities, no --require" \
+    grep -qx "argv: --user configure --no-cgroups --ldconfig=@/usr/sbin/ldconfig --compute --compat32 --display --graphics --utility --video --pid=[0-9]* /tmp/root" "$CLI/log"
+touch "$CLI/fail"
+expect_status "nvidia-container-cli failing stops the start with its message" 125 \
+    "nvidia-container-cli exited with return code 1: nvc: driver error: bad things" \
+    cliok "$PROBE" true
+rm -f "$CLI/fail"
+expect_status "neither a spec nor nvidia-container-cli: one error naming both" 125 \
+    "NVIDIA_VISIBLE_DEVICES=0: no CDI spec for nvidia.com/gpu in $NOSPEC (nvidia-ctk cdi generate writes one) and no nvidia-container-cli on the PATH" \
+    user PATH=/usr/bin:/bin NVIDIA_VISIBLE_DEVICES=0 "$RUN" --cdi-spec-dir "$NOSPEC" "$PROBE" true
+expect_status "--nvidia-backend cdi: the spec or an error, never the program" 125 \
+    "no CDI spec for nvidia.com/gpu in $NOSPEC (nvidia-ctk cdi generate writes one)" \
+    cliok --nvidia-backend cdi "$PROBE" true
+got="$(run PATH=/usr/bin:/bin NVIDIA_VISIBLE_DEVICES=0 "$RUN" "${CDI[@]}" --nvidia-backend "$CLI/nvidia-container-cli" \
+    "$PROBE" sh -c 'cat /usr/local/nvidia-cli/marker; ls /usr/lib/x86_64-linux-gnu/libcuda.so.1 2>/dev/null' 2>&1)"
+check "--nvidia-backend PATH: that program, even where a spec exists ($got)" test "$got" = injected
+
+echo "# hooks a spec names"
+mkdir -p "$D/spec-chmod" && cp "$D/spec/nvidia.yaml" "$D/spec-chmod/"
+echo "  - {hookName: createContainer, path: /usr/bin/nvidia-cdi-hook, args: [nvidia-cdi-hook, chmod, --mode, '755', --path, /dev/dri]}" >>"$D/spec-chmod/nvidia.yaml"
+is "a hook not done here (nvidia-cdi-hook chmod): a warning, the container starts" "cuda 12.4 devices 2" \
+    -- --cdi-spec-dir "$D/spec-chmod" "$PROBE" cuda-probe
+expect_status "--cdi-hooks refuse: it fails the start instead, named" 125 \
+    "CDI hook createContainer (/usr/bin/nvidia-cdi-hook chmod) refused" \
+    user "$RUN" --cdi-spec-dir "$D/spec-chmod" --cdi-hooks refuse "$PROBE" true
+
 check "no mount left on the host" bash -c "! grep -q '$D' /proc/self/mountinfo"
 finish

@@ -19,7 +19,8 @@ START_TEST(abi_layout)
 	ck_assert_uint_eq(offsetof(lc_import_opts, progress), 32);
 	ck_assert_uint_eq(sizeof(lc_import_opts), 48);
 	ck_assert_uint_eq(sizeof(lc_import_progress), 32);
-	ck_assert_uint_eq(sizeof(lc_container_opts), 96);
+	ck_assert_uint_eq(sizeof(lc_container_opts), 104);
+	ck_assert_uint_eq(offsetof(lc_container_opts, nvidia_backend), 96);
 	ck_assert_uint_eq(sizeof(lc_site_opts), 48);
 	ck_assert_uint_eq(sizeof(lc_helper_opts), 56);
 	ck_assert_uint_eq(sizeof(lc_process_opts), 32);
@@ -72,7 +73,7 @@ START_TEST(abi_option_versions)
 	o.image_path = "/nonexistent.sqsh";
 	o.version = LC_CONTAINER_OPTS_VERSION + 1;
 	ck_assert_int_eq(lc_container_create(NULL, &o, &c, &err), -EINVAL);
-	ck_assert_str_eq(err.msg, "lc_container_opts version 6 is not supported (1 to 5)");
+	ck_assert_str_eq(err.msg, "lc_container_opts version 7 is not supported (1 to 6)");
 	o.version = 0;
 	ck_assert_int_eq(lc_container_create(NULL, &o, &c, &err), -EINVAL);
 	/* version 1 ended before hold_fd: a struct of that size */
