@@ -92,32 +92,6 @@ static int create_symlinks(const lc_cdi_hook *h, size_t first, lc_devices *d, lc
 	return 0;
 }
 
-/* The host's ldconfig that update-ldcache names ("@" marks a host path in NVIDIA's
- * configuration), Debian's ldconfig.real where /sbin/ldconfig is its wrapper script: it must be
- * a program, never a script, for it runs in the container's root. */
-static int host_ldconfig(const char *path, char **ret, lc_error *err)
-{
-	_cleanup_free_ char *real = NULL;
-	_cleanup_close_ int fd = -1;
-	char magic[4];
-
-	path += path[0] == '@';
-	if (asprintf(&real, "%s.real", path) < 0)
-		return lc_fail(err, ENOMEM, "out of memory");
-	if (access(real, X_OK) == 0)
-		path = real;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return lc_fail(err, errno, "CDI hook update-ldcache: the host's ldconfig %s: %m",
-			       path);
-	if (read(fd, magic, 4) != 4 || memcmp(magic, "\177ELF", 4))
-		return lc_fail(err, ENOEXEC,
-			       "CDI hook update-ldcache: the host's ldconfig %s is not a program",
-			       path);
-	*ret = strdup(path);
-	return *ret ? 0 : lc_fail(err, ENOMEM, "out of memory");
-}
-
 /* update-ldcache: the library cache rebuilt with the host's ldconfig (inject.c), the hook's
  * folders searched first; once, however many specs ask. */
 static int update_ldcache(const lc_cdi_hook *h, size_t first, lc_devices *d, lc_error *err)
@@ -136,8 +110,8 @@ static int update_ldcache(const lc_cdi_hook *h, size_t first, lc_devices *d, lc_
 		if (f && f[0] == '/' && lc_strvec_push(&d->ld_folders, f) < 0)
 			r = lc_fail(err, ENOMEM, "out of memory");
 	}
-	if (!r && !d->ldconfig)
-		r = host_ldconfig(ldconfig, &d->ldconfig, err);
+	if (!r && !d->ldconfig && (r = lc_host_ldconfig(ldconfig, &d->ldconfig, err)) < 0)
+		r = lc_error_prefix(err, r, "CDI hook update-ldcache");
 	return r;
 }
 

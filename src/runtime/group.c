@@ -440,6 +440,19 @@ static int open_output_dir(const save_job *j, int *ret_fd, char **ret_name, lc_e
 	return 0;
 }
 
+/* The library cache of the saved tree where the runtime's rebuilt one is (inject.c), on a
+ * read-only clone of the root; none when it cannot be made (the save leaves it out). */
+static void saved_cache(int tree_fd, int root_fd, int ldconfig_fd, char **cache, size_t *len)
+{
+	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+	struct stat st;
+
+	if (ldconfig_fd >= 0 &&
+	    fstatat(root_fd, "etc/ld.so.cache", &st, AT_SYMLINK_NOFOLLOW) == 0 && lc_rebuilt(&st) &&
+	    mount_setattr(tree_fd, "", AT_EMPTY_PATH, &ro, sizeof(ro)) == 0)
+		(void)lc_inject_saved_cache(root_fd, ldconfig_fd, cache, len);
+}
+
 /* The child: become the user, open the output's directory, join the container, save the root
  * mount alone (a clone without the mounts on top of it). */
 static int save_in_child(const save_job *j, lc_error *err)
@@ -448,7 +461,11 @@ static int save_in_child(const save_job *j, lc_error *err)
 	_cleanup_close_ int dir_fd = -1;
 	_cleanup_close_ int tree_fd = -1;
 	_cleanup_close_ int root_fd = -1;
+	_cleanup_close_ int ldconfig_fd = -1;
 	_cleanup_free_ char *name = NULL;
+	_cleanup_free_ char *ldconfig = NULL;
+	_cleanup_free_ char *cache = NULL;
+	size_t cache_len = 0;
 	int r;
 
 	lc_oom_score_adj_reset();
@@ -460,6 +477,8 @@ static int save_in_child(const save_job *j, lc_error *err)
 	r = open_output_dir(j, &dir_fd, &name, err);
 	if (r < 0)
 		return r;
+	if (lc_host_ldconfig("/sbin/ldconfig", &ldconfig, NULL) >= 0)
+		ldconfig_fd = open(ldconfig, O_RDONLY | O_CLOEXEC);
 	if (setns(j->g->pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0)
 		return lc_fail(err, errno, "cannot join the container: %m");
 	tree_fd = open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
@@ -467,7 +486,9 @@ static int save_in_child(const save_job *j, lc_error *err)
 		root_fd = openat(tree_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0)
 		return lc_fail(err, errno, "cannot open the container's root: %m");
-	return lc_squash_save_at(NULL, root_fd, dir_fd, name, o->squash, j->config, err);
+	saved_cache(tree_fd, root_fd, ldconfig_fd, &cache, &cache_len);
+	return lc_squash_save_at(NULL, root_fd, dir_fd, name, o->squash, j->config, cache,
+				 cache_len, err);
 }
 
 static int check_save_opts(const lc_save_opts *o, lc_error *err)

@@ -11,7 +11,8 @@
  * (opened on the host, never the image's) runs chrooted in a probe overlay (the image, the
  * layer, the driver's files bound) with a scratch writable layer; what it wrote there (the
  * cache, the soname links) is copied onto the injection layer. In the container /etc/ld.so.cache
- * is then an ordinary file: ldconfig run there later (apt's triggers) replaces it as usual.
+ * is then an ordinary file: ldconfig run there later (apt's triggers) replaces it as usual. It
+ * carries LC_REBUILT_NSEC: a save rebuilds the cache of what it saves (lc_inject_saved_cache).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -37,6 +39,7 @@
 #define LD_CONF ".lc-ld.so.conf" /* in the probe's root, for ldconfig's -f */
 #define LD_CACHE "/etc/ld.so.cache"
 #define LD_CACHE_MAX (256u << 20)
+#define SAVED_CACHE "ld.so.cache" /* in a tmpfs of its own, for a save */
 #define LDCONFIG_TIMEOUT_MS 60000
 #define CUDA_COMPAT_DIR "/usr/local/cuda/compat"
 
@@ -279,9 +282,15 @@ static int copy_cache(int probe, int lower, int layer)
 	if (r < 0)
 		return r;
 	r = lc_layer_add(lower, layer, LD_CACHE, LC_LAYER_FILE, NULL, true, &dir);
-	/* not marked: a save keeps it, for the image's own libraries (the driver's entries
-	 * then point at nothing, as glibc tolerates) */
-	return r < 0 ? r : lc_file_replace_at(dir, "ld.so.cache", data, len, 0644);
+	if (r >= 0)
+		r = lc_file_replace_at(dir, "ld.so.cache", data, len, 0644);
+	if (r >= 0) {
+		/* a save puts the cache of what it saves in its place (lc_inject_saved_cache) */
+		const struct timespec ts[2] = {{0, LC_REBUILT_NSEC}, {0, LC_REBUILT_NSEC}};
+
+		r = utimensat(dir, "ld.so.cache", ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	}
+	return r;
 }
 
 static int ldcache(lc_holder *h, int lower, int layer, lc_error *err)
@@ -341,4 +350,70 @@ int lc_inject_build(lc_holder *h, lc_error *err)
 	if (r >= 0)
 		h->injected = true;
 	return r;
+}
+
+/* ---------------------------------------------------------------- ldconfig, for devices.c and
+ * saves */
+
+int lc_host_ldconfig(const char *path, char **ret, lc_error *err)
+{
+	_cleanup_free_ char *real = NULL;
+	_cleanup_close_ int fd = -1;
+	char magic[4];
+
+	path += path[0] == '@'; /* a host path, in NVIDIA's configuration */
+	if (asprintf(&real, "%s.real", path) < 0)
+		return lc_fail(err, ENOMEM, "out of memory");
+	if (access(real, X_OK) == 0)
+		path = real;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return lc_fail(err, errno, "the host's ldconfig %s: %m", path);
+	if (read(fd, magic, 4) != 4 || memcmp(magic, "\177ELF", 4))
+		return lc_fail(err, ENOEXEC, "the host's ldconfig %s is not a program", path);
+	*ret = strdup(path);
+	return *ret ? 0 : lc_fail(err, ENOMEM, "out of memory");
+}
+
+/* Async-signal-safe: chrooted in the saved tree, ldconfig writes in the tmpfs @out (its cwd,
+ * outside the root), never in the tree (which is read-only besides). */
+static _Noreturn void saved_cache_child(int root, int out, int program)
+{
+	static char *const argv[] = {"ldconfig", "-X", "-i", "-C", SAVED_CACHE, NULL};
+	static char *const envp[] = {NULL};
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+	    fchdir(root) < 0 || chroot(".") < 0 || fchdir(out) < 0)
+		_exit(125);
+	syscall(SYS_execveat, program, "", argv, envp, AT_EMPTY_PATH);
+	_exit(126);
+}
+
+int lc_inject_saved_cache(int root_fd, int ldconfig_fd, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	_cleanup_close_ int mnt = -1;
+	_cleanup_close_ int pidfd = -1;
+	int status = 0;
+	pid_t pid;
+
+	*ret = NULL;
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", "256m", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
+	    (mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0)) < 0)
+		return -errno;
+	pid = fork();
+	if (pid == 0)
+		saved_cache_child(root_fd, mnt, ldconfig_fd);
+	if (pid < 0)
+		return -errno;
+	/* the tree is the user's: a FIFO in a library directory must not hold the save */
+	pidfd = pidfd_open(pid, 0);
+	if (pidfd >= 0 &&
+	    poll(&(struct pollfd){.fd = pidfd, .events = POLLIN}, 1, LDCONFIG_TIMEOUT_MS) == 0)
+		kill(pid, SIGKILL);
+	if (lc_wait_child(pid, &status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		return -ECANCELED;
+	return lc_file_read_at(mnt, SAVED_CACHE, LD_CACHE_MAX, ret, ret_len, NULL);
 }

@@ -256,8 +256,8 @@ static int make_entry(int dir, const char *name, enum lc_layer_kind kind, const 
 
 /* One component: the layer's entry, else the image's (a directory mirrored on the layer),
  * else a new one. 1 when the walk ends here (the entry made or already shown). */
-static int layer_step(layer_walk *l, const char *comp, bool last, enum lc_layer_kind kind,
-		      const char *link, bool shadow)
+static int layer_component(layer_walk *l, const char *comp, bool last, enum lc_layer_kind kind,
+			   const char *link, bool shadow)
 {
 	size_t d = l->w.depth;
 	int dir = l->w.fds[d - 1], img = l->image[d - 1], fd, ifd = -1, r;
@@ -337,6 +337,29 @@ out:
 		close(fd);
 	if (ifd >= 0)
 		close(ifd);
+	return r;
+}
+
+/* layer_component(), the layer's directory keeping its times (its mark, or the image's): what
+ * is made in it changes them. */
+static int layer_step(layer_walk *l, const char *comp, bool last, enum lc_layer_kind kind,
+		      const char *link, bool shadow)
+{
+	_cleanup_close_ int dir = fcntl(l->w.fds[l->w.depth - 1], F_DUPFD_CLOEXEC, 0);
+	struct stat before, after;
+	char self[64];
+	int r;
+
+	if (dir < 0 || fstat(dir, &before) < 0)
+		return -errno;
+	r = layer_component(l, comp, last, kind, link, shadow);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", dir);
+	if (r >= 0 && fstat(dir, &after) == 0 &&
+	    (after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+	     after.st_mtim.tv_nsec != before.st_mtim.tv_nsec) &&
+	    utimensat(AT_FDCWD, self, (const struct timespec[]){before.st_atim, before.st_mtim},
+		      0) < 0)
+		r = -errno;
 	return r;
 }
 

@@ -197,6 +197,15 @@ typedef struct lc_devices {
 } lc_devices;
 int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_devices *d, lc_error *err);
 void lc_devices_clear(lc_devices *d);
+/* The host's ldconfig at @path ("@" first: NVIDIA's mark of a host path), Debian's
+ * ldconfig.real where /sbin/ldconfig is its wrapper script: it must be an ELF program, never a
+ * script, for it runs chrooted in a container's root (inject.c). */
+int lc_host_ldconfig(const char *path, char **ret, lc_error *err);
+/* The library cache of the tree @root_fd, by the host's ldconfig (@ldconfig_fd) chrooted there,
+ * written in a tmpfs of its own: what a save puts where the runtime's rebuilt cache was (the
+ * injected libraries are empty mount points in a clone of the root, so ldconfig skips them).
+ * -errno. */
+int lc_inject_saved_cache(int root_fd, int ldconfig_fd, char **ret, size_t *ret_len);
 /* NVIDIA_REQUIRE_* against the node's driver (/proc/driver/nvidia/version) and the CUDA version
  * of the host's libcuda (loaded in a child), in the holder before the first mount: one line
  * naming an unmet requirement (lc_nvidia_check_requires). */

@@ -34,6 +34,8 @@ typedef struct save_ctx {
 	lc_buf path;
 	inode_seen *seen;
 	size_t n_seen, cap_seen;
+	const char *cache; /* what replaces a library cache the runtime rebuilt; NULL: none */
+	size_t cache_len;
 } save_ctx;
 
 static int save_fail(save_ctx *c, const char *what)
@@ -90,6 +92,18 @@ static int save_file_data(save_ctx *c, int fd, lc_node *n)
 	return r < 0 ? r : lc_sqfs_writer_end_file(c->w, c->err);
 }
 
+/* A file whose content is @data, not what the tree has. */
+static int save_data(save_ctx *c, lc_node *n, const char *data, size_t len)
+{
+	int r;
+
+	n->size = len;
+	r = lc_sqfs_writer_begin_file(c->w, n, c->err);
+	if (r >= 0 && len)
+		r = lc_sqfs_writer_append(c->w, data, len, c->err);
+	return r < 0 ? r : lc_sqfs_writer_end_file(c->w, c->err);
+}
+
 static lc_node *find_seen(save_ctx *c, const struct stat *st)
 {
 	for (size_t i = 0; i < c->n_seen; i++)
@@ -139,7 +153,7 @@ static int save_entry(save_ctx *c, int dir_fd, const char *name, lc_node *parent
 
 	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return save_fail(c, "stat");
-	if (lc_injected(&st))
+	if (lc_injected(&st) || (lc_rebuilt(&st) && !c->cache))
 		return 0; /* the runtime's, for the host's devices: not the container's */
 	n = lc_node_new(name, st.st_mode, 0);
 	if (!n || lc_node_add_child(parent, n) < 0) {
@@ -159,6 +173,8 @@ static int save_entry(save_ctx *c, int dir_fd, const char *name, lc_node *parent
 		return r < 0 || st.st_dev != c->root_dev ? r : save_dir(c, fd, n);
 	}
 	case S_IFREG:
+		if (lc_rebuilt(&st))
+			return save_data(c, n, c->cache, c->cache_len);
 		return save_regular(c, dir_fd, name, &st, n);
 	case S_IFLNK:
 		len = readlinkat(dir_fd, name, target, sizeof(target) - 1);
@@ -245,10 +261,11 @@ static int save_tree(save_ctx *c, int root_fd, int out_fd, const lc_sqfs_writer_
 }
 
 int lc_squash_save_at(lc_ctx *ctx, int root_fd, int dir_fd, const char *name,
-		      const lc_import_opts *opts, const char *config_json, lc_error *err)
+		      const lc_import_opts *opts, const char *config_json, const char *cache,
+		      size_t cache_len, lc_error *err)
 {
 	static const lc_import_opts defaults = LC_IMPORT_OPTS_INIT;
-	save_ctx c = {ctx, NULL, err, 0, NULL, LC_BUF_INIT, NULL, 0, 0};
+	save_ctx c = {ctx, NULL, err, 0, NULL, LC_BUF_INIT, NULL, 0, 0, cache, cache_len};
 	lc_sqfs_writer_opts wo;
 	_cleanup_close_ int out_fd = -1;
 	_cleanup_free_ char *tmp = NULL;
@@ -293,6 +310,6 @@ LC_API int lc_squash_save(lc_ctx *ctx, const char *dir, const char *output,
 	root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0)
 		return lc_fail(err, errno, "open '%s': %m", dir);
-	r = lc_squash_save_at(ctx, root_fd, AT_FDCWD, output, opts, NULL, err);
+	r = lc_squash_save_at(ctx, root_fd, AT_FDCWD, output, opts, NULL, NULL, 0, err);
 	return r < 0 ? lc_error_prefix(err, r, "save '%s'", dir) : 0;
 }

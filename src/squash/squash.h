@@ -178,9 +178,12 @@ int lc_sqfs_writer_finish(lc_sqfs_writer *w, lc_tree *tree, lc_error *err);
 lc_sqfs_writer *lc_sqfs_writer_free(lc_sqfs_writer *w);
 
 /* lc_squash_save() of the tree at @root_fd into @name in @dir_fd, with @config_json (may be NULL)
- * as the image config on its root (save.c). */
+ * as the image config on its root (save.c). Entries the runtime injected (lc_injected) are
+ * left out; a library cache it rebuilt (lc_rebuilt) is replaced by @cache (@cache_len bytes),
+ * or left out when @cache is NULL. */
 int lc_squash_save_at(lc_ctx *ctx, int root_fd, int dir_fd, const char *name,
-		      const lc_import_opts *opts, const char *config_json, lc_error *err);
+		      const lc_import_opts *opts, const char *config_json, const char *cache,
+		      size_t cache_len, lc_error *err);
 
 /* Writer options from the public import options (ENROOT_SQUASH_OPTIONS and so on) (options.c). */
 int lc_sqfs_writer_opts_parse(const lc_import_opts *io, lc_sqfs_writer_opts *o, lc_error *err);

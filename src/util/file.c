@@ -219,3 +219,8 @@ bool lc_injected(const struct stat *st)
 {
 	return st->st_mtim.tv_sec == 0 && st->st_mtim.tv_nsec == LC_INJECTED_NSEC;
 }
+
+bool lc_rebuilt(const struct stat *st)
+{
+	return st->st_mtim.tv_sec == 0 && st->st_mtim.tv_nsec == LC_REBUILT_NSEC;
+}

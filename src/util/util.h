@@ -125,8 +125,12 @@ bool lc_fd_is_at(int fd, int dir_fd, const char *name);
  * library cache) carries this mark, a modification time of 0 s and this many ns, so that a save
  * leaves it out. */
 #define LC_INJECTED_NSEC 271828182
+/* ... and the library cache it rebuilt over the image's (0 s and this many ns): a save puts in
+ * its place the cache of what it saves. */
+#define LC_REBUILT_NSEC 271828183
 struct stat;
 bool lc_injected(const struct stat *st);
+bool lc_rebuilt(const struct stat *st);
 /* ---- processes (src/util/proc.c) */
 /* waitpid(@pid) until it answers (EINTR retried); @ret_status may be NULL. -errno. */
 int lc_wait_child(pid_t pid, int *ret_status);

@@ -51,6 +51,10 @@ check "--container-save of a GPU container: the job's file is saved" grep -q "et
 check "... the image's own files too (libc, its ld.so.cache)" bash -c \
     "grep -q 'usr/lib/x86_64-linux-gnu/libc.so.6' <<<'$listing' && grep -q 'etc/ld.so.cache' <<<'$listing'"
 check "... and no driver file, link or mount-point stub" bash -c "! grep -E 'libcuda|libnvidia|nvidia-smi|dev/nvidia' <<<'$listing'"
+"$BUILD/tools/ctr-squash" load "$WORK/job/saved.sqsh" "$WORK/saved" >/dev/null 2>&1
+cache="$(ldconfig -C "$WORK/saved/etc/ld.so.cache" -p 2>&1)"
+image_cache() { grep -q 'libc.so.6 (libc6,x86-64)' <<<"$cache" && ! grep -q -e libcuda -e libnvidia <<<"$cache"; }
+check "... its ld.so.cache is the saved tree's: the image's libc, no driver library ($(tr '\n\t' '  ' <<<"$cache"))" image_cache
 
 echo "# a CPU node: no NVIDIA driver"
 umount /proc/driver

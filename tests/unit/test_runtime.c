@@ -465,6 +465,69 @@ START_TEST(plan_mellanox_selection)
 }
 END_TEST
 
+/* The injection layer: entries made on a layer over the image (the test root), as the overlay
+ * will show them. */
+START_TEST(layer_entries)
+{
+	char *layer = lc_test_tmpdir(), p[PATH_MAX], link[64];
+	int layer_fd = open(layer, O_PATH | O_DIRECTORY | O_CLOEXEC), dir = -1;
+	struct stat st, img;
+
+	/* through the image's links: lib -> usr/lib, abs -> /usr/lib */
+	ck_assert_int_eq(
+	    lc_layer_add(root_fd, layer_fd, "/lib/libcuda.so.1", LC_LAYER_FILE, NULL, false, NULL),
+	    0);
+	snprintf(p, sizeof(p), "%s/usr/lib/libcuda.so.1", layer);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert(S_ISREG(st.st_mode) && lc_injected(&st));
+	/* the image's directories repeated with their mode and time (kept while entries are made
+	 * in them), not marked */
+	snprintf(p, sizeof(p), "%s/usr/lib", layer);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	snprintf(p, sizeof(p), "%s/usr/lib", root);
+	ck_assert_int_eq(lstat(p, &img), 0);
+	ck_assert(S_ISDIR(st.st_mode) && !lc_injected(&st));
+	ck_assert_uint_eq(st.st_mode, img.st_mode);
+	ck_assert(st.st_mtim.tv_sec == img.st_mtim.tv_sec &&
+		  st.st_mtim.tv_nsec == img.st_mtim.tv_nsec);
+	/* a new directory and a link: marked; nothing where the image has the entry */
+	ck_assert_int_eq(lc_layer_add(root_fd, layer_fd, "/abs/x/y/libnvidia-ml.so.1",
+				      LC_LAYER_FILE, NULL, false, NULL),
+			 0);
+	snprintf(p, sizeof(p), "%s/usr/lib/x", layer);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode) && lc_injected(&st));
+	ck_assert_int_eq(lc_layer_add(root_fd, layer_fd, "/usr/lib/libcuda.so", LC_LAYER_SYMLINK,
+				      "libcuda.so.1", false, NULL),
+			 0);
+	snprintf(p, sizeof(p), "%s/usr/lib/libcuda.so", layer);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert(S_ISLNK(st.st_mode) && lc_injected(&st));
+	ck_assert_int_eq(
+	    lc_layer_add(root_fd, layer_fd, "/etc/hosts", LC_LAYER_FILE, NULL, false, NULL), 0);
+	snprintf(p, sizeof(p), "%s/etc/hosts", layer);
+	ck_assert_int_ne(lstat(p, &st), 0);
+	/* shadow: the layer's entry hides the image's, its directory handed back */
+	ck_assert_int_eq(
+	    lc_layer_add(root_fd, layer_fd, "/etc/hosts", LC_LAYER_FILE, NULL, true, &dir), 0);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dir);
+	ck_assert_int_gt(readlink(link, p, sizeof(p) - 1), 0);
+	ck_assert_int_eq(fstatat(dir, "hosts", &st, AT_SYMLINK_NOFOLLOW), 0);
+	close(dir);
+	/* never out of the root, nothing made there */
+	ck_assert_int_eq(lc_layer_add(root_fd, layer_fd, "/escape/lc-unit-layer", LC_LAYER_FILE,
+				      NULL, false, NULL),
+			 -EXDEV);
+	ck_assert_int_ne(stat("/etc/lc-unit-layer", &st), 0);
+	ck_assert_int_eq(
+	    lc_layer_add(root_fd, layer_fd, "/etc/hosts/x", LC_LAYER_FILE, NULL, false, NULL),
+	    -ENOTDIR);
+	close(layer_fd);
+	lc_test_rmtree(layer);
+	free(layer);
+}
+END_TEST
+
 START_TEST(plan_cdi_devices)
 {
 	lc_user u = test_user(0);
@@ -597,6 +660,7 @@ int main(void)
 	tcase_add_test(t, plan_cgroup_v1_subtrees);
 	tcase_add_test(t, plan_mellanox_selection);
 	tcase_add_test(t, plan_cdi_devices);
+	tcase_add_test(t, layer_entries);
 	tcase_add_test(t, env_precedence);
 	tcase_add_test(t, command_entrypoint_and_cmd);
 	tcase_add_test(t, container_volatile_upper_needs_a_name);
