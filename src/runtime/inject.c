@@ -17,13 +17,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -179,46 +177,62 @@ static int write_conf(lc_holder *h, int probe)
 	return r;
 }
 
-/* Async-signal-safe: the holder serves FUSE from a thread. */
-static _Noreturn void ldconfig_child(int probe, int program, int out)
+/* Async-signal-safe (the holder serves FUSE from a thread): the host's ldconfig @program,
+ * chrooted in @root, its output on @out; with @cwd >= 0 its working directory is @cwd (outside
+ * the root: where a relative -C writes). */
+static _Noreturn void ldconfig_child(int root, int cwd, int program, char *const *argv, int out)
 {
-	static char *const argv[] = {"ldconfig", "-f", "/" LD_CONF, "-C", LD_CACHE, NULL};
 	static char *const envp[] = {NULL};
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-	if (dup2(out, 1) < 0 || dup2(out, 2) < 0 || fchdir(probe) < 0 || chroot(".") < 0 ||
-	    chdir("/") < 0)
+	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 ||
+	    fchdir(root) < 0 || chroot(".") < 0 || (cwd >= 0 ? fchdir(cwd) : chdir("/")) < 0)
 		_exit(125);
 	syscall(SYS_execveat, program, "", argv, envp, AT_EMPTY_PATH);
 	_exit(126);
 }
 
-/* Run the host's ldconfig in the probe; its output's tail in @tail. */
-static int run_ldconfig(lc_holder *h, int probe, char *tail, size_t size, lc_error *err)
+/* Run ldconfig_child() and wait for it (killed after LDCONFIG_TIMEOUT_MS: an image or a saved
+ * tree may hold a FIFO where a library is); its output's tail in @tail. 0, or the wait status
+ * of a failure in *@status (-ECANCELED), or -errno. */
+static int run_ldconfig(int root, int cwd, int program, char *const *argv, char *tail, size_t size,
+			int *status)
 {
-	_cleanup_close_ int program = open(h->devices.ldconfig, O_RDONLY | O_CLOEXEC);
-	int pipefd[2], status = 0;
+	int pipefd[2];
 	pid_t pid;
 
-	if (program < 0)
-		return lc_fail(err, errno, "cannot open the host's ldconfig %s: %m",
-			       h->devices.ldconfig);
+	*status = 0;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return lc_fail(err, errno, "pipe: %m");
+		return -errno;
 	pid = fork();
 	if (pid == 0)
-		ldconfig_child(probe, program, pipefd[1]);
+		ldconfig_child(root, cwd, program, argv, pipefd[1]);
 	close(pipefd[1]);
 	if (pid < 0) {
 		close(pipefd[0]);
-		return lc_fail(err, errno, "fork: %m");
+		return -errno;
 	}
 	if (lc_fd_read_tail(pipefd[0], LDCONFIG_TIMEOUT_MS, tail, size) == -ETIMEDOUT)
 		kill(pid, SIGKILL);
 	close(pipefd[0]);
-	if (lc_wait_child(pid, &status) < 0)
-		return lc_fail(err, ECHILD, "ldconfig: lost");
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
+	if (lc_wait_child(pid, status) < 0)
+		return -ECHILD;
+	return WIFEXITED(*status) && WEXITSTATUS(*status) == 0 ? 0 : -ECANCELED;
+}
+
+/* The probe's cache, by the host's ldconfig with the configuration write_conf() made. */
+static int probe_ldconfig(lc_holder *h, int probe, char *tail, size_t size, lc_error *err)
+{
+	static char *const argv[] = {"ldconfig", "-f", "/" LD_CONF, "-C", LD_CACHE, NULL};
+	_cleanup_close_ int program = open(h->devices.ldconfig, O_RDONLY | O_CLOEXEC);
+	int status, r;
+
+	if (program < 0)
+		return lc_fail(err, errno, "cannot open the host's ldconfig %s: %m",
+			       h->devices.ldconfig);
+	r = run_ldconfig(probe, -1, program, argv, tail, size, &status);
+	if (r == 0 || (r < 0 && r != -ECANCELED))
+		return r < 0 ? lc_fail(err, -r, "cannot run ldconfig: %s", strerror(-r)) : 0;
 	return lc_fail(
 	    err, ECANCELED, "cannot update the container's library cache: %s %s %d%s%s",
 	    h->devices.ldconfig, WIFSIGNALED(status) ? "killed by signal" : "exited with",
@@ -284,13 +298,8 @@ static int copy_cache(int probe, int lower, int layer)
 	r = lc_layer_add(lower, layer, LD_CACHE, LC_LAYER_FILE, NULL, true, &dir);
 	if (r >= 0)
 		r = lc_file_replace_at(dir, "ld.so.cache", data, len, 0644);
-	if (r >= 0) {
-		/* a save puts the cache of what it saves in its place (lc_inject_saved_cache) */
-		const struct timespec ts[2] = {{0, LC_REBUILT_NSEC}, {0, LC_REBUILT_NSEC}};
-
-		r = utimensat(dir, "ld.so.cache", ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	}
-	return r;
+	/* a save puts the cache of what it saves in its place (lc_inject_saved_cache) */
+	return r < 0 ? r : lc_mark_at(dir, "ld.so.cache", LC_REBUILT_NSEC);
 }
 
 static int ldcache(lc_holder *h, int lower, int layer, lc_error *err)
@@ -317,7 +326,7 @@ static int ldcache(lc_holder *h, int lower, int layer, lc_error *err)
 		r = lc_fail(err, -r, "cannot prepare the container's library cache: %s",
 			    strerror(-r));
 	else
-		r = run_ldconfig(h, probe, tail, sizeof(tail), err);
+		r = probe_ldconfig(h, probe, tail, sizeof(tail), err);
 	if (r >= 0) {
 		r = copy_cache(probe, lower, layer);
 		upper = r >= 0 ? open(PROBE_UPPER, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
@@ -375,45 +384,22 @@ int lc_host_ldconfig(const char *path, char **ret, lc_error *err)
 	return *ret ? 0 : lc_fail(err, ENOMEM, "out of memory");
 }
 
-/* Async-signal-safe: chrooted in the saved tree, ldconfig writes in the tmpfs @out (its cwd,
- * outside the root), never in the tree (which is read-only besides). */
-static _Noreturn void saved_cache_child(int root, int out, int program)
-{
-	static char *const argv[] = {"ldconfig", "-X", "-i", "-C", SAVED_CACHE, NULL};
-	static char *const envp[] = {NULL};
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
-	    fchdir(root) < 0 || chroot(".") < 0 || fchdir(out) < 0)
-		_exit(125);
-	syscall(SYS_execveat, program, "", argv, envp, AT_EMPTY_PATH);
-	_exit(126);
-}
-
 int lc_inject_saved_cache(int root_fd, int ldconfig_fd, char **ret, size_t *ret_len)
 {
 	_cleanup_close_ int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	static char *const argv[] = {"ldconfig", "-X", "-i", "-C", SAVED_CACHE, NULL};
 	_cleanup_close_ int mnt = -1;
-	_cleanup_close_ int pidfd = -1;
-	int status = 0;
-	pid_t pid;
+	char tail[256];
+	int status, r;
 
 	*ret = NULL;
 	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", "256m", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
 	    (mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0)) < 0)
 		return -errno;
-	pid = fork();
-	if (pid == 0)
-		saved_cache_child(root_fd, mnt, ldconfig_fd);
-	if (pid < 0)
-		return -errno;
-	/* the tree is the user's: a FIFO in a library directory must not hold the save */
-	pidfd = pidfd_open(pid, 0);
-	if (pidfd >= 0 &&
-	    poll(&(struct pollfd){.fd = pidfd, .events = POLLIN}, 1, LDCONFIG_TIMEOUT_MS) == 0)
-		kill(pid, SIGKILL);
-	if (lc_wait_child(pid, &status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-		return -ECANCELED;
+	/* chrooted in the saved tree (read-only besides), writing in the tmpfs, its cwd */
+	r = run_ldconfig(root_fd, mnt, ldconfig_fd, argv, tail, sizeof(tail), &status);
+	if (r < 0)
+		return r;
 	return lc_file_read_at(mnt, SAVED_CACHE, LD_CACHE_MAX, ret, ret_len, NULL);
 }

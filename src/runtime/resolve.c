@@ -213,13 +213,6 @@ static void layer_pop_to(layer_walk *l, size_t depth)
 	walk_pop_to(&l->w, depth);
 }
 
-static int mark(int dir_fd, const char *name)
-{
-	const struct timespec ts[2] = {{0, LC_INJECTED_NSEC}, {0, LC_INJECTED_NSEC}};
-
-	return utimensat(dir_fd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-}
-
 /* A directory of the image, repeated on the layer with its mode and time (the overlay shows
  * the upper one's). */
 static int mirror_dir(int layer_dir, int image_dir, const char *name)
@@ -251,7 +244,7 @@ static int make_entry(int dir, const char *name, enum lc_layer_kind kind, const 
 	} else if (mkdirat(dir, name, 0755) < 0) {
 		return -errno;
 	}
-	return mark(dir, name);
+	return lc_mark_at(dir, name, LC_INJECTED_NSEC);
 }
 
 /* One component: the layer's entry, else the image's (a directory mirrored on the layer),

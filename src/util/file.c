@@ -224,3 +224,10 @@ bool lc_rebuilt(const struct stat *st)
 {
 	return st->st_mtim.tv_sec == 0 && st->st_mtim.tv_nsec == LC_REBUILT_NSEC;
 }
+
+int lc_mark_at(int dir_fd, const char *name, long nsec)
+{
+	const struct timespec ts[2] = {{0, nsec}, {0, nsec}};
+
+	return utimensat(dir_fd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}

@@ -131,6 +131,8 @@ bool lc_fd_is_at(int fd, int dir_fd, const char *name);
 struct stat;
 bool lc_injected(const struct stat *st);
 bool lc_rebuilt(const struct stat *st);
+/* Give @name under @dir_fd (never followed) one of those marks (@nsec). -errno. */
+int lc_mark_at(int dir_fd, const char *name, long nsec);
 /* ---- processes (src/util/proc.c) */
 /* waitpid(@pid) until it answers (EINTR retried); @ret_status may be NULL. -errno. */
 int lc_wait_child(pid_t pid, int *ret_status);
