@@ -7,12 +7,15 @@
  * point and link carries LC_INJECTED_NSEC, so that a save leaves it out; the next start makes
  * it again for the node's driver of the day.
  *
- * The library cache is rebuilt once per container, before the overlay: the host's ldconfig
- * (opened on the host, never the image's) runs chrooted in a probe overlay (the image, the
- * layer, the driver's files bound) with a scratch writable layer; what it wrote there (the
- * cache, the soname links) is copied onto the injection layer. In the container /etc/ld.so.cache
- * is then an ordinary file: ldconfig run there later (apt's triggers) replaces it as usual. It
- * carries LC_REBUILT_NSEC: a save rebuilds the cache of what it saves (lc_inject_saved_cache).
+ * The library cache is rebuilt once per container, before the overlay. Where the image has a
+ * cache ldcache.c reads, it is written natively: the image's entries with the driver's
+ * libraries in front, the soname links made on the layer (native_cache). Else the host's
+ * ldconfig (opened on the host, never the image's) runs chrooted in a probe overlay (the image,
+ * the layer, the driver's files bound) with a scratch writable layer; what it wrote there (the
+ * cache, the soname links) is copied onto the injection layer. In the container
+ * /etc/ld.so.cache is then an ordinary file: ldconfig run there later (apt's triggers) replaces
+ * it as usual. It carries LC_REBUILT_NSEC: a save rebuilds the cache of what it saves
+ * (lc_inject_saved_cache).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -125,7 +128,7 @@ static int version_major(const char *v)
 /* NVIDIA's enable-cuda-compat: the image's CUDA forward-compatibility directory (one
  * libcuda.so.X.Y there) when its driver is newer than the host's (by major version), as the
  * path it resolves to; else NULL. */
-static char *cuda_compat_dir(int probe, const char *host_driver)
+static char *cuda_compat_dir(int root, const char *root_path, const char *host_driver)
 {
 	_cleanup_close_ int dir = -1;
 	char link[64], path[PATH_MAX], found[NAME_MAX + 1] = "";
@@ -134,7 +137,7 @@ static char *cuda_compat_dir(int probe, const char *host_driver)
 	DIR *d;
 	int count = 0;
 
-	if (!host_driver || lc_resolve_in_root(probe, CUDA_COMPAT_DIR, LC_RESOLVE_NONE, &dir) < 0)
+	if (!host_driver || lc_resolve_in_root(root, CUDA_COMPAT_DIR, LC_RESOLVE_NONE, &dir) < 0)
 		return NULL;
 	d = lc_opendir_at(dir, ".");
 	while (d && (e = readdir(d))) {
@@ -149,17 +152,17 @@ static char *cuda_compat_dir(int probe, const char *host_driver)
 		return NULL;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", dir);
 	n = readlink(link, path, sizeof(path) - 1);
-	if (n <= (ssize_t)strlen(PROBE))
+	if (n <= (ssize_t)strlen(root_path))
 		return NULL;
 	path[n] = '\0';
-	return strdup(path + strlen(PROBE));
+	return strdup(path + strlen(root_path));
 }
 
 /* ldconfig's configuration: the compat directory, the hook's folders, the image's own file,
  * then the system directories (the host's ldconfig may not know the image's). */
 static int write_conf(lc_holder *h, int probe)
 {
-	_cleanup_free_ char *compat = cuda_compat_dir(probe, h->devices.host_driver);
+	_cleanup_free_ char *compat = cuda_compat_dir(probe, PROBE, h->devices.host_driver);
 	lc_buf b = LC_BUF_INIT;
 	int r = 0;
 
@@ -282,24 +285,227 @@ static int copy_links(int dir, lc_buf *path, int lower, int layer)
 	return r;
 }
 
-/* The cache ldconfig wrote, onto the layer at /etc/ld.so.cache. */
+/* @data onto the layer at /etc/ld.so.cache. */
+static int keep_cache(int lower, int layer, const char *data, size_t len)
+{
+	_cleanup_close_ int dir = -1;
+	int r = lc_layer_add(lower, layer, LD_CACHE, LC_LAYER_FILE, NULL, true, &dir);
+
+	if (r >= 0)
+		r = lc_file_replace_at(dir, "ld.so.cache", data, len, 0644);
+	/* a save puts the cache of what it saves in its place (lc_inject_saved_cache) */
+	return r < 0 ? r : lc_mark_at(dir, "ld.so.cache", LC_REBUILT_NSEC);
+}
+
+/* The cache ldconfig wrote, onto the layer. */
 static int copy_cache(int probe, int lower, int layer)
 {
 	_cleanup_close_ int etc = -1;
-	_cleanup_close_ int dir = -1;
 	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
 	int r = lc_resolve_in_root(probe, "/etc", LC_RESOLVE_NONE, &etc);
 
 	if (r >= 0)
 		r = lc_file_read_at(etc, "ld.so.cache", LD_CACHE_MAX, &data, &len, NULL);
-	if (r < 0)
-		return r;
-	r = lc_layer_add(lower, layer, LD_CACHE, LC_LAYER_FILE, NULL, true, &dir);
+	return r < 0 ? r : keep_cache(lower, layer, data, len);
+}
+
+/* ---------------------------------------------------------------- the cache, natively
+ *
+ * Where the image has a cache ldcache.c reads, the container's is that one with the driver's
+ * libraries in front (the compat directory's, then the hook's folders' in their order), the
+ * soname links made on the layer as ldconfig makes them: what ldconfig writes for the
+ * container with these directories searched first, without reading the image's libraries. */
+
+typedef struct native {
+	lc_holder *h;
+	lc_ldcache *cache;
+	int lower, layer;
+	lc_strvec links; /* the soname links made: path, then target, each */
+} native;
+
+static bool library_name(const char *name)
+{
+	return (lc_str_has_prefix(name, "lib") || lc_str_has_prefix(name, "ld-")) &&
+	       strstr(name, ".so");
+}
+
+/* The image has a file (not a link) at @path, which ldconfig leaves in place. */
+static bool image_file(int lower, const char *dir, const char *name)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	return lc_resolve_in_root(lower, dir, LC_RESOLVE_NONE, &fd) >= 0 &&
+	       fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISLNK(st.st_mode);
+}
+
+/* The device step that puts something at @path, or -1. */
+static ssize_t injected_at(const lc_holder *h, const char *path)
+{
+	for (size_t i = 0; i < h->plan.n; i++)
+		if (h->plan.steps[i].inject && !strcmp(h->plan.steps[i].target, path))
+			return (ssize_t)i;
+	return -1;
+}
+
+/* The library @name of the directory @dir, open at @fd: its entry (by its soname, at
+ * @dir/soname) and the soname link beside it. Not a library ldconfig knows: skipped. */
+static int add_library(native *n, const char *dir, const char *name, int fd)
+{
+	_cleanup_free_ char *soname = NULL, *path = NULL;
+	const char *key;
+	int32_t flags;
+	int r = lc_elf_library(fd, &soname, &flags);
+
+	if (r == -ENOEXEC)
+		return 0;
+	key = soname ? soname : name;
+	if (r < 0 || asprintf(&path, "%s/%s", strcmp(dir, "/") ? dir : "", key) < 0)
+		return r < 0 ? r : -ENOMEM;
+	if (strcmp(key, name) && injected_at(n->h, path) < 0 && !image_file(n->lower, dir, key)) {
+		r = lc_layer_add(n->lower, n->layer, path, LC_LAYER_SYMLINK, name, true, NULL);
+		if (r >= 0 &&
+		    (lc_strvec_push(&n->links, path) < 0 || lc_strvec_push(&n->links, name) < 0))
+			r = -ENOMEM;
+		if (r < 0)
+			return r;
+	}
+	return lc_ldcache_add(n->cache, flags, key, path);
+}
+
+/* ldconfig's entry for a link: its own name, the flags of the library it leads to. */
+static int add_link(native *n, const char *dir, const char *name, int fd)
+{
+	_cleanup_free_ char *soname = NULL, *path = NULL;
+	int32_t flags;
+	int r = lc_elf_library(fd, &soname, &flags);
+
+	if (r == -ENOEXEC)
+		return 0;
+	if (r < 0 || asprintf(&path, "%s/%s", strcmp(dir, "/") ? dir : "", name) < 0)
+		return r < 0 ? r : -ENOMEM;
+	return lc_ldcache_add(n->cache, flags, name, path);
+}
+
+/* The image's CUDA compat directory (@dir), when enable-cuda-compat chose it: its libraries,
+ * then its links to them. */
+static int add_compat(native *n, const char *dir)
+{
+	_cleanup_close_ int fd = -1;
+	int r = lc_resolve_in_root(n->lower, dir, LC_RESOLVE_NONE, &fd);
+
+	for (int links = 0; r >= 0 && links < 2; links++) {
+		DIR *d = lc_opendir_at(fd, ".");
+		struct dirent *e;
+
+		if (!d)
+			return -errno;
+		while (r >= 0 && (e = readdir(d))) {
+			_cleanup_free_ char *path = NULL;
+			_cleanup_close_ int lib = -1;
+			_cleanup_close_ int fd_file = -1;
+			struct stat st;
+
+			if (!library_name(e->d_name) ||
+			    fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    S_ISLNK(st.st_mode) != links ||
+			    asprintf(&path, "%s/%s", dir, e->d_name) < 0)
+				continue;
+			if (lc_resolve_in_root(n->lower, path, LC_RESOLVE_NONE, &lib) < 0 ||
+			    fstat(lib, &st) < 0 || !S_ISREG(st.st_mode))
+				continue; /* ldconfig skips what leads nowhere */
+			fd_file = lc_fd_reopen(lib, O_RDONLY | O_NONBLOCK);
+			if (fd_file < 0)
+				continue;
+			r = links ? add_link(n, dir, e->d_name, fd_file)
+				  : add_library(n, dir, e->d_name, fd_file);
+		}
+		closedir(d);
+	}
+	return r;
+}
+
+/* The device steps' file at @dir/@name, following their links and the soname links made:
+ * open, or -1. */
+static int folder_file(native *n, const char *dir, const char *name, int depth)
+{
+	_cleanup_free_ char *path = NULL;
+	const lc_mount_step *s;
+	const char *next = NULL;
+	ssize_t i;
+	int fd;
+
+	if (depth > 8 || asprintf(&path, "%s/%s", dir, name) < 0)
+		return -1;
+	for (size_t k = 0; k + 1 < n->links.n; k += 2)
+		if (!strcmp(n->links.v[k], path))
+			next = n->links.v[k + 1];
+	i = injected_at(n->h, path);
+	s = i >= 0 ? &n->h->plan.steps[i] : NULL;
+	if (!next && s && s->kind == LC_STEP_SYMLINK)
+		next = lc_str_has_prefix(s->source, dir) && s->source[strlen(dir)] == '/'
+			   ? s->source + strlen(dir) + 1
+			   : s->source;
+	if (next)
+		return strchr(next, '/') ? -1 : folder_file(n, dir, next, depth + 1);
+	if (!s || s->kind != LC_STEP_BIND || n->h->source_fds[i] < 0)
+		return -1;
+	fd = lc_fd_reopen(n->h->source_fds[i], O_RDONLY | O_NONBLOCK);
+	return fd < 0 ? -1 : fd;
+}
+
+/* The device steps' libraries in @folder (as the container sees them), then their links. */
+static int add_folder(native *n, const char *folder)
+{
+	_cleanup_free_ char *dir = strdup(folder);
+	size_t len = dir ? strlen(dir) : 0;
+	int r = dir ? 0 : -ENOMEM;
+
+	while (len > 1 && dir[len - 1] == '/')
+		dir[--len] = '\0';
+	for (int links = 0; r >= 0 && links < 2; links++)
+		for (size_t i = 0; r >= 0 && i < n->h->plan.n; i++) {
+			const lc_mount_step *s = &n->h->plan.steps[i];
+			const char *name = strrchr(s->target, '/');
+			_cleanup_close_ int fd = -1;
+
+			if (!s->inject || s->kind != (links ? LC_STEP_SYMLINK : LC_STEP_BIND) ||
+			    !name || (size_t)(name - s->target) != len ||
+			    strncmp(s->target, dir, len) || !library_name(++name))
+				continue;
+			fd = folder_file(n, dir, name, 0);
+			if (fd >= 0)
+				r = links ? add_link(n, dir, name, fd)
+					  : add_library(n, dir, name, fd);
+		}
+	return r;
+}
+
+/* 1: the image has no cache this can read (ldconfig makes one). */
+static int native_cache(lc_holder *h, int lower, int layer)
+{
+	native n = {.h = h, .lower = lower, .layer = layer};
+	_cleanup_free_ char *compat = cuda_compat_dir(lower, LOWER, h->devices.host_driver);
+	_cleanup_free_ char *data = NULL, *out = NULL;
+	_cleanup_close_ int etc = -1;
+	size_t len = 0, out_len = 0;
+	int r;
+
+	if (lc_resolve_in_root(lower, "/etc", LC_RESOLVE_NONE, &etc) < 0 ||
+	    lc_file_read_at(etc, "ld.so.cache", LD_CACHE_MAX, &data, &len, NULL) < 0 ||
+	    lc_ldcache_parse(data, len, &n.cache) < 0)
+		return 1;
+	r = compat ? add_compat(&n, compat) : 0;
+	for (size_t i = 0; r >= 0 && i < h->devices.ld_folders.n; i++)
+		r = add_folder(&n, h->devices.ld_folders.v[i]);
 	if (r >= 0)
-		r = lc_file_replace_at(dir, "ld.so.cache", data, len, 0644);
-	/* a save puts the cache of what it saves in its place (lc_inject_saved_cache) */
-	return r < 0 ? r : lc_mark_at(dir, "ld.so.cache", LC_REBUILT_NSEC);
+		r = lc_ldcache_write(n.cache, &out, &out_len);
+	if (r >= 0)
+		r = keep_cache(lower, layer, out, out_len);
+	lc_ldcache_free(n.cache);
+	lc_strvec_free(&n.links);
+	return r;
 }
 
 static int ldcache(lc_holder *h, int lower, int layer, lc_error *err)
@@ -354,8 +560,14 @@ int lc_inject_build(lc_holder *h, lc_error *err)
 	if (lower < 0 || layer < 0)
 		return lc_fail(err, errno, "open the injection layer: %m");
 	r = add_entries(h, lower, layer, err);
-	if (r >= 0 && h->devices.ldconfig)
-		r = ldcache(h, lower, layer, err);
+	if (r >= 0 && h->devices.ldconfig) {
+		r = native_cache(h, lower, layer);
+		if (r < 0)
+			r = lc_fail(err, -r, "cannot write the container's library cache: %s",
+				    strerror(-r));
+		else if (r == 1)
+			r = ldcache(h, lower, layer, err);
+	}
 	if (r >= 0)
 		h->injected = true;
 	return r;

@@ -197,6 +197,22 @@ typedef struct lc_devices {
 } lc_devices;
 int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_devices *d, lc_error *err);
 void lc_devices_clear(lc_devices *d);
+/* ================================================================ the library cache (ldcache.c)
+ *
+ * glibc's /etc/ld.so.cache: an image's, parsed (-EINVAL: not one; -ENOTSUP: it has entries of
+ * glibc-hwcaps subdirectories, left to ldconfig), libraries added (ranked before the image's of
+ * the same name and flags, in the order added; one entry per name, path and flags), written
+ * back in ldconfig's order.
+ */
+typedef struct lc_ldcache lc_ldcache;
+int lc_ldcache_parse(const char *data, size_t len, lc_ldcache **ret);
+int lc_ldcache_add(lc_ldcache *c, int32_t flags, const char *name, const char *path);
+int lc_ldcache_write(lc_ldcache *c, char **ret, size_t *ret_len);
+lc_ldcache *lc_ldcache_free(lc_ldcache *c);
+/* What ldconfig reads of the shared library open at @fd: its DT_SONAME (NULL: none) and the
+ * cache flags of its class and machine. -ENOEXEC: not a shared library of a kind it knows. */
+int lc_elf_library(int fd, char **ret_soname, int32_t *ret_flags);
+
 /* The host's ldconfig at @path ("@" first: NVIDIA's mark of a host path), Debian's
  * ldconfig.real where /sbin/ldconfig is its wrapper script: it must be an ELF program, never a
  * script, for it runs chrooted in a container's root (inject.c). */

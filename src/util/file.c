@@ -231,3 +231,13 @@ int lc_mark_at(int dir_fd, const char *name, long nsec)
 
 	return utimensat(dir_fd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
+
+int lc_fd_reopen(int fd, int flags)
+{
+	char self[64];
+	int r;
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	r = open(self, flags | O_CLOEXEC);
+	return r < 0 ? -errno : r;
+}

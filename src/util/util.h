@@ -109,6 +109,9 @@ int lc_fd_read_all(int fd, const char *name, size_t max, char **ret_data, size_t
 int lc_file_replace_at(int dir_fd, const char *name, const void *data, size_t len, unsigned mode);
 /* mkdir -p with mode for the created components. */
 int lc_mkdir_p(const char *path, unsigned mode, lc_error *err);
+/* The file of @fd (an O_PATH one, or a detached tree) opened anew with @flags (O_CLOEXEC
+ * added; a link is never followed: @fd is the file). A new fd, or -errno. */
+int lc_fd_reopen(int fd, int flags);
 /* @name under @dir_fd as a directory stream, never through a link; NULL with errno. */
 DIR *lc_opendir_at(int dir_fd, const char *name);
 /* Remove everything inside the directory @dir_fd but @keep (NULL: nothing kept), never

@@ -91,6 +91,25 @@ is "NVIDIA_DISABLE_REQUIRE lets it start" "ok" NVIDIA_REQUIRE_CUDA='cuda>=12.6' 
 is "a driver requirement, as a second alternative" "ok" \
     NVIDIA_REQUIRE_DRIVER='cuda>=13.0 driver>=550' -- "$PROBE" echo ok
 
+echo "# the library cache: the image's, the driver's libraries in front, as ldconfig makes it"
+for img in "$PROBE" "$DEB"; do
+    n="$(user NVIDIA_VISIBLE_DEVICES=all "$RUN" "${CDI[@]}" --rw "$img" sh -c \
+        'S=sed; command -v sed >/dev/null || S="busybox sed"
+         list() { ldconfig -p | grep "=>" | $S "s|=> /lib/|=> /usr/lib/|"; }
+         list > /tmp/a && ldconfig && list > /tmp/b && cmp /tmp/a /tmp/b >&2 && grep -c "libcuda.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcuda.so.1" /tmp/a' 2>"$WORK/err")"
+    check "$(basename "$img"): the native cache lists what the image's ldconfig lists ($n; $(head -c 300 "$WORK/err"))" test "$n" = 1
+done
+# (the image's ldconfig lists Debian's /lib first, the same directory as /usr/lib; NVIDIA's hook
+# puts its folder first, as here)
+# an image with no cache (the host's ldconfig writes one), with glibc < 2.32's compat format
+mkdir -p "$D/nocache" && cp -a "$D/probe/." "$D/nocache/" && rm -rf "$D/nocache/usr/local/cuda"* "$D/nocache/etc/ld.so.cache"
+"$BUILD/tools/ctr-squash" save --all-root "$D/nocache" "$D/nocache.sqsh" >/dev/null && chmod 644 "$D/nocache.sqsh"
+is "an image without a library cache gets one" "cuda 12.4 devices 2" -- "$D/nocache.sqsh" cuda-probe
+ldconfig -c compat -r "$D/nocache"
+"$BUILD/tools/ctr-squash" save --all-root "$D/nocache" "$D/oldcache.sqsh" >/dev/null && chmod 644 "$D/oldcache.sqsh"
+is "an image with glibc < 2.32's cache format (its entries kept)" "cuda 12.4 devices 2
+1" -- "$D/oldcache.sqsh" sh -c 'cuda-probe; ldconfig -p | grep -c "libc.so.6 "'
+
 echo "# what the container writes"
 is "a writable container's own ldconfig replaces the cache (apt's triggers run it)" "rc 0
 libcuda.so.1" -- --rw "$PROBE" sh -c \
