@@ -65,12 +65,12 @@ void print_image(FILE *f, const lc_image *img)
 			lc_image_label(img, lc_image_label_key(img, i)));
 }
 
-int cli_load_site(lc_ctx *ctx, const char *sysconf, bool user_config, lc_site **ret, lc_error *err)
+int cli_load_site(lc_ctx *ctx, const char *sysconf, uint32_t flags, lc_site **ret, lc_error *err)
 {
 	extern char **environ;
 	lc_site_opts so = LC_SITE_OPTS_INIT;
 
-	so.flags = user_config ? 0 : LC_SITE_NO_USER_CONFIG;
+	so.flags = flags;
 	so.sysconf_path = sysconf;
 	so.env = (const char *const *)environ;
 	return lc_site_load(ctx, &so, ret, err);

@@ -20,8 +20,8 @@ void cli_log(void *userdata, enum lc_log_level level, const char *msg);
 bool cli_parse_size(const char *text, uint32_t max, uint32_t *ret);
 
 /* enroot's site configuration (@sysconf, else $ENROOT_SYSCONF_PATH or /etc/enroot) with this
- * process's environment; the user's directory too when @user_config. */
-int cli_load_site(lc_ctx *ctx, const char *sysconf, bool user_config, lc_site **ret, lc_error *err);
+ * process's environment, the user's directory too; @flags: LC_SITE_* (what not to read). */
+int cli_load_site(lc_ctx *ctx, const char *sysconf, uint32_t flags, lc_site **ret, lc_error *err);
 /* enroot's import keys that @site sets (ENROOT_ALLOW_HTTP, ENROOT_MAX_CONNECTIONS,
  * ENROOT_SQUASH_OPTIONS) into this process's environment where it lacks them, as enroot's
  * import reads enroot.conf. */

@@ -344,7 +344,7 @@ int main(int argc, char **argv)
 	r = lc_ctx_new(&ctx, &err);
 	if (r >= 0) {
 		lc_ctx_set_log(ctx, cli_log, verbose ? LC_LOG_DEBUG : LC_LOG_WARNING, NULL);
-		r = no_site ? 0 : cli_load_site(ctx, sysconf, false, &site, &err);
+		r = no_site ? 0 : cli_load_site(ctx, sysconf, LC_SITE_NO_USER_CONFIG, &site, &err);
 	}
 	if (r >= 0) {
 		cli_site_import_env(site);

@@ -38,7 +38,8 @@ static void usage(FILE *f)
 	    "  --sysconf DIR          enroot's site configuration (default $ENROOT_SYSCONF_PATH,\n"
 	    "                         else /etc/enroot): enroot.conf, environ.d, mounts.d, "
 	    "hooks.d\n"
-	    "  --no-site              no site or user (~/.config/enroot) configuration\n"
+	    "  --no-site              no site or user (~/.config/enroot) configuration files\n"
+	    "                         (the caller's ENROOT_* and NVIDIA_* variables count)\n"
 	    "  --device NAME          a device by its CDI name (vendor.com/class=name), "
 	    "repeatable:\n"
 	    "                         its spec's environment, device nodes and mounts\n"
@@ -341,7 +342,10 @@ int main(int argc, char **argv)
 		return fprintf(stderr, "ctr-run: %s\n", lc_error_message(&err)), EXIT_RUNTIME;
 	lc_ctx_set_log(ctx, cli_log, o.verbose ? LC_LOG_DEBUG : LC_LOG_WARNING, "ctr-run");
 	/* enroot's site configuration and the user's, with this process's environment */
-	r = o.no_site ? 0 : cli_load_site(ctx, o.sysconf, true, &site, &err);
+	/* --no-site: no files, the environment still (NVIDIA_*, ENROOT_* as enroot's caller's) */
+	r = cli_load_site(ctx, o.sysconf,
+			  o.no_site ? LC_SITE_NO_SITE_CONFIG | LC_SITE_NO_USER_CONFIG : 0, &site,
+			  &err);
 	if (r < 0) {
 		fprintf(stderr, "ctr-run: %s\n", lc_error_message(&err));
 		goto out;

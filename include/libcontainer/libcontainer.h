@@ -395,7 +395,9 @@ enum {
 	LC_SITE_RUN_STANDARD_HOOKS = 1u << 0,
 	/** Read nothing from the user's ENROOT_CONFIG_PATH. */
 	LC_SITE_NO_USER_CONFIG = 1u << 1,
-	LC_SITE_ALL = (1u << 2) - 1,
+	/** Read nothing from the site's directory (sysconf_path): the settings and @env alone. */
+	LC_SITE_NO_SITE_CONFIG = 1u << 2,
+	LC_SITE_ALL = (1u << 3) - 1,
 };
 typedef struct lc_site_opts {
 	uint32_t version; /**< LC_SITE_OPTS_VERSION */

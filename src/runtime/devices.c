@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #define CDI_DEFAULT_DIRS "/etc/cdi:/var/run/cdi"
 #define NVIDIA_DRIVER_PROC "/proc/driver/nvidia"
+#define CUDA_VERSION_TIMEOUT_MS 10000
 
 int lc_devices_mount_flags(const lc_cdi_mount *m, unsigned long *flags, bool *recursive)
 {
@@ -460,9 +462,11 @@ static void driver_version(char *buf, size_t size)
 }
 
 /* The CUDA version the host's libcuda reports (cuDriverGetVersion, which needs no device), from
- * a child that loads it: the library never stays in the holder. "" when unknown. */
+ * a child that loads it: the library never stays in the holder, and a driver that hangs is
+ * killed after CUDA_VERSION_TIMEOUT_MS. "" when unknown. */
 static void cuda_version(const char *libcuda, char *buf, size_t size)
 {
+	char text[32] = "";
 	int pipefd[2], v = 0;
 	pid_t pid;
 
@@ -475,15 +479,19 @@ static void cuda_version(const char *libcuda, char *buf, size_t size)
 		int (*get)(int *) = lib ? (int (*)(int *))dlsym(lib, "cuDriverGetVersion") : NULL;
 
 		if (get && get(&v) == 0)
-			(void)!write(pipefd[1], &v, sizeof(v));
+			dprintf(pipefd[1], "%d", v);
 		_exit(0);
 	}
 	close(pipefd[1]);
-	if (pid > 0 && read(pipefd[0], &v, sizeof(v)) == sizeof(v) && v > 0)
-		snprintf(buf, size, "%d.%d", v / 1000, v % 1000 / 10);
+	if (pid > 0 &&
+	    lc_fd_read_tail(pipefd[0], CUDA_VERSION_TIMEOUT_MS, text, sizeof(text)) == -ETIMEDOUT)
+		kill(pid, SIGKILL);
 	close(pipefd[0]);
 	if (pid > 0)
 		(void)lc_wait_child(pid, NULL);
+	v = atoi(text);
+	if (v > 0)
+		snprintf(buf, size, "%d.%d", v / 1000, v % 1000 / 10);
 }
 
 int lc_devices_check_requires(const lc_devices *d, lc_error *err)

@@ -212,14 +212,17 @@ int lc_fd_read_tail(int fd, int timeout_ms, char *tail, size_t size)
 
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int wait = deadline < 0 ? -1 : (int)(deadline - lc_now_ms());
+		int wait = deadline < 0 ? -1 : (int)(deadline - lc_now_ms()), ready;
 
 		if (deadline >= 0 && wait <= 0) {
 			r = -ETIMEDOUT;
 			break;
 		}
-		if (poll(&p, 1, wait) < 0 && errno != EINTR)
+		ready = poll(&p, 1, wait);
+		if (ready < 0 && errno != EINTR)
 			break;
+		if (ready <= 0)
+			continue; /* the deadline, above */
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;

@@ -205,15 +205,15 @@ static int load(lc_ctx *ctx, const lc_site_opts *o, lc_site *site, lc_error *err
 	_cleanup_free_ char *conf_file = NULL;
 	_cleanup_free_ char *user_path = NULL;
 	const char *term = lc_strv_get(o->env, "TERM");
-	size_t n_dirs = 1;
+	size_t n_dirs = o->flags & LC_SITE_NO_SITE_CONFIG ? 0 : 1;
 	int r = asprintf(&conf_file, "%s/enroot.conf", dirs[0].path) < 0 ? -ENOMEM : 0;
 	_cleanup_free_ char *text = NULL;
 
-	if (r >= 0 && access(conf_file, F_OK) == 0)
+	if (r >= 0 && n_dirs && access(conf_file, F_OK) == 0)
 		r = lc_file_read_all(conf_file, SITE_FILE_MAX, &text, NULL, err);
 	if (r >= 0 && text)
 		r = add_conf(site, &v, conf_file, text, err);
-	if (r >= 0)
+	if (r >= 0 && n_dirs)
 		r = each_file(&w, &dirs[0], "enroot.conf.d", suffix_conf, true, add_conf, err);
 	if (r >= 0 && (settings_from(&site->conf, o->env, false) < 0 ||
 		       settings_from(&site->conf, o->overrides, true) < 0))
@@ -243,8 +243,9 @@ static int load(lc_ctx *ctx, const lc_site_opts *o, lc_site *site, lc_error *err
 		lc_debug(ctx,
 			 "site configuration from %s%s%s: %zu settings, %zu variables, %zu mounts, "
 			 "%zu hooks",
-			 dirs[0].path, n_dirs > 1 ? " and " : "", n_dirs > 1 ? dirs[1].path : "",
-			 site->conf.n, site->environ.n, site->mounts.n, site->hooks.n);
+			 n_dirs ? dirs[0].path : "nowhere", n_dirs > 1 ? " and " : "",
+			 n_dirs > 1 ? dirs[1].path : "", site->conf.n, site->environ.n,
+			 site->mounts.n, site->hooks.n);
 	return r;
 }
 

@@ -52,6 +52,8 @@ libnvidia-ml.so.1" NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=utility
 
 echo "# selection"
 is "a GPU by UUID" "/dev/nvidia1" NVIDIA_VISIBLE_DEVICES=GPU-6b0ad3c4-0000-4000-8000-000000000001 -- "$PROBE" sh -c 'ls /dev/nvidia[0-9]'
+is "--no-site: the caller's NVIDIA_VISIBLE_DEVICES still counts" "/dev/nvidia1" \
+    NVIDIA_VISIBLE_DEVICES=1 -- --no-site "$PROBE" sh -c 'ls /dev/nvidia[0-9]'
 is "void: nothing of the driver" "no driver" NVIDIA_VISIBLE_DEVICES=void -- \
     "$PROBE" sh -c 'ls /dev/nvidia* /usr/lib/x86_64-linux-gnu/libcuda* 2>/dev/null || echo no driver'
 is "none: the driver without GPUs" "cuda 12.4 devices 0
@@ -90,6 +92,10 @@ is "NVIDIA_DISABLE_REQUIRE lets it start" "ok" NVIDIA_REQUIRE_CUDA='cuda>=12.6' 
     -- "$PROBE" echo ok
 is "a driver requirement, as a second alternative" "ok" \
     NVIDIA_REQUIRE_DRIVER='cuda>=13.0 driver>=550' -- "$PROBE" echo ok
+t0=$(date +%s)
+is "a libcuda that hangs when asked its CUDA version: killed, the requirement undecided, the start goes on" \
+    "ok" FAKE_CUDA_HANG=1 NVIDIA_REQUIRE_CUDA='cuda>=12.6' -- "$PROBE" echo ok
+check "... after at most about 10 s ($(( $(date +%s) - t0 )) s)" test $(( $(date +%s) - t0 )) -le 15
 
 echo "# the library cache: the image's, the driver's libraries in front, as ldconfig makes it"
 for img in "$PROBE" "$DEB"; do

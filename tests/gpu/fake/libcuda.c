@@ -3,10 +3,15 @@
  * A stand-in for NVIDIA's libcuda.so (this machine has no GPU): the three driver API calls
  * tests/gpu/cuda-probe.c makes, its device count that of the /dev/nvidiaN nodes it can open.
  */
+#include <stdlib.h>
+
 #include "devices.h"
 
 int cuDriverGetVersion(int *v)
 {
+	/* a driver that hangs (the runtime's probe must not wait for it forever) */
+	while (getenv("FAKE_CUDA_HANG"))
+		pause();
 	*v = FAKE_CUDA_VERSION;
 	return 0;
 }
