@@ -144,7 +144,7 @@ int lc_nvidia_cdi_names(const lc_nvidia_request *r, lc_strvec *names);
 typedef struct lc_nvidia_host {
 	const char *driver; /* "550.54.15" */
 	const char *cuda;   /* "12.4": the CUDA version the driver supports */
-	const char *arch;   /* "9.0": the lowest compute capability of the GPUs */
+	const char *arch;   /* "9.0": the compute capability of the first GPU */
 	const char *brand;  /* "tesla", "nvidia", ... */
 } lc_nvidia_host;
 /*
@@ -156,5 +156,8 @@ typedef struct lc_nvidia_host {
  * a start is refused only for what is known to be unmet.
  */
 int lc_nvidia_check_requires(const lc_nvidia_request *r, const lc_nvidia_host *host, lc_error *err);
+/* Some requirement of @r is neither met nor unmet by what @host knows (worth asking the driver
+ * for the GPU's brand and architecture). */
+bool lc_nvidia_requires_undecided(const lc_nvidia_request *r, const lc_nvidia_host *host);
 
 #endif

@@ -265,8 +265,15 @@ static int requirement_met(const char *req, const lc_nvidia_host *h)
 		met = met || all == 1;
 		unknown = unknown || all == UNKNOWN;
 	}
-	/* what the host cannot tell (brand and arch without NVML) does not refuse a start */
-	return any && !met && !unknown ? 0 : 1;
+	return !any || met ? 1 : unknown ? UNKNOWN : 0;
+}
+
+bool lc_nvidia_requires_undecided(const lc_nvidia_request *r, const lc_nvidia_host *h)
+{
+	for (size_t i = 0; i < r->requires.n; i++)
+		if (requirement_met(r->requires.v[i], h) == UNKNOWN)
+			return true;
+	return false;
 }
 
 int lc_nvidia_check_requires(const lc_nvidia_request *r, const lc_nvidia_host *h, lc_error *err)
@@ -281,12 +288,15 @@ int lc_nvidia_check_requires(const lc_nvidia_request *r, const lc_nvidia_host *h
 		if (met < 0)
 			return lc_fail(err, EINVAL, "NVIDIA_REQUIRE_*: malformed requirement '%s'",
 				       shown);
+		/* what the host cannot tell does not refuse a start (UNKNOWN) */
 		if (!met)
 			return lc_fail(err, EPERM,
 				       "unsatisfied NVIDIA requirement: %s (this node: driver %s, "
-				       "CUDA %s)",
+				       "CUDA %s%s%s%s%s)",
 				       shown, h->driver ? h->driver : "unknown",
-				       h->cuda ? h->cuda : "unknown");
+				       h->cuda ? h->cuda : "unknown", h->brand ? ", brand " : "",
+				       h->brand ? h->brand : "", h->arch ? ", arch " : "",
+				       h->arch ? h->arch : "");
 	}
 	return 0;
 }

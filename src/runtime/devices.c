@@ -19,7 +19,7 @@
 
 #define CDI_DEFAULT_DIRS "/etc/cdi:/var/run/cdi"
 #define NVIDIA_DRIVER_PROC "/proc/driver/nvidia"
-#define CUDA_VERSION_TIMEOUT_MS 10000
+#define PROBE_TIMEOUT_MS 10000
 
 int lc_devices_mount_flags(const lc_cdi_mount *m, unsigned long *flags, bool *recursive)
 {
@@ -189,6 +189,7 @@ void lc_devices_clear(lc_devices *d)
 	lc_strvec_free(&d->ld_folders);
 	lc_strvec_free(&d->nvidia_requires);
 	free(d->libcuda);
+	free(d->libnvml);
 	free(d->nvidia_cli);
 	lc_strvec_free(&d->nvidia_cli_args);
 	free(d->ldconfig);
@@ -393,15 +394,16 @@ static bool nvidia_named(const lc_strvec *names)
 	return false;
 }
 
-/* The host's libcuda.so.VERSION among the mounts (for the CUDA version requirements ask). */
-static int find_libcuda(lc_devices *d)
+/* The host's @prefix VERSION library among the mounts (libcuda, libnvidia-ml: what
+ * requirements ask the driver) in *@ret. */
+static int find_library(const lc_devices *d, const char *prefix, char **ret)
 {
-	for (size_t i = 0; !d->libcuda && i < d->edits.n_mounts; i++) {
+	for (size_t i = 0; !*ret && i < d->edits.n_mounts; i++) {
 		const char *p = d->edits.mounts[i].container_path, *base = strrchr(p, '/');
 
-		if (base && lc_str_has_prefix(base + 1, "libcuda.so.") &&
-		    strchr(base + 1 + strlen("libcuda.so."), '.') &&
-		    !(d->libcuda = strdup(d->edits.mounts[i].host_path)))
+		if (base && lc_str_has_prefix(base + 1, prefix) &&
+		    strchr(base + 1 + strlen(prefix), '.') &&
+		    !(*ret = strdup(d->edits.mounts[i].host_path)))
 			return -ENOMEM;
 	}
 	return 0;
@@ -428,7 +430,8 @@ int lc_devices_resolve(lc_ctx *ctx, const lc_devices_request *q, lc_devices *d, 
 	if (r >= 0 && driver_only && reg && lc_cdi_has_kind(reg, "nvidia.com/gpu") &&
 	    !nvidia_named(&names))
 		r = lc_cdi_resolve_spec_of(reg, "nvidia.com/gpu=all", edits, err);
-	if (r >= 0 && find_libcuda(d) < 0)
+	if (r >= 0 && (find_library(d, "libcuda.so.", &d->libcuda) < 0 ||
+		       find_library(d, "libnvidia-ml.so.", &d->libnvml) < 0))
 		r = lc_fail(err, ENOMEM, "out of memory");
 	lc_cdi_registry_free(reg);
 	lc_strvec_free(&names);
@@ -461,48 +464,123 @@ static void driver_version(char *buf, size_t size)
 		}
 }
 
-/* The CUDA version the host's libcuda reports (cuDriverGetVersion, which needs no device), from
- * a child that loads it: the library never stays in the holder, and a driver that hangs is
- * killed after CUDA_VERSION_TIMEOUT_MS. "" when unknown. */
-static void cuda_version(const char *libcuda, char *buf, size_t size)
+/* NVML's brand names, as NVIDIA's requirements spell them (nvmlBrandType_t). */
+static const char *const nvml_brands[] = {
+    NULL,        "quadro",      "tesla",     "nvs",        "grid",      "geforce",
+    "titan",     "nvidiavapps", "nvidiavpc", "nvidiavcs",  "nvidiavws", "nvidiacloudgaming",
+    "quadrortx", "nvidiartx",   "nvidia",    "geforcertx", "titanrtx"};
+
+#define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR 75
+#define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR 76
+
+/* In the probe's child: the first GPU's compute capability, from libcuda (@lib). */
+static void print_arch(void *lib, int out)
 {
-	char text[32] = "";
-	int pipefd[2], v = 0;
+	int (*init)(unsigned) = (int (*)(unsigned))dlsym(lib, "cuInit");
+	int (*get)(int *, int) = (int (*)(int *, int))dlsym(lib, "cuDeviceGet");
+	int (*attr)(int *, int, int) = (int (*)(int *, int, int))dlsym(lib, "cuDeviceGetAttribute");
+	int dev, major, minor;
+
+	if (init && get && attr && init(0) == 0 && get(&dev, 0) == 0 &&
+	    attr(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev) == 0 &&
+	    attr(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev) == 0)
+		dprintf(out, "arch=%d.%d ", major, minor);
+}
+
+/* In the probe's child: the first GPU's brand, from NVML (@path). */
+static void print_brand(const char *path, int out)
+{
+	void *lib = path ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
+	int (*init)(void) = lib ? (int (*)(void))dlsym(lib, "nvmlInit_v2") : NULL;
+	int (*handle)(unsigned, void **) =
+	    lib ? (int (*)(unsigned, void **))dlsym(lib, "nvmlDeviceGetHandleByIndex_v2") : NULL;
+	int (*brand)(void *, int *) =
+	    lib ? (int (*)(void *, int *))dlsym(lib, "nvmlDeviceGetBrand") : NULL;
+	void *dev = NULL;
+	int b = 0;
+
+	if (init && handle && brand && init() == 0 && handle(0, &dev) == 0 && brand(dev, &b) == 0 &&
+	    b > 0 && b < (int)LC_ELEMENTSOF(nvml_brands))
+		dprintf(out, "brand=%s ", nvml_brands[b]);
+}
+
+/* The child: what the host's driver tells, as "cuda=12040 arch=9.0 brand=tesla " (arch and
+ * brand only with @details: they initialize the driver). */
+static _Noreturn void probe_child(const lc_devices *d, bool details, int out)
+{
+	void *lib = dlopen(d->libcuda, RTLD_NOW | RTLD_LOCAL);
+	int (*version)(int *) = lib ? (int (*)(int *))dlsym(lib, "cuDriverGetVersion") : NULL;
+	int v;
+
+	if (version && version(&v) == 0)
+		dprintf(out, "cuda=%d ", v);
+	if (details && lib)
+		print_arch(lib, out);
+	if (details)
+		print_brand(d->libnvml, out);
+	_exit(0);
+}
+
+typedef struct driver_facts {
+	char driver[64], cuda[32], arch[32], brand[32];
+	bool hung; /* the child was killed: not asked again */
+} driver_facts;
+
+/* What the host's libcuda (and NVML, with @details) tell, from a child that loads them: the
+ * libraries never stay in the holder, and a driver that hangs is killed after
+ * PROBE_TIMEOUT_MS. What it cannot tell stays "". */
+static void probe_driver(const lc_devices *d, bool details, driver_facts *f)
+{
+	char text[256] = "", *save = NULL;
+	int pipefd[2];
 	pid_t pid;
 
-	buf[0] = '\0';
-	if (!libcuda || pipe2(pipefd, O_CLOEXEC) < 0)
+	if (!d->libcuda || pipe2(pipefd, O_CLOEXEC) < 0)
 		return;
 	pid = fork();
-	if (pid == 0) {
-		void *lib = dlopen(libcuda, RTLD_NOW | RTLD_LOCAL);
-		int (*get)(int *) = lib ? (int (*)(int *))dlsym(lib, "cuDriverGetVersion") : NULL;
-
-		if (get && get(&v) == 0)
-			dprintf(pipefd[1], "%d", v);
-		_exit(0);
-	}
+	if (pid == 0)
+		probe_child(d, details, pipefd[1]);
 	close(pipefd[1]);
-	if (pid > 0 &&
-	    lc_fd_read_tail(pipefd[0], CUDA_VERSION_TIMEOUT_MS, text, sizeof(text)) == -ETIMEDOUT)
+	f->hung = pid > 0 &&
+		  lc_fd_read_tail(pipefd[0], PROBE_TIMEOUT_MS, text, sizeof(text)) == -ETIMEDOUT;
+	if (f->hung)
 		kill(pid, SIGKILL);
 	close(pipefd[0]);
 	if (pid > 0)
 		(void)lc_wait_child(pid, NULL);
-	v = atoi(text);
-	if (v > 0)
-		snprintf(buf, size, "%d.%d", v / 1000, v % 1000 / 10);
+	for (char *t = strtok_r(text, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		int v = lc_str_has_prefix(t, "cuda=") ? atoi(t + 5) : 0;
+
+		if (v > 0)
+			snprintf(f->cuda, sizeof(f->cuda), "%d.%d", v / 1000, v % 1000 / 10);
+		else if (lc_str_has_prefix(t, "arch="))
+			snprintf(f->arch, sizeof(f->arch), "%s", t + 5);
+		else if (lc_str_has_prefix(t, "brand="))
+			snprintf(f->brand, sizeof(f->brand), "%s", t + 6);
+	}
+}
+
+static lc_nvidia_host host_of(const driver_facts *f)
+{
+	return (lc_nvidia_host){*f->driver ? f->driver : NULL, *f->cuda ? f->cuda : NULL,
+				*f->arch ? f->arch : NULL, *f->brand ? f->brand : NULL};
 }
 
 int lc_devices_check_requires(const lc_devices *d, lc_error *err)
 {
 	lc_nvidia_request req = {.requires = d->nvidia_requires};
-	char driver[64], cuda[32];
+	driver_facts f = {0};
+	lc_nvidia_host h;
 
 	if (!d->nvidia_requires.n)
 		return 0;
-	driver_version(driver, sizeof(driver));
-	cuda_version(d->libcuda, cuda, sizeof(cuda));
-	return lc_nvidia_check_requires(
-	    &req, &(lc_nvidia_host){*driver ? driver : NULL, *cuda ? cuda : NULL, NULL, NULL}, err);
+	driver_version(f.driver, sizeof(f.driver));
+	probe_driver(d, false, &f);
+	h = host_of(&f);
+	/* the GPU's brand and architecture only when they decide (the driver's init costs) */
+	if (!f.hung && lc_nvidia_requires_undecided(&req, &h)) {
+		probe_driver(d, true, &f);
+		h = host_of(&f);
+	}
+	return lc_nvidia_check_requires(&req, &h, err);
 }

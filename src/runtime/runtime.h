@@ -187,9 +187,10 @@ typedef struct lc_devices {
 	 * them (ModifyDeviceFiles: 0); NULL: not asked, or no change needed */
 	char *nvidia_params;
 	/* NVIDIA_REQUIRE_* (unless NVIDIA_DISABLE_REQUIRE), checked in the holder against the
-	 * driver and the CUDA version of the host's libcuda (lc_devices_check_requires) */
+	 * driver, the CUDA version of the host's libcuda and, where they decide, the first
+	 * GPU's architecture (libcuda) and brand (libnvidia-ml) (lc_devices_check_requires) */
 	lc_strvec nvidia_requires;
-	char *libcuda;
+	char *libcuda, *libnvml;
 	/* the nvidia-container-cli backend (no CDI spec): the program and its arguments before
 	 * --pid and the root (enroot's 98-nvidia); NULL: not used */
 	char *nvidia_cli;
@@ -222,9 +223,11 @@ int lc_host_ldconfig(const char *path, char **ret, lc_error *err);
  * injected libraries are empty mount points in a clone of the root, so ldconfig skips them).
  * -errno. */
 int lc_inject_saved_cache(int root_fd, int ldconfig_fd, char **ret, size_t *ret_len);
-/* NVIDIA_REQUIRE_* against the node's driver (/proc/driver/nvidia/version) and the CUDA version
- * of the host's libcuda (loaded in a child), in the holder before the first mount: one line
- * naming an unmet requirement (lc_nvidia_check_requires). */
+/* NVIDIA_REQUIRE_* against the node's driver (/proc/driver/nvidia/version), the CUDA version
+ * of the host's libcuda and, only where the requirements are otherwise undecided, the first
+ * GPU's compute capability (cuDeviceGetAttribute) and NVML brand (libraries loaded in a child,
+ * killed after 10 s), in the holder before the first mount: one line naming an unmet
+ * requirement (lc_nvidia_check_requires). */
 int lc_devices_check_requires(const lc_devices *d, lc_error *err);
 /* A CDI mount's options as mount flags (ro, nosuid, nodev, noexec), *@recursive for rbind;
  * -EOPNOTSUPP for a type other than a bind. */

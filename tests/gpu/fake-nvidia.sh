@@ -3,7 +3,9 @@
 # fake_nvidia DIR [SPEC-EXTRA]: a stand-in for NVIDIA's driver (this machine has no GPU), for
 # a script that runs in a mount namespace of its own (as tests/integration/gpu.sh starts):
 #   DIR/lib      libcuda.so.550.54.14 (soname libcuda.so.1, CUDA 12.4: cuInit, cuDriverGetVersion,
-#                cuDeviceGetCount = the /dev/nvidiaN it can open), libnvidia-ml.so.550.54.14
+#                cuDeviceGetCount = the /dev/nvidiaN it can open, compute capability 9.0),
+#                libnvidia-ml.so.550.54.14 (brand tesla); outside a container they look for
+#                the nodes in $FAKE_NVIDIA_DEV (DIR/dev) instead of /dev
 #   DIR/bin      nvidia-smi (-L lists the GPUs), cuda-probe (tests/gpu/cuda-probe.c)
 #   DIR/dev      nvidia0, nvidia1, nvidiactl, nvidia-uvm (mknod, /dev/null's numbers)
 #   /proc/driver/nvidia   version and params (ModifyDeviceFiles: 1), a tmpfs of this namespace

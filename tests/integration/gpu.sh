@@ -93,6 +93,14 @@ is "NVIDIA_DISABLE_REQUIRE lets it start" "ok" NVIDIA_REQUIRE_CUDA='cuda>=12.6' 
 is "a driver requirement, as a second alternative" "ok" \
     NVIDIA_REQUIRE_DRIVER='cuda>=13.0 driver>=550' -- "$PROBE" echo ok
 t0=$(date +%s)
+# (the stand-in's nodes are not in the host's /dev: FAKE_NVIDIA_DEV tells it where they are)
+is "brand (NVML) and arch (libcuda) decide an alternative: tesla, 9.0" "ok" FAKE_NVIDIA_DEV="$D/dev" \
+    NVIDIA_REQUIRE_CUDA='cuda>=12.6 brand=tesla,driver>=550,arch>=9.0' -- "$PROBE" echo ok
+expect_status "... another brand's alternative is unmet, the node's brand and arch named" 125 \
+    "unsatisfied NVIDIA requirement: cuda>=12.6 brand=geforce,driver>=550 (this node: driver 550.54.14, CUDA 12.4, brand tesla, arch 9.0)" \
+    user FAKE_NVIDIA_DEV="$D/dev" NVIDIA_REQUIRE_CUDA='cuda>=12.6 brand=geforce,driver>=550' "$RUN" "${CDI[@]}" "$PROBE" true
+expect_status "... as is an arch above the GPU's" 125 "unsatisfied NVIDIA requirement: arch>=10.0" \
+    user FAKE_NVIDIA_DEV="$D/dev" NVIDIA_REQUIRE_ARCH='arch>=10.0' "$RUN" "${CDI[@]}" "$PROBE" true
 is "a libcuda that hangs when asked its CUDA version: killed, the requirement undecided, the start goes on" \
     "ok" FAKE_CUDA_HANG=1 NVIDIA_REQUIRE_CUDA='cuda>=12.6' -- "$PROBE" echo ok
 check "... after at most about 10 s ($(( $(date +%s) - t0 )) s)" test $(( $(date +%s) - t0 )) -le 15

@@ -413,11 +413,13 @@ START_TEST(nvidia_requirements)
 	static const struct {
 		const char *req;
 		int want;
+		bool undecided; /* worth reading brand and arch */
 	} unknown[] = {
-	    {"brand=tesla", 0},
-	    {"arch>=9.0,cuda>=13.0", -EPERM},          /* the known half fails it */
-	    {"cuda>=13.0 brand=tesla,driver>=550", 0}, /* undecided: allowed */
-	    {"cuda>=13.0 brand=tesla,driver>=560", -EPERM},
+	    {"brand=tesla", 0, true},
+	    {"arch>=9.0,cuda>=13.0", -EPERM, false},         /* the known half fails it */
+	    {"cuda>=13.0 brand=tesla,driver>=550", 0, true}, /* undecided: allowed */
+	    {"cuda>=13.0 brand=tesla,driver>=560", -EPERM, false},
+	    {"cuda>=12.0 brand=tesla", 0, false}, /* met without them */
 	};
 	const lc_nvidia_host host = {"550.54.15", "12.4", "8.6", "tesla"};
 	lc_error err = LC_ERROR_INIT;
@@ -430,7 +432,9 @@ START_TEST(nvidia_requirements)
 			      "case %zu (%s): %s", i, cases[i].req, err.msg);
 		if (cases[i].want == -EPERM)
 			ck_assert_msg(strstr(err.msg, "unsatisfied NVIDIA requirement: ") &&
-					  strstr(err.msg, "driver 550.54.15, CUDA 12.4"),
+					  strstr(err.msg,
+						 "driver 550.54.15, CUDA 12.4, brand tesla, "
+						 "arch 8.6)"),
 				      "%s", err.msg);
 		lc_nvidia_request_clear(&r);
 	}
@@ -442,6 +446,8 @@ START_TEST(nvidia_requirements)
 		ck_assert_int_eq(lc_strvec_push(&r.requires, unknown[i].req), 0);
 		ck_assert_msg(lc_nvidia_check_requires(&r, &partial, &err) == unknown[i].want,
 			      "unknown case %zu (%s): %s", i, unknown[i].req, err.msg);
+		ck_assert_msg(lc_nvidia_requires_undecided(&r, &partial) == unknown[i].undecided,
+			      "undecided case %zu (%s)", i, unknown[i].req);
 		lc_nvidia_request_clear(&r);
 	}
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A stand-in for NVIDIA's libcuda.so (this machine has no GPU): the three driver API calls
- * tests/gpu/cuda-probe.c makes, its device count that of the /dev/nvidiaN nodes it can open.
+ * A stand-in for NVIDIA's libcuda.so (this machine has no GPU): the driver API calls
+ * tests/gpu/cuda-probe.c and the runtime's requirement check make, its device count that of
+ * the /dev/nvidiaN nodes it can open.
  */
 #include <stdlib.h>
 
@@ -19,11 +20,28 @@ int cuDriverGetVersion(int *v)
 int cuInit(unsigned flags)
 {
 	(void)flags;
-	return access("/dev/nvidiactl", R_OK | W_OK) == 0 ? 0 : 100; /* CUDA_ERROR_NO_DEVICE */
+	char ctl[4096];
+
+	snprintf(ctl, sizeof(ctl), "%s/nvidiactl", fake_dev_dir());
+	return access(ctl, R_OK | W_OK) == 0 ? 0 : 100; /* CUDA_ERROR_NO_DEVICE */
 }
 
 int cuDeviceGetCount(int *n)
 {
 	*n = fake_device_count();
 	return 0;
+}
+
+int cuDeviceGet(int *dev, int ordinal)
+{
+	*dev = ordinal;
+	return ordinal < fake_device_count() ? 0 : 101; /* CUDA_ERROR_INVALID_DEVICE */
+}
+
+/* the compute capability of a Hopper GPU: 9.0 */
+int cuDeviceGetAttribute(int *v, int attr, int dev)
+{
+	(void)dev;
+	*v = attr == 75 ? 9 : 0;
+	return attr == 75 || attr == 76 ? 0 : 1;
 }
