@@ -14,7 +14,7 @@
 #include "pyxis.h"
 
 #define CONTAINER_PREFIX "pyxis_"
-#define STEP_IMAGE "image.sqsh"
+#define JOB_IMAGES ".images" /* <jobid>.images */
 
 void lc_pyxis_step_name(uint32_t jobid, uint32_t stepid, char *buf, size_t size)
 {
@@ -43,10 +43,11 @@ static bool is_step_of(const char *name, uint32_t jobid)
 bool lc_pyxis_is_job_leftover(int dir_fd, const char *name, uint32_t jobid, bool scope_job)
 {
 	const size_t plen = strlen(CONTAINER_PREFIX);
-	char prefix[64];
+	char prefix[64], images[32];
 	size_t len = (size_t)snprintf(prefix, sizeof(prefix), CONTAINER_PREFIX "%u_", jobid);
 
-	if (scope_job && !strncmp(name, prefix, len))
+	snprintf(images, sizeof(images), "%u" JOB_IMAGES, jobid);
+	if ((scope_job && !strncmp(name, prefix, len)) || !strcmp(name, images))
 		return true;
 	return is_step_of(name, jobid) ||
 	       (!strncmp(name, CONTAINER_PREFIX, plen) && is_step_of(name + plen, jobid) &&
@@ -84,6 +85,7 @@ static int owned_dir_fail(lc_error *err, int r, const char *dir, const char *nam
 int lc_pyxis_user_dir(const char *base, uid_t uid, gid_t gid, char **ret_path, lc_error *err)
 {
 	_cleanup_close_ int base_fd = -1;
+	struct stat st = {0};
 	char name[16];
 	int r;
 
@@ -92,6 +94,10 @@ int lc_pyxis_user_dir(const char *base, uid_t uid, gid_t gid, char **ret_path, l
 	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (base_fd < 0)
 		return lc_fail(err, errno, "cannot open %s: %m", base);
+	/* the user's helpers reach <uid> through it */
+	if (fstat(base_fd, &st) < 0 || !(st.st_mode & S_IXOTH))
+		return lc_fail(err, EACCES, "%s is not searchable by users (mode %o): make it 0755",
+			       base, (unsigned)(st.st_mode & 07777));
 	snprintf(name, sizeof(name), "%u", (unsigned)uid);
 	r = owned_dir_at(base_fd, name, uid, gid);
 	if (r < 0)
@@ -101,23 +107,30 @@ int lc_pyxis_user_dir(const char *base, uid_t uid, gid_t gid, char **ret_path, l
 	return 0;
 }
 
-int lc_pyxis_step_dir(const char *user_dir, uid_t uid, gid_t gid, uint32_t jobid, uint32_t stepid,
-		      char **ret_image, lc_error *err)
+/* <@user_dir>/<@name>, the user's: made as lc_pyxis_user_dir() makes <uid>. */
+static int user_subdir(const char *user_dir, uid_t uid, gid_t gid, const char *name, lc_error *err)
 {
 	_cleanup_close_ int dir_fd =
 	    open(user_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	char name[32];
 	int r;
 
 	if (dir_fd < 0)
 		return lc_fail(err, errno, "cannot open %s: %m", user_dir);
-	lc_pyxis_step_name(jobid, stepid, name, sizeof(name));
 	r = owned_dir_at(dir_fd, name, uid, gid);
-	if (r < 0)
-		return owned_dir_fail(err, r, user_dir, name);
-	if (asprintf(ret_image, "%s/%s/" STEP_IMAGE, user_dir, name) < 0)
-		return lc_fail(err, ENOMEM, "out of memory");
-	return 0;
+	return r < 0 ? owned_dir_fail(err, r, user_dir, name) : 0;
+}
+
+int lc_pyxis_job_images_dir(const char *user_dir, uid_t uid, gid_t gid, uint32_t jobid,
+			    char **ret_dir, lc_error *err)
+{
+	char name[32];
+	int r;
+
+	snprintf(name, sizeof(name), "%u" JOB_IMAGES, jobid);
+	r = user_subdir(user_dir, uid, gid, name, err);
+	if (r >= 0 && asprintf(ret_dir, "%s/%s", user_dir, name) < 0)
+		r = lc_fail(err, ENOMEM, "out of memory");
+	return r;
 }
 
 int lc_pyxis_remove_under(const char *dir, const char *name, lc_error *err)

@@ -6,7 +6,10 @@
  * the public header, so the plugin sees no private helper through it.
  *
  *   <runtime_path>/<uid>/                     the user's (0700), root makes it
- *   <runtime_path>/<uid>/<jobid>.<stepid>/    a step's import (image.sqsh), the user's (0700)
+ *   <runtime_path>/<uid>/<jobid>.<stepid>/    a step's import by earlier versions (removed)
+ *   <runtime_path>/<uid>/<jobid>.images/      the job's imports (a node cache's layout: one
+ *                                             import per image and job), the user's (0700);
+ *                                             with shared_import_path=DIR, DIR/<uid>/ instead
  *   <runtime_path>/<uid>/pyxis_<name>         a named container (lc_named_open)
  *   <runtime_path>/<uid>/pyxis_<jobid>_<name> the same with container_scope=job
  *   <runtime_path>/<uid>/pyxis_<jobid>.<stepid>  an unnamed step's own name (joinable)
@@ -30,21 +33,22 @@ void lc_pyxis_step_name(uint32_t jobid, uint32_t stepid, char *buf, size_t size)
 int lc_pyxis_container_dir_name(const char *name, bool scope_job, uint32_t jobid, char *buf,
 				size_t size);
 /* Whether @name in a user's runtime directory (@dir_fd) is what job @jobid leaves for its
- * epilog: its steps' directories (<jobid>.<stepid>), its named containers with
+ * epilog: its steps' directories (<jobid>.<stepid>), its imports (<jobid>.images), its named
+ * containers with
  * container_scope=job (pyxis_<jobid>_*), and its steps' own names (pyxis_<jobid>.<stepid>)
  * unless the user named a container so (it holds an image or writes). */
 bool lc_pyxis_is_job_leftover(int dir_fd, const char *name, uint32_t jobid, bool scope_job);
 
 /*
  * <@base>/<uid>: the user's own directory, mode 0700, never a link, under @base (root's, made
- * 0755 when missing). Made and given to the user when missing; an existing one must be the
- * user's and writable by the user only. *@ret_path is "<base>/<uid>". For a root caller.
+ * 0755 when missing; one that others cannot search is an error naming it). Made and given to the
+ * user when missing; an existing one must be the user's and writable by the user only. *@ret_path
+ * is "<base>/<uid>". For a root caller.
  */
 int lc_pyxis_user_dir(const char *base, uid_t uid, gid_t gid, char **ret_path, lc_error *err);
-/* <@user_dir>/<jobid>.<stepid>, made as lc_pyxis_user_dir() makes <uid>; *@ret_image is the
- * file a step's import writes there ("<dir>/image.sqsh"). */
-int lc_pyxis_step_dir(const char *user_dir, uid_t uid, gid_t gid, uint32_t jobid, uint32_t stepid,
-		      char **ret_image, lc_error *err);
+/* <@user_dir>/<jobid>.images, made as lc_pyxis_user_dir() makes <uid>: the job's imports. */
+int lc_pyxis_job_images_dir(const char *user_dir, uid_t uid, gid_t gid, uint32_t jobid,
+			    char **ret_dir, lc_error *err);
 /* Remove @name and what is below it in the directory @dir (a user's), which is opened without
  * following a link, as is every level below. A missing @dir or @name is not an error. */
 int lc_pyxis_remove_under(const char *dir, const char *name, lc_error *err);

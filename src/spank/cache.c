@@ -3,6 +3,11 @@
  * --container-cache: the node cache of imported images (the library's lc_cache_*). The warm
  * path is one look at the registry by the helper; the cold path makes room (the GC) and imports
  * into a new entry. The entry is marked for the job and locked shared while the step uses it.
+ *
+ * Without it, a registry image goes to the job's imports in the same layout (job_image): a
+ * later step of the job, or another node with shared_import_path, finds it after one manifest
+ * request; concurrent imports of one image wait for the first (the fill's lock). The job's
+ * epilog removes them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -77,4 +82,25 @@ int cache_image(spank_t sp, step_state *s, char **ret_path, int *ret_lock, lc_er
 	}
 	*ret_path = path;
 	return 0;
+}
+
+int job_image(spank_t sp, step_state *s, char **ret_path, lc_error *err)
+{
+	int64_t t0 = plugin_now_ms();
+	char *path = NULL;
+	int r = import_cache_entry(sp, s, s->job_images, true, &path, err);
+
+	if (r >= 0 && path) {
+		slurm_verbose(PLUGIN_NAME ": the job's image: %s (%s)", args.image, path);
+	} else if (r >= 0) {
+		slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
+		r = import_cache_entry(sp, s, s->job_images, false, &path, err);
+		if (r >= 0)
+			slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
+	}
+	s->import_ms = plugin_now_ms() - t0;
+	*ret_path = r >= 0 ? path : NULL;
+	if (r < 0)
+		free(path);
+	return r;
 }

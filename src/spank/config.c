@@ -143,6 +143,8 @@ static int config_set(plugin_config *cfg, const char *key, const char *v)
 		cfg->refuse_cdi_hooks = !strcmp(v, "refuse");
 		return 0;
 	}
+	if (!strcmp(key, "shared_import_path"))
+		return set_path(v, &cfg->shared_import_path);
 	if (!strcmp(key, "enroot_standard_hooks")) {
 		if (strcmp(v, "builtin") && strcmp(v, "script"))
 			return -EINVAL;
@@ -204,5 +206,6 @@ void config_free(plugin_config *cfg)
 	free(cfg->sysconf_path);
 	free(cfg->cdi_spec_dirs);
 	free(cfg->nvidia_backend);
+	free(cfg->shared_import_path);
 	*cfg = (plugin_config){0};
 }

@@ -183,19 +183,18 @@ static void note_timings(step_state *s, const lc_import_answer *ans)
 		 (double)ans->finish_ms / 1e3, (double)ans->total_ms / 1e3);
 }
 
-/* ctr-import into @to (NULL: the step's image), or the site's importer. */
+/* ctr-import into @to, or the site's importer. */
 static int import_file(spank_t sp, step_state *s, const char *to, char **ret_path, lc_error *err)
 {
 	lc_import_answer ans = {0};
-	const char *output = to ? to : s->step_image;
 	int r;
 
 	if (import_by_importer(s)) {
 		r = importer_get(sp, s, &ans, err);
-	} else if (!output) {
+	} else if (!to) {
 		return lc_error_set(err, EINVAL, "no place to import to");
 	} else {
-		r = run_import(sp, s, (const char *const[]){"--output", output, NULL}, &ans, err);
+		r = run_import(sp, s, (const char *const[]){"--output", to, NULL}, &ans, err);
 		if (r >= 0 && !ans.image_path)
 			r = lc_error_set(err, EIO, "the import helper named no image");
 	}

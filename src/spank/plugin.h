@@ -37,6 +37,9 @@ typedef struct plugin_config {
 	char *nvidia_backend;  /* nvidia_backend: auto, cdi, cli or nvidia-container-cli's path */
 	bool refuse_cdi_hooks; /* cdi_hooks=refuse: a spec's hook not done natively fails */
 	bool standard_hook_scripts; /* enroot_standard_hooks=script: run them, not the built-ins */
+	/* shared_import_path: a directory every node sees (Lustre, NFS) where one node of a job
+	 * imports an image for all; NULL: each node in its runtime_path */
+	char *shared_import_path;
 } plugin_config;
 
 int config_parse(int argc, char **argv, plugin_config *cfg);
@@ -97,10 +100,11 @@ typedef struct step_state {
 	int n_gids;
 	uint32_t jobid, stepid;
 	uint32_t local_tasks, exited_tasks;
+	uint32_t nodeid;    /* this node's index in the step (0: the first) */
 	char step_name[32]; /* "<jobid>.<stepid>" */
 	char cwd[PATH_MAX]; /* the job's working directory ("/" when unknown) */
 	char *user_dir;     /* <runtime_path>/<uid> */
-	char *step_image;   /* where ctr-import writes the step's image; NULL: no import here */
+	char *job_images;   /* the job's imports (a node cache's layout), for a registry image */
 	char *save_path;    /* --container-save, absolute */
 	/* --container-name's container, or for an unnamed step its own name <jobid>.<stepid>,
 	 * through which other steps join it: <user_dir>/<ename> */
@@ -136,8 +140,6 @@ int remote_task_init_privileged(spank_t sp);
 int remote_task_init(spank_t sp);
 int remote_task_exit(spank_t sp);
 int remote_exit(spank_t sp);
-/* Remove the step's import directory (the image in it, or what a killed import left). */
-void step_dir_remove(const step_state *s);
 
 /* start.c: the step's container from its state, the library's log, --container-save */
 int start_container(spank_t sp, step_state *s, const char *image, int hold_fd, lc_named *named,
@@ -152,7 +154,7 @@ int helper_run(spank_t sp, const step_state *s, const char *const *argv, char **
 	       char ***ret_log, int *ret_status, lc_error *err);
 /* A helper's or the entrypoint's output: as errors when something failed, else to the user. */
 void print_log(const char *what, char **log, bool failed);
-/* A registry image into a file (@to, NULL: the step's), announced and timed. */
+/* A registry image into the file @to (or the site's importer's), announced and timed. */
 int import_image(spank_t sp, step_state *s, const char *to, char **ret_path, lc_error *err);
 /* The node cache's entry of the image in @dir: look only (@lookup), or import when missing.
  * *@ret_path is NULL on a miss. */
@@ -163,6 +165,8 @@ void importer_release(spank_t sp, const step_state *s);
 
 /* cache.c: --container-cache */
 int cache_image(spank_t sp, step_state *s, char **ret_path, int *ret_lock, lc_error *err);
+/* cache.c: a registry image from the job's imports (s->job_images), imported when missing. */
+int job_image(spank_t sp, step_state *s, char **ret_path, lc_error *err);
 
 /* named.c: --container-name */
 int named_container(spank_t sp, step_state *s, lc_error *err);

@@ -188,6 +188,8 @@ int create_container(spank_t sp, step_state *s, lc_error *err)
 
 	if (args.cache)
 		r = cache_image(sp, s, &imported, &cache_lock, err);
+	else if (s->job_images)
+		r = job_image(sp, s, &imported, err);
 	else if (!args_image_is_file())
 		r = import_image(sp, s, NULL, &imported, err);
 	if (r >= 0)
@@ -202,7 +204,6 @@ int create_container(spank_t sp, step_state *s, lc_error *err)
 	lc_named_free(self);
 	if (cache_lock >= 0)
 		close(cache_lock); /* the holder keeps its own */
-	step_dir_remove(s);        /* the holder keeps the image open */
 	if (import_by_importer(s))
 		importer_release(sp, s);
 	free(imported);

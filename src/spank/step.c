@@ -55,6 +55,8 @@ static int read_job_ids(spank_t sp, step_state *s)
 	set_extra_env(s);
 	if (spank_get_item(sp, S_JOB_LOCAL_TASK_COUNT, &s->local_tasks) != ESPANK_SUCCESS)
 		s->local_tasks = 0;
+	if (spank_get_item(sp, S_JOB_NODEID, &s->nodeid) != ESPANK_SUCCESS)
+		s->nodeid = 0;
 	if (spank_getenv(sp, "PWD", s->cwd, sizeof(s->cwd)) != ESPANK_SUCCESS)
 		*s->cwd = '\0';
 	return 0;
@@ -71,9 +73,25 @@ static int resolve_save_path(step_state *s)
 	return r < 0 ? -1 : 0;
 }
 
+/* The job's imports: <runtime_path>/<uid>/<jobid>.images, or the same under
+ * shared_import_path, which every node of the job sees. */
+static int job_images_dir(step_state *s, lc_error *err)
+{
+	char *shared = NULL;
+	int r = 0;
+
+	if (s->cfg->shared_import_path)
+		r = lc_pyxis_user_dir(s->cfg->shared_import_path, s->uid, s->gid, &shared, err);
+	if (r >= 0)
+		r = lc_pyxis_job_images_dir(shared ? shared : s->user_dir, s->uid, s->gid, s->jobid,
+					    &s->job_images, err);
+	free(shared);
+	return r;
+}
+
 /* <runtime_path>/<uid>; in it the name's directory (--container-name, or an unnamed step's own
  * name <jobid>.<stepid>, so --container-name=<jobid>.<stepid> joins it in both scopes), and the
- * step's directory for an import by ctr-import (@import_here). */
+ * job's imports for an import by ctr-import (@import_here). */
 static int runtime_dirs(step_state *s, bool import_here)
 {
 	lc_error err = LC_ERROR_INIT;
@@ -88,8 +106,7 @@ static int runtime_dirs(step_state *s, bool import_here)
 	if (r >= 0 && asprintf(&s->named_dir, "%s/%s", s->user_dir, s->ename) < 0)
 		r = lc_error_set(&err, ENOMEM, "out of memory");
 	if (r >= 0 && import_here)
-		r = lc_pyxis_step_dir(s->user_dir, s->uid, s->gid, s->jobid, s->stepid,
-				      &s->step_image, &err);
+		r = job_images_dir(s, &err);
 	if (r < 0)
 		slurm_error(PLUGIN_NAME ": %s", lc_error_message(&err));
 	return r < 0 ? -1 : 0;
@@ -256,8 +273,13 @@ int remote_task_exit(spank_t sp)
 
 	if (!st.enabled || ++st.exited_tasks != st.local_tasks)
 		return 0;
-	if (st.save_path)
+	/* one node writes --container-save's file: a path on a shared filesystem must never be
+	 * written twice (each node's container saved over the other's) */
+	if (st.save_path && st.nodeid == 0)
 		r = save_container(sp, &st);
+	else if (st.save_path)
+		slurm_verbose(PLUGIN_NAME ": --container-save: the step's first node saves %s",
+			      st.save_path);
 	if (import_by_importer(&st))
 		importer_release(sp, &st);
 	/* the step that created a container ends after the steps that joined it */
@@ -266,22 +288,13 @@ int remote_task_exit(spank_t sp)
 	return r;
 }
 
-void step_dir_remove(const step_state *s)
-{
-	lc_error err = LC_ERROR_INIT;
-
-	if (s->step_image && lc_pyxis_remove_under(s->user_dir, s->step_name, &err) < 0)
-		slurm_info(PLUGIN_NAME ": %s", lc_error_message(&err));
-}
-
 int remote_exit(spank_t sp)
 {
 	(void)sp;
 	st.group = lc_group_free(st.group); /* the holder ends with its lifeline */
-	step_dir_remove(&st);
 	named_step_end(&st);
 	free(st.user_dir);
-	free(st.step_image);
+	free(st.job_images);
 	free(st.named_dir);
 	free(st.save_path);
 	free(st.gids);

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Jobs over several nodes: ../shared/slurm's multi-node mode (SLURM_NODES=2; each node has its own
+# Jobs over several nodes: ../shared/slurm's multi-node mode (SLURM_NODES=3; each node has its own
 # network, hostname, /run, /tmp and /dev/shm; /var/tmp and homes are shared). As an unprivileged
-# user: one container per node, MPI across nodes through PMIx (Open MPI's client, mpi4py and C) and
-# PMI-2, the PMIx server's directory of each node bound in that node's container.
+# user: one container per node, PyTorch's variables and a TCP rendezvous across nodes, MPI across
+# nodes through PMIx (Open MPI's client, mpi4py and C) and PMI-2, the PMIx server's directory of
+# each node bound in that node's container; one import per job (steps reuse it; with
+# shared_import_path one node imports for all, counted in the registry's access log);
+# --container-save written by one node; nothing left on any node.
 # usage: spank-multinode.sh BUILD_DIR SOURCE_DIR (TAP; see spank-lib.sh)
 # shellcheck source=spank-lib.sh
 . "$(dirname "$0")/spank-lib.sh"
@@ -14,8 +17,8 @@ MPI="--container-image=$REG/debian:bookworm-mpi"
 JOB_DIR="$(mktemp -d /var/tmp/lc-itest-job-XXXXXX)"
 cleanup_hooks+=("rm -rf '$JOB_DIR'")
 cp -a "$WORK/job/." "$JOB_DIR/" && chmod 1777 "$JOB_DIR" && rm -rf "$WORK/job" && ln -s "$JOB_DIR" "$WORK/job"
-slurm_up SLURM_NODES=2
-NODES=(node1 node2)
+slurm_up SLURM_NODES=3
+NODES=(node1 node2 node3)
 # is_sorted DESCRIPTION EXPECTED SRUN-ARGS...: the job's stdout, its lines sorted, is EXPECTED
 is_sorted() {
     local d="$1" want="$2" got; shift 2
@@ -28,10 +31,77 @@ JOBMNT="--container-mounts=$JOB_DIR:/job"
 
 echo "# one container per node"
 is_sorted "-N2: every node runs the task in the image" "node1 bookworm
-node2 bookworm" -N 2 "$DEB" sh -c 'echo "$(hostname) $(. /etc/os-release; echo $VERSION_CODENAME)"' 
-out="$(usrun -N 2 -n 4 "$DEB" sh -c 'echo "$(hostname) $(readlink /proc/self/ns/mnt)"' 2>/dev/null | sort -u)"
+node2 bookworm" -N 2 -w node1,node2 "$DEB" sh -c 'echo "$(hostname) $(. /etc/os-release; echo $VERSION_CODENAME)"' 
+out="$(usrun -N 2 -n 4 -w node1,node2 "$DEB" sh -c 'echo "$(hostname) $(readlink /proc/self/ns/mnt)"' 2>/dev/null | sort -u)"
 check "-N2 -n4: one container (one mount namespace) per node ($out)" \
     test "$(printf '%s\n' "$out" | awk '{print $1}' | tr '\n' ' ')" = "node1 node2 "
+
+is_sorted "-N3: every node" "node1 bookworm
+node2 bookworm
+node3 bookworm" -N 3 "$DEB" sh -c 'echo "$(hostname) $(. /etc/os-release; echo $VERSION_CODENAME)"'
+
+echo "# PyTorch's variables across nodes: rank 0 serves MASTER_ADDR:MASTER_PORT, the others connect"
+cat >"$JOB_DIR/rendezvous.py" <<'EOF'
+import os, socket, time
+rank, size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+addr, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+me = "%s:%s:%s" % (rank, os.environ["LOCAL_RANK"], socket.gethostname())
+if rank == 0:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen(size)
+    s.settimeout(60)
+    heard = [me]
+    while len(heard) < size:
+        c, _ = s.accept()
+        heard.append(c.recv(100).decode())
+        c.close()
+    print("rank 0 heard " + " ".join(sorted(heard)))
+else:
+    for _ in range(600):
+        try:
+            c = socket.create_connection((addr, port), timeout=5)
+            break
+        except OSError:
+            time.sleep(0.1)
+    c.sendall(me.encode())
+    c.close()
+EOF
+chmod 644 "$JOB_DIR/rendezvous.py"
+out="$(usrun -N 2 -w node1,node2 --ntasks-per-node=2 --export=ALL,PYTORCH_VERSION=2.9.0 "$MPI" "$JOBMNT" \
+    sh -c 'echo "vars $RANK $LOCAL_RANK $WORLD_SIZE $MASTER_ADDR $MASTER_PORT"; python3 /job/rendezvous.py' 2>"$WORK/err" | sort)"
+check "-N2 --ntasks-per-node=2: RANK, LOCAL_RANK per node, WORLD_SIZE 4, MASTER_ADDR node1, one MASTER_PORT ($out; $(tail -2 "$WORK/err"))" \
+    test "$(grep '^vars' <<<"$out" | awk '{print $2, $3, $4, $5}' | tr '\n' ' ')" = "0 0 4 node1 1 1 4 node1 2 0 4 node1 3 1 4 node1 " \
+    -a "$(grep '^vars' <<<"$out" | awk '{print $6}' | sort -u | wc -l)" = 1
+check "... rank 0 on node1 heard every rank from both nodes over TCP" \
+    test "$(grep '^rank 0' <<<"$out")" = "rank 0 heard 0:0:node1 1:1:node1 2:0:node2 3:1:node2"
+
+echo "# one import per job"
+b0="$(blob_requests debian)"
+usrun -N 1 "$DEB" true 2>/dev/null
+blobs=$(( $(blob_requests debian) - b0 ))
+check "a job's step imports: its blobs ($blobs requests)" test "$blobs" -ge 2
+m0="$(manifest_requests debian)" b0="$(blob_requests debian)"
+usbatch --wait -N 1 -o "$JOB_DIR/steps.out" -e "$JOB_DIR/steps.err" \
+    --wrap "srun $DEB true && srun $DEB true && srun $DEB cat /etc/debian_version" >/dev/null
+check "three steps of a job: one import (one log line)" test "$(grep -c 'importing docker image' "$JOB_DIR/steps.err")" = 1
+check "... the later steps start from it: $blobs blob requests in all, one manifest request per later step" \
+    test "$(( $(blob_requests debian) - b0 )):$(( $(manifest_requests debian) - m0 ))" = "$blobs:4"
+check "... and run the image" grep -q '^12' "$JOB_DIR/steps.out"
+b0="$(blob_requests debian)"
+usrun -N 3 "$DEB" true 2>/dev/null
+pernode=$(( $(blob_requests debian) - b0 ))
+check "-N3 without a shared import directory: each node imports ($pernode = 3 x $blobs blob requests)" \
+    test "$pernode" = $(( 3 * blobs ))
+
+echo "# --container-save on a shared filesystem: one node writes it"
+SAVED="$JOB_DIR/saved.sqsh"
+usrun -N 2 -w node1,node2 --container-save="$SAVED" --container-writable "$DEB" sh -c 'hostname > /etc/saved-by' 2>"$WORK/err"
+check "-N2 --container-save: the file, written once ($(cat "$SLURM_SANDBOX"/log/slurmd-node*.log | grep -c "exported container .* to $SAVED"))" \
+    test -f "$SAVED" -a "$(cat "$SLURM_SANDBOX"/log/slurmd-node*.log | grep -c "exported container .* to $SAVED")" = 1
+is_sorted "... the first node's container, which a job on another node starts from" "node1" \
+    -w node3 --container-image="$SAVED" cat /etc/saved-by
 
 echo "# MPI across nodes"
 mpi_check "pmix, -N2 -n4: mpi4py allreduce, every rank checks" 4 --mpi=pmix -N 2 -n 4 "$MPI" "$JOBMNT" python3 /job/allreduce.py
@@ -40,8 +110,28 @@ check "the C program compiles in the container ($out)" test -x "$JOB_DIR/allredu
 mpi_check "pmix, -N2 -n4: the C allreduce" 4 --mpi=pmix -N 2 -n 4 "$MPI" "$JOBMNT" /job/allreduce
 # the nodes' spool directories are outside /tmp here: only the bind shows them
 is_sorted "pmix, -N2: each node's PMIX_SERVER_TMPDIR is bound in its container" "node1 ok
-node2 ok" --mpi=pmix -N 2 "$MPI" sh -c 'ls "$PMIX_SERVER_TMPDIR" | grep -q pmix_dstor && echo "$(hostname) ok"'
+node2 ok" --mpi=pmix -N 2 -w node1,node2 "$MPI" sh -c 'ls "$PMIX_SERVER_TMPDIR" | grep -q pmix_dstor && echo "$(hostname) ok"'
 mpi_check "pmi2, -N2 -n4: put, fence, get through PMI_FD" 4 --mpi=pmi2 -N 2 -n 4 "$MPI" "$JOBMNT" python3 /job/pmi2.py
+
+echo "# one import per job across nodes: shared_import_path"
+SHARED_IMPORT="$(mktemp -d /var/tmp/lc-itest-shared-XXXXXX)" && chmod 755 "$SHARED_IMPORT"
+cleanup_hooks+=("rm -rf '$SHARED_IMPORT'")
+slurm_up SLURM_NODES=3 SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME shared_import_path=$SHARED_IMPORT container_scope=job"
+b0="$(blob_requests debian)"
+is_sorted "-N3, cold: every node runs the image" "node1
+node2
+node3" -N 3 "$DEB" hostname
+check "... imported once for the job: $blobs blob requests, not $pernode" test "$(( $(blob_requests debian) - b0 ))" = "$blobs"
+shared_empty() { [ -z "$(ls -A "$SHARED_IMPORT/$USER_UID" 2>/dev/null)" ]; }
+for _ in $(seq 100); do shared_empty && break; sleep 0.3; done
+check "... the job's imports leave the shared directory with the job ($(ls -A "$SHARED_IMPORT/$USER_UID" 2>&1 | tr '\n' ' '))" \
+    shared_empty
+echo "# named containers are per node (container_scope=job: the epilog of every node removes them)"
+usbatch --wait -N 2 -w node1,node2 -o "$JOB_DIR/named.out" -e "$JOB_DIR/named.err" --wrap \
+    "srun -N 2 --container-name=mn --container-writable $DEB sh -c 'hostname > /etc/mn-host' &&
+     srun -N 2 --container-name=mn sh -c 'echo \$(hostname) \$(cat /etc/mn-host)'" >/dev/null
+check "each node's second step finds its own node's container ($(sort "$JOB_DIR/named.out" | tr '\n' ' '); $(tail -2 "$JOB_DIR/named.err"))" \
+    test "$(sort "$JOB_DIR/named.out" | tr '\n' ' ')" = "node1 node1 node2 node2 "
 
 echo "# nothing left on any node"
 node_clean() {

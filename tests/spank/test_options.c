@@ -330,7 +330,8 @@ START_TEST(plugstack_options)
 			"use_squashfuse=1",
 			"importer=/opt/site/importer",
 			"container_scope=job",
-			"cdi_spec_dirs=/etc/cdi:/run/cdi"};
+			"cdi_spec_dirs=/etc/cdi:/run/cdi",
+			"shared_import_path=/lustre/imports"};
 	static const struct {
 		const char *arg, *message;
 	} bad[] = {
@@ -353,7 +354,8 @@ START_TEST(plugstack_options)
 					  "below container_cache_gc_high, 85)"},
 	    {"container_cache_data_path=rel", "container_cache_data_path: invalid value: rel"},
 	    {"cdi_spec_dirs=/etc/cdi:run/cdi", "cdi_spec_dirs: invalid value: /etc/cdi:run/cdi"},
-	    {"cdi_spec_dirs=", "cdi_spec_dirs: invalid value: "}};
+	    {"cdi_spec_dirs=", "cdi_spec_dirs: invalid value: "},
+	    {"shared_import_path=imports", "shared_import_path: invalid value: imports"}};
 	plugin_config cfg;
 
 	ck_assert_int_eq(config_parse(0, NULL, &cfg), 0);
@@ -362,8 +364,10 @@ START_TEST(plugstack_options)
 	ck_assert(cfg.kernel_squashfs && !cfg.cache_data_path && !cfg.cache_offline);
 	ck_assert(cfg.cache_gc_high == 85 && cfg.cache_gc_low == 80);
 	ck_assert(!cfg.scope_job); /* global, as pyxis since 0.18 */
+	ck_assert_ptr_null(cfg.shared_import_path);
 	config_free(&cfg);
-	ck_assert_int_eq(config_parse(17, good, &cfg), 0);
+	ck_assert_int_eq(config_parse(18, good, &cfg), 0);
+	ck_assert_str_eq(cfg.shared_import_path, "/lustre/imports");
 	ck_assert(cfg.use_squashfuse && cfg.scope_job);
 	ck_assert_str_eq(cfg.cdi_spec_dirs, "/etc/cdi:/run/cdi");
 	ck_assert_str_eq(cfg.importer, "/opt/site/importer");

@@ -239,6 +239,7 @@ START_TEST(test_elf)
 	ck_assert_str_eq(soname, "libc.so.6");
 	ck_assert_int_eq(flags, 0x0303);
 	lc_closep(&fd);
+	free(soname);
 	/* not a library: a script, a truncated one */
 	snprintf(path, sizeof(path), "%s/script", tmp);
 	write_file(path, "#!/bin/sh\n", 10);

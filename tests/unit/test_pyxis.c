@@ -86,6 +86,8 @@ START_TEST(job_leftovers)
 	    {"pyxis_7_web", true, true, false, true},   /* job scope: the job's */
 	    {"pyxis_70_web", true, true, false, false}, /* another job's */
 	    {"pyxis_web", true, true, false, false},    /* global names stay */
+	    {"7.images", true, false, true, true},      /* the job's imports */
+	    {"70.images", true, false, false, false},   /* another job's */
 	};
 	int dir_fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char path[4096];
@@ -133,7 +135,7 @@ START_TEST(remove_job_leftovers)
 }
 END_TEST
 
-START_TEST(user_and_step_dirs)
+START_TEST(user_and_job_dirs)
 {
 	lc_error err = LC_ERROR_INIT;
 	char base[4096], *user = NULL, *image = NULL, want[4200];
@@ -147,20 +149,25 @@ START_TEST(user_and_step_dirs)
 	ck_assert_str_eq(user, want);
 	ck_assert_int_eq(stat(base, &st), 0);
 	ck_assert(st.st_uid == 0 && (st.st_mode & 07777) == 0755);
+	/* a base the user's helpers cannot search: named */
+	ck_assert_int_eq(chmod(base, 0700), 0);
+	ck_assert_int_eq(lc_pyxis_user_dir(base, USER_UID, USER_GID, &image, &err), -EACCES);
+	ck_assert_msg(strstr(err.msg, "is not searchable by users (mode 700): make it 0755"), "%s",
+		      err.msg);
+	ck_assert_int_eq(chmod(base, 0755), 0);
 	ck_assert_int_eq(stat(user, &st), 0);
 	ck_assert(st.st_uid == USER_UID && st.st_gid == USER_GID && (st.st_mode & 07777) == 0700);
-	ck_assert_int_eq(lc_pyxis_step_dir(user, USER_UID, USER_GID, 7, 2, &image, &err), 0);
-	JOIN(want, user, "7.2/image.sqsh");
+	ck_assert_int_eq(lc_pyxis_job_images_dir(user, USER_UID, USER_GID, 7, &image, &err), 0);
+	JOIN(want, user, "7.images");
 	ck_assert_str_eq(image, want);
-	JOIN(want, user, "7.2");
 	ck_assert_int_eq(stat(want, &st), 0);
 	ck_assert(st.st_uid == USER_UID && (st.st_mode & 07777) == 0700);
 	free(image);
 	/* again: the same directories, kept */
-	ck_assert_int_eq(lc_pyxis_step_dir(user, USER_UID, USER_GID, 7, 2, &image, &err), 0);
+	ck_assert_int_eq(lc_pyxis_job_images_dir(user, USER_UID, USER_GID, 7, &image, &err), 0);
 	free(image);
 	/* another user's directory is refused, and left alone */
-	ck_assert_int_eq(lc_pyxis_step_dir(user, USER_UID + 1, USER_GID, 7, 2, &image, &err),
+	ck_assert_int_eq(lc_pyxis_job_images_dir(user, USER_UID + 1, USER_GID, 7, &image, &err),
 			 -EPERM);
 	ck_assert_msg(strstr(err.msg, "is not the user's own directory"), "%s", err.msg);
 	ck_assert_int_eq(stat(want, &st), 0);
@@ -289,7 +296,7 @@ int main(void)
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, job_leftovers);
 	tcase_add_test(tc, remove_job_leftovers);
-	tcase_add_test(tc, user_and_step_dirs);
+	tcase_add_test(tc, user_and_job_dirs);
 	tcase_add_test(tc, links_are_not_followed);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("task environment");
