@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * User mount specifications in pyxis's --container-mounts syntax (see runtime.h), with pyxis's
- * messages, and stricter: only known flags, no ".." in targets, no control characters.
+ * messages, and stricter: only known flags (a tmpfs's kernel options with checked values), no
+ * ".." in targets, no control characters.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,13 +35,109 @@ static const struct {
     {"runbindable", 0, 0, MS_UNBINDABLE | MS_REC, -1},
 };
 
+static void spec_clear(lc_mount_spec *m)
+{
+	free(m->source);
+	free(m->target);
+	free(m->data);
+}
+
 void lc_mount_specs_free(lc_mount_spec *specs, size_t n)
 {
-	for (size_t i = 0; specs && i < n; i++) {
-		free(specs[i].source);
-		free(specs[i].target);
-	}
+	for (size_t i = 0; specs && i < n; i++)
+		spec_clear(&specs[i]);
 	free(specs);
+}
+
+/* ---------------------------------------------------------------- tmpfs options */
+
+/* digits, then at most one of @suffixes */
+static bool number_with(const char *v, const char *suffixes)
+{
+	size_t n = strspn(v, "0123456789");
+
+	return n > 0 && n <= 20 && (!v[n] || (strchr(suffixes, v[n]) && !v[n + 1]));
+}
+
+static bool valid_size(const char *v)
+{
+	return number_with(v, "kKmMgGtTpPeE%");
+}
+
+static bool valid_count(const char *v)
+{
+	return number_with(v, "kKmMgG");
+}
+
+static bool valid_mode(const char *v)
+{
+	size_t n = strspn(v, "01234567");
+
+	return n > 0 && n <= 4 && !v[n];
+}
+
+static bool valid_id(const char *v)
+{
+	return number_with(v, "") && strlen(v) <= 10;
+}
+
+static bool valid_huge(const char *v)
+{
+	static const char *const values[] = {"never", "always", "within_size", "advise",
+					     "deny",  "force",  NULL};
+
+	for (const char *const *x = values; *x; x++)
+		if (!strcmp(v, *x))
+			return true;
+	return false;
+}
+
+/* MODE[=static|=relative] (a node list would need ':', which ends the entry's fields) */
+static bool valid_mpol(const char *v)
+{
+	static const char *const modes[] = {"default",    "prefer", "bind",
+					    "interleave", "local",  NULL};
+	size_t n = strcspn(v, "=");
+
+	for (const char *const *x = modes; *x; x++)
+		if (strlen(*x) == n && !strncmp(v, *x, n))
+			return !v[n] || !strcmp(v + n, "=static") || !strcmp(v + n, "=relative");
+	return false;
+}
+
+static const struct {
+	const char *key;
+	bool (*valid)(const char *value); /* NULL: a word without a value */
+} tmpfs_options[] = {
+    {"size", valid_size}, {"nr_blocks", valid_count}, {"nr_inodes", valid_count},
+    {"mode", valid_mode}, {"uid", valid_id},          {"gid", valid_id},
+    {"huge", valid_huge}, {"mpol", valid_mpol},       {"noswap", NULL},
+    {"inode32", NULL},    {"inode64", NULL},          {"quota", NULL},
+    {"usrquota", NULL},   {"grpquota", NULL},
+};
+
+/* @f a tmpfs option: 1 when known and valid (added to m->data), 0 when not one, -errno. */
+static int tmpfs_option(lc_mount_spec *m, const char *f)
+{
+	const char *eq = strchr(f, '=');
+	size_t klen = eq ? (size_t)(eq - f) : strlen(f);
+	lc_buf b = LC_BUF_INIT;
+
+	for (size_t i = 0; i < LC_ELEMENTSOF(tmpfs_options); i++) {
+		if (strlen(tmpfs_options[i].key) != klen || strncmp(f, tmpfs_options[i].key, klen))
+			continue;
+		if (!tmpfs_options[i].valid ? eq != NULL : !eq || !tmpfs_options[i].valid(eq + 1))
+			return 0;
+		if ((m->data && lc_buf_printf(&b, "%s,", m->data) < 0) ||
+		    lc_buf_printf(&b, "%s", f) < 0) {
+			lc_buf_free(&b);
+			return -ENOMEM;
+		}
+		free(m->data);
+		m->data = lc_buf_steal(&b);
+		return 1;
+	}
+	return 0;
 }
 
 static int spec_fail(lc_error *err, const char *entry, const char *why)
@@ -73,7 +170,13 @@ static int apply_flags(lc_mount_spec *m, char *flags, const char *entry, lc_erro
 
 	for (char *f = strtok_r(flags, "+", &save); f; f = strtok_r(NULL, "+", &save)) {
 		size_t i = 0;
+		int r = m->kind == LC_MOUNT_TMPFS ? tmpfs_option(m, f) : 0;
 
+		if (r != 0) {
+			if (r < 0)
+				return lc_fail(err, -r, "out of memory");
+			continue;
+		}
 		while (i < LC_ELEMENTSOF(known_flags) && strcmp(known_flags[i].name, f))
 			i++;
 		if (i == LC_ELEMENTSOF(known_flags)) {
@@ -125,13 +228,14 @@ static int parse_entry(char *entry, const char *shown, lc_mount_spec *m, lc_erro
 				 "mount target must be a relative path or an absolute path");
 	if (has_dotdot(dst))
 		return spec_fail(err, shown, "mount target may not contain '..'");
-	if (flags && apply_flags(m, flags, shown, err) < 0)
+	if (flags && apply_flags(m, flags, shown, err) < 0) {
+		spec_clear(m);
 		return -EINVAL;
+	}
 	m->source = m->kind == LC_MOUNT_BIND ? strdup(src) : NULL;
 	m->target = strdup(dst);
 	if ((m->kind == LC_MOUNT_BIND && !m->source) || !m->target) {
-		free(m->source);
-		free(m->target);
+		spec_clear(m);
 		return lc_fail(err, ENOMEM, "out of memory");
 	}
 	return 0;
@@ -143,21 +247,20 @@ static bool same_spec(const lc_mount_spec *a, const lc_mount_spec *b)
 	       (a->source == b->source ||
 		(a->source && b->source && !strcmp(a->source, b->source))) &&
 	       a->recursive == b->recursive && a->flags == b->flags &&
-	       a->propagation == b->propagation;
+	       a->propagation == b->propagation &&
+	       (a->data == b->data || (a->data && b->data && !strcmp(a->data, b->data)));
 }
 
 static int add_spec(lc_mount_spec **specs, size_t *n, size_t *cap, lc_mount_spec *m, lc_error *err)
 {
 	for (size_t i = 0; i < *n; i++) {
 		if (same_spec(&(*specs)[i], m)) {
-			free(m->source);
-			free(m->target);
+			spec_clear(m);
 			return 0;
 		}
 	}
 	if (lc_array_reserve(specs, cap, *n, sizeof(**specs), 8) < 0) {
-		free(m->source);
-		free(m->target);
+		spec_clear(m);
 		return lc_fail(err, ENOMEM, "out of memory");
 	}
 	(*specs)[(*n)++] = *m;

@@ -235,20 +235,32 @@ static char *absolute_source(const char *source, const char *cwd)
 	return abs;
 }
 
+/* A user's tmpfs: the kernel's options given, mode=1777 unless one is. */
+static char *tmpfs_data(const lc_mount_spec *m)
+{
+	bool mode = m->data && (lc_str_has_prefix(m->data, "mode=") || strstr(m->data, ",mode="));
+	char *data = NULL;
+
+	if (asprintf(&data, "%s%s%s", mode ? "" : "mode=1777", !mode && m->data ? "," : "",
+		     m->data ? m->data : "") < 0)
+		return NULL;
+	return data;
+}
+
 static int plan_user_spec(lc_mount_plan *p, const lc_mount_spec *m, const char *cwd)
 {
 	static const enum lc_step_kind kinds[] = {[LC_MOUNT_BIND] = LC_STEP_BIND,
 						  [LC_MOUNT_TMPFS] = LC_STEP_TMPFS,
 						  [LC_MOUNT_UMOUNT] = LC_STEP_UMOUNT};
 	_cleanup_free_ char *source = m->source ? absolute_source(m->source, cwd) : NULL;
+	_cleanup_free_ char *data = m->kind == LC_MOUNT_TMPFS ? tmpfs_data(m) : NULL;
 	lc_mount_step *s;
 	int r;
 
-	if (m->source && !source)
+	if ((m->source && !source) || (m->kind == LC_MOUNT_TMPFS && !data))
 		return -ENOMEM;
-	r = m->kind == LC_MOUNT_TMPFS
-		? plan_add_data(p, LC_STEP_TMPFS, m->target, m->flags, "mode=1777")
-		: plan_add(p, kinds[m->kind], source, m->target, m->flags);
+	r = m->kind == LC_MOUNT_TMPFS ? plan_add_data(p, LC_STEP_TMPFS, m->target, m->flags, data)
+				      : plan_add(p, kinds[m->kind], source, m->target, m->flags);
 	if (r < 0)
 		return r;
 	s = plan_last(p);

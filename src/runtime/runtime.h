@@ -28,6 +28,9 @@ int lc_seccomp_install(const lc_seccomp_prog *p);
  * User mounts in pyxis's syntax: "SRC:DST[:FLAGS][,SRC:DST[:FLAGS]...]", flags joined by '+'.
  * SRC is a path (starts with '/' or '.'), "tmpfs" or "umount"; SRC alone means DST = SRC.
  * DST starts with '/' or '.' (relative to the container's root) and may not contain "..".
+ * A tmpfs also takes the kernel's tmpfs options as flags (size=, nr_blocks=, nr_inodes=, mode=,
+ * uid=, gid=, huge=, mpol=, noswap, inode32, inode64, quota, usrquota, grpquota), each value
+ * checked.
  */
 enum lc_mount_kind { LC_MOUNT_BIND, LC_MOUNT_TMPFS, LC_MOUNT_UMOUNT };
 typedef struct lc_mount_spec {
@@ -38,6 +41,7 @@ typedef struct lc_mount_spec {
 	unsigned long flags; /* MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC */
 	unsigned long
 	    propagation; /* 0, or MS_PRIVATE/MS_SLAVE/MS_SHARED/MS_UNBINDABLE [| MS_REC] */
+	char *data;      /* tmpfs: the kernel's options given (size=, mode=, ...); NULL: none */
 } lc_mount_spec;
 /* Parse @text, appending to *@specs (n entries); identical entries are kept once. */
 int lc_mount_specs_parse(const char *text, lc_mount_spec **specs, size_t *n, lc_error *err);

@@ -37,6 +37,11 @@ is "--container-mounts SRC:DST:ro is mounted read-only" "host-data ro" "$DEB" --
     sh -c 'echo $(cat /data/file) $(touch /data/new 2>/dev/null && echo rw || echo ro)'
 is "--container-mounts with a relative source" "host-data" "$DEB" --container-mounts=../hostdir:/data cat /data/file
 refused "a missing mount source" "source path does not exist: $WORK/nope" "$DEB" --container-mounts="$WORK/nope:/data"
+is "--container-mounts tmpfs with the kernel's options (pyxis passes them on)" "size=1024k,mode=700,huge=within_size 700" \
+    "$DEB" --container-mounts=tmpfs:/scratch:size=1m+mode=700+huge=within_size \
+    sh -c 'echo $(grep " /scratch " /proc/mounts | grep -o "size=[^ ]*") $(stat -c %a /scratch)'
+refused "... a bad value is refused before the step" "unknown mount flag 'size=1q' in: tmpfs:/scratch:size=1q" \
+    "$DEB" --container-mounts=tmpfs:/scratch:size=1q true
 is "--container-mount-home" "home-file" "$DEB" --container-mount-home cat "$USER_HOME/lc-home-marker"
 is "no home without --container-mount-home" "absent" "$DEB" sh -c "test -e '$USER_HOME/lc-home-marker' && echo present || echo absent"
 is "--container-workdir" "/etc" "$DEB" --container-workdir=/etc pwd

@@ -28,6 +28,51 @@ static const struct {
     {"/a:/b..c", LC_MOUNT_BIND, "/a", "/b..c", true, 0, 0},
 };
 
+/* a tmpfs's kernel options: kept in order, each value checked */
+static const struct {
+	const char *in, *data; /* NULL data: refused, naming the flag */
+} tmpfs[] = {
+    {"tmpfs:/x:size=1g", "size=1g"},
+    {"tmpfs:/x:size=50%+mode=700", "size=50%,mode=700"},
+    {"tmpfs:/x:huge=within_size", "huge=within_size"},
+    {"tmpfs:/x:nr_inodes=10k+nr_blocks=100+uid=1000+gid=0",
+     "nr_inodes=10k,nr_blocks=100,uid=1000,gid=0"},
+    {"tmpfs:/x:ro+noswap+inode64", "noswap,inode64"},
+    {"tmpfs:/x:mpol=interleave", "mpol=interleave"},
+    {"tmpfs:/x:mpol=prefer=relative", "mpol=prefer=relative"},
+    {"tmpfs:/x:size=1x", NULL},
+    {"tmpfs:/x:size=", NULL},
+    {"tmpfs:/x:size", NULL},
+    {"tmpfs:/x:mode=800", NULL},
+    {"tmpfs:/x:mode=17777", NULL},
+    {"tmpfs:/x:uid=-1", NULL},
+    {"tmpfs:/x:huge=sometimes", NULL},
+    {"tmpfs:/x:noswap=1", NULL},
+    {"tmpfs:/x:mpol=fast", NULL},
+    {"tmpfs:/x:mpol=local=dynamic", NULL},
+    {"tmpfs:/x:context=x", NULL},
+    {"/a:/b:size=1g", NULL}, /* a bind mount has no such option */
+};
+
+START_TEST(tmpfs_options)
+{
+	lc_mount_spec *m = NULL;
+	size_t n = 0;
+	lc_error err = LC_ERROR_INIT;
+	int r = lc_mount_specs_parse(tmpfs[_i].in, &m, &n, &err);
+
+	if (!tmpfs[_i].data) {
+		ck_assert_msg(r == -EINVAL && strstr(err.msg, "unknown mount flag '"), "%s: %s",
+			      tmpfs[_i].in, err.msg);
+		ck_assert_uint_eq(n, 0);
+		return;
+	}
+	ck_assert_msg(r == 0, "%s: %s", tmpfs[_i].in, err.msg);
+	ck_assert_str_eq(m[0].data, tmpfs[_i].data);
+	lc_mount_specs_free(m, n);
+}
+END_TEST
+
 START_TEST(mount_specs_valid)
 {
 	lc_mount_spec *m = NULL;
@@ -106,6 +151,7 @@ int main(void)
 
 	tcase_add_loop_test(tc, mount_specs_valid, 0, (int)LC_ELEMENTSOF(good));
 	tcase_add_loop_test(tc, mount_specs_invalid, 0, (int)LC_ELEMENTSOF(bad));
+	tcase_add_loop_test(tc, tmpfs_options, 0, (int)LC_ELEMENTSOF(tmpfs));
 	tcase_add_test(tc, mount_specs_list);
 	suite_add_tcase(s, tc);
 	return lc_test_run(s);
