@@ -227,7 +227,9 @@ static int parse_entry(char *entry, const char *shown, lc_mount_spec *m, lc_erro
 		return spec_fail(err, shown,
 				 "mount target must be a relative path or an absolute path");
 	if (has_dotdot(dst))
-		return spec_fail(err, shown, "mount target may not contain '..'");
+		/* enroot's wording for what leaves the root, which scripts look for */
+		return spec_fail(err, shown,
+				 "mount target may not contain '..' (Invalid cross-device link)");
 	if (flags && apply_flags(m, flags, shown, err) < 0) {
 		spec_clear(m);
 		return -EINVAL;

@@ -77,6 +77,19 @@ void print_log(const char *what, char **log, bool failed)
 
 /* Run an import helper (ctr-import, or the site's @importer) as the user and read its answer
  * from its stdout. A failed one prints its log and fails with pyxis's message. */
+/* The import failed with its message ("failed to import docker image: X"): the task that ran it
+ * prints it; the others are told without it (log scrapers count it once, as with pyxis). */
+static bool import_failed;
+
+void group_fail(lc_group *g, const lc_error *why)
+{
+	lc_error generic = LC_ERROR_INIT;
+
+	if (import_failed)
+		lc_error_set(&generic, why->code, "its image could not be imported");
+	lc_group_fail(g, import_failed ? &generic : why);
+}
+
 static int run_importer(spank_t sp, const step_state *s, const char *const *argv,
 			const char *importer, lc_import_answer *ans, lc_error *err)
 {
@@ -90,6 +103,7 @@ static int run_importer(spank_t sp, const step_state *s, const char *const *argv
 		       (importer && !ans->image_path))) {
 		lc_import_answer_clear(ans);
 		print_log(importer ? "importer" : "import", log, true);
+		import_failed = true;
 		if (importer)
 			r = lc_error_set(err, EIO,
 					 "failed to import docker image: %s (importer: %s)",

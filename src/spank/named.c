@@ -95,7 +95,7 @@ int named_container(spank_t sp, step_state *s, lc_error *err)
 	if (r >= 0)
 		r = start_container(sp, s, lc_named_image_path(n), -1, n, mode, err);
 	else
-		lc_group_fail(s->group, err);
+		group_fail(s->group, err);
 	if (r < 0 && state == LC_NAMED_ABSENT && n) /* a failed creation leaves nothing */
 		(void)lc_named_remove(n, NULL);
 	if (state == LC_NAMED_ABSENT && import_by_importer(s))

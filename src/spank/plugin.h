@@ -160,6 +160,9 @@ int import_image(spank_t sp, step_state *s, const char *to, char **ret_path, lc_
  * *@ret_path is NULL on a miss. */
 int import_cache_entry(spank_t sp, step_state *s, const char *dir, bool lookup, char **ret_path,
 		       lc_error *err);
+/* lc_group_fail() for the step's other tasks: an import failure without its message, which
+ * the task that imported printed. */
+void group_fail(lc_group *g, const lc_error *why);
 /* "IMPORTER release": once the container holds the image, and again at the end. */
 void importer_release(spank_t sp, const step_state *s);
 

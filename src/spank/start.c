@@ -200,7 +200,7 @@ int create_container(spank_t sp, step_state *s, lc_error *err)
 		r = start_container(sp, s, imported ? imported : args.image, cache_lock, self,
 				    START_NEW, err);
 	else
-		lc_group_fail(s->group, err);
+		group_fail(s->group, err);
 	lc_named_free(self);
 	if (cache_lock >= 0)
 		close(cache_lock); /* the holder keeps its own */

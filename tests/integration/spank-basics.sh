@@ -138,7 +138,7 @@ $DEB --container-env=A, |--container-env: invalid format
 $DEB --container-env=A=B |--container-env: invalid format
 $DEB --container-mounts=/a:b |--container-mounts: mount target must be a relative path or an absolute path
 $DEB --container-mounts=foo:/b |--container-mounts: mount source must be a relative path, an absolute path, "tmpfs" or "umount"
-$DEB --container-mounts=/a:/../b |--container-mounts:
+$DEB --container-mounts=/a:/../b |--container-mounts: mount target may not contain '..' (Invalid cross-device link): /a:/../b
 $DEB --container-save= |--container-save: argument required
 $DEB --container-save=./out/ |--container-save: target is a directory
 $DEB --container-save=a --container-save=b |--container-save: specified multiple times
@@ -146,6 +146,11 @@ $DEB --container-save=a --container-save=b |--container-save: specified multiple
 EOF
 out="$(usrun --container-image=$REG/nonexistent:x true 2>&1)"
 check "a failed import shows the helper's log" grep -q 'manifest unknown' <<<"$out"
+out="$(usrun -n 3 --container-image=$REG/nonexistent:x true 2>&1)"
+check "-n 3: 'failed to import docker image' once, from the task that imported ($(grep -c 'failed to import docker image' <<<"$out"))" \
+    test "$(grep -c 'failed to import docker image' <<<"$out")" = 1
+check "... the others are told without the phrase" \
+    grep -q "container was not started successfully by another task: its image could not be imported" <<<"$out"
 out="$(usrun --container-workdir=/tmp --container-remap-root echo ran 2>&1)"
 check "flags without an image are ignored with a note" grep -q "ignoring --container-workdir because neither --container-image nor --container-name is set" <<<"$out"
 check "... and the job runs on the host" grep -qx ran <<<"$out"
