@@ -158,27 +158,6 @@ static int hook_env(const lc_holder *h, lc_strvec *e)
 	return r;
 }
 
-/* The holder's capabilities (every one, in the container's user namespace only) kept across
- * execve as ambient ones, as a hook run by enroot as root in that namespace has them; they also
- * let it reach the holder's fds through /proc. */
-static int keep_capabilities(void)
-{
-	struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &head, data) < 0)
-		return -errno;
-	data[0].inheritable = data[0].permitted;
-	data[1].inheritable = data[1].permitted;
-	if (syscall(SYS_capset, &head, data) < 0)
-		return -errno;
-	for (int cap = 0; cap < 64; cap++)
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno == EINVAL &&
-		    cap > CAP_LAST_CAP)
-			break;
-	return 0;
-}
-
 /*
  * A hook sees the host as the holder found it: in a mount namespace of its own (it has the
  * holder's capabilities in the user namespace), without the holder's scratch tmpfs on /tmp. It
@@ -190,7 +169,7 @@ static _Noreturn void hook_child(const char *path, char *const *argv, char **env
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	if ((own_mounts && (unshare(CLONE_NEWNS) < 0 || umount2(LC_SCRATCH, MNT_DETACH) < 0)) ||
-	    keep_capabilities() < 0)
+	    lc_keep_capabilities() < 0)
 		_exit(125);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(err_fd, 2) < 0 ||
 	    chdir("/") < 0)

@@ -280,10 +280,14 @@ int lc_container_pidfd(const lc_container *c);
 /* CLONE_NEW* of the namespaces a process joins: of a container, and for LC_CONTAINER_* @flags. */
 int lc_container_ns_flags(const lc_container *c);
 int lc_ns_flags(uint32_t flags);
+/* Async-signal-safe: the permitted capabilities (in the process's user namespace) made
+ * inheritable and ambient, so that they survive execve for a uid that is not 0 there. -errno. */
+int lc_keep_capabilities(void);
 /* Move the calling process into a container (it is the container's user already): join the
- * namespaces @ns_flags of the holder @pidfd, chdir to @workdir, no_new_privs and the filter
- * @prog. Errors: "couldn't join the container's namespaces: ...", "couldn't chdir to X: ...".
- * Allocates nothing (a child of a multi-threaded process may call it). */
+ * namespaces @ns_flags of the holder @pidfd (keeping the capabilities that gives in its user
+ * namespace), chdir to @workdir, no_new_privs and the filter @prog. Errors: "couldn't join the
+ * container's namespaces: ...", "couldn't chdir to X: ...". Allocates nothing (a child of a
+ * multi-threaded process may call it). */
 int lc_container_join(int pidfd, int ns_flags, const char *workdir, const lc_seccomp_prog *prog,
 		      lc_error *err);
 

@@ -12,9 +12,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "container.h"
+
+int lc_keep_capabilities(void)
+{
+	struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &head, data) < 0)
+		return -errno;
+	data[0].inheritable = data[0].permitted;
+	data[1].inheritable = data[1].permitted;
+	if (syscall(SYS_capset, &head, data) < 0)
+		return -errno;
+	for (int cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno == EINVAL &&
+		    cap > CAP_LAST_CAP)
+			break;
+	return 0;
+}
 
 int lc_container_join(int pidfd, int ns_flags, const char *workdir, const lc_seccomp_prog *prog,
 		      lc_error *err)
@@ -23,6 +44,12 @@ int lc_container_join(int pidfd, int ns_flags, const char *workdir, const lc_sec
 
 	if (setns(pidfd, ns_flags) < 0)
 		return lc_fail(err, errno, "couldn't join the container's namespaces: %m");
+	/* setns() gave every capability in the container's user namespace: a user who is not
+	 * root there keeps them across execve, as enroot does (sethostname in a private UTS
+	 * namespace, a tmpfs in the container's mount namespace; nothing outside them) */
+	if ((ns_flags & CLONE_NEWUSER) && (r = lc_keep_capabilities()) < 0)
+		return lc_fail(err, -r, "couldn't keep the container's capabilities: %s",
+			       strerror(-r));
 	if (chdir(workdir) < 0)
 		return lc_fail(err, errno, "couldn't chdir to %s: %m", workdir);
 	r = lc_seccomp_install(prog);

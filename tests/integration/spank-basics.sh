@@ -37,9 +37,9 @@ is "--container-mounts SRC:DST:ro is mounted read-only" "host-data ro" "$DEB" --
     sh -c 'echo $(cat /data/file) $(touch /data/new 2>/dev/null && echo rw || echo ro)'
 is "--container-mounts with a relative source" "host-data" "$DEB" --container-mounts=../hostdir:/data cat /data/file
 refused "a missing mount source" "source path does not exist: $WORK/nope" "$DEB" --container-mounts="$WORK/nope:/data"
-is "--container-mounts tmpfs with the kernel's options (pyxis passes them on)" "size=1024k,mode=700,huge=within_size 700" \
+is "--container-mounts tmpfs with the kernel's options (pyxis passes them on)" "size=1024k mode=700 huge=within_size 700" \
     "$DEB" --container-mounts=tmpfs:/scratch:size=1m+mode=700+huge=within_size \
-    sh -c 'echo $(grep " /scratch " /proc/mounts | grep -o "size=[^ ]*") $(stat -c %a /scratch)'
+    sh -c 'echo $(grep " /scratch " /proc/mounts | grep -oE "(size|mode|huge)=[^, ]*") $(stat -c %a /scratch)'
 refused "... a bad value is refused before the step" "unknown mount flag 'size=1q' in: tmpfs:/scratch:size=1q" \
     "$DEB" --container-mounts=tmpfs:/scratch:size=1q true
 is "--container-mount-home" "home-file" "$DEB" --container-mount-home cat "$USER_HOME/lc-home-marker"
@@ -54,6 +54,29 @@ is "--container-unshare=uts,ipc: new namespaces" "new new" "$DEB" --container-un
     sh -c "echo \$(test \$(readlink /proc/self/ns/uts) != '$HOST_UTS' && echo new) \$(test \$(readlink /proc/self/ns/ipc) != '$HOST_IPC' && echo new)"
 is "the host's /tmp without job_container/tmpfs" "host" "$DEB" sh -c 'echo host >/tmp/lc-itest-hostmark && cat /tmp/lc-itest-hostmark'
 check "and the host sees it" grep -qx host /tmp/lc-itest-hostmark
+
+echo "# capabilities in the container's namespaces only (a user not remapped to root, as enroot)"
+is "CapEff and CapAmb are the namespace's full set (CapBnd)" "full full" "$DEB" \
+    sh -c 'b=$(awk "/^CapBnd/{print \$2}" /proc/self/status); for c in CapEff CapAmb; do test "$(awk "/^$c/{print \$2}" /proc/self/status)" = "$b" && echo full; done | tr "\n" " " | sed "s/ $//"'
+HOST_NAME="$(hostname)"
+is "--container-unshare=uts: sethostname in the private namespace" "lc-cap-x" "$DEB" --container-unshare=uts \
+    sh -c 'hostname lc-cap-x && hostname'
+is "... not in the host's: refused" "refused" "$DEB" sh -c 'hostname lc-cap-y 2>/dev/null && echo changed || echo refused'
+check "... the host's hostname is unchanged ($(hostname))" test "$(hostname)" = "$HOST_NAME"
+# (mount(8) refuses to run for a uid that is not 0 whatever its capabilities: mount(2) by perl,
+# x86_64's syscall number)
+MOUNT_TMPFS='my ($s, $t, $f) = ("lc-cap-tmpfs", "/mnt", "tmpfs"); syscall(165, $s, $t, $f, 0, 0) == 0 or die "mount: $!\n"; open(my $m, "<", "/proc/mounts"); print((grep { m{^lc-cap-tmpfs /mnt tmpfs} } <$m>) ? "mounted\n" : "absent\n")'
+is "a tmpfs in the container's mount namespace" "mounted" "$DEB" perl -e "$MOUNT_TMPFS"
+check "... never on the host" not_grep -q lc-cap-tmpfs /proc/self/mountinfo
+PORT80='use IO::Socket::INET; IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 80, Listen => 1, ReuseAddr => 1) ? print "bound\n" : print "refused\n"'
+is "--container-unshare=net: port 80 in the private network namespace" "bound" "$DEB" --container-unshare=net \
+    perl -e "$PORT80"
+is "... not in the host's network namespace" "refused" "$DEB" perl -e "$PORT80"
+echo secret >/var/tmp/lc-cap-root && chmod 600 /var/tmp/lc-cap-root
+cleanup_hooks+=("rm -f /var/tmp/lc-cap-root /var/tmp/lc-cap-other")
+runuser -u lctest2 -- sh -c 'echo other >/var/tmp/lc-cap-other && chmod 600 /var/tmp/lc-cap-other'
+is "root's and another user's files stay closed" "closed closed" "$DEB" --container-mounts=/var/tmp:/host-var-tmp \
+    sh -c 'for f in lc-cap-root lc-cap-other; do cat /host-var-tmp/$f 2>/dev/null || echo closed; done | tr "\n" " " | sed "s/ $//"'
 
 echo "# environment (pyxis's rules)"
 EXTRA_ENV=(FOO=bar LANG=C.UTF-8 CUDA_VERSION=host LD_LIBRARY_PATH=/host/lib)
