@@ -2,6 +2,7 @@
 /* The in-memory tree that layers are merged into: metadata only, file data goes straight to the
  * squashfs writer. Children are kept sorted by name, the order squashfs directories need. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -202,6 +203,11 @@ int lc_path_split(char *path, char ***ret_parts, size_t *ret_n, lc_error *err)
 		if (strcmp(c, "..") == 0) {
 			free(parts);
 			return lc_fail(err, EPERM, "'..' in the name");
+		}
+		/* squashfs and every reader stop at NAME_MAX: the image would be unreadable */
+		if (strlen(c) > NAME_MAX) {
+			free(parts);
+			return lc_fail(err, ENAMETOOLONG, "a name longer than %d bytes", NAME_MAX);
 		}
 		if (lc_array_reserve(&parts, &cap, n, sizeof(*parts), 8) < 0) {
 			free(parts);

@@ -198,7 +198,9 @@ while read -r name expect; do
             -o '$WORK/hl-out/$name.sqsh' 127.0.0.1:5000/hostile:$name 2>&1 | grep -q 'layer sha256:'"
     fi
 done <"$WORK/hostile/cases.txt"
-check "hostile imports left no output and no temp file" test "$(ls -A "$WORK/hl-out")" = "devices.sqsh"
+check "hostile imports left no output and no temp file" test "$(ls -A "$WORK/hl-out" | tr '\n' ' ')" = "devices.sqsh name-255.sqsh "
+check "a name of 255 bytes, the most squashfs holds, reads back" \
+    bash -c "unsquashfs -lln '$WORK/hl-out/name-255.sqsh' | grep -q '/$(printf 'n%.0s' $(seq 255))\$'"
 check "device nodes are kept as recorded" bash -c "unsquashfs -lln '$WORK/hl-out/devices.sqsh' | grep -q '^crw-rw-rw- 0/0 *1, *3 .*/dev/null$'"
 
 echo "# save, load, list"

@@ -67,6 +67,21 @@ START_TEST(path_split)
 		ck_assert_msg(lc_path_split(copy, &parts, &n, &err) == -EPERM, "%s", bad[i]);
 		free(copy);
 	}
+	/* a component of 256 bytes: no reader could list it */
+	{
+		char name[600] = "a/", **parts = NULL;
+		size_t n;
+
+		memset(name + 2, 'x', 256);
+		ck_assert_int_eq(lc_path_split(name, &parts, &n, &err), -ENAMETOOLONG);
+		ck_assert_str_eq(err.msg, "a name longer than 255 bytes");
+		memset(name, 'y', sizeof(name) - 1);
+		name[255] = '/';
+		name[300] = '\0';
+		ck_assert_int_eq(lc_path_split(name, &parts, &n, &err), 0);
+		ck_assert_uint_eq(n, 2);
+		free(parts);
+	}
 }
 END_TEST
 
