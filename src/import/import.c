@@ -205,7 +205,7 @@ LC_API int lc_import(lc_pull *pull, const char *output, const lc_import_opts *op
 					 err);
 	if (r >= 0)
 		report(&j, LC_IMPORT_DONE, 0);
-	if (r < 0)
+	if (r < 0 && tmp)
 		(void)unlink(tmp);
 	return r;
 }

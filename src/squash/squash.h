@@ -150,12 +150,14 @@ int lc_sqfs_each_xattr(lc_sqfs_image *im, const sqfs_inode_generic_t *in, lc_sqf
 		       void *userdata);
 
 /* ================================================================ output files (output.c) */
-/* A temporary file ".NAME.HEX" beside @name (which may have a directory part) in @dir_fd
- * (AT_FDCWD: the current directory), mode 0644 & ~umask; *@ret_tmp is its name, as @name is
- * given. */
+/* The file being written for @name (which may have a directory part) in @dir_fd (AT_FDCWD:
+ * the current directory), mode 0644 & ~umask: an unnamed one in its directory (O_TMPFILE:
+ * *@ret_tmp NULL; a killed writer leaves nothing), else a temporary ".NAME.HEX" beside it
+ * (*@ret_tmp its name, as @name is given; the caller unlinks it on failure). */
 int lc_output_open_temp_at(int dir_fd, const char *name, char **ret_tmp, int *ret_fd,
 			   lc_error *err);
-/* fsync, then rename over @name (@force) or only if it does not exist. */
+/* fsync, then link it in (or rename @tmp) at @name: over it (@force), or only if it does not
+ * exist. */
 int lc_output_publish_at(int fd, int dir_fd, const char *tmp, const char *name, bool force,
 			 lc_error *err);
 

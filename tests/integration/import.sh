@@ -173,10 +173,12 @@ check "default name as enroot's (tiny+latest.sqsh)" test -s "$WORK/cwd/tiny+late
 check "default name of a digest reference" test -s "$WORK/cwd/debian+sha256-$(tsv_digest debian:bookworm | cut -c8-19).sqsh"
 
 echo "# kill -9 in the middle of an import"
-rm -rf "$WORK/killcache"
-"$IMPORT" -q --allow-http --cache "$WORK/killcache" -o "$WORK/killed.sqsh" 127.0.0.1:5000/layered:latest & victim=$!
+rm -rf "$WORK/killcache" "$WORK/killdir" && mkdir "$WORK/killdir"
+"$IMPORT" -q --allow-http --cache "$WORK/killcache" -o "$WORK/killdir/killed.sqsh" 127.0.0.1:5000/layered:latest & victim=$!
 sleep 0.4; kill -9 "$victim" 2>/dev/null; wait "$victim" 2>/dev/null
-check "no output file after kill -9" test ! -e "$WORK/killed.sqsh"
+check "no output file and no temporary file after kill -9 (an unnamed file: $(ls -A "$WORK/killdir"))" \
+    test -z "$(ls -A "$WORK/killdir")"
+rm -rf "$WORK/killdir"
 check "the next import succeeds" "$IMPORT" -q --allow-http --cache "$WORK/killcache" -o "$WORK/killed.sqsh" 127.0.0.1:5000/layered:latest
 check "and is complete" matches "$WORK/killed.sqsh" "$SHARED/registry/expected/layered.jsonl"
 
