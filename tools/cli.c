@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -13,18 +14,35 @@ void cli_log(void *userdata, enum lc_log_level level, const char *msg)
 	fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, names[level], msg);
 }
 
+bool cli_parse_size64(const char *text, uint64_t max, uint64_t *ret)
+{
+	static const char units[] = "KMGTP";
+	char *end = NULL;
+	unsigned long long v;
+	const char *u;
+
+	if (*text < '0' || *text > '9')
+		return false;
+	v = strtoull(text, &end, 10);
+	if (*end && (u = strchr(units, *end & ~0x20)) && u < units + 5) {
+		unsigned shift = 10 * (unsigned)(u - units + 1);
+
+		if (v > (~0ull >> shift))
+			return false;
+		v <<= shift;
+		end++;
+	}
+	if (*end || v > max)
+		return false;
+	*ret = v;
+	return true;
+}
+
 bool cli_parse_size(const char *text, uint32_t max, uint32_t *ret)
 {
-	char *end = NULL;
-	unsigned long v = strtoul(text, &end, 10);
+	uint64_t v;
 
-	if (end == text)
-		return false;
-	if (*end == 'K' || *end == 'k')
-		v <<= 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
-	if (*end || v > max)
+	if (!cli_parse_size64(text, max, &v))
 		return false;
 	*ret = (uint32_t)v;
 	return true;

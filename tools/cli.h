@@ -16,8 +16,10 @@ void print_image(FILE *f, const lc_image *img);
 /* Log sink for lc_ctx_set_log: "PROGRAM: LEVEL: message" on stderr. */
 void cli_log(void *userdata, enum lc_log_level level, const char *msg);
 
-/* A size such as 131072, 128K or 1M, at most @max; false if malformed. */
+/* A size such as 131072, 128K or 1M (also G, T, P; lower case too), at most @max; false if
+ * malformed. */
 bool cli_parse_size(const char *text, uint32_t max, uint32_t *ret);
+bool cli_parse_size64(const char *text, uint64_t max, uint64_t *ret);
 
 /* enroot's site configuration (@sysconf, else $ENROOT_SYSCONF_PATH or /etc/enroot) with this
  * process's environment, the user's directory too; @flags: LC_SITE_* (what not to read). */

@@ -30,6 +30,7 @@ static void usage(FILE *f)
 	    "  --compress zstd[:LEVEL]|none   data compression (default zstd:3)\n"
 	    "  --block-size N         squashfs block size, 4K..1M (default 1M)\n"
 	    "  --all-root             every owner becomes root (mksquashfs -all-root)\n"
+	    "  --max-file-size SIZE   refuse a file larger than SIZE (default 1T; K, M, G, T, P)\n"
 	    "  --cache DIR            blob cache (default $XDG_CACHE_HOME/libcontainer)\n"
 	    "  --allow-http           plain HTTP for every registry (also ENROOT_ALLOW_HTTP=yes)\n"
 	    "  --http-registries LIST plain HTTP for these host[:port],... only\n"
@@ -208,6 +209,7 @@ int main(int argc, char **argv)
 						 {"compress", required_argument, NULL, 'Z'},
 						 {"block-size", required_argument, NULL, 'b'},
 						 {"all-root", no_argument, NULL, 'r'},
+						 {"max-file-size", required_argument, NULL, 'm'},
 						 {"cache", required_argument, NULL, 'c'},
 						 {"allow-http", no_argument, NULL, 'H'},
 						 {"http-registries", required_argument, NULL, 'R'},
@@ -264,6 +266,13 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			io.flags |= LC_IMPORT_ALL_ROOT;
+			break;
+		case 'm':
+			if (!cli_parse_size64(optarg, UINT64_MAX, &io.max_file_size) ||
+			    !io.max_file_size)
+				return fprintf(stderr, "ctr-import: bad --max-file-size '%s'\n",
+					       optarg),
+				       EXIT_USAGE;
 			break;
 		case 'z':
 			io.flags |= LC_IMPORT_ZLIB;

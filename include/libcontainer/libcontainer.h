@@ -275,11 +275,16 @@ typedef struct lc_import_opts {
 	unsigned threads;               /**< compression threads; 0: every core */
 	lc_import_progress_fn progress; /**< phases and layers; NULL: none */
 	void *progress_userdata;
+	/** Version 2: a file whose size exceeds this many bytes is refused, naming the layer and
+	 *  the entry, before its data is read (a sparse file claiming a petabyte would keep the
+	 *  import busy for hours); 0: LC_IMPORT_MAX_FILE_SIZE. */
+	uint64_t max_file_size;
 } lc_import_opts;
-#define LC_IMPORT_OPTS_VERSION 1
-#define LC_IMPORT_OPTS_INIT                                             \
-	{                                                               \
-		LC_IMPORT_OPTS_VERSION, 0, NULL, NULL, 0, 0, NULL, NULL \
+#define LC_IMPORT_OPTS_VERSION 2
+#define LC_IMPORT_MAX_FILE_SIZE (1ull << 40) /* 1 TiB */
+#define LC_IMPORT_OPTS_INIT                                                \
+	{                                                                  \
+		LC_IMPORT_OPTS_VERSION, 0, NULL, NULL, 0, 0, NULL, NULL, 0 \
 	}
 
 /** What an import did (bytes and milliseconds). */

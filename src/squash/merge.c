@@ -330,6 +330,18 @@ static int link_to(entry_ctx *c, lc_node *n, const char *target_raw)
 	return n->hardlink ? 0 : lc_fail(c->err, ENOMEM, "out of memory");
 }
 
+/* A file larger than the import takes: refused before its data is read. */
+static int too_large(entry_ctx *c, uint64_t size)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why),
+		 "a file of %llu bytes, more than this import takes (%llu: "
+		 "lc_import_opts.max_file_size, ctr-import --max-file-size)",
+		 (unsigned long long)size, (unsigned long long)lc_sqfs_writer_max_file_size(c->w));
+	return entry_fail(c, EFBIG, why);
+}
+
 static int fill_node(entry_ctx *c, lc_node *n)
 {
 	const char *hl = archive_entry_hardlink(c->e);
@@ -345,6 +357,8 @@ static int fill_node(entry_ctx *c, lc_node *n)
 	switch (n->mode & S_IFMT) {
 	case S_IFREG:
 		n->size = (uint64_t)archive_entry_size(c->e);
+		if (n->size > lc_sqfs_writer_max_file_size(c->w))
+			return too_large(c, n->size);
 		return write_data(c, n);
 	case S_IFLNK:
 		if (!archive_entry_symlink(c->e))

@@ -113,5 +113,7 @@ int lc_sqfs_writer_opts_parse(const lc_import_opts *io, lc_sqfs_writer_opts *o, 
 	o->threads = io->threads;
 	if (io->flags & LC_IMPORT_ALL_ROOT)
 		o->all_root = true;
+	o->max_file_size =
+	    io->version >= 2 && io->max_file_size ? io->max_file_size : LC_IMPORT_MAX_FILE_SIZE;
 	return 0;
 }

@@ -168,9 +168,12 @@ typedef struct lc_sqfs_writer_opts {
 	bool uncompressed;
 	uint32_t block_size;
 	unsigned threads;
-	bool all_root; /* map every owner to 0:0 */
+	bool all_root;          /* map every owner to 0:0 */
+	uint64_t max_file_size; /* a larger file is refused (lc_import_opts.max_file_size) */
 } lc_sqfs_writer_opts;
 int lc_sqfs_writer_new(int fd, const lc_sqfs_writer_opts *o, lc_sqfs_writer **ret, lc_error *err);
+/* The largest file it takes (its options' max_file_size). */
+uint64_t lc_sqfs_writer_max_file_size(const lc_sqfs_writer *w);
 /* File data: begin (node->inode gets filled), append, end. */
 int lc_sqfs_writer_begin_file(lc_sqfs_writer *w, lc_node *node, lc_error *err);
 int lc_sqfs_writer_append(lc_sqfs_writer *w, const void *data, size_t len, lc_error *err);

@@ -149,6 +149,11 @@ int lc_sqfs_writer_new(int fd, const lc_sqfs_writer_opts *o, lc_sqfs_writer **re
 	return 0;
 }
 
+uint64_t lc_sqfs_writer_max_file_size(const lc_sqfs_writer *w)
+{
+	return w->o.max_file_size ? w->o.max_file_size : LC_IMPORT_MAX_FILE_SIZE;
+}
+
 lc_sqfs_writer *lc_sqfs_writer_free(lc_sqfs_writer *w)
 {
 	if (!w)

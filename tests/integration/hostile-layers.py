@@ -81,6 +81,14 @@ def absurd_size(path):
         f.write(bytes(buf) + b"abc" + b"\0" * 509)
 
 
+def sparse_petabyte(path):
+    # a pax header claiming a file of 1 PiB (as a sparse file would), then the end: refused
+    # before any data is read
+    ti = info("huge", size=1 << 50)
+    with open(path, "wb") as f:
+        f.write(ti.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape") + b"\0" * 1024)
+
+
 def garbage(path):
     with open(path, "wb") as f:
         f.write(b"this is not a tar archive at all\n" * 64)
@@ -96,6 +104,8 @@ def main():
     print("truncated", "Truncated tar archive")
     absurd_size(os.path.join(out, "absurd-size.tar"))
     print("absurd-size", "Truncated tar archive")
+    sparse_petabyte(os.path.join(out, "petabyte.tar"))
+    print("petabyte", "a file of 1125899906842624 bytes, more than this import takes")
     garbage(os.path.join(out, "garbage.tar"))
     print("garbage", "layer sha256:")
 

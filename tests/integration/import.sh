@@ -201,6 +201,15 @@ while read -r name expect; do
     fi
 done <"$WORK/hostile/cases.txt"
 check "hostile imports left no output and no temp file" test "$(ls -A "$WORK/hl-out" | tr '\n' ' ')" = "devices.sqsh name-255.sqsh "
+t0=$(date +%s%N)
+expect_error "a file of 1 PiB (a sparse file's claim) is refused at once, naming it" "entry 'huge': a file of 1125899906842624 bytes" \
+    "$IMPORT" -q --allow-http --cache "$CACHE" -o "$WORK/hl-out/petabyte2.sqsh" "127.0.0.1:5000/hostile:petabyte"
+check "... within a second ($(( ($(date +%s%N) - t0) / 1000000 )) ms)" test $(( ($(date +%s%N) - t0) / 1000000 )) -lt 1000
+check "--max-file-size 1K takes a file of 2 bytes" \
+    "$IMPORT" -q --allow-http --cache "$CACHE" --max-file-size 1K -f -o "$WORK/mfs.sqsh" "127.0.0.1:5000/hostile:name-255"
+expect_error "... --max-file-size 1 refuses it" "a file of 2 bytes, more than this import takes (1:" \
+    "$IMPORT" -q --allow-http --cache "$CACHE" --max-file-size 1 -f -o "$WORK/mfs.sqsh" "127.0.0.1:5000/hostile:name-255"
+rm -f "$WORK/mfs.sqsh"
 check "a name of 255 bytes, the most squashfs holds, reads back" \
     bash -c "unsquashfs -lln '$WORK/hl-out/name-255.sqsh' | grep -q '/$(printf 'n%.0s' $(seq 255))\$'"
 check "device nodes are kept as recorded" bash -c "unsquashfs -lln '$WORK/hl-out/devices.sqsh' | grep -q '^crw-rw-rw- 0/0 *1, *3 .*/dev/null$'"

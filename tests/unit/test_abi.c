@@ -17,7 +17,8 @@ START_TEST(abi_layout)
 	ck_assert_uint_eq(sizeof(lc_pull_opts), 104);
 	ck_assert_uint_eq(sizeof(lc_progress), 40);
 	ck_assert_uint_eq(offsetof(lc_import_opts, progress), 32);
-	ck_assert_uint_eq(sizeof(lc_import_opts), 48);
+	ck_assert_uint_eq(offsetof(lc_import_opts, max_file_size), 48); /* version 2 */
+	ck_assert_uint_eq(sizeof(lc_import_opts), 56);
 	ck_assert_uint_eq(sizeof(lc_import_progress), 32);
 	ck_assert_uint_eq(sizeof(lc_container_opts), 104);
 	ck_assert_uint_eq(offsetof(lc_container_opts, nvidia_backend), 96);
@@ -101,7 +102,7 @@ START_TEST(abi_option_versions)
 	io.version = 7;
 	ck_assert_int_eq(lc_squash_save(NULL, "/nonexistent", "/nonexistent.sqsh", &io, &err),
 			 -EINVAL);
-	ck_assert_str_eq(err.msg, "lc_import_opts version 7 is not supported (1 to 1)");
+	ck_assert_str_eq(err.msg, "lc_import_opts version 7 is not supported (1 to 2)");
 }
 END_TEST
 
