@@ -437,6 +437,11 @@ static int apply_one(entry_ctx *c)
 		}
 		return 0;
 	}
+	/* below a whiteout (a ".wh." directory with children): the whiteout is all it says; no
+	 * ".wh." name is ever stored */
+	for (size_t i = 0; i + 1 < n; i++)
+		if (lc_str_has_prefix(parts[i], WHITEOUT_PREFIX))
+			return 0;
 	r = walk_parents(c, parts, n, &dir);
 	if (r != 0)
 		return r == ENTRY_HIDDEN ? 0 : r;

@@ -55,6 +55,11 @@ CASES = {
     "long-name": ([directory("d/"), regular("d/" + "n" * 256)], "a name longer than 255 bytes"),
     "long-dir": ([regular("x" * 300 + "/f")], "a name longer than 255 bytes"),
     "name-255": ([regular("n" * 255)], "ok"),
+    # whiteouts of unusual types: each is the whiteout it names, no ".wh." name is stored
+    "whiteout-kinds": ([directory("a/"), regular("a/keep"), directory("a/.wh.gone/"),
+                        regular("a/.wh.gone/child"), regular("a/.wh.data", b"data\n"),
+                        (info("a/.wh.link", tarfile.SYMTYPE, linkname="keep"), None),
+                        directory("a/.wh..wh..opq/"), regular("a/.wh..wh..opq/x")], "ok"),
     "devices": ([directory("dev/"),
                  (info("dev/null", tarfile.CHRTYPE, mode=0o666, devmajor=1, devminor=3), None),
                  (info("dev/sda", tarfile.BLKTYPE, mode=0o660, devmajor=8, devminor=0), None),

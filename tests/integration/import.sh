@@ -193,6 +193,7 @@ while read -r name expect; do
         { not_ok "build hostile image $name"; continue; }
     if [ "$expect" = ok ]; then
         check "edge case $name imports" import "hostile:$name" "$WORK/hl-out/$name.sqsh"
+        check "... and stores no .wh. name" bash -c "! unsquashfs -lln '$WORK/hl-out/$name.sqsh' | grep -q '/\.wh\.'"
     else
         expect_error "hostile $name: '$expect'" "$expect" "$IMPORT" -q --allow-http --cache "$CACHE" \
             -o "$WORK/hl-out/$name.sqsh" "127.0.0.1:5000/hostile:$name"
@@ -200,7 +201,9 @@ while read -r name expect; do
             -o '$WORK/hl-out/$name.sqsh' 127.0.0.1:5000/hostile:$name 2>&1 | grep -q 'layer sha256:'"
     fi
 done <"$WORK/hostile/cases.txt"
-check "hostile imports left no output and no temp file" test "$(ls -A "$WORK/hl-out" | tr '\n' ' ')" = "devices.sqsh name-255.sqsh "
+check "hostile imports left no output and no temp file" test "$(ls -A "$WORK/hl-out" | tr '\n' ' ')" = "devices.sqsh name-255.sqsh whiteout-kinds.sqsh "
+check "whiteouts of every kind: the layer's other entries kept" \
+    bash -c "unsquashfs -lln '$WORK/hl-out/whiteout-kinds.sqsh' | grep -q '/a/keep\$'"
 t0=$(date +%s%N)
 expect_error "a file of 1 PiB (a sparse file's claim) is refused at once, naming it" "entry 'huge': a file of 1125899906842624 bytes" \
     "$IMPORT" -q --allow-http --cache "$CACHE" -o "$WORK/hl-out/petabyte2.sqsh" "127.0.0.1:5000/hostile:petabyte"
