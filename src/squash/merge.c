@@ -450,12 +450,30 @@ static int apply_one(entry_ctx *c)
 	return apply_entry(c, dir, parts[n - 1]);
 }
 
+/* libarchive's warnings about a header it could not read whole and went on without (a pax
+ * record whose length lies): the entry is not what the layer says. Its other warnings (a name
+ * it could not convert) are not about the archive's structure. */
+static bool malformed_header(struct archive *ar)
+{
+	const char *why = archive_error_string(ar);
+
+	return why && (strstr(why, "malformed") || strstr(why, "Malformed") ||
+		       strstr(why, "Damaged") || strstr(why, "damaged"));
+}
+
 static int next_entry(entry_ctx *c)
 {
 	int r = archive_read_next_header(c->ar, &c->e);
 
 	if (r == ARCHIVE_EOF)
 		return 0;
+	if (r == ARCHIVE_WARN && malformed_header(c->ar)) {
+		char why[200];
+
+		c->path = archive_entry_pathname(c->e) ? archive_entry_pathname(c->e) : "?";
+		snprintf(why, sizeof(why), "malformed header: %s", archive_error_string(c->ar));
+		return entry_fail(c, EBADMSG, why);
+	}
 	if (r == ARCHIVE_OK || r == ARCHIVE_WARN)
 		return 1;
 	lc_layer_stream_error(c->layer->stream, c->err);

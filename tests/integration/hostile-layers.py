@@ -94,6 +94,17 @@ def sparse_petabyte(path):
         f.write(ti.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape") + b"\0" * 1024)
 
 
+def pax_lying_length(path):
+    # a pax record "17 comment=hello" whose length field says 99: libarchive warns and goes on
+    ti = info("f", size=2)
+    ti.pax_headers = {"comment": "hello"}
+    buf = bytearray(ti.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+    i = buf.find(b"17 comment=hello")
+    buf[i:i + 2] = b"99"
+    with open(path, "wb") as f:
+        f.write(bytes(buf) + b"x\n" + b"\0" * 510 + b"\0" * 1024)
+
+
 def garbage(path):
     with open(path, "wb") as f:
         f.write(b"this is not a tar archive at all\n" * 64)
@@ -111,6 +122,8 @@ def main():
     print("absurd-size", "Truncated tar archive")
     sparse_petabyte(os.path.join(out, "petabyte.tar"))
     print("petabyte", "a file of 1125899906842624 bytes, more than this import takes")
+    pax_lying_length(os.path.join(out, "pax-length.tar"))
+    print("pax-length", "entry 'f': malformed header: Ignoring malformed pax extended attribute")
     garbage(os.path.join(out, "garbage.tar"))
     print("garbage", "layer sha256:")
 
