@@ -49,6 +49,7 @@ typedef struct import_job {
 	lc_import_stats *stats;
 	const lc_import_opts *opts;
 	uint64_t tar_bytes;
+	void *pending; /* hardlink targets still to fill (merge.c) */
 } import_job;
 
 static void report(import_job *j, enum lc_import_phase phase, size_t layer)
@@ -70,7 +71,8 @@ static int open_layer(import_job *j, size_t i, const lc_layer_source *src, lc_la
 	return r < 0 ? lc_error_prefix(err, r, "layer %s", lc_image_layer_digest(j->img, i)) : r;
 }
 
-/* Second pass over a finished layer, from the cache, for shadowed hardlink targets. */
+/* Second pass over a finished layer, from the cache, for hardlink targets: its own shadowed
+ * ones, and higher layers' links to its files. */
 static int resolve_pending(import_job *j, size_t i, void *pending, lc_error *err)
 {
 	_cleanup_close_ int fd = open(lc_image_layer_path(j->img, i), O_RDONLY | O_CLOEXEC);
@@ -92,13 +94,12 @@ static int merge_layer(import_job *j, size_t i, lc_error *err)
 	pull_source ps = {j->pull, i};
 	lc_layer_source src = {pull_read, &ps};
 	lc_merge_layer l = {(int)i, lc_image_layer_digest(j->img, i), NULL};
-	void *pending = NULL;
 	char drain[4096];
 	size_t n;
 	int r = open_layer(j, i, &src, &l.stream, err);
 
 	if (r >= 0)
-		r = lc_merge_layer_apply(&j->tree, j->w, &l, j->ctx, &pending, err);
+		r = lc_merge_layer_apply(&j->tree, j->w, &l, j->ctx, &j->pending, err);
 	if (l.stream)
 		lc_layer_stream_stop(l.stream);
 	/* the tar may end before the blob does (padding): read to the end, which verifies it */
@@ -113,9 +114,8 @@ static int merge_layer(import_job *j, size_t i, lc_error *err)
 		}
 	}
 	lc_layer_stream_free(l.stream);
-	if (r >= 0 && lc_merge_has_pending(pending))
-		r = resolve_pending(j, i, pending, err);
-	lc_merge_pending_free(pending);
+	if (r >= 0 && lc_merge_has_pending(j->pending))
+		r = resolve_pending(j, i, j->pending, err);
 	return r;
 }
 
@@ -132,6 +132,10 @@ static int convert(import_job *j, int fd, const lc_sqfs_writer_opts *wo, lc_erro
 		report(j, LC_IMPORT_CONVERTING, i);
 		r = merge_layer(j, i, err);
 	}
+	if (r >= 0)
+		r = lc_merge_pending_check(j->pending, err);
+	lc_merge_pending_free(j->pending);
+	j->pending = NULL;
 	if (r >= 0)
 		r = image_xattr(&j->tree, j->img, err);
 	t1 = lc_now_ms();

@@ -9,11 +9,15 @@
  * shadowed entries are skipped, so their data is never written. A whiteout (".wh.NAME") or an
  * opaque marker (".wh..wh..opq") acts only on lower layers, never on its own layer.
  *
- * Tar hardlinks name an earlier entry of the same layer. If that entry was shadowed (a higher
- * layer replaced or removed the name), its data is still needed for the link: such targets are
- * collected and written by a second pass over the layer (lc_merge_resolve_pending).
+ * Tar hardlinks name an earlier entry of the same layer, or, as containerd and Docker apply
+ * them, a file of a lower layer. If that entry was shadowed (a higher layer replaced or removed
+ * the name) or is in a lower layer, its data is still needed for the link: such targets are
+ * collected and written by a second pass over the layer, and over each lower layer until found
+ * (lc_merge_resolve_pending); a lower layer's whiteout of the target between them means it was
+ * gone when the link was made (lc_merge_pending_check names what stayed unfound).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +36,9 @@ typedef struct pending_target {
 	char *path;      /* normalised path of the target inside the layer */
 	lc_node *holder; /* inode that the links share; filled by the second pass */
 	bool filled;
+	int layer;          /* the layer of the links */
+	const char *digest; /* ... for messages */
+	int removed_by;     /* a lower layer whose whiteout removed the target, else -1 */
 } pending_target;
 
 typedef struct pending_set {
@@ -70,7 +77,7 @@ static lc_node *pending_holder(entry_ctx *c, const char *target)
 	lc_node *holder;
 
 	for (size_t i = 0; i < p->n; i++)
-		if (strcmp(p->items[i].path, target) == 0)
+		if (p->items[i].layer == c->layer->index && strcmp(p->items[i].path, target) == 0)
 			return p->items[i].holder;
 	if (lc_array_reserve(&p->items, &p->cap, p->n, sizeof(*p->items), 8) < 0)
 		return NULL;
@@ -81,7 +88,8 @@ static lc_node *pending_holder(entry_ctx *c, const char *target)
 		lc_node_free(holder);
 		return NULL;
 	}
-	p->items[p->n++] = (pending_target){strdup(target), holder, false};
+	p->items[p->n++] =
+	    (pending_target){strdup(target), holder, false, c->layer->index, c->layer->digest, -1};
 	return p->items[p->n - 1].path ? holder : NULL;
 }
 
@@ -89,7 +97,10 @@ bool lc_merge_has_pending(const void *pending)
 {
 	const pending_set *p = pending;
 
-	return p && p->n > 0;
+	for (size_t i = 0; p && i < p->n; i++)
+		if (!p->items[i].filled && p->items[i].removed_by < 0)
+			return true;
+	return false;
 }
 
 void lc_merge_pending_free(void *pending)
@@ -481,17 +492,17 @@ static int next_entry(entry_ctx *c)
 }
 
 int lc_merge_layer_apply(lc_tree *t, lc_sqfs_writer *w, const lc_merge_layer *l, lc_ctx *ctx,
-			 void **ret_pending, lc_error *err)
+			 void **pending, lc_error *err)
 {
 	entry_ctx c = {t,    w,    l,    ctx,  lc_layer_stream_archive(l->stream),
 		       NULL, NULL, NULL, NULL, err};
 	int r;
 
-	c.pending = calloc(1, sizeof(*c.pending));
+	c.pending = *pending ? *pending : calloc(1, sizeof(*c.pending));
+	*pending = c.pending;
 	c.buf = malloc(DATA_CHUNK);
 	if (!c.pending || !c.buf) {
 		free(c.buf);
-		free(c.pending);
 		return lc_fail(err, ENOMEM, "out of memory");
 	}
 	while ((r = next_entry(&c)) > 0) {
@@ -500,22 +511,60 @@ int lc_merge_layer_apply(lc_tree *t, lc_sqfs_writer *w, const lc_merge_layer *l,
 			break;
 	}
 	free(c.buf);
-	if (r < 0) {
-		lc_merge_pending_free(c.pending);
-		return r;
-	}
-	*ret_pending = c.pending;
-	return 0;
+	return r < 0 ? r : 0;
 }
 
 /* ---------------------------------------------------------------- second pass */
 
-static pending_target *find_pending(pending_set *p, const char *path)
+/* An unfilled target at @path that layer @k may fill: its own layer's, or one of a higher
+ * layer that no layer between removed (one removed by @k itself: @k may also hold it). */
+static pending_target *find_pending(pending_set *p, const char *path, int k)
 {
-	for (size_t i = 0; i < p->n; i++)
-		if (!p->items[i].filled && strcmp(p->items[i].path, path) == 0)
-			return &p->items[i];
+	for (size_t i = 0; i < p->n; i++) {
+		pending_target *pt = &p->items[i];
+
+		if (!pt->filled && (pt->removed_by < 0 || pt->removed_by == k) &&
+		    strcmp(pt->path, path) == 0)
+			return pt;
+	}
 	return NULL;
+}
+
+/* @path of layer @k removes what is below it for the higher layers' links: a whiteout
+ * (".wh.NAME": NAME and below), an opaque marker (the directory's content), a non-directory
+ * (below it). */
+static void mark_removed(pending_set *p, const char *path, bool is_dir, int k)
+{
+	const char *base = strrchr(path, '/');
+	size_t dir_len = base ? (size_t)(base - path + 1) : 0;
+	char removed[PATH_MAX];
+	bool whole;
+
+	base = base ? base + 1 : path;
+	if (!strcmp(base, OPAQUE_MARKER)) {
+		snprintf(removed, sizeof(removed), "%.*s", (int)dir_len, path);
+		whole = false;
+	} else if (lc_str_has_prefix(base, WHITEOUT_PREFIX)) {
+		snprintf(removed, sizeof(removed), "%.*s%s", (int)dir_len, path,
+			 base + strlen(WHITEOUT_PREFIX));
+		whole = true;
+	} else if (!is_dir) {
+		snprintf(removed, sizeof(removed), "%s/", path);
+		whole = false;
+	} else {
+		return;
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		pending_target *pt = &p->items[i];
+		size_t n = strlen(removed);
+
+		if (pt->filled || pt->layer <= k || pt->removed_by >= 0)
+			continue;
+		if (whole ? (!strcmp(pt->path, removed) ||
+			     (!strncmp(pt->path, removed, n) && pt->path[n] == '/'))
+			  : !strncmp(pt->path, removed, n))
+			pt->removed_by = k;
+	}
 }
 
 static int fill_pending(entry_ctx *c, pending_target *pt)
@@ -546,16 +595,21 @@ static int fill_pending(entry_ctx *c, pending_target *pt)
 	return fill_node(c, holder);
 }
 
-static int check_all_filled(entry_ctx *c)
+int lc_merge_pending_check(void *pending, lc_error *err)
 {
-	pending_set *p = c->pending;
+	pending_set *p = pending;
 
-	for (size_t i = 0; i < p->n; i++) {
-		if (!p->items[i].filled) {
-			c->path = p->items[i].path;
-			return entry_fail(c, EPERM,
-					  "is the target of a hardlink but not in the layer");
-		}
+	for (size_t i = 0; p && i < p->n; i++) {
+		pending_target *pt = &p->items[i];
+		char shown[300];
+
+		if (pt->filled)
+			continue;
+		lc_str_sanitize(shown, sizeof(shown), pt->path);
+		return lc_fail(err, EPERM,
+			       "layer %s: entry '%s': is the target of a hardlink but not in the "
+			       "layer or a layer below it",
+			       pt->digest, shown);
 	}
 	return 0;
 }
@@ -577,12 +631,11 @@ int lc_merge_resolve_pending(lc_tree *t, lc_sqfs_writer *w, const lc_merge_layer
 		c.path = archive_entry_pathname(c.e);
 		if (!c.path || normalise(&c, c.path, &path) < 0)
 			continue;
-		pt = find_pending(c.pending, path);
+		mark_removed(c.pending, path, archive_entry_filetype(c.e) == AE_IFDIR, l->index);
+		pt = find_pending(c.pending, path, l->index);
 		if (pt && (r = fill_pending(&c, pt)) < 0)
 			break;
 	}
 	free(c.buf);
-	if (r < 0)
-		return r;
-	return check_all_filled(&c);
+	return r < 0 ? r : 0;
 }

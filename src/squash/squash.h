@@ -200,13 +200,17 @@ typedef struct lc_merge_layer {
 	const char *digest; /* for messages */
 	lc_layer_stream *stream;
 } lc_merge_layer;
-/* Apply one layer, top-down order (highest index first). */
+/* Apply one layer, top-down order (highest index first). *@pending (NULL at the first layer,
+ * then kept for the import) collects the hardlink targets still to fill. */
 int lc_merge_layer_apply(lc_tree *t, lc_sqfs_writer *w, const lc_merge_layer *l, lc_ctx *ctx,
-			 void **ret_pending, lc_error *err);
-/* Write the data of shadowed hardlink targets (second pass over the same layer). */
+			 void **pending, lc_error *err);
+/* Write the data of hardlink targets that are in layer @l: its own shadowed ones and those of
+ * higher layers' links (a second pass over the layer, while lc_merge_has_pending). */
 int lc_merge_resolve_pending(lc_tree *t, lc_sqfs_writer *w, const lc_merge_layer *l, void *pending,
 			     lc_error *err);
 bool lc_merge_has_pending(const void *pending);
+/* After the bottom layer: a target never found fails, naming the linking layer and the path. */
+int lc_merge_pending_check(void *pending, lc_error *err);
 void lc_merge_pending_free(void *pending);
 
 #endif

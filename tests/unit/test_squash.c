@@ -233,6 +233,7 @@ static int merge(mem_layer *layers, size_t n, const char *out, lc_error *err)
 	lc_sqfs_writer_opts wo = {3, false, 1 << 17, 1, false};
 	lc_sqfs_writer *w = NULL;
 	lc_tree t;
+	void *pending = NULL;
 	int fd = open(out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), r;
 
 	ck_assert_int_ge(fd, 0);
@@ -241,7 +242,6 @@ static int merge(mem_layer *layers, size_t n, const char *out, lc_error *err)
 	for (size_t i = n; r >= 0 && i-- > 0;) {
 		lc_layer_source src = {mem_read, &layers[i]};
 		lc_merge_layer l = {(int)i, "sha256:test", NULL};
-		void *pending = NULL;
 
 		layers[i].pos = 0;
 		r = lc_layer_stream_open(&src, LC_LAYER_NONE, false, &l.stream, err);
@@ -255,8 +255,10 @@ static int merge(mem_layer *layers, size_t n, const char *out, lc_error *err)
 				r = lc_merge_resolve_pending(&t, w, &l, pending, err);
 			lc_layer_stream_free(l.stream);
 		}
-		lc_merge_pending_free(pending);
 	}
+	if (r >= 0)
+		r = lc_merge_pending_check(pending, err);
+	lc_merge_pending_free(pending);
 	if (r >= 0)
 		r = lc_sqfs_writer_finish(w, &t, err);
 	lc_sqfs_writer_free(w);
@@ -320,7 +322,8 @@ START_TEST(merge_rejects_hostile)
 		const char *why;
 	} t[] = {{"../x", NULL, false, "'..' in the name"},
 		 {"/abs", NULL, false, "absolute name"},
-		 {"b", "missing", true, "is the target of a hardlink but not in the layer"},
+		 {"b", "missing", true,
+		  "is the target of a hardlink but not in the layer or a layer below it"},
 		 {"b", "../../etc/shadow", true, "'..' in the name"}};
 	char *dir = lc_test_tmpdir(), out[512];
 
@@ -345,6 +348,64 @@ START_TEST(merge_rejects_hostile)
 }
 END_TEST
 
+static char *read_back(const char *dir, const char *name)
+{
+	char path[1024], *data = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_msg(lc_file_read_all(path, 4096, &data, NULL, NULL) == 0, "%s", path);
+	return data;
+}
+
+/* Hardlinks to a lower layer's file, as containerd and Docker apply them: the file as it was
+ * when the link's layer was applied; one a layer between removed fails, named. */
+START_TEST(merge_links_to_lower_layers)
+{
+	static mem_layer layers[4];
+	char *dir = lc_test_tmpdir(), out[512], tree[600];
+	_cleanup_free_ char *b = NULL, *a = NULL, *c = NULL;
+	lc_error err = LC_ERROR_INIT;
+	struct archive *ar;
+
+	memset(layers, 0, sizeof(layers));
+	ar = tar_begin(&layers[0]);
+	add(ar, "lib/a", S_IFREG | 0644, "base\n", NULL, false);
+	add(ar, "deep/er/f", S_IFREG | 0644, "deep\n", NULL, false);
+	add(ar, "g", S_IFREG | 0644, "gone\n", NULL, false);
+	tar_end(ar);
+	ar = tar_begin(&layers[1]);
+	add(ar, ".wh.g", S_IFREG | 0644, NULL, NULL, false);
+	tar_end(ar);
+	ar = tar_begin(&layers[2]);
+	add(ar, "lib/b", S_IFREG | 0644, NULL, "lib/a", true);
+	add(ar, "c", S_IFREG | 0644, NULL, "deep/er/f", true);
+	tar_end(ar);
+	ar = tar_begin(&layers[3]);
+	add(ar, "lib/a", S_IFREG | 0644, "replaced later\n", NULL, false);
+	tar_end(ar);
+	snprintf(out, sizeof(out), "%s/out.sqsh", dir);
+	snprintf(tree, sizeof(tree), "%s/tree", dir);
+	ck_assert_msg(merge(layers, 4, out, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(lc_squash_load(NULL, out, tree, &err), 0);
+	b = read_back(tree, "lib/b");
+	a = read_back(tree, "lib/a");
+	c = read_back(tree, "c");
+	ck_assert_str_eq(b, "base\n");
+	ck_assert_str_eq(a, "replaced later\n");
+	ck_assert_str_eq(c, "deep\n");
+	/* a link to what a layer between removed */
+	ar = tar_begin(&layers[2]);
+	add(ar, "h", S_IFREG | 0644, NULL, "g", true);
+	tar_end(ar);
+	ck_assert_int_lt(merge(layers, 3, out, &err), 0);
+	ck_assert_msg(strstr(err.msg, "entry 'g': is the target of a hardlink but not in the layer "
+				      "or a layer below it"),
+		      "%s", err.msg);
+	lc_test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("squash");
@@ -357,6 +418,7 @@ int main(void)
 	tcase_add_test(tc, default_names);
 	tcase_add_test(tc, merge_whiteouts_and_links);
 	tcase_add_test(tc, merge_rejects_hostile);
+	tcase_add_test(tc, merge_links_to_lower_layers);
 	suite_add_tcase(s, tc);
 	return lc_test_run(s);
 }
