@@ -404,6 +404,15 @@ static int apply_entry(entry_ctx *c, lc_node *dir, const char *name)
 			x->implicit = false;
 			return copy_xattrs(c, x);
 		}
+		/* a higher layer's entries (or whiteouts) below this path, which no higher layer
+		 * made a directory: applied in order they went through this link, which must not
+		 * become a directory quietly (a file there does: see merge_whiteouts_and_links) */
+		if (archive_entry_filetype(c->e) == AE_IFLNK && S_ISDIR(x->mode) && !x->whiteout &&
+		    x->implicit)
+			return entry_fail(
+			    c, ENOTDIR,
+			    "a symbolic link that a higher layer's entries go through: "
+			    "refused (not followed)");
 		return 0;
 	}
 	if (x && is_dir && S_ISDIR(x->mode) && !x->whiteout) {

@@ -406,6 +406,41 @@ START_TEST(merge_links_to_lower_layers)
 }
 END_TEST
 
+/* A higher layer's entries below what a lower layer made a symbolic link: refused, naming it
+ * (the link is never replaced by a directory quietly). */
+START_TEST(merge_refuses_paths_through_links)
+{
+	static const struct {
+		const char *lower, *link, *upper, *why;
+	} t[] = {
+	    {"etc", "elsewhere", "etc/passwd", "a symbolic link that a higher layer's entries"},
+	    {"etc", "elsewhere", "etc/.wh.x", "a symbolic link that a higher layer's entries"},
+	    {"etc", "/", "etc/sub/f", "a symbolic link that a higher layer's entries"}};
+	char *dir = lc_test_tmpdir(), out[512];
+
+	snprintf(out, sizeof(out), "%s/out.sqsh", dir);
+	for (size_t i = 0; i < LC_ELEMENTSOF(t); i++) {
+		static mem_layer l[2];
+		lc_error err = LC_ERROR_INIT;
+		struct archive *a;
+
+		memset(l, 0, sizeof(l));
+		a = tar_begin(&l[0]);
+		add(a, t[i].lower, S_IFLNK | 0777, NULL, t[i].link, false);
+		tar_end(a);
+		a = tar_begin(&l[1]);
+		add(a, t[i].upper, S_IFREG | 0644, "x\n", NULL, false);
+		tar_end(a);
+		ck_assert_int_lt(merge(l, 2, out, &err), 0);
+		ck_assert_msg(strstr(err.msg, t[i].why) &&
+				  strstr(err.msg, "layer sha256:test: entry 'etc'"),
+			      "case %zu: %s", i, err.msg);
+	}
+	lc_test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("squash");
@@ -419,6 +454,7 @@ int main(void)
 	tcase_add_test(tc, merge_whiteouts_and_links);
 	tcase_add_test(tc, merge_rejects_hostile);
 	tcase_add_test(tc, merge_links_to_lower_layers);
+	tcase_add_test(tc, merge_refuses_paths_through_links);
 	suite_add_tcase(s, tc);
 	return lc_test_run(s);
 }
