@@ -122,6 +122,18 @@ hostile_image() {
 }
 hostile_image hostile-etc etc ../../../../../../etc         # /etc points out of the root
 hostile_image hostile-mnt mnt/out ../../../../../../tmp/lc-evil   # a mount target points out
+# files the runtime reads out of the image that would hang a reader: /etc/passwd a link to
+# /dev/zero, /etc/group a FIFO (mksquashfs keeps both)
+hang="$WORK/hostile-hang" && mkdir -p "$hang/bin" "$hang/etc"
+cp /bin/busybox "$hang/bin/" && ln -s busybox "$hang/bin/sh" && ln -s /dev/zero "$hang/etc/passwd" &&
+    mkfifo "$hang/etc/group" && mksquashfs "$hang" "$WORK/hostile-hang.sqsh" -quiet -noappend -all-root >/dev/null &&
+    chown lctest "$WORK/hostile-hang.sqsh"
+for who in root user; do
+    t0=$(date +%s)
+    is "$who: an image whose /etc/passwd is /dev/zero and /etc/group a FIFO starts, nothing read from them" \
+        "ran" "$who" timeout 30 "$RUN" "$WORK/hostile-hang.sqsh" /bin/sh -c 'echo ran'
+    check "... in seconds ($(( $(date +%s) - t0 )) s)" test $(( $(date +%s) - t0 )) -lt 10
+done
 host_etc="$(ls -la /etc | md5sum)"
 loops_before="$(losetup -a | wc -l)"
 for who in root user; do
