@@ -18,11 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/capability.h>
 #include <sched.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -168,6 +165,8 @@ static _Noreturn void hook_child(const char *path, char *const *argv, char **env
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
+	/* the holder's capabilities (in the container's user namespace only) kept across execve,
+	 * as a hook run by enroot as root there has them; they also reach the holder's fds */
 	if ((own_mounts && (unshare(CLONE_NEWNS) < 0 || umount2(LC_SCRATCH, MNT_DETACH) < 0)) ||
 	    lc_keep_capabilities() < 0)
 		_exit(125);

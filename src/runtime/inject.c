@@ -297,16 +297,22 @@ static int keep_cache(int lower, int layer, const char *data, size_t len)
 	return r < 0 ? r : lc_mark_at(dir, "ld.so.cache", LC_REBUILT_NSEC);
 }
 
+/* The tree @root's /etc/ld.so.cache (a regular file, never through a link). -errno. */
+static int read_cache(int root, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int etc = -1;
+	int r = lc_resolve_in_root(root, "/etc", LC_RESOLVE_NONE, &etc);
+
+	return r < 0 ? r : lc_file_read_at(etc, "ld.so.cache", LD_CACHE_MAX, ret, ret_len, NULL);
+}
+
 /* The cache ldconfig wrote, onto the layer. */
 static int copy_cache(int probe, int lower, int layer)
 {
-	_cleanup_close_ int etc = -1;
 	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
-	int r = lc_resolve_in_root(probe, "/etc", LC_RESOLVE_NONE, &etc);
+	int r = read_cache(probe, &data, &len);
 
-	if (r >= 0)
-		r = lc_file_read_at(etc, "ld.so.cache", LD_CACHE_MAX, &data, &len, NULL);
 	return r < 0 ? r : keep_cache(lower, layer, data, len);
 }
 
@@ -349,9 +355,10 @@ static ssize_t injected_at(const lc_holder *h, const char *path)
 	return -1;
 }
 
-/* The library @name of the directory @dir, open at @fd: its entry (by its soname, at
- * @dir/soname) and the soname link beside it. Not a library ldconfig knows: skipped. */
-static int add_library(native *n, const char *dir, const char *name, int fd)
+/* The library @name of the directory @dir, open at @fd, as ldconfig enters it: a link
+ * (@link) by its own name; a file by its soname, at @dir/soname, with the soname link beside
+ * it. Not a library ldconfig knows: skipped. */
+static int add_library(native *n, const char *dir, const char *name, int fd, bool link)
 {
 	_cleanup_free_ char *soname = NULL, *path = NULL;
 	const char *key;
@@ -360,10 +367,11 @@ static int add_library(native *n, const char *dir, const char *name, int fd)
 
 	if (r == -ENOEXEC)
 		return 0;
-	key = soname ? soname : name;
+	key = soname && !link ? soname : name;
 	if (r < 0 || asprintf(&path, "%s/%s", strcmp(dir, "/") ? dir : "", key) < 0)
 		return r < 0 ? r : -ENOMEM;
-	if (strcmp(key, name) && injected_at(n->h, path) < 0 && !image_file(n->lower, dir, key)) {
+	if (!link && strcmp(key, name) && injected_at(n->h, path) < 0 &&
+	    !image_file(n->lower, dir, key)) {
 		r = lc_layer_add(n->lower, n->layer, path, LC_LAYER_SYMLINK, name, true, NULL);
 		if (r >= 0 &&
 		    (lc_strvec_push(&n->links, path) < 0 || lc_strvec_push(&n->links, name) < 0))
@@ -372,20 +380,6 @@ static int add_library(native *n, const char *dir, const char *name, int fd)
 			return r;
 	}
 	return lc_ldcache_add(n->cache, flags, key, path);
-}
-
-/* ldconfig's entry for a link: its own name, the flags of the library it leads to. */
-static int add_link(native *n, const char *dir, const char *name, int fd)
-{
-	_cleanup_free_ char *soname = NULL, *path = NULL;
-	int32_t flags;
-	int r = lc_elf_library(fd, &soname, &flags);
-
-	if (r == -ENOEXEC)
-		return 0;
-	if (r < 0 || asprintf(&path, "%s/%s", strcmp(dir, "/") ? dir : "", name) < 0)
-		return r < 0 ? r : -ENOMEM;
-	return lc_ldcache_add(n->cache, flags, name, path);
 }
 
 /* The image's CUDA compat directory (@dir), when enable-cuda-compat chose it: its libraries,
@@ -418,8 +412,7 @@ static int add_compat(native *n, const char *dir)
 			fd_file = lc_fd_reopen(lib, O_RDONLY | O_NONBLOCK);
 			if (fd_file < 0)
 				continue;
-			r = links ? add_link(n, dir, e->d_name, fd_file)
-				  : add_library(n, dir, e->d_name, fd_file);
+			r = add_library(n, dir, e->d_name, fd_file, links);
 		}
 		closedir(d);
 	}
@@ -476,8 +469,7 @@ static int add_folder(native *n, const char *folder)
 				continue;
 			fd = folder_file(n, dir, name, 0);
 			if (fd >= 0)
-				r = links ? add_link(n, dir, name, fd)
-					  : add_library(n, dir, name, fd);
+				r = add_library(n, dir, name, fd, links);
 		}
 	return r;
 }
@@ -486,16 +478,13 @@ static int add_folder(native *n, const char *folder)
 static int native_cache(lc_holder *h, int lower, int layer)
 {
 	native n = {.h = h, .lower = lower, .layer = layer};
-	_cleanup_free_ char *compat = cuda_compat_dir(lower, LOWER, h->devices.host_driver);
-	_cleanup_free_ char *data = NULL, *out = NULL;
-	_cleanup_close_ int etc = -1;
+	_cleanup_free_ char *data = NULL, *out = NULL, *compat = NULL;
 	size_t len = 0, out_len = 0;
 	int r;
 
-	if (lc_resolve_in_root(lower, "/etc", LC_RESOLVE_NONE, &etc) < 0 ||
-	    lc_file_read_at(etc, "ld.so.cache", LD_CACHE_MAX, &data, &len, NULL) < 0 ||
-	    lc_ldcache_parse(data, len, &n.cache) < 0)
+	if (read_cache(lower, &data, &len) < 0 || lc_ldcache_parse(data, len, &n.cache) < 0)
 		return 1;
+	compat = cuda_compat_dir(lower, LOWER, h->devices.host_driver);
 	r = compat ? add_compat(&n, compat) : 0;
 	for (size_t i = 0; r >= 0 && i < h->devices.ld_folders.n; i++)
 		r = add_folder(&n, h->devices.ld_folders.v[i]);

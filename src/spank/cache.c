@@ -43,39 +43,42 @@ static int use_entry(const step_state *s, const char *image_path, int *ret_lock,
 	return r < 0 ? r : lc_cache_use(image_path, s->uid, s->gid, ret_lock, err);
 }
 
-/* The cold path: the GC, then an import into a new entry, which the step then uses. */
+/* The cold path: an import into a new entry, which the step then uses. With @ret_lock (the node
+ * cache) the GC makes room first and the entry is held for the job and locked for the step; the
+ * job's imports need neither (the epilog removes them). */
 static int fill_entry(spank_t sp, step_state *s, const char *dir, char **ret_path, int *ret_lock,
 		      lc_error *err)
 {
 	int r;
 
-	cache_gc(s->cfg);
+	if (ret_lock)
+		cache_gc(s->cfg);
 	slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
 	r = import_cache_entry(sp, s, dir, false, ret_path, err);
-	if (r >= 0)
+	if (r >= 0 && ret_lock)
 		r = use_entry(s, *ret_path, ret_lock, err);
 	if (r >= 0)
 		slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
 	return r;
 }
 
-int cache_image(spank_t sp, step_state *s, char **ret_path, int *ret_lock, lc_error *err)
+/* The image's entry in @dir: one look at the registry, else fill_entry(). */
+static int entry_image(spank_t sp, step_state *s, const char *dir, char **ret_path, int *ret_lock,
+		       lc_error *err)
 {
-	char *dir = NULL, *path = NULL;
+	char *path = NULL;
 	int64_t t0 = plugin_now_ms();
-	int r = lc_pyxis_user_dir(s->cfg->cache_data_path, s->uid, s->gid, &dir, err);
+	int r = import_cache_entry(sp, s, dir, true, &path, err);
 
-	if (r >= 0)
-		r = import_cache_entry(sp, s, dir, true, &path, err);
-	if (r >= 0 && path && use_entry(s, path, ret_lock, err) == 0) {
-		slurm_verbose(PLUGIN_NAME ": cached image: %s (%s)", args.image, path);
+	if (r >= 0 && path && (!ret_lock || use_entry(s, path, ret_lock, err) == 0)) {
+		slurm_verbose(PLUGIN_NAME ": %s: %s (%s)",
+			      ret_lock ? "cached image" : "the job's image", args.image, path);
 	} else if (r >= 0) {
 		free(path);
 		path = NULL;
 		r = fill_entry(sp, s, dir, &path, ret_lock, err);
 	}
 	s->import_ms = plugin_now_ms() - t0;
-	free(dir);
 	if (r < 0) {
 		free(path);
 		return r;
@@ -84,23 +87,18 @@ int cache_image(spank_t sp, step_state *s, char **ret_path, int *ret_lock, lc_er
 	return 0;
 }
 
+int cache_image(spank_t sp, step_state *s, char **ret_path, int *ret_lock, lc_error *err)
+{
+	char *dir = NULL;
+	int r = lc_pyxis_user_dir(s->cfg->cache_data_path, s->uid, s->gid, &dir, err);
+
+	if (r >= 0)
+		r = entry_image(sp, s, dir, ret_path, ret_lock, err);
+	free(dir);
+	return r;
+}
+
 int job_image(spank_t sp, step_state *s, char **ret_path, lc_error *err)
 {
-	int64_t t0 = plugin_now_ms();
-	char *path = NULL;
-	int r = import_cache_entry(sp, s, s->job_images, true, &path, err);
-
-	if (r >= 0 && path) {
-		slurm_verbose(PLUGIN_NAME ": the job's image: %s (%s)", args.image, path);
-	} else if (r >= 0) {
-		slurm_spank_log(PLUGIN_NAME ": importing docker image: %s", args.image);
-		r = import_cache_entry(sp, s, s->job_images, false, &path, err);
-		if (r >= 0)
-			slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
-	}
-	s->import_ms = plugin_now_ms() - t0;
-	*ret_path = r >= 0 ? path : NULL;
-	if (r < 0)
-		free(path);
-	return r;
+	return entry_image(sp, s, s->job_images, ret_path, NULL, err);
 }

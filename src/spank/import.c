@@ -75,8 +75,6 @@ void print_log(const char *what, char **log, bool failed)
 			slurm_spank_log("%s", *l);
 }
 
-/* Run an import helper (ctr-import, or the site's @importer) as the user and read its answer
- * from its stdout. A failed one prints its log and fails with pyxis's message. */
 /* The import failed with its message ("failed to import docker image: X"): the task that ran it
  * prints it; the others are told without it (log scrapers count it once, as with pyxis). */
 static bool import_failed;
@@ -90,6 +88,8 @@ void group_fail(lc_group *g, const lc_error *why)
 	lc_group_fail(g, import_failed ? &generic : why);
 }
 
+/* Run an import helper (ctr-import, or the site's @importer) as the user and read its answer
+ * from its stdout. A failed one prints its log and fails with pyxis's message. */
 static int run_importer(spank_t sp, const step_state *s, const char *const *argv,
 			const char *importer, lc_import_answer *ans, lc_error *err)
 {

@@ -61,12 +61,19 @@ typedef struct entry_ctx {
 
 enum { ENTRY_HIDDEN = 1 }; /* walk result: the entry is hidden by a higher layer */
 
-static int entry_fail(entry_ctx *c, int code, const char *why)
+/* "layer D: entry 'P': why", the entry's name made printable and shortened. */
+static int layer_entry_fail(lc_error *err, int code, const char *digest, const char *path,
+			    const char *why)
 {
 	char shown[300];
 
-	lc_str_sanitize(shown, sizeof(shown), c->path);
-	return lc_fail(c->err, code, "layer %s: entry '%s': %s", c->layer->digest, shown, why);
+	lc_str_sanitize(shown, sizeof(shown), path);
+	return lc_fail(err, code, "layer %s: entry '%s': %s", digest, shown, why);
+}
+
+static int entry_fail(entry_ctx *c, int code, const char *why)
+{
+	return layer_entry_fail(c->err, code, c->layer->digest, c->path, why);
 }
 
 /* ---------------------------------------------------------------- pending hardlink targets */
@@ -608,18 +615,11 @@ int lc_merge_pending_check(void *pending, lc_error *err)
 {
 	pending_set *p = pending;
 
-	for (size_t i = 0; p && i < p->n; i++) {
-		pending_target *pt = &p->items[i];
-		char shown[300];
-
-		if (pt->filled)
-			continue;
-		lc_str_sanitize(shown, sizeof(shown), pt->path);
-		return lc_fail(err, EPERM,
-			       "layer %s: entry '%s': is the target of a hardlink but not in the "
-			       "layer or a layer below it",
-			       pt->digest, shown);
-	}
+	for (size_t i = 0; p && i < p->n; i++)
+		if (!p->items[i].filled)
+			return layer_entry_fail(err, EPERM, p->items[i].digest, p->items[i].path,
+						"is the target of a hardlink but not in the layer "
+						"or a layer below it");
 	return 0;
 }
 

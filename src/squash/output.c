@@ -28,27 +28,43 @@ static int open_unnamed(int dir_fd, const char *name, mode_t mode)
 	return errno == EISDIR || errno == EINVAL ? -EOPNOTSUPP : -errno;
 }
 
-/* A named temporary file ".BASE.HEX" beside @name (which may have a directory part). */
-static int open_named(int dir_fd, const char *name, mode_t mode, char **ret_tmp, int *ret_fd,
-		      lc_error *err)
+/* ".BASE.HEX" beside @name (which may have a directory part): a fresh random name. */
+static char *temp_name(const char *name, int attempt)
 {
 	const char *slash = strrchr(name, '/');
 	int dir_len = slash ? (int)(slash - name + 1) : 0;
+	uint64_t rnd = 0;
+	char *tmp = NULL;
 
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint64_t)lc_now_ms() * 2654435761u + (uint64_t)attempt;
+	if (asprintf(&tmp, "%.*s.%s.%06llx", dir_len, name, name + dir_len,
+		     (unsigned long long)(rnd & 0xffffff)) < 0)
+		return NULL;
+	return tmp;
+}
+
+/* A temporary name beside @name made to hold a file: created (@fd < 0, mode @mode, its fd in
+ * *@ret_fd) or @fd linked there. */
+static int take_temp_name(int dir_fd, const char *name, int fd, mode_t mode, char **ret_tmp,
+			  int *ret_fd, lc_error *err)
+{
+	char self[64];
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
 	for (int attempt = 0; attempt < 100; attempt++) {
-		uint64_t rnd = 0;
-		char *tmp = NULL;
-		int fd;
+		char *tmp = temp_name(name, attempt);
+		int made;
 
-		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-			rnd = (uint64_t)lc_now_ms() * 2654435761u + (uint64_t)attempt;
-		if (asprintf(&tmp, "%.*s.%s.%06llx", dir_len, name, name + dir_len,
-			     (unsigned long long)(rnd & 0xffffff)) < 0)
+		if (!tmp)
 			return lc_fail(err, ENOMEM, "out of memory");
-		fd = openat(dir_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-		if (fd >= 0) {
+		made = fd < 0 ? openat(dir_fd, tmp,
+				       O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+			      : linkat(AT_FDCWD, self, dir_fd, tmp, AT_SYMLINK_FOLLOW);
+		if (made >= 0) {
+			if (ret_fd)
+				*ret_fd = made;
 			*ret_tmp = tmp;
-			*ret_fd = fd;
 			return 0;
 		}
 		free(tmp);
@@ -72,59 +88,38 @@ int lc_output_open_temp_at(int dir_fd, const char *name, char **ret_tmp, int *re
 	}
 	if (fd != -EOPNOTSUPP)
 		return lc_fail(err, -fd, "create a file beside '%s': %s", name, strerror(-fd));
-	return open_named(dir_fd, name, 0644 & ~mask, ret_tmp, ret_fd, err);
-}
-
-/* The unnamed file @fd linked in at @name; replacing one (@force) goes through a named
- * temporary file, which only a kill between link and rename could leave. */
-static int link_unnamed(int fd, int dir_fd, const char *name, bool force, lc_error *err)
-{
-	_cleanup_free_ char *tmp = NULL;
-	char self[64];
-	int r;
-
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	if (!force) {
-		if (linkat(AT_FDCWD, self, dir_fd, name, AT_SYMLINK_FOLLOW) == 0)
-			return 0;
-		return lc_fail(err, errno,
-			       errno == EEXIST ? "'%s' already exists" : "link to '%s': %m", name);
-	}
-	for (int attempt = 0; attempt < 100; attempt++) {
-		_cleanup_close_ int probe = -1;
-
-		free(tmp);
-		tmp = NULL;
-		r = open_named(dir_fd, name, 0600, &tmp, &probe, err);
-		if (r < 0)
-			return r;
-		(void)unlinkat(dir_fd, tmp, 0); /* a free name, taken at once by the link */
-		if (linkat(AT_FDCWD, self, dir_fd, tmp, AT_SYMLINK_FOLLOW) == 0)
-			break;
-		if (errno != EEXIST)
-			return lc_fail(err, errno, "link beside '%s': %m", name);
-	}
-	if (renameat(dir_fd, tmp, dir_fd, name) == 0)
-		return 0;
-	r = errno;
-	(void)unlinkat(dir_fd, tmp, 0);
-	if (r == EISDIR)
-		return lc_fail(err, r, "'%s': target is a directory", name);
-	return lc_fail(err, r, "rename to '%s': %s", name, strerror(r));
+	return take_temp_name(dir_fd, name, -1, 0644 & ~mask, ret_tmp, ret_fd, err);
 }
 
 int lc_output_publish_at(int fd, int dir_fd, const char *tmp, const char *name, bool force,
 			 lc_error *err)
 {
+	_cleanup_free_ char *linked = NULL;
+	char self[64];
+	int r;
+
 	if (fsync(fd) < 0)
 		return lc_fail(err, errno, "fsync '%s': %m", tmp ? tmp : name);
-	if (!tmp)
-		return link_unnamed(fd, dir_fd, name, force, err);
-	if (renameat2(dir_fd, tmp, dir_fd, name, force ? 0 : RENAME_NOREPLACE) < 0)
+	/* an unnamed file: linked in, or over an existing one through a temporary name, which
+	 * only a kill between link and rename could leave */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if (!tmp && !force) {
+		if (linkat(AT_FDCWD, self, dir_fd, name, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
 		return lc_fail(err, errno,
-			       errno == EEXIST   ? "'%s' already exists"
-			       : errno == EISDIR ? "'%s': target is a directory"
-						 : "rename to '%s': %m",
+			       errno == EEXIST ? "'%s' already exists" : "link to '%s': %m", name);
+	}
+	if (!tmp && (r = take_temp_name(dir_fd, name, fd, 0, &linked, NULL, err)) < 0)
+		return r;
+	if (renameat2(dir_fd, linked ? linked : tmp, dir_fd, name, force ? 0 : RENAME_NOREPLACE) ==
+	    0)
+		return 0;
+	r = errno;
+	if (linked)
+		(void)unlinkat(dir_fd, linked, 0);
+	if (r == EEXIST || r == EISDIR)
+		return lc_fail(err, r,
+			       r == EEXIST ? "'%s' already exists" : "'%s': target is a directory",
 			       name);
-	return 0;
+	return lc_fail(err, r, "rename to '%s': %s", name, strerror(r));
 }
