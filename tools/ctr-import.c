@@ -28,7 +28,7 @@ static void usage(FILE *f)
 	    "  -f, --force            replace an existing output file\n"
 	    "  --arch ARCH            platform architecture (default: the host's)\n"
 	    "  --compress zstd[:LEVEL]|none   data compression (default zstd:3)\n"
-	    "  --block-size N         squashfs block size, 4K..1M (default 1M)\n"
+	    "  --block-size N         squashfs block size, 4K..1M (default 128K)\n"
 	    "  --all-root             every owner becomes root (mksquashfs -all-root)\n"
 	    "  --max-file-size SIZE   refuse a file larger than SIZE (default 1T; K, M, G, T, P)\n"
 	    "  --cache DIR            blob cache (default $XDG_CACHE_HOME/libcontainer)\n"

@@ -271,7 +271,7 @@ typedef struct lc_import_opts {
 	/** mksquashfs-style options as in ENROOT_SQUASH_OPTIONS ("-comp zstd -Xcompression-level N
 	 *  -b SIZE", "-noI -noD -noF -noX", "-all-root"); applied before the fields below. */
 	const char *squash_options;
-	uint32_t block_size;            /**< 0: 1 MiB; a power of two from 4 KiB to 1 MiB */
+	uint32_t block_size;            /**< 0: 128 KiB; a power of two from 4 KiB to 1 MiB */
 	unsigned threads;               /**< compression threads; 0: every core */
 	lc_import_progress_fn progress; /**< phases and layers; NULL: none */
 	void *progress_userdata;

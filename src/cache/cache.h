@@ -21,6 +21,8 @@ bool lc_cache_entry_format(char *buf, size_t size, const char *uid, const char *
  * when it has none or memory runs out. */
 char *lc_cache_entry_dir(const char *image_path);
 
+/* Open the directory @path (never through a link); errors name it. */
+int lc_cache_open_dir(const char *path, int *ret_fd, lc_error *err);
 /* Open (creating it, never through a link) and flock @name under @dir_fd; -errno. */
 int lc_cache_lock_at(int dir_fd, const char *name, int how, int *ret_fd);
 

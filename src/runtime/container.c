@@ -170,6 +170,29 @@ static int prepare(lc_container *c, const lc_container_opts *o, lc_holder *h, lc
 	return r;
 }
 
+/* One debug line: how long each phase of the start took, from @t0 (ms). */
+static void log_start_phases(lc_ctx *ctx, const lc_holder *h, int64_t t0)
+{
+	static const char *const names[LC_PHASES] = {
+	    [LC_PHASE_PREPARE] = "prepare",       [LC_PHASE_FORK] = "fork",
+	    [LC_PHASE_NAMESPACES] = "namespaces", [LC_PHASE_FUSE] = "fuse",
+	    [LC_PHASE_SOURCES] = "sources",       [LC_PHASE_ROOTFS] = "rootfs",
+	    [LC_PHASE_MOUNTS] = "mounts",         [LC_PHASE_PIVOT] = "pivot",
+	    [LC_PHASE_REPORT] = "report"};
+	char line[512];
+	size_t len = 0;
+	int64_t prev = t0;
+
+	for (int i = 0; i < LC_PHASES && len < sizeof(line); i++) {
+		if (h->at[i] < prev) /* not reported */
+			return;
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s %.1f", i ? ", " : "",
+					names[i], (double)(h->at[i] - prev) / 1000);
+		prev = h->at[i];
+	}
+	lc_debug(ctx, "start phases (ms): %s; total %.1f", line, (double)(prev - t0) / 1000);
+}
+
 static int create(lc_ctx *ctx, const lc_container_opts *caller_opts, int lifeline,
 		  lc_container **ret_container, lc_error *err)
 {
@@ -178,6 +201,7 @@ static int create(lc_ctx *ctx, const lc_container_opts *caller_opts, int lifelin
 	const lc_container_opts *opts = &o;
 	lc_container *c;
 	lc_holder h = LC_HOLDER_INIT;
+	int64_t t0 = lc_now_us();
 	int r;
 
 	if (!err)
@@ -205,6 +229,7 @@ static int create(lc_ctx *ctx, const lc_container_opts *caller_opts, int lifelin
 		h.serve = !opts->named_instance && lifeline >= 0;
 	}
 	r = prepare(c, opts, &h, err);
+	h.at[LC_PHASE_PREPARE] = lc_now_us();
 	if (r >= 0)
 		r = lc_holder_start(c, &h, err);
 	lc_closep(&h.image_fd);
@@ -217,6 +242,7 @@ static int create(lc_ctx *ctx, const lc_container_opts *caller_opts, int lifelin
 		return lc_error_prefix(err, r, "container from '%s'", opts->image_path);
 	}
 	lc_debug(ctx, "container from '%s': holder %d", opts->image_path, (int)c->pid);
+	log_start_phases(ctx, &h, t0);
 	*ret_container = c;
 	return 0;
 }
@@ -247,6 +273,8 @@ int lc_container_ns_flags(const lc_container *c)
 
 LC_API lc_container *lc_container_free(lc_container *c)
 {
+	int64_t t0 = lc_now_us();
+
 	if (!c)
 		return NULL;
 	lc_closep(&c->control_fd);
@@ -256,6 +284,8 @@ LC_API lc_container *lc_container_free(lc_container *c)
 		if (c->pidfd < 0 || poll(&p, 1, 2000) <= 0)
 			(void)kill(c->pid, SIGKILL);
 		(void)lc_wait_child(c->pid, NULL);
+		lc_debug(c->ctx, "holder %d ended in %.1f ms", (int)c->pid,
+			 (double)(lc_now_us() - t0) / 1000);
 	}
 	lc_closep(&c->pidfd);
 	lc_user_free(&c->user);

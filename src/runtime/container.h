@@ -34,6 +34,21 @@ struct lc_container {
 	char login_shell[128];
 };
 
+/* The phases of a container's start, each timed (CLOCK_MONOTONIC, µs) at its end; the holder
+ * reports its own with its success, the caller logs them all at debug level (container.c). */
+enum lc_start_phase {
+	LC_PHASE_PREPARE,    /* caller: user, image and its config, devices, plan, seccomp */
+	LC_PHASE_FORK,       /* caller: the holder forked and running */
+	LC_PHASE_NAMESPACES, /* holder: user, namespaces, id maps */
+	LC_PHASE_FUSE,       /* holder: /dev/fuse opened (for root, through a helper) */
+	LC_PHASE_SOURCES,    /* holder: device checks, bind sources opened */
+	LC_PHASE_ROOTFS,     /* holder: scratch tmpfs, the image (FUSE or kernel), overlay */
+	LC_PHASE_MOUNTS,     /* holder: the mount plan, hooks and injection included */
+	LC_PHASE_PIVOT,      /* holder: read-only remount, pivot_root */
+	LC_PHASE_REPORT,     /* caller: the holder's success received */
+	LC_PHASES
+};
+
 /* Everything the holder needs, prepared by the caller before fork(). */
 typedef struct lc_holder {
 	const lc_container *c;
@@ -66,6 +81,7 @@ typedef struct lc_holder {
 	lc_fstab_list image_fstab; /* the image's /etc/fstab, read once before the hooks */
 	lc_devices devices;        /* the CDI devices' edits and NVIDIA's hooks (done here) */
 	bool injected;             /* the injection layer is under the writable one (inject.c) */
+	int64_t at[LC_PHASES];     /* when each phase ended (lc_now_us()) */
 } lc_holder;
 #define LC_HOLDER_INIT                                                                         \
 	{                                                                                      \

@@ -33,6 +33,7 @@
 #include "container.h"
 
 #define HOOK_ENV_MAX (1 << 20)
+#define TIMINGS_TAG '\001'
 
 /* ---------------------------------------------------------------- holder: namespaces */
 
@@ -166,6 +167,7 @@ static int holder_setup(lc_holder *h, lc_error *err)
 
 	if (h->lifeline < 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != h->parent))
 		return lc_fail(err, ESRCH, "the caller went away");
+	h->at[LC_PHASE_FORK] = lc_now_us();
 	r = lc_user_become(&h->c->user);
 	if (r < 0)
 		return lc_fail(err, -r, "cannot become user %u: %s", (unsigned)h->c->user.uid,
@@ -176,24 +178,30 @@ static int holder_setup(lc_holder *h, lc_error *err)
 		r = enter_namespaces(h, err);
 	if (r >= 0 && h->named_fd >= 0 && h->named_upper)
 		r = lc_named_dir_reopen(h->named_fd, h->named_path, err);
+	h->at[LC_PHASE_NAMESPACES] = lc_now_us();
 	if (r >= 0 && h->kernel_fd < 0)
 		r = open_fuse(h, err);
+	h->at[LC_PHASE_FUSE] = lc_now_us();
 	if (r >= 0)
 		r = lc_devices_check_requires(&h->devices, err);
 	if (r >= 0)
 		r = open_sources(h, err);
 	if (r >= 0 && h->site && h->site->hooks.n)
 		h->host_tmp_fd = open(LC_SCRATCH, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	h->at[LC_PHASE_SOURCES] = lc_now_us();
 	if (r >= 0)
 		r = lc_rootfs_mount(h, err);
+	h->at[LC_PHASE_ROOTFS] = lc_now_us();
 	if (r >= 0)
 		r = lc_rootfs_apply_plan(h, err);
 	if (r >= 0)
 		r = before_root_switch(h, err);
+	h->at[LC_PHASE_MOUNTS] = lc_now_us();
 	if (r >= 0)
 		r = lc_rootfs_enter(h, err);
 	if (r >= 0 && (h->c->flags & LC_CONTAINER_UNSHARE_NET))
 		loopback_up();
+	h->at[LC_PHASE_PIVOT] = lc_now_us();
 	return r;
 }
 
@@ -239,6 +247,15 @@ static void holder_wait_end(const lc_holder *h)
 			(void)!read(h->lifeline, &byte, 1);
 }
 
+/* The holder's phase times: TIMINGS_TAG and the array (no message starts with it). */
+static void send_timings(const lc_holder *h)
+{
+	char msg[1 + sizeof(h->at)] = {TIMINGS_TAG};
+
+	memcpy(msg + 1, h->at, sizeof(h->at));
+	(void)!send(h->sock, msg, sizeof(msg), MSG_NOSIGNAL);
+}
+
 static _Noreturn void holder_main(lc_holder *h)
 {
 	static const int detached_ignores[] = {SIGHUP,  SIGTERM, SIGUSR1, SIGUSR2,
@@ -266,6 +283,7 @@ static _Noreturn void holder_main(lc_holder *h)
 		(void)lc_fd_send(h->sock, h->hook_env_fd, 'E', 0);
 		lc_closep(&h->hook_env_fd);
 	}
+	send_timings(h);
 	(void)!send(h->sock, "", 1, MSG_NOSIGNAL);
 	if (h->serve)
 		lc_named_server_run(&h->server, h->lifeline, lc_ns_flags(h->c->flags));
@@ -324,8 +342,9 @@ static int read_hook_env(lc_container *c, int sock, lc_error *err)
 	return 0;
 }
 
-/* Serve the holder until it reports: "" is success, anything else its error message. */
-static int wait_ready(lc_container *c, int sock, lc_error *err)
+/* Serve the holder until it reports: "" is success, anything else its error message. Its
+ * phase times come first. */
+static int wait_ready(lc_container *c, lc_holder *h, int sock, lc_error *err)
 {
 	char msg[LC_REPORT_MAX];
 	ssize_t n;
@@ -334,6 +353,14 @@ static int wait_ready(lc_container *c, int sock, lc_error *err)
 		n = recv(sock, msg, sizeof(msg) - 1, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 1 + (ssize_t)sizeof(h->at) && msg[0] == TIMINGS_TAG) {
+			int64_t at[LC_PHASES];
+
+			memcpy(at, msg + 1, sizeof(at));
+			memcpy(&h->at[LC_PHASE_FORK], &at[LC_PHASE_FORK],
+			       (LC_PHASE_REPORT - LC_PHASE_FORK) * sizeof(*at));
+			continue;
+		}
 		if (n == 1 && msg[0] == 'F') {
 			if (run_fuse_helper(c, sock, err) < 0)
 				return -err->code;
@@ -409,5 +436,7 @@ int lc_holder_start(lc_container *c, lc_holder *h, lc_error *err)
 	c->pidfd = pidfd_open(c->pid, 0);
 	if (c->pidfd < 0)
 		return lc_fail(err, errno, "pidfd_open: %m");
-	return wait_ready(c, sv[0], err);
+	r = wait_ready(c, h, sv[0], err);
+	h->at[LC_PHASE_REPORT] = lc_now_us();
+	return r;
 }

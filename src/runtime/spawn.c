@@ -184,6 +184,7 @@ int lc_container_spawn_fds(lc_container *c, char *const *argv, char *const *env,
 					     : "/",
 			.fds = fds,
 			.err_fd = -1};
+	int64_t t0 = lc_now_us();
 	int pipefd[2], r;
 	pid_t pid;
 
@@ -200,6 +201,8 @@ int lc_container_spawn_fds(lc_container *c, char *const *argv, char *const *env,
 	close(pipefd[0]);
 	if (r < 0)
 		return r;
+	lc_debug(c->ctx, "process %d: joined and executed '%s' in %.1f ms", (int)pid, argv[0],
+		 (double)(lc_now_us() - t0) / 1000);
 	*ret_pid = pid;
 	return 0;
 }

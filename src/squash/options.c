@@ -104,8 +104,8 @@ int lc_sqfs_writer_opts_parse(const lc_import_opts *io, lc_sqfs_writer_opts *o, 
 		return r;
 	if (io->block_size)
 		o->block_size = io->block_size;
-	if (!o->block_size)
-		o->block_size = 1u << 20;
+	if (!o->block_size) /* mksquashfs's default: a first touch decompresses little */
+		o->block_size = LC_SQFS_DEFAULT_BLOCK_SIZE;
 	if (o->block_size < 4096 || o->block_size > (1u << 20) ||
 	    (o->block_size & (o->block_size - 1)))
 		return lc_fail(err, EINVAL, "block size %u: want a power of two from 4K to 1M",

@@ -163,6 +163,10 @@ int lc_output_publish_at(int fd, int dir_fd, const char *tmp, const char *name, 
 
 /* ================================================================ squashfs writer (writer.c) */
 typedef struct lc_sqfs_writer lc_sqfs_writer;
+/* mksquashfs's (and so enroot's): a container's start touches a few blocks of many files, and
+ * decompresses each whole (measured: debian starts 5 ms sooner than with 1 MiB blocks, for an
+ * image 11% larger). */
+#define LC_SQFS_DEFAULT_BLOCK_SIZE (128u << 10)
 typedef struct lc_sqfs_writer_opts {
 	int compression_level; /* zstd level; 0 means "no compression" only with uncompressed */
 	bool uncompressed;

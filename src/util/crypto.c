@@ -68,16 +68,6 @@ void lc_sha256_digest(const void *data, size_t len, char out[72])
 	hex_digest(bin, out);
 }
 
-bool lc_digest_is_valid(const char *s)
-{
-	if (!s || strncmp(s, "sha256:", 7) != 0 || strlen(s) != 71)
-		return false;
-	for (const char *p = s + 7; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return false;
-	return true;
-}
-
 char *lc_base64_encode(const void *data, size_t len)
 {
 	char *out;

@@ -114,3 +114,13 @@ void lc_str_sanitize(char *dst, size_t dst_size, const char *s)
 	if (s && *s && dst_size > 4)
 		memcpy(dst + dst_size - 4, "...", 4);
 }
+
+bool lc_digest_is_valid(const char *s)
+{
+	if (!s || strncmp(s, "sha256:", 7) != 0 || strlen(s) != 71)
+		return false;
+	for (const char *p = s + 7; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}

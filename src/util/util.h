@@ -60,6 +60,8 @@ char *lc_buf_steal(lc_buf *b);
 int lc_array_reserve(void *items_ptr, size_t *cap, size_t n, size_t elem, size_t first);
 
 /* ---- strings (src/util/str.c) */
+/* Whether @s is "sha256:" followed by exactly 64 lowercase hex digits. */
+bool lc_digest_is_valid(const char *s);
 bool lc_str_has_prefix(const char *s, const char *prefix);
 /* Case-insensitive prefix test. */
 bool lc_str_has_prefix_ci(const char *s, const char *prefix);
@@ -164,9 +166,10 @@ int lc_fd_recv(int sock, int *ret_fd, int flags);
 
 /* ---- time (src/util/time.c) */
 int64_t lc_now_ms(void); /* CLOCK_MONOTONIC */
+int64_t lc_now_us(void);
 void lc_sleep_ms(long ms);
 
-/* ---- hashing (src/util/crypto.c, OpenSSL EVP) */
+/* ---- hashing (src/util/crypto.c, OpenSSL EVP: in the import module, import/module.h) */
 typedef struct lc_sha256 lc_sha256;
 lc_sha256 *lc_sha256_new(void);
 void lc_sha256_free(lc_sha256 *h);
@@ -176,8 +179,6 @@ void lc_sha256_update(lc_sha256 *h, const void *data, size_t len);
 void lc_sha256_final_digest(lc_sha256 *h, char out[72]);
 /* One-shot "sha256:<hex>" of a buffer. */
 void lc_sha256_digest(const void *data, size_t len, char out[72]);
-/* Whether @s is "sha256:" followed by exactly 64 lowercase hex digits. */
-bool lc_digest_is_valid(const char *s);
 
 /* ---- base64 (src/util/crypto.c) */
 /* Standard base64 with padding; NULL on ENOMEM. */

@@ -161,6 +161,23 @@ check "enroot's credentials file is found by default" runuser -u lctest -- env H
     "$PULL" -q --allow-http --digest 127.0.0.1:5002/private/tiny:latest
 rm -rf /home/lctest/.cache/libcontainer /home/lctest/.config/enroot
 
+echo "# the import module: loaded on the first pull, refused when it is not the library's"
+MODTEST="$WORK/module-test"
+mkdir -p "$MODTEST"
+cp "$BUILD/libcontainer.so.0" "$MODTEST/"
+echo "not a shared object" >"$MODTEST/libcontainer-import.so"
+expect_status "a module that does not load is named (exit 1)" 1 "cannot load the import module" \
+    env LD_LIBRARY_PATH="$MODTEST" "$PULL" -q --allow-http 127.0.0.1:5000/tiny:latest
+printf 'struct abi { const char *v; unsigned long t, i, c; };\nconst struct abi lc_import_module_table = { "0.0.0-other", 1, 1, 1 };\n' \
+    >"$WORK/other-module.c"
+cc -shared -fPIC -o "$MODTEST/libcontainer-import.so" "$WORK/other-module.c"
+expect_status "a module of another build is refused by name (exit 1)" 1 \
+    "$MODTEST/libcontainer-import.so is not of this build" \
+    env LD_LIBRARY_PATH="$MODTEST" "$PULL" -q --allow-http 127.0.0.1:5000/tiny:latest
+"$BUILD/tools/ctr-import" -q --allow-http -o "$WORK/module-test.sqsh" 127.0.0.1:5000/tiny:latest >/dev/null
+check "a container starts without the module (a bad one beside the library is never loaded)" \
+    env LD_LIBRARY_PATH="$MODTEST" "$BUILD/tools/ctr-run" --no-entrypoint "$WORK/module-test.sqsh" /bin/true
+
 echo "# the installed library through pkg-config"
 DEST="$WORK/destdir"
 if meson install -C "$BUILD" --destdir "$DEST" >/dev/null 2>&1; then
@@ -174,6 +191,15 @@ if meson install -C "$BUILD" --destdir "$DEST" >/dev/null 2>&1; then
     else
         not_ok "example does not compile: $(cat "$WORK/cc.log")"
     fi
+    LIBDIR="$(dirname "$(find "$DEST" -name 'libcontainer.so.0' | head -1)")"
+    check "the import module is installed in the library's libcontainer/" \
+        test -f "$LIBDIR/libcontainer/libcontainer-import.so"
+    # a container's start loads none of the import's stacks: they are the module's alone
+    needed="$(readelf -d "$LIBDIR/libcontainer.so.0" "$BUILD/src/spank/spank_libcontainer.so" 2>/dev/null | grep NEEDED)"
+    check "the library and the plugin need neither libcurl, libarchive nor libcrypto" \
+        bash -c '[ -n "$1" ] && ! grep -qE "libcurl|libarchive|libcrypto|libisal" <<<"$1"' _ "$needed"
+    check "the module needs them" bash -c 'readelf -d "$1" | grep NEEDED | grep -q libcurl' _ \
+        "$LIBDIR/libcontainer/libcontainer-import.so"
 else
     not_ok "meson install"
 fi

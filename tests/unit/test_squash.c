@@ -113,11 +113,11 @@ START_TEST(squash_options)
 
 	ck_assert_int_eq(lc_sqfs_writer_opts_parse(&io, &o, &err), 0);
 	ck_assert_int_eq(o.compression_level, 3);
-	ck_assert_uint_eq(o.block_size, 1u << 20);
-	io.squash_options = "-comp zstd -Xcompression-level 19 -b 128K -all-root";
+	ck_assert_uint_eq(o.block_size, 128u << 10);
+	io.squash_options = "-comp zstd -Xcompression-level 19 -b 1M -all-root";
 	ck_assert_int_eq(lc_sqfs_writer_opts_parse(&io, &o, &err), 0);
 	ck_assert_int_eq(o.compression_level, 19);
-	ck_assert_uint_eq(o.block_size, 131072);
+	ck_assert_uint_eq(o.block_size, 1u << 20);
 	ck_assert(o.all_root);
 	io.squash_options = "-noI -noD -noF -noX";
 	ck_assert_int_eq(lc_sqfs_writer_opts_parse(&io, &o, &err), 0);
