@@ -5,7 +5,8 @@
 # user: one container per node, PyTorch's variables and a TCP rendezvous across nodes, MPI across
 # nodes through PMIx (Open MPI's client, mpi4py and C) and PMI-2, the PMIx server's directory of
 # each node bound in that node's container; one import per job (steps reuse it; with
-# shared_import_path one node imports for all, counted in the registry's access log);
+# shared_import_path one node imports for all, counted in the registry's access log, and when
+# the importing node dies another takes over);
 # --container-save written by one node; nothing left on any node.
 # usage: spank-multinode.sh BUILD_DIR SOURCE_DIR (TAP; see spank-lib.sh)
 # shellcheck source=spank-lib.sh
@@ -126,6 +127,44 @@ shared_empty() { [ -z "$(ls -A "$SHARED_IMPORT/$USER_UID" 2>/dev/null)" ]; }
 for _ in $(seq 100); do shared_empty && break; sleep 0.3; done
 check "... the job's imports leave the shared directory with the job ($(ls -A "$SHARED_IMPORT/$USER_UID" 2>&1 | tr '\n' ' '))" \
     shared_empty
+echo "# the importing node dies: a waiting node takes over, nothing half-written is used"
+# the importer is the helper that holds a fill's temporary entry; it is frozen, then killed
+importer_pid() {
+    local pid
+    for pid in $(pgrep -u lctest -f 'ctr-import.*--node-cache'); do
+        ls -l "/proc/$pid/fd" 2>/dev/null | grep -q '\.pyxis_cache_tmp_' && { echo "$pid"; return 0; }
+    done
+    return 1
+}
+b0="$(blob_requests debian)"
+usbatch --wait -N 2 -w node1,node2 -o "$JOB_DIR/takeover.out" -e "$JOB_DIR/takeover.err" --wrap \
+    "srun -N 2 -l $DEB hostname; echo \"first step: \$?\"; srun -N 2 $DEB hostname" >/dev/null &
+sbatch_pid=$!
+victim=""
+for _ in $(seq 3000); do victim="$(importer_pid)" && break; sleep 0.01; done
+victim_node=""
+if [ -n "$victim" ]; then
+    kill -STOP "$victim"
+    victim_node="$(nsenter -t "$victim" -u hostname)"
+    waiter="$(pgrep -u lctest -f 'ctr-import.*--node-cache' | grep -vx "$victim" | head -1)"
+    kill -KILL "$victim"
+fi
+wait "$sbatch_pid"
+check "an importing helper was caught and killed on $victim_node (another node's was waiting: ${waiter:-none})" \
+    test -n "$victim_node" -a -n "$waiter"
+survivor=node1 && [ "$victim_node" = node1 ] && survivor=node2
+check "... the waiting node took over and ran the task ($(tr '\n' ' ' <"$JOB_DIR/takeover.out"))" \
+    grep -q ": $survivor\$" "$JOB_DIR/takeover.out"
+check "... the step failed on $victim_node with the import named ($(grep -m1 'failed to import' "$JOB_DIR/takeover.err"))" \
+    bash -c 'grep -q "^first step: [1-9]" "$1" && grep -q "failed to import docker image: $2" "$3"' _ \
+    "$JOB_DIR/takeover.out" "$REG/debian:bookworm" "$JOB_DIR/takeover.err"
+check "... the next step starts on both nodes from the one complete import" \
+    test "$(grep -vE '^first step|: ' "$JOB_DIR/takeover.out" | sort | tr '\n' ' ')" = "node1 node2 "
+check "... two imports' blobs at most: the killed one's and the taker's ($(( $(blob_requests debian) - b0 )) requests, $blobs per import)" \
+    test "$(( $(blob_requests debian) - b0 ))" -le $(( 2 * blobs ))
+for _ in $(seq 100); do shared_empty && break; sleep 0.3; done
+check "... and the job's end removes the import and the dead helper's temporary entry" shared_empty
+
 echo "# named containers are per node (container_scope=job: the epilog of every node removes them)"
 usbatch --wait -N 2 -w node1,node2 -o "$JOB_DIR/named.out" -e "$JOB_DIR/named.err" --wrap \
     "srun -N 2 --container-name=mn --container-writable $DEB sh -c 'hostname > /etc/mn-host' &&
