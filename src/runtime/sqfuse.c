@@ -45,8 +45,7 @@
 
 #define CACHE_TIMEOUT 86400.0 /* the image never changes */
 #define NODE_BUCKETS 4096
-#define BLOCK_SLOTS 16 /* decompressed data blocks kept: page faults jump between blocks */
-#define FRAGMENT UINT32_MAX
+#define BLOCK_SLOTS 16  /* decompressed data blocks kept: page faults jump between blocks */
 #define FRAGMENT_NODE 0 /* the cache's node for fragment blocks (no FUSE node has id 0) */
 #define READ_IOVS 8     /* a read of up to this many blocks is answered without a copy */
 
