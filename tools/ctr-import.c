@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ctr-import: image reference -> one squashfs file (enroot import, streamed). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <libcontainer/libcontainer.h>
 
 #include "cli.h"
+#include "progress.h"
 
 enum { EXIT_USAGE = 2 };
 
@@ -45,12 +48,18 @@ static void usage(FILE *f)
 	    "  --offline-fallback     with --lookup: when the registry is unreachable, the entry\n"
 	    "                         that the reference resolved to last time\n"
 	    "  --gzip-zlib            inflate gzip layers with zlib instead of ISA-L (comparison)\n"
+	    "  --no-diff-ids          do not check the layers against the config's diff_ids\n"
+	    "                         (comparison; an image whose config lacks them)\n"
 	    "  --sysconf DIR          enroot's site configuration (default $ENROOT_SYSCONF_PATH,\n"
 	    "                         else /etc/enroot): enroot.conf's ENROOT_ALLOW_HTTP,\n"
 	    "                         ENROOT_MAX_CONNECTIONS, ENROOT_SQUASH_OPTIONS, under the\n"
 	    "                         environment's\n"
 	    "  --no-site              no site configuration\n"
 	    "  -q, --quiet            no progress output\n"
+	    "  --progress-fd N        progress lines on fd N (what the Slurm plugin shows): every\n"
+	    "                         10 s of a long import, and at once when waiting for another\n"
+	    "                         import of the image (another job, or another node)\n"
+	    "  --progress-every SECONDS   between those lines (default 10)\n"
 	    "  -v, --verbose          debug log and per-phase timings on stderr\n"
 	    "  -h, --help             this help\n\n"
 	    "ENROOT_SQUASH_OPTIONS (e.g. '-comp zstd -Xcompression-level 9 -b 1M') is honoured;\n"
@@ -62,77 +71,32 @@ static void usage(FILE *f)
 	    "Exit status: 0 success, 1 import failed (message on stderr), 2 usage error.\n");
 }
 
-/* One status line on a terminal: the download (from the pull's worker threads) and the
- * conversion (from the main thread), redrawn under a lock. */
-typedef struct progress_state {
-	pthread_mutex_t lock;
-	bool tty;
-	size_t layers;
-	uint64_t done[1024], total[1024];
-	const char *phase;
-	size_t layer;
-	uint64_t tar_bytes;
-	struct timespec start;
-	double last_draw; /* seconds since start */
-} progress_state;
-
-static double seconds_since(const struct timespec *t0)
+/* An fd open for writing, above stderr. */
+static bool parse_progress_fd(const char *text, int *ret)
 {
-	struct timespec now;
+	char *end;
+	long fd = strtol(text, &end, 10);
+	int flags;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+	if (*text == '\0' || *end || fd <= 2 || fd > 1024)
+		return false;
+	flags = fcntl((int)fd, F_GETFL);
+	if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY)
+		return false;
+	(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+	*ret = (int)fd;
+	return true;
 }
 
-/* With the lock held; at most ten times a second unless @force. */
-static void draw(progress_state *s, bool force)
+static bool parse_seconds(const char *text, double *ret)
 {
-	uint64_t done = 0, total = 0;
-	size_t finished = 0;
-	double t = seconds_since(&s->start);
+	char *end;
+	double v = strtod(text, &end);
 
-	if (!force && t - s->last_draw < 0.1)
-		return;
-	s->last_draw = t;
-	for (size_t i = 0; i < s->layers && i < 1024; i++) {
-		done += s->done[i];
-		total += s->total[i];
-		finished += s->done[i] == s->total[i] && s->total[i];
-	}
-	fprintf(stderr, "\rdownload %zu/%zu layers %.1f/%.1f MB %.1f MB/s | ", finished, s->layers,
-		(double)done / 1e6, (double)total / 1e6, t > 0 ? (double)done / 1e6 / t : 0);
-	if (s->phase && !strcmp(s->phase, "converting"))
-		fprintf(stderr, "converting layer %zu of %zu, %.1f MB   ", s->layers - s->layer,
-			s->layers, (double)s->tar_bytes / 1e6);
-	else
-		fprintf(stderr, "%s   ", s->phase ? s->phase : "waiting");
-}
-
-static int pull_progress(void *u, const lc_progress *p)
-{
-	progress_state *s = u;
-
-	if (p->index >= 1024)
-		return 0;
-	pthread_mutex_lock(&s->lock);
-	s->done[p->index] = p->done;
-	s->total[p->index] = p->total;
-	draw(s, p->finished);
-	pthread_mutex_unlock(&s->lock);
-	return 0;
-}
-
-static void import_progress(void *u, const lc_import_progress *p)
-{
-	static const char *const phases[] = {"converting", "finishing", "done"};
-	progress_state *s = u;
-
-	pthread_mutex_lock(&s->lock);
-	s->phase = phases[p->phase];
-	s->layer = p->layer;
-	s->tar_bytes = p->tar_bytes;
-	draw(s, true);
-	pthread_mutex_unlock(&s->lock);
+	if (end == text || *end || !(v >= 0 && v <= 86400))
+		return false;
+	*ret = v;
+	return true;
 }
 
 /* The registry is unreachable: the entry the reference resolved to last time, if any. */
@@ -220,9 +184,12 @@ int main(int argc, char **argv)
 						 {"lookup", no_argument, NULL, 'L'},
 						 {"offline-fallback", no_argument, NULL, 'O'},
 						 {"gzip-zlib", no_argument, NULL, 'z'},
+						 {"no-diff-ids", no_argument, NULL, 'D'},
 						 {"sysconf", required_argument, NULL, 'S'},
 						 {"no-site", no_argument, NULL, 'P'},
 						 {"quiet", no_argument, NULL, 'q'},
+						 {"progress-fd", required_argument, NULL, 'F'},
+						 {"progress-every", required_argument, NULL, 'E'},
 						 {"verbose", no_argument, NULL, 'v'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
@@ -231,7 +198,7 @@ int main(int argc, char **argv)
 	lc_import_stats stats = {0};
 	lc_import_answer ans = {0};
 	lc_error err = LC_ERROR_INIT;
-	progress_state ps = {.lock = PTHREAD_MUTEX_INITIALIZER, .tty = isatty(STDERR_FILENO)};
+	progress_state ps = PROGRESS_STATE_INIT;
 	bool digest_only = false, quiet = false, verbose = false, lookup = false, offline = false;
 	char *output = NULL, *default_name = NULL, *blobs = NULL;
 	const char *node_cache = NULL, *sysconf = NULL;
@@ -277,6 +244,9 @@ int main(int argc, char **argv)
 		case 'z':
 			io.flags |= LC_IMPORT_ZLIB;
 			break;
+		case 'D':
+			io.flags |= LC_IMPORT_NO_DIFF_IDS;
+			break;
 		case 'c':
 			po.cache_dir = optarg;
 			break;
@@ -313,6 +283,18 @@ int main(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
+		case 'F':
+			if (!parse_progress_fd(optarg, &ps.fd))
+				return fprintf(stderr, "ctr-import: bad --progress-fd '%s'\n",
+					       optarg),
+				       EXIT_USAGE;
+			break;
+		case 'E':
+			if (!parse_seconds(optarg, &ps.every))
+				return fprintf(stderr, "ctr-import: bad --progress-every '%s'\n",
+					       optarg),
+				       EXIT_USAGE;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -342,7 +324,11 @@ int main(int argc, char **argv)
 		}
 		output = default_name;
 	}
-	if (!quiet && ps.tty) {
+	ps.tty = !quiet && isatty(STDERR_FILENO);
+	ps.ref = argv[optind];
+	if (ps.fd >= 0)
+		signal(SIGPIPE, SIG_IGN); /* a caller gone: the import still ends as it should */
+	if (ps.tty || ps.fd >= 0) {
 		po.progress = pull_progress;
 		po.progress_userdata = &ps;
 		io.progress = import_progress;
@@ -361,6 +347,8 @@ int main(int argc, char **argv)
 		r = lc_pull_new(ctx, argv[optind], &po, &pull, &err);
 	}
 	t_resolve = seconds_since(&t0);
+	if (r >= 0)
+		ps.layers = lc_image_layer_count(lc_pull_image(pull));
 	if (r >= 0 && digest_only) {
 		/* the digest alone */
 	} else if (r >= 0 && node_cache) {
@@ -369,9 +357,8 @@ int main(int argc, char **argv)
 	} else if (r < 0 && node_cache && lookup && offline && err.domain == LC_DOMAIN_HTTP) {
 		r = offline_entry(argv[optind], node_cache, &ans, &err);
 	} else if (r >= 0) {
-		ps.layers = lc_image_layer_count(lc_pull_image(pull));
 		r = lc_import(pull, output, &io, &stats, &err);
-		if (ps.tty && !quiet)
+		if (ps.tty)
 			fprintf(stderr, "\n");
 		if (r >= 0 && !(ans.image_path = realpath(output, NULL)))
 			r = lc_error_set(&err, errno, "%s: %s", output, strerror(errno));

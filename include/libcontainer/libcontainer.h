@@ -250,16 +250,32 @@ enum {
 	LC_IMPORT_FORCE = 1u << 0,    /**< replace an existing output file */
 	LC_IMPORT_ALL_ROOT = 1u << 1, /**< every owner becomes 0:0 (mksquashfs -all-root) */
 	LC_IMPORT_ZLIB = 1u << 2,     /**< inflate gzip with zlib instead of ISA-L */
-	LC_IMPORT_ALL = (1u << 3) - 1,
+	/** do not check the layers against the config's rootfs.diff_ids (for comparison, and for
+	 *  an image whose config lacks them); by default a layer whose uncompressed stream is not
+	 *  its diff_id, or a count that differs, fails the import, as in containerd */
+	LC_IMPORT_NO_DIFF_IDS = 1u << 3,
+	LC_IMPORT_ALL = (1u << 4) - 1,
 };
 
-/** Where an import is (reported from the thread that called lc_import). */
-enum lc_import_phase { LC_IMPORT_CONVERTING, LC_IMPORT_FINISHING, LC_IMPORT_DONE };
+/** Where an import is (reported from the thread that called lc_import or lc_cache_fill). */
+enum lc_import_phase {
+	LC_IMPORT_CONVERTING,
+	LC_IMPORT_FINISHING,
+	LC_IMPORT_DONE,
+	/** lc_cache_fill() waits for another import of the same entry (on this node or, in a
+	 *  shared directory, on another); once a second, with what that import last said of
+	 *  itself. Only reported to callers of lc_import_opts version 3 or later. */
+	LC_IMPORT_WAITING,
+};
 typedef struct lc_import_progress {
 	enum lc_import_phase phase;
-	size_t layer; /**< CONVERTING: layer being merged (the topmost comes first) */
-	size_t layer_count;
+	size_t layer; /**< CONVERTING, WAITING: layer being merged (the topmost comes first) */
+	size_t layer_count; /**< WAITING: 0 while the other import has not said */
 	uint64_t tar_bytes; /**< uncompressed bytes merged so far */
+	/** WAITING: the host of the import waited for ("" while it has not said: an import of an
+	 *  older build, or one that has just begun). */
+	const char *holder;
+	uint64_t waited_ms; /**< WAITING: since the wait began */
 } lc_import_progress;
 typedef void (*lc_import_progress_fn)(void *userdata, const lc_import_progress *p);
 
@@ -280,7 +296,8 @@ typedef struct lc_import_opts {
 	 *  import busy for hours); 0: LC_IMPORT_MAX_FILE_SIZE. */
 	uint64_t max_file_size;
 } lc_import_opts;
-#define LC_IMPORT_OPTS_VERSION 2
+/* Version 3: the caller understands LC_IMPORT_WAITING. */
+#define LC_IMPORT_OPTS_VERSION 3
 #define LC_IMPORT_MAX_FILE_SIZE (1ull << 40) /* 1 TiB */
 #define LC_IMPORT_OPTS_INIT                                                \
 	{                                                                  \
@@ -793,8 +810,9 @@ LC_API int lc_cache_lookup(const char *user_dir, const lc_image *img, uid_t uid,
 			   lc_error *err);
 /**
  * Import @pull into its image's entry of @user_dir for @uid unless it is there (waiting for
- * another fill of the same entry first); *@ret_path: the entry's image file. @ret_stats (may be
- * NULL) is zeroed, then filled when this call imported.
+ * another fill of the same entry first, and telling @io's progress what that fill last said of
+ * itself: LC_IMPORT_WAITING); *@ret_path: the entry's image file. @ret_stats (may be NULL) is
+ * zeroed, then filled when this call imported.
  */
 LC_API int lc_cache_fill(lc_pull *pull, const char *user_dir, uid_t uid, const lc_import_opts *io,
 			 lc_import_stats *ret_stats, char **ret_path, lc_error *err);
@@ -864,11 +882,18 @@ typedef struct lc_helper_opts {
 	gid_t gid;
 	const gid_t *groups; /**< supplementary groups (set when the caller is root) */
 	size_t n_groups;
+	/** Version 2: with @on_progress, the helper's fd LC_HELPER_PROGRESS_FD is a pipe whose
+	 *  lines reach @on_progress while the helper runs (control characters made '?', lines cut
+	 *  at 255 bytes); tell the helper so in argv. */
+	void (*on_progress)(void *userdata, const char *line);
+	void *progress_userdata;
 } lc_helper_opts;
-#define LC_HELPER_OPTS_VERSION 1
-#define LC_HELPER_OPTS_INIT                                                                \
-	{                                                                                  \
-		LC_HELPER_OPTS_VERSION, 0, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1, NULL, 0 \
+#define LC_HELPER_OPTS_VERSION 2
+#define LC_HELPER_PROGRESS_FD 3
+#define LC_HELPER_OPTS_INIT                                                                       \
+	{                                                                                         \
+		LC_HELPER_OPTS_VERSION, 0, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1, NULL, 0, NULL, \
+		    NULL                                                                          \
 	}
 
 /**

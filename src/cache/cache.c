@@ -53,19 +53,23 @@ char *lc_cache_entry_dir(const char *image_path)
 	return entry;
 }
 
+int lc_cache_lock_fd(int fd, int how)
+{
+	while (flock(fd, how) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
 int lc_cache_lock_at(int dir_fd, const char *name, int how, int *ret_fd)
 {
 	int fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int r = fd < 0 ? -errno : lc_cache_lock_fd(fd, how);
 
-	if (fd < 0)
-		return -errno;
-	while (flock(fd, how) < 0) {
-		int e = errno;
-
-		if (e != EINTR) {
+	if (r < 0) {
+		if (fd >= 0)
 			close(fd);
-			return -e;
-		}
+		return r;
 	}
 	*ret_fd = fd;
 	return 0;

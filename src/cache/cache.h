@@ -25,6 +25,22 @@ char *lc_cache_entry_dir(const char *image_path);
 int lc_cache_open_dir(const char *path, int *ret_fd, lc_error *err);
 /* Open (creating it, never through a link) and flock @name under @dir_fd; -errno. */
 int lc_cache_lock_at(int dir_fd, const char *name, int how, int *ret_fd);
+/* flock(@fd, @how), again when interrupted; -errno. */
+int lc_cache_lock_fd(int fd, int how);
+
+/* The fill lock @name under @dir (fill_lock.c): taken, waiting for its holder and telling @io
+ * (version 3 and later) what the holder says it does; then this process's line is written. */
+int lc_fill_lock_take(int dir, const char *name, const lc_import_opts *io, int *ret_fd);
+/* Empty the holder's line and close *@fd (a cleanup). */
+void lc_fill_lock_release(int *fd);
+/* The import options for the holder's own import: @io's, with its progress written to the
+ * line (through @s, which must outlive the import) and then passed on to @io's. */
+typedef struct lc_fill_said {
+	int fd;
+	int64_t written_ms;
+	const lc_import_opts *caller;
+} lc_fill_said;
+void lc_fill_lock_opts(int fd, const lc_import_opts *io, lc_fill_said *s, lc_import_opts *ret);
 
 /* For the GC: BASE/.jobs/<this boot> (removing earlier boots' marks), -1 when none; whether a
  * running job marked the entry @name there (lc_cache_job_hold). */

@@ -135,9 +135,12 @@ LC_API int lc_cache_fill(lc_pull *pull, const char *user_dir, uid_t uid, const l
 			 lc_import_stats *ret_stats, char **ret_path, lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;
-	_cleanup_close_ int dir = -1, fill_lock = -1;
+	_cleanup_close_ int dir = -1;
+	_cleanup_(lc_fill_lock_release) int fill_lock = -1;
 	_cleanup_free_ char *lock_name = NULL, *name = NULL;
 	lc_import_stats *stats = ret_stats;
+	lc_import_opts said_opts;
+	lc_fill_said said;
 	int r;
 
 	if (!err)
@@ -156,14 +159,15 @@ LC_API int lc_cache_fill(lc_pull *pull, const char *user_dir, uid_t uid, const l
 	 * that the GC removed meanwhile is taken again) */
 	for (int tries = 0;
 	     tries < 10 && (fill_lock < 0 || !lc_fd_is_at(fill_lock, dir, lock_name)); tries++) {
-		lc_closep(&fill_lock);
-		r = lc_cache_lock_at(dir, lock_name, LOCK_EX, &fill_lock);
+		lc_fill_lock_release(&fill_lock);
+		r = lc_fill_lock_take(dir, lock_name, io, &fill_lock);
 		if (r < 0)
 			return lc_fail(err, -r, "cannot lock %s/%s: %s", user_dir, lock_name,
 				       strerror(-r));
 	}
+	lc_fill_lock_opts(fill_lock, io, &said, &said_opts);
 	if (!entry_exists(dir, name))
-		r = fill_entry(pull, dir, user_dir, name, io, stats, err);
+		r = fill_entry(pull, dir, user_dir, name, &said_opts, stats, err);
 	if (r < 0)
 		return r;
 	return entry_path(user_dir, name, ret_path, err);

@@ -89,6 +89,33 @@ static int labels_from_json(lc_image *img, json_t *o, lc_error *err)
 	return 0;
 }
 
+/* rootfs.diff_ids: every one a sha256 digest (absent: none; the import then refuses). */
+static int diff_ids_from_json(lc_image *img, json_t *rootfs, lc_error *err)
+{
+	json_t *ids = json_object_get(rootfs, "diff_ids"), *id;
+	size_t i;
+
+	if (!ids || json_is_null(ids))
+		return 0;
+	if (!json_is_array(ids))
+		return lc_fail(err, LC_EMANIFEST, "image config: rootfs.diff_ids is not an array");
+	img->diff_ids = calloc(json_array_size(ids) + 1, sizeof(*img->diff_ids));
+	if (!img->diff_ids)
+		return lc_fail(err, ENOMEM, "image config: out of memory");
+	json_array_foreach(ids, i, id)
+	{
+		const char *d = json_string_value(id);
+
+		if (!d || !lc_digest_is_valid(d))
+			return lc_fail(err, LC_EMANIFEST,
+				       "image config: rootfs.diff_ids[%zu] is not a sha256 digest",
+				       i);
+		memcpy(img->diff_ids[i], d, strlen(d) + 1);
+	}
+	img->n_diff_ids = json_array_size(ids);
+	return 0;
+}
+
 int lc_image_parse_config(lc_image *img, const char *body, size_t len, lc_error *err)
 {
 	_cleanup_(json_decrefp) json_t *root = NULL;
@@ -104,7 +131,8 @@ int lc_image_parse_config(lc_image *img, const char *body, size_t len, lc_error 
 	if ((r = str_from_json(json_object_get(root, "os"), &img->os, err)) < 0 ||
 	    (r = str_from_json(json_object_get(root, "architecture"), &img->architecture, err)) <
 		0 ||
-	    (r = str_from_json(json_object_get(root, "variant"), &img->variant, err)) < 0)
+	    (r = str_from_json(json_object_get(root, "variant"), &img->variant, err)) < 0 ||
+	    (r = diff_ids_from_json(img, json_object_get(root, "rootfs"), err)) < 0)
 		return r;
 	if (!json_is_object(c))
 		return 0; /* a config without "config" is valid: nothing set */

@@ -42,6 +42,7 @@ LC_API lc_image *lc_image_free(lc_image *img)
 		free(img->labels[i].value);
 	}
 	free(img->labels);
+	free(img->diff_ids);
 	free(img);
 	return NULL;
 }

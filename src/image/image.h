@@ -48,6 +48,10 @@ struct lc_image {
 	char *user;
 	lc_label *labels; /* sorted by key */
 	size_t n_labels;
+	/* the config's rootfs.diff_ids: each layer's uncompressed digest, bottom first (the
+	 * import checks them); NULL when the config has none */
+	char (*diff_ids)[72];
+	size_t n_diff_ids;
 };
 
 /* An empty image (nothing set). */

@@ -60,14 +60,14 @@ static void report(import_job *j, enum lc_import_phase phase, size_t layer)
 		j->opts->progress(j->opts->progress_userdata, &p);
 }
 
-static int open_layer(import_job *j, size_t i, const lc_layer_source *src, lc_layer_stream **ret,
-		      lc_error *err)
+static int open_layer(import_job *j, size_t i, const lc_layer_source *src, bool hash,
+		      lc_layer_stream **ret, lc_error *err)
 {
 	enum lc_layer_compression comp;
 	int r = lc_layer_compression_of(lc_image_layer_media_type(j->img, i), &comp, err);
 
 	if (r >= 0)
-		r = lc_layer_stream_open(src, comp, j->prefer_zlib, ret, err);
+		r = lc_layer_stream_open(src, comp, j->prefer_zlib, hash, ret, err);
 	return r < 0 ? lc_error_prefix(err, r, "layer %s", lc_image_layer_digest(j->img, i)) : r;
 }
 
@@ -82,11 +82,38 @@ static int resolve_pending(import_job *j, size_t i, void *pending, lc_error *err
 
 	if (fd < 0)
 		return lc_fail(err, errno, "open '%s': %m", lc_image_layer_path(j->img, i));
-	r = open_layer(j, i, &src, &l.stream, err);
+	r = open_layer(j, i, &src, false, &l.stream, err);
 	if (r >= 0)
 		r = lc_merge_resolve_pending(&j->tree, j->w, &l, pending, err);
 	lc_layer_stream_free(l.stream);
 	return r;
+}
+
+/* The layer's uncompressed stream (hashed on its own thread while it was merged) is the one
+ * the image config names (rootfs.diff_ids), as containerd checks. */
+static int check_diff_id(import_job *j, size_t i, lc_layer_stream *stream, lc_error *err)
+{
+	char got[72];
+	int r = lc_layer_stream_finish(stream, got, err);
+
+	if (r < 0)
+		return lc_error_prefix(err, r, "layer %s", lc_image_layer_digest(j->img, i));
+	if (strcmp(got, j->img->diff_ids[i]))
+		return lc_fail(err, LC_EMANIFEST,
+			       "layer %s: its content is not what the image config says "
+			       "(rootfs.diff_ids[%zu] is %s, the layer's is %s)",
+			       lc_image_layer_digest(j->img, i), i, j->img->diff_ids[i], got);
+	return 0;
+}
+
+/* One diff_id per layer, as containerd requires. */
+static int check_diff_ids(const lc_image *img, lc_error *err)
+{
+	if (img->n_diff_ids != img->n_layers)
+		return lc_fail(err, LC_EMANIFEST,
+			       "image config: rootfs.diff_ids names %zu layers, the manifest %zu",
+			       img->n_diff_ids, img->n_layers);
+	return 0;
 }
 
 static int merge_layer(import_job *j, size_t i, lc_error *err)
@@ -96,10 +123,13 @@ static int merge_layer(import_job *j, size_t i, lc_error *err)
 	lc_merge_layer l = {(int)i, lc_image_layer_digest(j->img, i), NULL};
 	char drain[4096];
 	size_t n;
-	int r = open_layer(j, i, &src, &l.stream, err);
+	bool hash = !(j->opts->flags & LC_IMPORT_NO_DIFF_IDS);
+	int r = open_layer(j, i, &src, hash, &l.stream, err);
 
 	if (r >= 0)
 		r = lc_merge_layer_apply(&j->tree, j->w, &l, j->ctx, &j->pending, err);
+	if (r >= 0 && hash)
+		r = check_diff_id(j, i, l.stream, err);
 	if (l.stream)
 		lc_layer_stream_stop(l.stream);
 	/* the tar may end before the blob does (padding): read to the end, which verifies it */
@@ -194,7 +224,8 @@ LC_API int lc_import(lc_pull *pull, const char *output, const lc_import_opts *op
 			 stats,
 			 opts,
 			 0};
-	if (!lc_pull_is_started(pull) && (r = lc_pull_start(pull, err)) < 0)
+	if ((!(opts->flags & LC_IMPORT_NO_DIFF_IDS) && (r = check_diff_ids(j.img, err)) < 0) ||
+	    (!lc_pull_is_started(pull) && (r = lc_pull_start(pull, err)) < 0))
 		return r;
 	r = lc_output_open_temp_at(AT_FDCWD, output, &tmp, &fd, err);
 	if (r < 0)

@@ -18,7 +18,8 @@
 
 #include "runtime.h"
 
-#define LOG_MAX (256u * 1024) /* the tail of a longer log is kept */
+#define LOG_MAX (256u * 1024)  /* the tail of a longer log is kept */
+#define PROGRESS_LINE_MAX 255u /* bytes of a progress line passed on */
 
 static void child_say(const char *what, const char *arg, int e)
 {
@@ -42,8 +43,13 @@ int lc_fd_above_stdio(int fd)
 	return moved;
 }
 
+/* The fds the helper gets: stdout, stderr (the log) and, when asked for, progress. */
+typedef struct helper_fds {
+	int out, log, progress;
+} helper_fds;
+
 /* Async-signal-safe only: the caller may be multi-threaded. */
-static _Noreturn void helper_child(const lc_helper_opts *o, int out_fd, int log_fd)
+static _Noreturn void helper_child(const lc_helper_opts *o, const helper_fds *fds)
 {
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	sigset_t none;
@@ -51,9 +57,10 @@ static _Noreturn void helper_child(const lc_helper_opts *o, int out_fd, int log_
 	int r;
 
 	lc_oom_score_adj_reset();
-	if (null < 0 || dup2(null, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(log_fd, 2) < 0)
+	if (null < 0 || dup2(null, 0) < 0 || dup2(fds->out, 1) < 0 || dup2(fds->log, 2) < 0 ||
+	    (fds->progress >= 0 && dup2(fds->progress, LC_HELPER_PROGRESS_FD) < 0))
 		_exit(126);
-	(void)close_range(3, ~0u, 0);
+	(void)close_range(fds->progress >= 0 ? LC_HELPER_PROGRESS_FD + 1 : 3, ~0u, 0);
 	if ((r = lc_become_user(o->uid, o->gid, o->groups, o->n_groups)) < 0) {
 		child_say("cannot become the user to run ", o->path, -r);
 		_exit(126);
@@ -68,22 +75,71 @@ static _Noreturn void helper_child(const lc_helper_opts *o, int out_fd, int log_
 	_exit(127);
 }
 
-/* Wait for @pid, forwarding SIGTERM and SIGINT (read from @sig_fd) to it. */
-static int wait_forwarding(pid_t pid, int sig_fd, int *ret_status, lc_error *err)
+/* The helper's progress lines, as they come. */
+typedef struct progress_reader {
+	const lc_helper_opts *o;
+	char line[PROGRESS_LINE_MAX + 1];
+	size_t len;
+	bool cut; /* the rest of a line that was too long */
+} progress_reader;
+
+static void progress_line_end(progress_reader *pr)
+{
+	pr->line[pr->len] = '\0';
+	if (!pr->cut && pr->len)
+		pr->o->on_progress(pr->o->progress_userdata, pr->line);
+	pr->len = 0;
+	pr->cut = false;
+}
+
+/* Read what the progress pipe has: > 0 bytes were read, 0 its end, < 0 nothing now. */
+static ssize_t progress_read(progress_reader *pr, int fd)
+{
+	char buf[1024];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	for (ssize_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (c == '\n') {
+			progress_line_end(pr);
+		} else if (pr->len == PROGRESS_LINE_MAX) {
+			progress_line_end(pr); /* what fits is said; the rest is not */
+			pr->cut = true;
+		} else if (!pr->cut) {
+			pr->line[pr->len++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+		}
+	}
+	if (n == 0)
+		progress_line_end(pr); /* an unfinished last line */
+	return n < 0 && errno != EINTR && errno != EAGAIN ? 0 : n;
+}
+
+/* Wait for @pid, forwarding SIGTERM and SIGINT (read from @sig_fd) to it and passing on the
+ * lines of @progress_fd (-1: none). */
+static int wait_forwarding(const lc_helper_opts *o, pid_t pid, int sig_fd, int progress_fd,
+			   int *ret_status, lc_error *err)
 {
 	_cleanup_close_ int pidfd = pidfd_open(pid, 0);
-	struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN}, {.fd = sig_fd, .events = POLLIN}};
+	struct pollfd p[3] = {{.fd = pidfd, .events = POLLIN},
+			      {.fd = sig_fd, .events = POLLIN},
+			      {.fd = progress_fd, .events = POLLIN}};
+	progress_reader pr = {.o = o};
 
 	while (pidfd >= 0) {
 		struct signalfd_siginfo si;
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			break;
+		if (p[2].revents && progress_read(&pr, p[2].fd) == 0)
+			p[2].fd = -1; /* its end: the helper (or what it started) closed it */
 		if (p[0].revents)
 			break;
 		if ((p[1].revents & POLLIN) && read(sig_fd, &si, sizeof(si)) == sizeof(si))
 			(void)pidfd_send_signal(pidfd, SIGTERM, NULL, 0);
 	}
+	while (p[2].fd >= 0 && progress_read(&pr, p[2].fd) > 0)
+		; /* what the helper said before it ended (a child it left may keep the pipe) */
 	int r = lc_wait_child(pid, ret_status);
 
 	return r < 0 ? lc_fail(err, -r, "waiting for %d: %s", (int)pid, strerror(-r)) : 0;
@@ -129,6 +185,21 @@ int lc_fd_read_lines(int fd, size_t max, char ***ret_log)
 	return *ret_log ? 0 : -ENOMEM;
 }
 
+/* The progress pipe, both ends above the standard fds and the progress fd. */
+static int progress_pipe(int *ret_read, int *ret_write, lc_error *err)
+{
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return lc_fail(err, errno, "pipe: %m");
+	*ret_read = lc_fd_above_stdio(fds[0]);
+	*ret_write = lc_fd_above_stdio(fds[1]);
+	if (*ret_read < 0 || *ret_write < 0)
+		return lc_fail(err, errno, "fcntl: %m");
+	/* only the caller's end: the helper writes as it likes */
+	return fcntl(*ret_read, F_SETFL, O_NONBLOCK) < 0 ? lc_fail(err, errno, "fcntl: %m") : 0;
+}
+
 static int check_helper_opts(const lc_helper_opts *o, lc_error *err)
 {
 	int r = lc_opts_check(o, o ? o->version : 0, LC_HELPER_OPTS_VERSION, o ? o->flags : 0,
@@ -136,6 +207,8 @@ static int check_helper_opts(const lc_helper_opts *o, lc_error *err)
 
 	if (r < 0)
 		return r;
+	if (o->version >= 2 && o->progress_userdata && !o->on_progress)
+		return lc_fail(err, EINVAL, "lc_helper_run: progress_userdata without on_progress");
 	if (!o->path || o->path[0] != '/' || !o->argv || !o->argv[0] || !o->env)
 		return lc_fail(err, EINVAL,
 			       "lc_helper_run: the helper needs an absolute path, "
@@ -158,6 +231,8 @@ LC_API int lc_helper_run_split(const lc_helper_opts *opts, int *ret_status, char
 	_cleanup_close_ int log_fd = -1;
 	_cleanup_close_ int out_fd = -1;
 	_cleanup_close_ int sig_fd = -1;
+	_cleanup_close_ int progress_r = -1;
+	_cleanup_close_ int progress_w = -1;
 	sigset_t forward, old;
 	int r, status = 0;
 	pid_t pid;
@@ -169,6 +244,8 @@ LC_API int lc_helper_run_split(const lc_helper_opts *opts, int *ret_status, char
 		r = lc_memfd_new("lc-helper-log", &log_fd, err);
 	if (r >= 0 && ret_stdout)
 		r = lc_memfd_new("lc-helper-stdout", &out_fd, err);
+	if (r >= 0 && opts->version >= 2 && opts->on_progress)
+		r = progress_pipe(&progress_r, &progress_w, err);
 	if (r < 0)
 		return r;
 	sigemptyset(&forward);
@@ -179,11 +256,13 @@ LC_API int lc_helper_run_split(const lc_helper_opts *opts, int *ret_status, char
 	sig_fd = signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK);
 	pid = sig_fd < 0 ? -1 : fork();
 	if (pid == 0)
-		helper_child(opts, out_fd >= 0 ? out_fd : log_fd, log_fd);
+		helper_child(opts,
+			     &(helper_fds){out_fd >= 0 ? out_fd : log_fd, log_fd, progress_w});
+	lc_closep(&progress_w); /* the pipe ends when the helper (and what it started) closes it */
 	if (pid < 0)
 		r = lc_fail(err, errno, "cannot start %s: %m", opts->path);
 	else
-		r = wait_forwarding(pid, sig_fd, &status, err);
+		r = wait_forwarding(opts, pid, sig_fd, progress_r, &status, err);
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	if (r >= 0)
 		r = read_output(opts, log_fd, ret_log, err);

@@ -750,7 +750,7 @@ int lc_sqfs_server_new(int image_fd, const char *name, uid_t uid, gid_t gid, lc_
 		close(image_fd);
 		return lc_fail(err, ENOMEM, "out of memory");
 	}
-	r = lc_sqfs_image_open_fd(image_fd, name, false, &s->im, err);
+	r = lc_sqfs_image_open_fd(image_fd, name, false, 0, &s->im, err);
 	if (r < 0) {
 		free(s);
 		return r;

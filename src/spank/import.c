@@ -42,8 +42,16 @@ static char **helper_env(spank_t sp, const step_state *s)
 	return env;
 }
 
-int helper_run(spank_t sp, const step_state *s, const char *const *argv, char ***ret_stdout,
-	       char ***ret_log, int *ret_status, lc_error *err)
+/* A line the import helper said while it works (ctr-import --progress-fd: how far it got, or
+ * which node it waits for), as it comes; the helper made control characters '?'. */
+static void progress_line(void *userdata, const char *line)
+{
+	(void)userdata;
+	slurm_spank_log(PLUGIN_NAME ": %s", line);
+}
+
+int helper_run(spank_t sp, const step_state *s, const char *const *argv, bool progress,
+	       char ***ret_stdout, char ***ret_log, int *ret_status, lc_error *err)
 {
 	lc_helper_opts o = LC_HELPER_OPTS_INIT;
 	char **env = helper_env(sp, s);
@@ -56,6 +64,7 @@ int helper_run(spank_t sp, const step_state *s, const char *const *argv, char **
 	o.gid = s->gid;
 	o.groups = s->gids;
 	o.n_groups = (size_t)s->n_gids;
+	o.on_progress = progress ? progress_line : NULL;
 	r = env ? lc_helper_run_split(&o, ret_status, ret_stdout, ret_log, err)
 		: lc_error_set(err, ENOMEM, "out of memory");
 	free(env);
@@ -95,7 +104,7 @@ static int run_importer(spank_t sp, const step_state *s, const char *const *argv
 {
 	char **out = NULL, **log = NULL;
 	int status = 0;
-	int r = helper_run(sp, s, argv, &out, &log, &status, err);
+	int r = helper_run(sp, s, argv, !importer, &out, &log, &status, err);
 
 	if (r >= 0 && status == 0)
 		r = lc_import_answer_parse((const char *const *)out, ans, err);
@@ -129,12 +138,14 @@ static int run_import(spank_t sp, const step_state *s, const char *const *mode,
 		      lc_import_answer *ans, lc_error *err)
 {
 	const plugin_config *c = s->cfg;
-	const char *argv[24];
+	const char *argv[26];
 	char cache[PATH_MAX], conns[16];
 	size_t n = 0;
 
 	add_arg(argv, &n, c->import_helper, "--quiet");
 	add_arg(argv, &n, "--verbose", NULL); /* its log is shown when it fails */
+	_Static_assert(LC_HELPER_PROGRESS_FD == 3, "the progress fd ctr-import is told");
+	add_arg(argv, &n, "--progress-fd", "3");
 	for (; *mode; mode++)
 		add_arg(argv, &n, *mode, NULL);
 	if (c->cache_path && !args.cache) { /* the node cache keeps its own blobs */
@@ -178,8 +189,8 @@ void importer_release(spank_t sp, const step_state *s)
 	char **log = NULL;
 	int status = 0;
 
-	if (helper_run(sp, s, (const char *const[]){s->cfg->importer, "release", NULL}, NULL, &log,
-		       &status, &err) < 0)
+	if (helper_run(sp, s, (const char *const[]){s->cfg->importer, "release", NULL}, false, NULL,
+		       &log, &status, &err) < 0)
 		slurm_info(PLUGIN_NAME ": importer release: %s", lc_error_message(&err));
 	else if (status != 0)
 		print_log("importer release", log, true);

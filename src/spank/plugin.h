@@ -150,8 +150,10 @@ int save_container(spank_t sp, const step_state *s);
 
 /* import.c: helpers run as the user; ctr-import and the site's importer */
 bool import_by_importer(const step_state *s);
-int helper_run(spank_t sp, const step_state *s, const char *const *argv, char ***ret_stdout,
-	       char ***ret_log, int *ret_status, lc_error *err);
+/* With @progress, the helper's progress lines (LC_HELPER_PROGRESS_FD) go to the job's log as
+ * they come. */
+int helper_run(spank_t sp, const step_state *s, const char *const *argv, bool progress,
+	       char ***ret_stdout, char ***ret_log, int *ret_status, lc_error *err);
 /* A helper's or the entrypoint's output: as errors when something failed, else to the user. */
 void print_log(const char *what, char **log, bool failed);
 /* A registry image into the file @to (or the site's importer's), announced and timed. */

@@ -12,6 +12,11 @@ static int fd_read_at(sqfs_file_t *f, sqfs_u64 off, void *buf, size_t size)
 {
 	lc_fd_file *ff = (lc_fd_file *)f;
 
+	if (ff->budget) {
+		if (*ff->budget < size)
+			return *ff->budget = 0, SQFS_ERROR_OVERFLOW;
+		*ff->budget -= size;
+	}
 	while (size > 0) {
 		ssize_t n = pread(ff->fd, buf, size, (off_t)off);
 		if (n < 0 && errno == EINTR)
@@ -67,8 +72,10 @@ static void fd_destroy(sqfs_object_t *o)
 
 void lc_fd_file_init(lc_fd_file *f, int fd, uint64_t size)
 {
-	*f = (lc_fd_file){
-	    {{fd_destroy, NULL}, fd_read_at, fd_write_at, fd_get_size, fd_truncate}, fd, size};
+	*f = (lc_fd_file){{{fd_destroy, NULL}, fd_read_at, fd_write_at, fd_get_size, fd_truncate},
+			  fd,
+			  size,
+			  NULL};
 }
 
 int lc_sqfs_fail(lc_error *err, int sqfs_code, const char *what)

@@ -22,9 +22,13 @@
 #define IN_CHUNK (256u << 10)
 #define OUT_CHUNK (1u << 20)
 #define RING 4 /* decompressed buffers between the inflate thread and libarchive */
+/* what may follow the tar's end in a layer (padding) and is still read, to hash it */
+#define TRAILING_MAX (16u << 20)
 
 /* Decompression runs on its own thread and hands full buffers to libarchive's read callback
- * through a small ring, so inflating overlaps tar parsing and feeding the squashfs writer. */
+ * through a small ring, so inflating overlaps tar parsing and feeding the squashfs writer.
+ * With hashing, a third thread hashes the same buffers (the layer's diff_id): a buffer is
+ * reused once both libarchive and the hash thread are done with it. */
 typedef struct ring_buf {
 	char *data;
 	size_t len;
@@ -40,7 +44,7 @@ struct lc_layer_stream {
 	struct inflate_state *isal;
 	z_stream *zlib;
 	ZSTD_DStream *zstd;
-	bool member_done; /* gzip: current member finished, maybe another follows */
+	bool member_done; /* a gzip member or zstd frame finished, maybe another follows */
 	bool magic_checked;
 	uint64_t in_total, out_total;
 	lc_error err;
@@ -53,10 +57,33 @@ struct lc_layer_stream {
 	pthread_cond_t cond;
 	ring_buf ring[RING];
 	size_t head, count;  /* filled buffers: ring[head], ... (count of them) */
+	size_t used;         /* of them, those libarchive is done with */
+	size_t hashed;       /* of them, those the hash thread is done with */
 	bool producer_done;  /* no more buffers will come (end, or s->failed) */
 	bool stop;           /* the reader is gone */
-	bool consumer_holds; /* libarchive still reads ring[head] */
+	bool consumer_holds; /* libarchive still reads ring[head + used] */
+	/* the hash thread (with hashing): sha256 of the uncompressed stream */
+	lc_sha256 *sha;
+	pthread_t hasher;
+	bool hasher_running;
 };
+
+/* With the lock held: give the producer the buffers that everyone is done with. */
+static void release_done(lc_layer_stream *s)
+{
+	bool freed = false;
+
+	while (s->used > 0 && (!s->sha || s->hashed > 0)) {
+		s->head = (s->head + 1) % RING;
+		s->count--;
+		s->used--;
+		if (s->sha)
+			s->hashed--;
+		freed = true;
+	}
+	if (freed)
+		pthread_cond_broadcast(&s->cond);
+}
 
 static const struct {
 	const char *suffix;
@@ -183,6 +210,7 @@ static int decompress_zstd(lc_layer_stream *s, size_t *ret_n)
 {
 	ZSTD_inBuffer in = {s->in, s->in_len, s->in_pos};
 	ZSTD_outBuffer out = {s->out, OUT_CHUNK, 0};
+	size_t was = s->in_pos;
 	size_t zr = ZSTD_decompressStream(s->zstd, &out, &in);
 
 	if (ZSTD_isError(zr))
@@ -190,7 +218,9 @@ static int decompress_zstd(lc_layer_stream *s, size_t *ret_n)
 			       ZSTD_getErrorName(zr));
 	s->in_pos = in.pos;
 	*ret_n = out.pos;
-	if (out.pos == 0 && s->in_eof && s->in_pos == s->in_len && zr != 0)
+	if (in.pos > was || out.pos > 0)
+		s->member_done = zr == 0; /* a frame ended (another may follow) */
+	if (out.pos == 0 && s->in_eof && s->in_pos == s->in_len && !s->member_done)
 		return lc_fail(&s->err, LC_EMANIFEST, "zstd data is truncated");
 	return 0;
 }
@@ -260,21 +290,51 @@ static void *inflate_thread(void *u)
 	return NULL;
 }
 
+static void *hash_thread(void *u)
+{
+	lc_layer_stream *s = u;
+
+	for (;;) {
+		const ring_buf *b;
+
+		pthread_mutex_lock(&s->lock);
+		while (s->hashed == s->count && !s->producer_done && !s->stop)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (s->hashed == s->count || s->stop) {
+			pthread_mutex_unlock(&s->lock);
+			break;
+		}
+		b = &s->ring[(s->head + s->hashed) % RING];
+		pthread_mutex_unlock(&s->lock);
+		lc_sha256_update(s->sha, b->data, b->len);
+		pthread_mutex_lock(&s->lock);
+		s->hashed++;
+		release_done(s);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return NULL;
+}
+
+/* With the lock held: libarchive is done with the buffer it held. */
+static void consumer_lets_go(lc_layer_stream *s)
+{
+	if (s->consumer_holds) {
+		s->used++;
+		s->consumer_holds = false;
+		release_done(s);
+	}
+}
+
 static la_ssize_t archive_read_cb(struct archive *a, void *u, const void **buf)
 {
 	lc_layer_stream *s = u;
-	size_t n;
+	size_t n, slot;
 
 	pthread_mutex_lock(&s->lock);
-	if (s->consumer_holds) { /* libarchive is done with the previous buffer */
-		s->head = (s->head + 1) % RING;
-		s->count--;
-		s->consumer_holds = false;
-		pthread_cond_broadcast(&s->cond);
-	}
-	while (s->count == 0 && !s->producer_done)
+	consumer_lets_go(s);
+	while (s->used == s->count && !s->producer_done)
 		pthread_cond_wait(&s->cond, &s->lock);
-	if (s->count == 0) {
+	if (s->used == s->count) {
 		int failed = s->failed;
 		pthread_mutex_unlock(&s->lock);
 		if (failed) {
@@ -283,8 +343,9 @@ static la_ssize_t archive_read_cb(struct archive *a, void *u, const void **buf)
 		}
 		return 0;
 	}
-	*buf = s->ring[s->head].data;
-	n = s->ring[s->head].len;
+	slot = (s->head + s->used) % RING;
+	*buf = s->ring[slot].data;
+	n = s->ring[slot].len;
 	s->consumer_holds = true;
 	pthread_mutex_unlock(&s->lock);
 	s->out_total += n;
@@ -312,7 +373,7 @@ static int setup_decompressor(lc_layer_stream *s, bool prefer_zlib, lc_error *er
 }
 
 int lc_layer_stream_open(const lc_layer_source *src, enum lc_layer_compression comp,
-			 bool prefer_zlib, lc_layer_stream **ret, lc_error *err)
+			 bool prefer_zlib, bool hash, lc_layer_stream **ret, lc_error *err)
 {
 	lc_layer_stream *s = calloc(1, sizeof(*s));
 	int r;
@@ -329,8 +390,14 @@ int lc_layer_stream_open(const lc_layer_source *src, enum lc_layer_compression c
 	for (size_t i = 0; i < RING; i++)
 		if (!(s->ring[i].data = malloc(OUT_CHUNK)))
 			r = -ENOMEM;
+	if (hash && !(s->sha = lc_sha256_new()))
+		r = -ENOMEM;
 	r = (r < 0 || !s->in || !s->ar) ? lc_fail(err, ENOMEM, "layer: out of memory")
 					: setup_decompressor(s, prefer_zlib, err);
+	if (r >= 0 && s->sha && (r = pthread_create(&s->hasher, NULL, hash_thread, s)) != 0)
+		r = lc_fail(err, r, "layer: cannot start the hash thread");
+	else if (r >= 0 && s->sha)
+		s->hasher_running = true;
 	if (r >= 0 && (r = pthread_create(&s->thread, NULL, inflate_thread, s)) != 0)
 		r = lc_fail(err, r, "layer: cannot start the inflate thread");
 	else if (r >= 0)
@@ -379,14 +446,55 @@ uint64_t lc_layer_stream_bytes_out(const lc_layer_stream *s)
 
 void lc_layer_stream_stop(lc_layer_stream *s)
 {
-	if (!s->threaded)
+	if (!s->threaded && !s->hasher_running)
 		return;
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-	pthread_join(s->thread, NULL);
-	s->threaded = false;
+	if (s->threaded)
+		pthread_join(s->thread, NULL);
+	if (s->hasher_running)
+		pthread_join(s->hasher, NULL);
+	s->threaded = s->hasher_running = false;
+}
+
+int lc_layer_stream_finish(lc_layer_stream *s, char ret_digest[72], lc_error *err)
+{
+	uint64_t trailing = 0;
+	int failed;
+
+	if (!s->hasher_running)
+		return lc_fail(err, EINVAL, "layer: not hashed");
+	pthread_mutex_lock(&s->lock);
+	consumer_lets_go(s);
+	for (;;) { /* what follows the tar's end: hashed, not parsed */
+		while (s->used == s->count && !s->producer_done)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (s->used == s->count || trailing > TRAILING_MAX)
+			break;
+		trailing += s->ring[(s->head + s->used) % RING].len;
+		s->used++;
+		release_done(s);
+	}
+	failed = s->failed;
+	pthread_mutex_unlock(&s->lock);
+	if (trailing > TRAILING_MAX) {
+		lc_layer_stream_stop(s);
+		return lc_fail(err, LC_EMANIFEST,
+			       "layer: more than %u MiB after the end of its tar",
+			       TRAILING_MAX >> 20);
+	}
+	if (failed) {
+		lc_layer_stream_stop(s);
+		*err = s->err;
+		return failed;
+	}
+	pthread_join(s->hasher, NULL); /* it ends once it hashed the last buffer */
+	s->hasher_running = false;
+	lc_layer_stream_stop(s);
+	lc_sha256_final_digest(s->sha, ret_digest);
+	return 0;
 }
 
 lc_layer_stream *lc_layer_stream_free(lc_layer_stream *s)
@@ -405,6 +513,7 @@ lc_layer_stream *lc_layer_stream_free(lc_layer_stream *s)
 		inflateEnd(s->zlib);
 	free(s->zlib);
 	ZSTD_freeDStream(s->zstd);
+	lc_sha256_free(s->sha);
 	free(s->in);
 	free(s);
 	return NULL;

@@ -433,6 +433,11 @@ static int read_image_xattr(lc_sqfs_image *im, const sqfs_inode_generic_t *root,
 	return 0;
 }
 
+/* What reading an image's configuration may read and decompress: the root inode, the xattr
+ * table, two small files. It runs in the caller (slurmstepd, as root): a hostile image's tables
+ * must not make it allocate and touch gigabytes. */
+#define CONFIG_READ_BUDGET (64u << 20)
+
 int lc_squash_image_config_fd(int fd, const char *name, lc_image **ret, lc_error *err)
 {
 	_cleanup_free_ char *json = NULL;
@@ -443,7 +448,7 @@ int lc_squash_image_config_fd(int fd, const char *name, lc_image **ret, lc_error
 	lc_sqfs_image im;
 	int r;
 
-	r = lc_sqfs_image_open_fd(fd, name, false, &im, err);
+	r = lc_sqfs_image_open_fd(fd, name, false, CONFIG_READ_BUDGET, &im, err);
 	if (r < 0)
 		return r;
 	img = calloc(1, sizeof(*img));
@@ -459,6 +464,10 @@ int lc_squash_image_config_fd(int fd, const char *name, lc_image **ret, lc_error
 		 (r = read_image_file(&im, root, "etc/environment", &environment, err)) >= 0 &&
 		 (r = read_image_file(&im, root, "etc/rc", &rc, err)) >= 0 && (environment || rc))
 		r = lc_image_from_enroot(img, environment, rc, err);
+	if (r < 0 && lc_sqfs_image_budget_spent(&im))
+		r = lc_fail(err, EFBIG,
+			    "its tables ask for more than %u MiB to be read for its configuration",
+			    CONFIG_READ_BUDGET >> 20);
 	lc_sqfs_image_close(&im);
 	if (r < 0) {
 		lc_image_free(img);

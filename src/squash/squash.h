@@ -25,9 +25,14 @@ typedef struct lc_layer_source {
 lc_layer_source lc_layer_source_fd(int fd);
 
 typedef struct lc_layer_stream lc_layer_stream;
-/* @prefer_zlib: inflate gzip with zlib instead of ISA-L (for comparison and as a fallback). */
+/* @prefer_zlib: inflate gzip with zlib instead of ISA-L (for comparison and as a fallback);
+ * @hash: hash the uncompressed stream on a thread of its own (lc_layer_stream_finish). */
 int lc_layer_stream_open(const lc_layer_source *src, enum lc_layer_compression comp,
-			 bool prefer_zlib, lc_layer_stream **ret, lc_error *err);
+			 bool prefer_zlib, bool hash, lc_layer_stream **ret, lc_error *err);
+/* Once libarchive read the tar's end: read what follows it (padding; at most 16 MiB), hash
+ * it too, stop the threads and give the uncompressed stream's "sha256:<hex>" (the layer's
+ * diff_id). Only with @hash. */
+int lc_layer_stream_finish(lc_layer_stream *s, char ret_digest[72], lc_error *err);
 struct archive *lc_layer_stream_archive(lc_layer_stream *s);
 int lc_layer_stream_error(lc_layer_stream *s, lc_error *err);
 /* Stop and join the inflate thread (idempotent): needed before reading the source directly
@@ -111,6 +116,7 @@ typedef struct lc_fd_file {
 	sqfs_file_t base;
 	int fd;
 	uint64_t size;
+	uint64_t *budget; /* bytes it may still read (NULL: no bound); shared with the image's */
 } lc_fd_file;
 void lc_fd_file_init(lc_fd_file *f, int fd, uint64_t size);
 /* Fill @err from a libsquashfs error code; returns -errno. */
@@ -130,10 +136,18 @@ typedef struct lc_sqfs_image {
 	sqfs_data_reader_t *data;
 	sqfs_xattr_reader_t *xattrs;
 	sqfs_tree_node_t *root; /* NULL unless opened with @full_tree */
+	/* with a budget: what may still be read and decompressed, and the compressor that counts */
+	uint64_t budget_left;
+	sqfs_compressor_t *counted;
 } lc_sqfs_image;
-/* Takes @fd (closed on failure too); @name is for messages. */
-int lc_sqfs_image_open_fd(int fd, const char *name, bool full_tree, lc_sqfs_image *im,
-			  lc_error *err);
+/* Takes @fd (closed on failure too); @name is for messages. @budget (0: none) bounds the bytes
+ * read from the file and decompressed, together, over the image's life: what a hostile image's
+ * tables can make the caller allocate and touch (a file inode that claims a block list of
+ * gigabytes, a metadata block that decompresses 400-fold, read over and over). */
+int lc_sqfs_image_open_fd(int fd, const char *name, bool full_tree, uint64_t budget,
+			  lc_sqfs_image *im, lc_error *err);
+/* Whether a budget was given and is spent (a failure then says so). */
+bool lc_sqfs_image_budget_spent(const lc_sqfs_image *im);
 /* Opens @path with the full tree. */
 int lc_sqfs_image_open(const char *path, lc_sqfs_image *im, lc_error *err);
 void lc_sqfs_image_close(lc_sqfs_image *im);

@@ -93,6 +93,27 @@ ans="$("$IMPORT" -q --allow-http --node-cache "$nc" --lookup 127.0.0.1:5000/tiny
 check "--lookup then answers cache=hit with the same file" \
     test "$(grep -c '^cache=hit$' <<<"$ans")" = 1 -a "$(sed -n "s/^image_path=//p" <<<"$ans")" = "$entry"
 
+echo "# progress lines for a caller (the Slurm plugin's pipe)"
+"$IMPORT" -q --allow-http --cache "$WORK/lines-cache" --progress-fd 3 --progress-every 0 \
+    -o "$WORK/lines.sqsh" 127.0.0.1:5000/debian:bookworm 3>"$WORK/progress" >/dev/null 2>&1
+check "--progress-fd: the import's progress as lines ($(tail -1 "$WORK/progress"))" \
+    grep -Eq '^importing 127.0.0.1:5000/debian:bookworm: downloaded [0-9.]+ of [0-9.]+ MB, merging layer 1 of 1, [0-9.]+ MB unpacked \([0-9]+ s\)$' "$WORK/progress"
+"$IMPORT" -q --allow-http --progress-fd 3 -o "$WORK/lines2.sqsh" 127.0.0.1:5000/tiny:latest 3>"$WORK/progress" >/dev/null 2>&1
+check "... none for an import shorter than --progress-every (10 s)" test ! -s "$WORK/progress"
+check "--progress-fd of a closed fd is a usage error" \
+    bash -c '"$1" --progress-fd 7 -o /dev/null x/y 2>&1 | grep -q "bad --progress-fd .7."; test "${PIPESTATUS[0]}" = 2' _ "$IMPORT"
+# another import holds the entry's fill lock and says who it is (the line fill_lock.c writes)
+lock="$(ls "$nc"/.pyxis_cache_fill_*.lock)"
+( flock 9; printf 'lc-fill otherhost 42 1 3 5000000\n' >&9; touch "$WORK/held"; sleep 2.5 ) 9<>"$lock" &
+for _ in $(seq 100); do [ -e "$WORK/held" ] && break; sleep 0.05; done
+ans="$("$IMPORT" -q --allow-http --node-cache "$nc" --progress-fd 3 --progress-every 1 127.0.0.1:5000/tiny:latest 3>"$WORK/progress")"
+wait
+check "a fill that waits for another says whom it waits for, at once ($(head -1 "$WORK/progress"))" \
+    test "$(head -1 "$WORK/progress")" = "waiting for otherhost to import 127.0.0.1:5000/tiny:latest"
+check "... then how far that one got ($(sed -n 2p "$WORK/progress"))" \
+    grep -Eq '^waiting for otherhost to import 127.0.0.1:5000/tiny:latest: merging layer 2 of 3, 5.0 MB unpacked \([12] s\)$' "$WORK/progress"
+check "... and uses the entry once it is free (cache=hit)" grep -q '^cache=hit$' <<<"$ans"
+
 echo "# real tools read our images"
 check "unsquashfs -s" bash -c "unsquashfs -s '$WORK/layered-latest.sqsh' | grep -q 'Compression zstd'"
 check "unsquashfs -l lists every entry" test "$(unsquashfs -l "$WORK/debian-bookworm.sqsh" | grep -c '^squashfs-root/')" \
@@ -204,6 +225,22 @@ done <"$WORK/hostile/cases.txt"
 check "hostile imports left no output and no temp file" test "$(ls -A "$WORK/hl-out" | tr '\n' ' ')" = "devices.sqsh name-255.sqsh whiteout-kinds.sqsh "
 check "whiteouts of every kind: the layer's other entries kept" \
     bash -c "unsquashfs -lln '$WORK/hl-out/whiteout-kinds.sqsh' | grep -q '/a/keep\$'"
+# configs that lie about their layers (rootfs.diff_ids), as containerd refuses them
+for mode in wrong missing extra; do
+    rm -rf "$WORK/hc-layout"
+    skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:5000/layered:latest" "oci:$WORK/hc-layout:x" &&
+        python3 "$SRC/tests/integration/hostile-config.py" "$WORK/hc-layout" x "$mode" &&
+        skopeo copy -q --dest-tls-verify=false "oci:$WORK/hc-layout:x" "docker://127.0.0.1:5000/hostile:diff-ids-$mode" ||
+        { not_ok "build the image whose config lies ($mode)"; continue; }
+done
+expect_error "a layer that is not its diff_id is refused, naming it" \
+    "layer sha256:$(skopeo inspect --tls-verify=false --raw docker://127.0.0.1:5000/hostile:diff-ids-wrong | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"][7:])'): its content is not what the image config says (rootfs.diff_ids[0] is sha256:" \
+    "$IMPORT" -q --allow-http --cache "$CACHE" -o "$WORK/hl-out/diff-ids.sqsh" "127.0.0.1:5000/hostile:diff-ids-wrong"
+expect_error "a config without diff_ids is refused" "image config: rootfs.diff_ids names 0 layers, the manifest 5" \
+    "$IMPORT" -q --allow-http --cache "$CACHE" -o "$WORK/hl-out/diff-ids.sqsh" "127.0.0.1:5000/hostile:diff-ids-missing"
+expect_error "a config with one diff_id too many is refused" "image config: rootfs.diff_ids names 6 layers, the manifest 5" \
+    "$IMPORT" -q --allow-http --cache "$CACHE" -o "$WORK/hl-out/diff-ids.sqsh" "127.0.0.1:5000/hostile:diff-ids-extra"
+check "... and leave no output" test ! -e "$WORK/hl-out/diff-ids.sqsh"
 t0=$(date +%s%N)
 expect_error "a file of 1 PiB (a sparse file's claim) is refused at once, naming it" "entry 'huge': a file of 1125899906842624 bytes" \
     "$IMPORT" -q --allow-http --cache "$CACHE" -o "$WORK/hl-out/petabyte2.sqsh" "127.0.0.1:5000/hostile:petabyte"

@@ -5,9 +5,10 @@
 # user: one container per node, PyTorch's variables and a TCP rendezvous across nodes, MPI across
 # nodes through PMIx (Open MPI's client, mpi4py and C) and PMI-2, the PMIx server's directory of
 # each node bound in that node's container; one import per job (steps reuse it; with
-# shared_import_path one node imports for all, counted in the registry's access log, and when
-# the importing node dies another takes over);
-# --container-save written by one node; nothing left on any node.
+# shared_import_path one node imports for all, counted in the registry's access log, the
+# waiting node says whom it waits for, and when the importing node dies another takes over);
+# --container-save written by one node; the node cache per node, its GC too; nothing left on
+# any node.
 # usage: spank-multinode.sh BUILD_DIR SOURCE_DIR (TAP; see spank-lib.sh)
 # shellcheck source=spank-lib.sh
 . "$(dirname "$0")/spank-lib.sh"
@@ -147,11 +148,16 @@ if [ -n "$victim" ]; then
     kill -STOP "$victim"
     victim_node="$(nsenter -t "$victim" -u hostname)"
     waiter="$(pgrep -u lctest -f 'ctr-import.*--node-cache' | grep -vx "$victim" | head -1)"
+    # while it is frozen, the other node's step says whom it waits for (live, not at the end)
+    for _ in $(seq 100); do grep -q "waiting for $victim_node to import" "$JOB_DIR/takeover.err" && break; sleep 0.1; done
+    waiting_said="$(grep -m1 "waiting for $victim_node to import" "$JOB_DIR/takeover.err")"
     kill -KILL "$victim"
 fi
 wait "$sbatch_pid"
 check "an importing helper was caught and killed on $victim_node (another node's was waiting: ${waiter:-none})" \
     test -n "$victim_node" -a -n "$waiter"
+check "... while it was frozen, the waiting node's log said so (${waiting_said:-nothing})" \
+    grep -Eq "^([0-9]+: )?libcontainer: waiting for $victim_node to import $REG/debian:bookworm\$" <<<"$waiting_said"
 survivor=node1 && [ "$victim_node" = node1 ] && survivor=node2
 check "... the waiting node took over and ran the task ($(tr '\n' ' ' <"$JOB_DIR/takeover.out"))" \
     grep -q ": $survivor\$" "$JOB_DIR/takeover.out"
@@ -171,6 +177,37 @@ usbatch --wait -N 2 -w node1,node2 -o "$JOB_DIR/named.out" -e "$JOB_DIR/named.er
      srun -N 2 --container-name=mn sh -c 'echo \$(hostname) \$(cat /etc/mn-host)'" >/dev/null
 check "each node's second step finds its own node's container ($(sort "$JOB_DIR/named.out" | tr '\n' ' '); $(tail -2 "$JOB_DIR/named.err"))" \
     test "$(sort "$JOB_DIR/named.out" | tr '\n' ' ')" = "node1 node1 node2 node2 "
+
+echo "# the node cache on every node: its own entries on its own disk, its own GC"
+NC=/tmp/lc-itest-nc # a node's /tmp is its own: a small filesystem on each of node1 and node2
+slurm_up SLURM_NODES=3 SPANK_ARGS="import_helper=$BUILD/tools/ctr-import allow_http=$REG runtime_path=$RUNTIME container_cache_data_path=$NC container_cache_gc_high=60 container_cache_gc_low=40"
+for n in node1 node2; do
+    "$SLURM_SH/node.sh" "$n" sh -c "mkdir -p $NC && mount -t tmpfs -o size=64m,mode=0755 lc-itest-nc $NC"
+done
+node_entries() { "$SLURM_SH/node.sh" "$1" sh -c "ls -d $NC/$USER_UID/pyxis_cache_* 2>/dev/null" | sort; }
+node_used() { "$SLURM_SH/node.sh" "$1" df --output=pcent "$NC" | tail -1 | tr -dc 0-9; }
+TINY="--container-image=$REG/tiny:latest"
+usrun -N 2 -w node1,node2 "$TINY" --container-cache --no-container-entrypoint true >/dev/null 2>"$WORK/err"
+check "-N2 --container-cache, cold: each node imports into its own cache ($(grep -c 'imported docker image' "$WORK/err") imports)" \
+    test "$(grep -c 'imported docker image' "$WORK/err")" = 2 -a "$(node_entries node1 | wc -l)" = 1 -a "$(node_entries node2 | wc -l)" = 1
+check "... on the node's own filesystem, not the host's" test ! -e "$NC/$USER_UID"
+usrun -N 2 -w node1,node2 "$TINY" --container-cache --no-container-entrypoint true >/dev/null 2>"$WORK/err"
+check "... warm on both nodes: no import" not_grep "importing docker image" "$WORK/err"
+# node1's cache fills up with an old entry; node2's does not
+"$SLURM_SH/node.sh" node1 sh -c "d=$NC/$USER_UID/pyxis_cache_u${USER_UID}_old && mkdir \$d &&
+    head -c 40M /dev/urandom >\$d/image.sqsh && touch \$d/.pyxis_cache_lock && chown -R $USER_UID \$d && touch -d '3 days ago' \$d"
+check "node1 is above the high watermark ($(node_used node1)%), node2 below ($(node_used node2)%)" \
+    test "$(node_used node1)" -ge 60 -a "$(node_used node2)" -lt 60
+skopeo copy -q --src-tls-verify=false --dest-tls-verify=false "docker://$REG/tiny:latest" "docker://$REG/lc-mn-gc:latest"
+usrun -N 2 -w node1,node2 --container-image="$REG/lc-mn-gc:latest" --container-cache --no-container-entrypoint true >/dev/null 2>"$WORK/err"
+check "a cold job on both nodes runs ($(tail -1 "$WORK/err"))" test $? = 0
+check "... node1's GC evicted its old entry ($(node_used node1)% now)" \
+    test -z "$(node_entries node1 | grep _old)" -a "$(node_used node1)" -lt 45
+check "... and only on node1 (its slurmd's log: $(grep -ho 'cache GC: [a-z ]*, [0-9]*% used' "$SLURM_SANDBOX/log/slurmd-node1.log" | tail -1))" \
+    bash -c 'grep -q "cache GC: ran, .* evicted 1," "$1/log/slurmd-node1.log" && ! grep -q "cache GC: ran" "$1/log/slurmd-node2.log"' _ "$SLURM_SANDBOX"
+check "... both nodes keep their entries of both images" \
+    test "$(node_entries node1 | wc -l)" = 2 -a "$(node_entries node2 | wc -l)" = 2
+for n in node1 node2; do "$SLURM_SH/node.sh" "$n" umount "$NC"; done
 
 echo "# nothing left on any node"
 node_clean() {

@@ -19,11 +19,13 @@ START_TEST(abi_layout)
 	ck_assert_uint_eq(offsetof(lc_import_opts, progress), 32);
 	ck_assert_uint_eq(offsetof(lc_import_opts, max_file_size), 48); /* version 2 */
 	ck_assert_uint_eq(sizeof(lc_import_opts), 56);
-	ck_assert_uint_eq(sizeof(lc_import_progress), 32);
+	ck_assert_uint_eq(sizeof(lc_import_progress), 48);
+	ck_assert_uint_eq(offsetof(lc_import_progress, holder), 32);
 	ck_assert_uint_eq(sizeof(lc_container_opts), 104);
 	ck_assert_uint_eq(offsetof(lc_container_opts, nvidia_backend), 96);
 	ck_assert_uint_eq(sizeof(lc_site_opts), 48);
-	ck_assert_uint_eq(sizeof(lc_helper_opts), 56);
+	ck_assert_uint_eq(offsetof(lc_helper_opts, on_progress), 56); /* version 2 */
+	ck_assert_uint_eq(sizeof(lc_helper_opts), 72);
 	ck_assert_uint_eq(sizeof(lc_process_opts), 32);
 	ck_assert_uint_eq(sizeof(lc_group_opts), 16);
 	ck_assert_uint_eq(sizeof(lc_cache_gc_result), 48);
@@ -69,6 +71,7 @@ START_TEST(abi_option_versions)
 	lc_pull *pull = NULL;
 	lc_ctx *ctx = NULL;
 	lc_container_opts *v1;
+	lc_helper_opts *hv1;
 	int status;
 
 	o.image_path = "/nonexistent.sqsh";
@@ -99,10 +102,18 @@ START_TEST(abi_option_versions)
 	h.flags = 1;
 	ck_assert_int_eq(lc_helper_run(&h, &status, NULL, &err), -EINVAL);
 	ck_assert_str_eq(err.msg, "lc_helper_opts: unknown flags 0x1");
+	/* version 1 ended before on_progress: a struct of that size */
+	h.flags = 0;
+	h.version = 1;
+	hv1 = malloc(offsetof(lc_helper_opts, on_progress));
+	memcpy(hv1, &h, offsetof(lc_helper_opts, on_progress));
+	ck_assert_int_eq(lc_helper_run(hv1, &status, NULL, &err), 0);
+	ck_assert_int_eq(status, 0);
+	free(hv1);
 	io.version = 7;
 	ck_assert_int_eq(lc_squash_save(NULL, "/nonexistent", "/nonexistent.sqsh", &io, &err),
 			 -EINVAL);
-	ck_assert_str_eq(err.msg, "lc_import_opts version 7 is not supported (1 to 2)");
+	ck_assert_str_eq(err.msg, "lc_import_opts version 7 is not supported (1 to 3)");
 }
 END_TEST
 

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cache/cache.h"
@@ -19,8 +21,8 @@
 static struct {
 	char *dir; /* the test's directory: BASE is dir/cache, the blobs dir/blobs */
 	char base[4096], user[4200], blobs[4200];
-	char layer[4096];
-	size_t layer_len;
+	char *layer;
+	size_t layer_len, layer_cap;
 	char layer_digest[72], config_digest[72], manifest_digest[72];
 	char *config, *manifest;
 	char url_layer[256], url_config[256];
@@ -37,7 +39,9 @@ static void make_layer(void)
 	size_t used = 0;
 
 	archive_write_set_format_pax_restricted(a);
-	ck_assert_int_eq(archive_write_open_memory(a, F.layer, sizeof(F.layer), &used), ARCHIVE_OK);
+	F.layer_cap = 32u << 20; /* room for what a test appends after the tar */
+	F.layer = calloc(1, F.layer_cap);
+	ck_assert_int_eq(archive_write_open_memory(a, F.layer, 4096, &used), ARCHIVE_OK);
 	archive_entry_set_pathname(e, "hello");
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, 0644);
@@ -50,21 +54,21 @@ static void make_layer(void)
 	F.layer_len = used;
 }
 
-static void setup(void)
+/* Serve the layer (F.layer) with a config whose rootfs is @rootfs (JSON; NULL: F.layer's
+ * digest as its one diff_id, right for a plain tar). */
+static void publish(const char *rootfs)
 {
+	char own[160];
 	mem_route *r;
 
-	memset(&F, 0, sizeof(F));
-	F.dir = lc_test_tmpdir();
-	snprintf(F.base, sizeof(F.base), "%s/cache", F.dir);
-	snprintf(F.user, sizeof(F.user), "%s/%u", F.base, (unsigned)getuid());
-	snprintf(F.blobs, sizeof(F.blobs), "%s/blobs", F.dir);
-	ck_assert_int_eq(mkdir(F.base, 0755), 0);
-	ck_assert_int_eq(mkdir(F.user, 0700), 0);
-	make_layer();
+	free(F.config);
+	free(F.manifest);
 	lc_sha256_digest(F.layer, F.layer_len, F.layer_digest);
-	ck_assert_int_ge(asprintf(&F.config, "{\"architecture\":\"amd64\",\"os\":\"linux\","
-					     "\"config\":{\"Env\":[\"PATH=/bin\"]}}"),
+	snprintf(own, sizeof(own), "{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}", F.layer_digest);
+	ck_assert_int_ge(asprintf(&F.config,
+				  "{\"architecture\":\"amd64\",\"os\":\"linux\","
+				  "\"config\":{\"Env\":[\"PATH=/bin\"]},\"rootfs\":%s}",
+				  rootfs ? rootfs : own),
 			 0);
 	lc_sha256_digest(F.config, strlen(F.config), F.config_digest);
 	ck_assert_int_ge(
@@ -79,6 +83,7 @@ static void setup(void)
 	snprintf(F.url_layer, sizeof(F.url_layer), BASE "/blobs/%s", F.layer_digest);
 	snprintf(F.url_config, sizeof(F.url_config), BASE "/blobs/%s", F.config_digest);
 	F.srv.routes = F.routes;
+	F.srv.n_routes = 0;
 	r = &F.routes[F.srv.n_routes++];
 	*r = (mem_route){.url = BASE "/manifests/latest",
 			 .status = 200,
@@ -88,6 +93,19 @@ static void setup(void)
 	    (mem_route){.url = F.url_config, .status = 200, .body = F.config};
 	F.routes[F.srv.n_routes++] = (mem_route){
 	    .url = F.url_layer, .status = 200, .body = F.layer, .body_len = F.layer_len};
+}
+
+static void setup(void)
+{
+	memset(&F, 0, sizeof(F));
+	F.dir = lc_test_tmpdir();
+	snprintf(F.base, sizeof(F.base), "%s/cache", F.dir);
+	snprintf(F.user, sizeof(F.user), "%s/%u", F.base, (unsigned)getuid());
+	snprintf(F.blobs, sizeof(F.blobs), "%s/blobs", F.dir);
+	ck_assert_int_eq(mkdir(F.base, 0755), 0);
+	ck_assert_int_eq(mkdir(F.user, 0700), 0);
+	make_layer();
+	publish(NULL);
 	ck_assert_int_eq(lc_ctx_new(&F.ctx, NULL), 0);
 }
 
@@ -95,6 +113,7 @@ static void teardown(void)
 {
 	lc_test_rmtree(F.dir);
 	free(F.dir);
+	free(F.layer);
 	free(F.config);
 	free(F.manifest);
 	lc_ctx_free(F.ctx);
@@ -217,6 +236,164 @@ static bool entry_exists(const char *name)
 	return access(entry, F_OK) == 0;
 }
 
+/* lc_import(@p) into a new file of the test's directory; its result, the message in @err. */
+static int import_into(const char *name, uint32_t flags, lc_error *err)
+{
+	lc_import_opts io = LC_IMPORT_OPTS_INIT;
+	char out[4400];
+	lc_pull *p = new_pull();
+	int r;
+
+	io.flags = flags;
+	snprintf(out, sizeof(out), "%s/%s.sqsh", F.dir, name);
+	r = lc_import(p, out, &io, NULL, err);
+	ck_assert_int_eq(access(out, F_OK) == 0, r == 0); /* nothing left when it fails */
+	lc_pull_free(p);
+	return r;
+}
+
+/* Every layer's uncompressed stream is the image config's diff_id (hashed on its own thread),
+ * and there is one per layer, as containerd checks; what follows the tar counts too. */
+START_TEST(import_checks_diff_ids)
+{
+	lc_error err = LC_ERROR_INIT;
+	char other[256];
+
+	ck_assert_msg(import_into("right", 0, &err) == 0, "%s", err.msg);
+	snprintf(other, sizeof(other), "{\"diff_ids\":[\"sha256:%064d\"]}", 0);
+	publish(other);
+	ck_assert_int_eq(import_into("wrong", 0, &err), -LC_EMANIFEST);
+	ck_assert_msg(strstr(err.msg, "its content is not what the image config says "
+				      "(rootfs.diff_ids[0] is sha256:0000") &&
+			  strstr(err.msg, F.layer_digest) == err.msg + strlen("layer "),
+		      "%s", err.msg);
+	ck_assert_msg(import_into("unchecked", LC_IMPORT_NO_DIFF_IDS, &err) == 0, "%s", err.msg);
+	publish("{\"type\":\"layers\"}");
+	ck_assert_int_eq(import_into("none", 0, &err), -LC_EMANIFEST);
+	ck_assert_str_eq(err.msg, "image config: rootfs.diff_ids names 0 layers, the manifest 1");
+	snprintf(other, sizeof(other), "{\"diff_ids\":[\"%s\",\"%s\"]}", F.layer_digest,
+		 F.layer_digest);
+	publish(other);
+	ck_assert_int_eq(import_into("two", 0, &err), -LC_EMANIFEST);
+	ck_assert_str_eq(err.msg, "image config: rootfs.diff_ids names 2 layers, the manifest 1");
+	publish("{\"diff_ids\":[\"md5:x\"]}");
+	{
+		lc_pull_opts o = LC_PULL_OPTS_INIT;
+		lc_pull *p = NULL;
+
+		o.cache_dir = F.blobs;
+		ck_assert_int_eq(
+		    lc_pull_new_transport(F.ctx, REF, &o, mem_transport_new(&F.srv), &p, &err),
+		    -LC_EMANIFEST);
+		ck_assert_str_eq(err.msg,
+				 "image config: rootfs.diff_ids[0] is not a sha256 digest");
+	}
+	/* padding after the tar's end is part of the layer: hashed (a plain tar: its digest) */
+	F.layer_len += 3000;
+	publish(NULL);
+	ck_assert_msg(import_into("padded", 0, &err) == 0, "%s", err.msg);
+	/* more than 16 MiB of it is refused rather than read on */
+	F.layer_len += 17u << 20;
+	publish(NULL);
+	ck_assert_int_eq(import_into("trailing", 0, &err), -LC_EMANIFEST);
+	ck_assert_msg(strstr(err.msg, ": layer: more than 16 MiB after the end of its tar"), "%s",
+		      err.msg);
+}
+END_TEST
+
+/* The holder of a fill: tells the parent when it converts, then takes its time. */
+static void slow_holder(void *u, const lc_import_progress *p)
+{
+	if (p->phase == LC_IMPORT_CONVERTING) {
+		ck_assert_int_eq(write(*(int *)u, "c", 1), 1);
+		usleep(2500 * 1000);
+	}
+}
+
+typedef struct waited {
+	int reports;
+	char holder[64];
+	size_t layer_count;
+	uint64_t waited_ms;
+} waited;
+
+static void waiter(void *u, const lc_import_progress *p)
+{
+	waited *w = u;
+
+	ck_assert_int_eq(p->phase, LC_IMPORT_WAITING); /* it never imports itself */
+	w->reports++;
+	snprintf(w->holder, sizeof(w->holder), "%s", p->holder);
+	w->layer_count = p->layer_count;
+	w->waited_ms = p->waited_ms;
+}
+
+/* The fill lock file's size (its holder's line; 0 once nobody holds it). */
+static off_t fill_lock_size(void)
+{
+	DIR *d = opendir(F.user);
+	struct dirent *e;
+	off_t size = -1;
+
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, LC_CACHE_FILL_PREFIX, strlen(LC_CACHE_FILL_PREFIX))) {
+			struct stat st;
+
+			ck_assert_int_eq(fstatat(dirfd(d), e->d_name, &st, 0), 0);
+			size = st.st_size;
+		}
+	closedir(d);
+	return size;
+}
+
+/* A second fill of the entry waits for the first and hears, once a second, who holds it and how
+ * far it got (LC_IMPORT_WAITING, opts version 3); then it uses the first one's entry. */
+START_TEST(fill_waiter_hears_the_holder)
+{
+	lc_import_opts io = LC_IMPORT_OPTS_INIT;
+	lc_import_stats stats;
+	lc_error err = LC_ERROR_INIT;
+	waited w = {0};
+	char host[64] = "", c;
+	char *path = NULL;
+	int ready[2], status;
+	pid_t holder;
+	lc_pull *p;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	holder = fork();
+	if (holder == 0) {
+		lc_import_opts slow = LC_IMPORT_OPTS_INIT;
+
+		slow.progress = slow_holder;
+		slow.progress_userdata = &ready[1];
+		_exit(lc_cache_fill(new_pull(), F.user, getuid(), &slow, NULL, &path, NULL) == 0
+			  ? 0
+			  : 1);
+	}
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1); /* the holder converts */
+	ck_assert_int_eq(fill_lock_size(), 128);
+	io.progress = waiter;
+	io.progress_userdata = &w;
+	p = new_pull();
+	ck_assert_msg(lc_cache_fill(p, F.user, getuid(), &io, &stats, &path, &err) == 0, "%s",
+		      err.msg);
+	ck_assert_int_eq(waitpid(holder, &status, 0), holder);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_uint_eq(stats.image_bytes, 0); /* the holder's entry */
+	ck_assert_int_ge(w.reports, 1);
+	gethostname(host, sizeof(host));
+	ck_assert_str_eq(w.holder, host);
+	ck_assert_uint_eq(w.layer_count, 1);
+	ck_assert_uint_ge(w.waited_ms, 1000); /* a report a second, the last after one */
+	ck_assert_int_eq(fill_lock_size(), 0);
+	free(path);
+	close(ready[0]);
+	lc_pull_free(p);
+}
+END_TEST
+
 START_TEST(gc_evicts_what_is_free)
 {
 	lc_cache_gc_result res;
@@ -270,6 +447,8 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, fill_lookup_use_remember);
+	tcase_add_test(tc, fill_waiter_hears_the_holder);
+	tcase_add_test(tc, import_checks_diff_ids);
 	tcase_add_test(tc, gc_evicts_what_is_free);
 	suite_add_tcase(s, tc);
 	return lc_test_run(s);

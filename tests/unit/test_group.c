@@ -201,6 +201,62 @@ START_TEST(helper_stdout_apart)
 }
 END_TEST
 
+/* Progress lines reach the caller while the helper runs (the callback releases it), cleaned. */
+typedef struct heard {
+	lc_buf lines;
+	const char *go; /* created when the first line is heard */
+} heard;
+
+static void hear(void *u, const char *line)
+{
+	heard *h = u;
+
+	lc_buf_printf(&h->lines, "%s\n", line);
+	if (h->go)
+		close(open(h->go, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+}
+
+START_TEST(helper_progress_is_live)
+{
+	char go[] = "/tmp/lc-test-go-XXXXXX", script[1024], *log_text, *progress;
+	const char *argv[] = {"sh", "-c", script, NULL};
+	const char *env[] = {"PATH=/usr/bin:/bin", NULL};
+	lc_helper_opts o = LC_HELPER_OPTS_INIT;
+	lc_error err = LC_ERROR_INIT;
+	heard h = {LC_BUF_INIT, go};
+	char **log = NULL;
+	int status = -1;
+
+	close(mkstemp(go));
+	unlink(go);
+	snprintf(script, sizeof(script),
+		 "echo first >&3; i=0; while [ ! -e %s ] && [ $i -lt 200 ]; do sleep 0.02; "
+		 "i=$((i+1)); done; [ -e %s ] && echo second >&3 || echo late >&3; "
+		 "printf 'esc\\033[2Jx\\n' >&3; head -c 600 /dev/zero | tr '\\0' a >&3; "
+		 "echo >&3; printf 'no newline' >&3; echo log; ls /proc/self/fd | wc -w",
+		 go, go);
+	o.path = "/bin/sh";
+	o.argv = argv;
+	o.env = env;
+	o.on_progress = hear;
+	o.progress_userdata = &h;
+	ck_assert_msg(lc_helper_run(&o, &status, &log, &err) == 0, "%s", err.msg);
+	unlink(go);
+	ck_assert_int_eq(status, 0);
+	progress = lc_buf_steal(&h.lines);
+	log_text = joined(log);
+	ck_assert_msg(!strncmp(progress, "first\nsecond\nesc?[2Jx\n", 22), "%s", progress);
+	/* the long line: its first 255 bytes, the rest dropped; the unfinished line is said */
+	ck_assert_uint_eq(strlen(progress), 22 + 256 + strlen("no newline\n"));
+	ck_assert_uint_eq(strspn(progress + 22, "a"), 255);
+	ck_assert_str_eq(progress + 22 + 256, "no newline\n");
+	ck_assert_str_eq(log_text, "log\n5\n"); /* 0 1 2, fd 3 (progress) and ls's */
+	free(progress);
+	free(log_text);
+	lc_strv_free(log);
+}
+END_TEST
+
 START_TEST(helper_refuses_relative_path)
 {
 	const char *argv[] = {"sh", NULL}, *env[] = {NULL};
@@ -227,6 +283,7 @@ int main(void)
 	tcase_add_test(tc, helper_captures_and_isolates);
 	tcase_add_test(tc, helper_gets_sigterm_forwarded);
 	tcase_add_test(tc, helper_stdout_apart);
+	tcase_add_test(tc, helper_progress_is_live);
 	tcase_add_test(tc, helper_refuses_relative_path);
 	suite_add_tcase(s, tc);
 	return lc_test_run(s);

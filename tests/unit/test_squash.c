@@ -244,13 +244,13 @@ static int merge(mem_layer *layers, size_t n, const char *out, lc_error *err)
 		lc_merge_layer l = {(int)i, "sha256:test", NULL};
 
 		layers[i].pos = 0;
-		r = lc_layer_stream_open(&src, LC_LAYER_NONE, false, &l.stream, err);
+		r = lc_layer_stream_open(&src, LC_LAYER_NONE, false, false, &l.stream, err);
 		if (r >= 0)
 			r = lc_merge_layer_apply(&t, w, &l, NULL, &pending, err);
 		lc_layer_stream_free(l.stream);
 		if (r >= 0 && lc_merge_has_pending(pending)) {
 			layers[i].pos = 0;
-			r = lc_layer_stream_open(&src, LC_LAYER_NONE, false, &l.stream, err);
+			r = lc_layer_stream_open(&src, LC_LAYER_NONE, false, false, &l.stream, err);
 			if (r >= 0)
 				r = lc_merge_resolve_pending(&t, w, &l, pending, err);
 			lc_layer_stream_free(l.stream);
@@ -309,6 +309,45 @@ START_TEST(merge_whiteouts_and_links)
 				   "/ln|l|/etc/keep|1\n"
 				   "/opq|d||2\n/opq/new|f||1\n");
 	lc_buf_free(&got);
+	lc_test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+/* A budget bounds what an image's tables can make the reader read and decompress (the
+ * configuration read as root); a spent one says so. */
+START_TEST(image_budget_bounds_reads)
+{
+	static mem_layer layers[1];
+	char *dir = lc_test_tmpdir(), out[512];
+	lc_error err = LC_ERROR_INIT;
+	lc_sqfs_image im;
+	struct archive *a;
+	char name[64];
+
+	memset(layers, 0, sizeof(layers));
+	a = tar_begin(&layers[0]);
+	for (int i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "dir/entry-with-a-long-name-%04d", i);
+		add(a, name, S_IFREG | 0644, "x\n", NULL, false);
+	}
+	tar_end(a);
+	snprintf(out, sizeof(out), "%s/out.sqsh", dir);
+	ck_assert_msg(merge(layers, 1, out, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(
+	    lc_sqfs_image_open_fd(open(out, O_RDONLY | O_CLOEXEC), out, true, 0, &im, &err), 0);
+	lc_sqfs_image_close(&im);
+	ck_assert_int_eq(
+	    lc_sqfs_image_open_fd(open(out, O_RDONLY | O_CLOEXEC), out, true, 1 << 20, &im, &err),
+	    0);
+	ck_assert(!lc_sqfs_image_budget_spent(&im));
+	lc_sqfs_image_close(&im);
+	/* the tree of 50 entries needs more than 1 KiB of tables */
+	ck_assert_int_eq(
+	    lc_sqfs_image_open_fd(open(out, O_RDONLY | O_CLOEXEC), out, true, 1024, &im, &err),
+	    -EFBIG);
+	ck_assert_msg(strstr(err.msg, ": its tables ask for more than 1024 bytes to be read"), "%s",
+		      err.msg);
 	lc_test_rmtree(dir);
 	free(dir);
 }
@@ -453,6 +492,7 @@ int main(void)
 	tcase_add_test(tc, default_names);
 	tcase_add_test(tc, merge_whiteouts_and_links);
 	tcase_add_test(tc, merge_rejects_hostile);
+	tcase_add_test(tc, image_budget_bounds_reads);
 	tcase_add_test(tc, merge_links_to_lower_layers);
 	tcase_add_test(tc, merge_refuses_paths_through_links);
 	suite_add_tcase(s, tc);
