@@ -28,7 +28,10 @@ typedef struct progress_state {
 	char holder[64];             /* the import waited for, as last told */
 } progress_state;
 
-#define PROGRESS_STATE_INIT {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .every = 10}
+#define PROGRESS_STATE_INIT                                              \
+	{                                                                \
+		.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .every = 10 \
+	}
 
 double seconds_since(const struct timespec *t0);
 /* lc_pull_opts and lc_import_opts callbacks, on a progress_state. */

@@ -2,6 +2,7 @@
 /* libsquashfs file objects on file descriptors we opened ourselves (never by path), and the
  * translation of libsquashfs error codes. */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <sqfs/error.h>
@@ -21,8 +22,10 @@ static int fd_read_at(sqfs_file_t *f, sqfs_u64 off, void *buf, size_t size)
 		ssize_t n = pread(ff->fd, buf, size, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			ff->error = n < 0 ? errno : 0;
 			return n < 0 ? SQFS_ERROR_IO : SQFS_ERROR_OUT_OF_BOUNDS;
+		}
 		buf = (char *)buf + n;
 		size -= (size_t)n;
 		off += (sqfs_u64)n;
@@ -39,8 +42,10 @@ static int fd_write_at(sqfs_file_t *f, sqfs_u64 off, const void *buf, size_t siz
 		ssize_t n = pwrite(ff->fd, buf, size, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			ff->error = n < 0 ? errno : EIO;
 			return SQFS_ERROR_IO;
+		}
 		buf = (const char *)buf + n;
 		size -= (size_t)n;
 		off += (sqfs_u64)n;
@@ -59,8 +64,10 @@ static int fd_truncate(sqfs_file_t *f, sqfs_u64 size)
 {
 	lc_fd_file *ff = (lc_fd_file *)f;
 
-	if (ftruncate(ff->fd, (off_t)size) < 0)
+	if (ftruncate(ff->fd, (off_t)size) < 0) {
+		ff->error = errno;
 		return SQFS_ERROR_IO;
+	}
 	ff->size = size;
 	return 0;
 }
@@ -75,7 +82,15 @@ void lc_fd_file_init(lc_fd_file *f, int fd, uint64_t size)
 	*f = (lc_fd_file){{{fd_destroy, NULL}, fd_read_at, fd_write_at, fd_get_size, fd_truncate},
 			  fd,
 			  size,
-			  NULL};
+			  NULL,
+			  0};
+}
+
+int lc_sqfs_file_fail(const lc_fd_file *f, lc_error *err, int sqfs_code, const char *what)
+{
+	if (sqfs_code == SQFS_ERROR_IO && f->error)
+		return lc_fail(err, f->error, "squashfs %s: %s", what, strerror(f->error));
+	return lc_sqfs_fail(err, sqfs_code, what);
 }
 
 int lc_sqfs_fail(lc_error *err, int sqfs_code, const char *what)

@@ -117,10 +117,14 @@ typedef struct lc_fd_file {
 	int fd;
 	uint64_t size;
 	uint64_t *budget; /* bytes it may still read (NULL: no bound); shared with the image's */
+	int error;        /* errno of the last failed read, write or truncate */
 } lc_fd_file;
 void lc_fd_file_init(lc_fd_file *f, int fd, uint64_t size);
 /* Fill @err from a libsquashfs error code; returns -errno. */
 int lc_sqfs_fail(lc_error *err, int sqfs_code, const char *what);
+/* The same, naming the system's error behind an I/O failure on @f ("No space left on
+ * device"). */
+int lc_sqfs_file_fail(const lc_fd_file *f, lc_error *err, int sqfs_code, const char *what);
 
 /* ================================================================ squashfs images (image.c) */
 #include <sqfs/super.h>

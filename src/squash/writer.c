@@ -64,7 +64,7 @@ static int make_compressor(lc_sqfs_writer *w, lc_error *err)
 		cfg.level = w->o.compression_level ? (sqfs_u32)w->o.compression_level : 3;
 		r = sqfs_compressor_create(&cfg, &w->cmp);
 	}
-	return r ? lc_sqfs_fail(err, r, "compressor") : 0;
+	return r ? lc_sqfs_file_fail(&w->file, err, r, "compressor") : 0;
 }
 
 static int make_processor(lc_sqfs_writer *w, lc_error *err)
@@ -91,7 +91,7 @@ static int make_processor(lc_sqfs_writer *w, lc_error *err)
 	desc.wr = w->blkwr;
 	desc.tbl = w->frag;
 	r = sqfs_block_processor_create_ex(&desc, &w->proc);
-	return r ? lc_sqfs_fail(err, r, "block processor") : 0;
+	return r ? lc_sqfs_file_fail(&w->file, err, r, "block processor") : 0;
 }
 
 static int write_super_and_options(lc_sqfs_writer *w, lc_error *err)
@@ -101,10 +101,10 @@ static int write_super_and_options(lc_sqfs_writer *w, lc_error *err)
 	if (!r)
 		r = sqfs_super_write(&w->super, &w->file.base);
 	if (r)
-		return lc_sqfs_fail(err, r, "superblock");
+		return lc_sqfs_file_fail(&w->file, err, r, "superblock");
 	r = w->cmp->write_options(w->cmp, &w->file.base);
 	if (r < 0)
-		return lc_sqfs_fail(err, r, "compressor options");
+		return lc_sqfs_file_fail(&w->file, err, r, "compressor options");
 	if (r > 0)
 		w->super.flags |= SQFS_FLAG_COMPRESSOR_OPTIONS;
 	if (w->o.uncompressed)
@@ -185,14 +185,14 @@ int lc_sqfs_writer_begin_file(lc_sqfs_writer *w, lc_node *node, lc_error *err)
 	int r = sqfs_block_processor_begin_file(w->proc, &node->inode, NULL, w->file_flags);
 
 	w->in_file = r == 0;
-	return r ? lc_sqfs_fail(err, r, "begin file") : 0;
+	return r ? lc_sqfs_file_fail(&w->file, err, r, "begin file") : 0;
 }
 
 int lc_sqfs_writer_append(lc_sqfs_writer *w, const void *data, size_t len, lc_error *err)
 {
 	int r = sqfs_block_processor_append(w->proc, data, len);
 
-	return r ? lc_sqfs_fail(err, r, "file data") : 0;
+	return r ? lc_sqfs_file_fail(&w->file, err, r, "file data") : 0;
 }
 
 int lc_sqfs_writer_end_file(lc_sqfs_writer *w, lc_error *err)
@@ -200,7 +200,7 @@ int lc_sqfs_writer_end_file(lc_sqfs_writer *w, lc_error *err)
 	int r = sqfs_block_processor_end_file(w->proc);
 
 	w->in_file = false;
-	return r ? lc_sqfs_fail(err, r, "end file") : 0;
+	return r ? lc_sqfs_file_fail(&w->file, err, r, "end file") : 0;
 }
 
 /* ---------------------------------------------------------------- tree serialisation */
@@ -256,7 +256,7 @@ static int xattr_index(lc_sqfs_writer *w, const lc_node *n, uint32_t *ret, lc_er
 					  n->xattrs[i].size);
 	if (!r)
 		r = sqfs_xattr_writer_end(w->xattrs, ret);
-	return r ? lc_sqfs_fail(err, r, "xattrs") : 0;
+	return r ? lc_sqfs_file_fail(&w->file, err, r, "xattrs") : 0;
 }
 
 /* Linux's new_encode_dev(), the device number layout squashfs stores. */
@@ -337,11 +337,11 @@ static int emit_inode(lc_sqfs_writer *w, lc_node *n, sqfs_inode_generic_t *in, l
 		r = sqfs_id_table_id_to_index(w->ids, w->o.all_root ? 0 : n->gid,
 					      &in->base.gid_idx);
 	if (r)
-		return lc_sqfs_fail(err, r, "inode");
+		return lc_sqfs_file_fail(&w->file, err, r, "inode");
 	sqfs_meta_writer_get_position(w->im, &block, &offset);
 	n->inode_ref = (block << 16) | offset;
 	r = sqfs_meta_writer_write_inode(w->im, in);
-	return r ? lc_sqfs_fail(err, r, "inode table") : 0;
+	return r ? lc_sqfs_file_fail(&w->file, err, r, "inode table") : 0;
 }
 
 static int write_leaf(lc_sqfs_writer *w, lc_node *n, lc_error *err)
@@ -402,7 +402,7 @@ static int write_dir(lc_sqfs_writer *w, lc_node *n, uint32_t parent_ino, lc_erro
 	if (!r)
 		r = sqfs_dir_writer_end(w->dirw);
 	if (r)
-		return lc_sqfs_fail(err, r, "directory table");
+		return lc_sqfs_file_fail(&w->file, err, r, "directory table");
 	r = xattr_index(w, n, &xidx, err);
 	if (r < 0)
 		return r;
@@ -428,18 +428,18 @@ static int write_tables(lc_sqfs_writer *w, lc_error *err)
 	if (!r)
 		r = sqfs_xattr_writer_flush(w->xattrs, &w->file.base, &w->super, w->cmp);
 	if (r)
-		return lc_sqfs_fail(err, r, "tables");
+		return lc_sqfs_file_fail(&w->file, err, r, "tables");
 	w->super.bytes_used = w->file.size;
 	r = sqfs_super_write(&w->super, &w->file.base);
 	if (r)
-		return lc_sqfs_fail(err, r, "superblock");
+		return lc_sqfs_file_fail(&w->file, err, r, "superblock");
 	/* pad to the device block size, as mksquashfs does (loop devices want it) */
 	if (w->file.size % SQFS_DEVBLK_SIZE) {
 		char zero[SQFS_DEVBLK_SIZE] = {0};
 		r = w->file.base.write_at(&w->file.base, w->file.size, zero,
 					  SQFS_DEVBLK_SIZE - w->file.size % SQFS_DEVBLK_SIZE);
 		if (r)
-			return lc_sqfs_fail(err, r, "padding");
+			return lc_sqfs_file_fail(&w->file, err, r, "padding");
 	}
 	return 0;
 }
@@ -450,7 +450,7 @@ int lc_sqfs_writer_finish(lc_sqfs_writer *w, lc_tree *tree, lc_error *err)
 
 	w->finished = true;
 	if (r)
-		return lc_sqfs_fail(err, r, "data blocks");
+		return lc_sqfs_file_fail(&w->file, err, r, "data blocks");
 	mark_emitted(tree->root, true);
 	number_inodes(w, tree->root);
 	w->super.inode_count = w->inode_count;
@@ -462,11 +462,11 @@ int lc_sqfs_writer_finish(lc_sqfs_writer *w, lc_tree *tree, lc_error *err)
 	if (!r)
 		r = sqfs_meta_writer_flush(w->dm);
 	if (r)
-		return lc_sqfs_fail(err, r, "metadata");
+		return lc_sqfs_file_fail(&w->file, err, r, "metadata");
 	w->super.root_inode_ref = tree->root->inode_ref;
 	w->super.directory_table_start = w->file.size;
 	r = sqfs_meta_write_write_to_file(w->dm);
 	if (r)
-		return lc_sqfs_fail(err, r, "directory table");
+		return lc_sqfs_file_fail(&w->file, err, r, "directory table");
 	return write_tables(w, err);
 }
