@@ -16,6 +16,7 @@ TEST_PKGS=(
     docker-registry skopeo umoci squashfs-tools squashfs-tools-ng zstd busybox-static
     debootstrap apache2-utils curl jq python3 openssl passwd util-linux
     squashfuse fuse3 isal time slurmctld slurmd slurm-client munge
+    podman uidmap
 )
 
 export DEBIAN_FRONTEND=noninteractive

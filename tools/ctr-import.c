@@ -15,6 +15,7 @@
 #include <libcontainer/libcontainer.h>
 
 #include "cli.h"
+#include "daemon.h"
 #include "progress.h"
 
 enum { EXIT_USAGE = 2 };
@@ -25,7 +26,8 @@ static void usage(FILE *f)
 	    f,
 	    "usage: ctr-import [OPTIONS] IMAGE-REF\n"
 	    "Import an OCI/Docker image into one squashfs file (zstd), streamed from the "
-	    "registry.\n\n"
+	    "registry.\nIMAGE-REF may also be dockerd://IMAGE or podman://IMAGE (enroot's): the "
+	    "local daemon's\nimage, saved by `docker save` or `podman save` run as this user.\n\n"
 	    "  -o, --output FILE      output (default: enroot's name, e.g. "
 	    "nvidia+pytorch+25.09-py3.sqsh)\n"
 	    "  -f, --force            replace an existing output file\n"
@@ -50,6 +52,9 @@ static void usage(FILE *f)
 	    "  --gzip-zlib            inflate gzip layers with zlib instead of ISA-L (comparison)\n"
 	    "  --no-diff-ids          do not check the layers against the config's diff_ids\n"
 	    "                         (comparison; an image whose config lacks them)\n"
+	    "  --from-archive FILE    the image is the docker-archive FILE (what docker save and\n"
+	    "                         podman save --format docker-archive write), named\n"
+	    "                         IMAGE-REF; '-' reads it from stdin\n"
 	    "  --sysconf DIR          enroot's site configuration (default $ENROOT_SYSCONF_PATH,\n"
 	    "                         else /etc/enroot): enroot.conf's ENROOT_ALLOW_HTTP,\n"
 	    "                         ENROOT_MAX_CONNECTIONS, ENROOT_SQUASH_OPTIONS, under the\n"
@@ -97,6 +102,29 @@ static bool parse_seconds(const char *text, double *ret)
 		return false;
 	*ret = v;
 	return true;
+}
+
+/* The pull: from the registry, a daemon's save (@ds) or an archive file (@archive). */
+static int new_pull(lc_ctx *ctx, const char *ref, daemon_save *ds, const char *archive,
+		    const lc_pull_opts *po, lc_pull **ret, lc_error *err)
+{
+	int fd, r;
+
+	if (ds) {
+		r = daemon_save_start(ds, err);
+		if (r >= 0)
+			r = lc_pull_new_archive(ctx, ds->out, ref, ds->name, po, ret, err);
+		return daemon_save_end(ds, r, err);
+	}
+	if (!archive)
+		return lc_pull_new(ctx, ref, po, ret, err);
+	fd = strcmp(archive, "-") ? open(archive, O_RDONLY | O_CLOEXEC | O_NOCTTY) : 0;
+	if (fd < 0)
+		return lc_error_set(err, errno, "cannot open %s: %s", archive, strerror(errno));
+	r = lc_pull_new_archive(ctx, fd, ref, NULL, po, ret, err);
+	if (fd > 0)
+		close(fd);
+	return r;
 }
 
 /* The registry is unreachable: the entry the reference resolved to last time, if any. */
@@ -185,6 +213,7 @@ int main(int argc, char **argv)
 						 {"offline-fallback", no_argument, NULL, 'O'},
 						 {"gzip-zlib", no_argument, NULL, 'z'},
 						 {"no-diff-ids", no_argument, NULL, 'D'},
+						 {"from-archive", required_argument, NULL, 'A'},
 						 {"sysconf", required_argument, NULL, 'S'},
 						 {"no-site", no_argument, NULL, 'P'},
 						 {"quiet", no_argument, NULL, 'q'},
@@ -201,7 +230,9 @@ int main(int argc, char **argv)
 	progress_state ps = PROGRESS_STATE_INIT;
 	bool digest_only = false, quiet = false, verbose = false, lookup = false, offline = false;
 	char *output = NULL, *default_name = NULL, *blobs = NULL;
-	const char *node_cache = NULL, *sysconf = NULL;
+	const char *node_cache = NULL, *sysconf = NULL, *archive = NULL, *ref = NULL;
+	bool from_daemon = false;
+	daemon_save ds;
 	bool no_site = false;
 	lc_site *site = NULL;
 	lc_ctx *ctx = NULL;
@@ -246,6 +277,9 @@ int main(int argc, char **argv)
 			break;
 		case 'D':
 			io.flags |= LC_IMPORT_NO_DIFF_IDS;
+			break;
+		case 'A':
+			archive = optarg;
 			break;
 		case 'c':
 			po.cache_dir = optarg;
@@ -310,15 +344,25 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	ref = argv[optind];
 	if (lookup && !node_cache)
 		return fprintf(stderr, "ctr-import: --lookup needs --node-cache\n"), EXIT_USAGE;
+	from_daemon = daemon_ref(argv[optind], &ds);
+	if (from_daemon && archive)
+		return fprintf(stderr,
+			       "ctr-import: --from-archive names a registry reference, "
+			       "not %s\n",
+			       argv[optind]),
+		       EXIT_USAGE;
+	if (from_daemon)
+		ref = ds.ref;
 	if (node_cache && !po.cache_dir) {
 		if (asprintf(&blobs, "%s/blobs", node_cache) < 0)
 			return 1;
 		po.cache_dir = blobs;
 	}
 	if (!output && !digest_only && !node_cache) {
-		if (lc_import_default_name(argv[optind], &default_name, &err) < 0) {
+		if (lc_import_default_name(ref, &default_name, &err) < 0) {
 			fprintf(stderr, "ctr-import: %s\n", lc_error_message(&err));
 			return 1;
 		}
@@ -344,7 +388,7 @@ int main(int argc, char **argv)
 	if (r >= 0) {
 		cli_site_import_env(site);
 		io.squash_options = getenv("ENROOT_SQUASH_OPTIONS");
-		r = lc_pull_new(ctx, argv[optind], &po, &pull, &err);
+		r = new_pull(ctx, ref, from_daemon ? &ds : NULL, archive, &po, &pull, &err);
 	}
 	t_resolve = seconds_since(&t0);
 	if (r >= 0)
@@ -352,10 +396,9 @@ int main(int argc, char **argv)
 	if (r >= 0 && digest_only) {
 		/* the digest alone */
 	} else if (r >= 0 && node_cache) {
-		r = node_cache_entry(pull, argv[optind], node_cache, lookup, &io, &stats, &ans,
-				     &err);
+		r = node_cache_entry(pull, ref, node_cache, lookup, &io, &stats, &ans, &err);
 	} else if (r < 0 && node_cache && lookup && offline && err.domain == LC_DOMAIN_HTTP) {
-		r = offline_entry(argv[optind], node_cache, &ans, &err);
+		r = offline_entry(ref, node_cache, &ans, &err);
 	} else if (r >= 0) {
 		r = lc_import(pull, output, &io, &stats, &err);
 		if (ps.tty)

@@ -197,6 +197,20 @@ typedef struct lc_pull_opts {
  */
 LC_API int lc_pull_new(lc_ctx *ctx, const char *ref, const lc_pull_opts *opts, lc_pull **ret_pull,
 		       lc_error *err);
+/**
+ * A pull from an image archive that a local daemon saves (`docker save IMAGE`, `podman save
+ * --format docker-archive IMAGE`: enroot's dockerd:// and podman://), read as a stream from
+ * @fd (a pipe from the daemon's command, or the file). Its members are kept while the pull
+ * lives, in a directory under @opts's cache directory (hashed as they come: the archive is read
+ * once); the pull then sees a registry that serves a manifest made from the config's and the
+ * layers' digests (so the same image always has the same manifest digest) and those blobs, and
+ * everything after is a registry pull: lc_import, lc_cache_fill, their checks. @ref is the
+ * reference the image gets (e.g. "dockerd.local/ubuntu:24.04"); @tag (may be NULL) picks the
+ * entry of manifest.json whose RepoTags hold it when the archive has several. Errors name the
+ * archive's fault ("image archive: no manifest.json (not a docker-archive)").
+ */
+LC_API int lc_pull_new_archive(lc_ctx *ctx, int fd, const char *ref, const char *tag,
+			       const lc_pull_opts *opts, lc_pull **ret_pull, lc_error *err);
 /** The resolved image (manifest, config, layers). Borrowed, lives with @pull. */
 LC_API const lc_image *lc_pull_image(const lc_pull *pull);
 /** Start downloading every layer in a worker thread (blobs already cached are not fetched). */
@@ -758,6 +772,13 @@ LC_API int lc_group_enter(lc_group *g, const char *workdir, lc_error *err);
 /** The container's environment recorded by the creator. Free with lc_strv_free(). */
 LC_API int lc_group_env(const lc_group *g, char ***ret_env, lc_error *err);
 
+/**
+ * The container's holder, for the group's parent (e.g. slurmstepd, to end the tasks when their
+ * container's holder, which also serves its files, died): 1 and *@ret_pidfd a pidfd of it (the
+ * caller's; poll it) once a process created or joined the container; 0 and -1 while none has
+ * yet (or one is creating it); -ECHILD when none will (the creation failed). Never blocks.
+ */
+LC_API int lc_group_holder(lc_group *g, int *ret_pidfd, lc_error *err);
 /** How many processes have entered the group's container (lc_group_enter succeeded). */
 LC_API unsigned lc_group_entered(const lc_group *g);
 

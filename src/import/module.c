@@ -7,6 +7,7 @@ LC_API extern const lc_import_module lc_import_module_table;
 const lc_import_module lc_import_module_table = {
     .abi = LC_IMPORT_MODULE_ABI,
     .pull_new = lc_pull_new,
+    .pull_new_archive = lc_pull_new_archive,
     .pull_image = lc_pull_image,
     .pull_start = lc_pull_start,
     .pull_layer_read = lc_pull_layer_read,

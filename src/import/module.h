@@ -36,6 +36,8 @@ typedef struct lc_import_module {
 	lc_import_module_abi abi; /* LC_IMPORT_MODULE_ABI of its build: the library's must match */
 	int (*pull_new)(lc_ctx *ctx, const char *ref, const lc_pull_opts *opts, lc_pull **ret_pull,
 			lc_error *err);
+	int (*pull_new_archive)(lc_ctx *ctx, int fd, const char *ref, const char *tag,
+				const lc_pull_opts *opts, lc_pull **ret_pull, lc_error *err);
 	const lc_image *(*pull_image)(const lc_pull *pull);
 	int (*pull_start)(lc_pull *pull, lc_error *err);
 	int (*pull_layer_read)(lc_pull *pull, size_t index, void *buf, size_t len, size_t *ret_n,

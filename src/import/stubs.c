@@ -104,6 +104,16 @@ LC_API int lc_pull_new(lc_ctx *ctx, const char *ref, const lc_pull_opts *opts, l
 	return r < 0 ? r : m->pull_new(ctx, ref, opts, ret_pull, err);
 }
 
+LC_API int lc_pull_new_archive(lc_ctx *ctx, int fd, const char *ref, const char *tag,
+			       const lc_pull_opts *opts, lc_pull **ret_pull, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	const lc_import_module *m;
+	int r = module_get(&m, err ? err : &local);
+
+	return r < 0 ? r : m->pull_new_archive(ctx, fd, ref, tag, opts, ret_pull, err);
+}
+
 LC_API const lc_image *lc_pull_image(const lc_pull *pull)
 {
 	const lc_import_module *m = pull ? module_loaded() : NULL;

@@ -133,6 +133,24 @@ int lc_pyxis_job_images_dir(const char *user_dir, uid_t uid, gid_t gid, uint32_t
 	return r;
 }
 
+#define DAEMON_IMAGE "daemon-%u.sqsh"
+
+int lc_pyxis_daemon_image_path(const char *job_images, uint32_t stepid, char **ret_path,
+			       lc_error *err)
+{
+	if (asprintf(ret_path, "%s/" DAEMON_IMAGE, job_images, stepid) < 0)
+		return lc_fail(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+int lc_pyxis_daemon_image_remove(const char *job_images, uint32_t stepid, lc_error *err)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), DAEMON_IMAGE, stepid);
+	return lc_pyxis_remove_under(job_images, name, err);
+}
+
 int lc_pyxis_remove_under(const char *dir, const char *name, lc_error *err)
 {
 	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

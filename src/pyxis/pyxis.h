@@ -49,6 +49,12 @@ int lc_pyxis_user_dir(const char *base, uid_t uid, gid_t gid, char **ret_path, l
 /* <@user_dir>/<jobid>.images, made as lc_pyxis_user_dir() makes <uid>: the job's imports. */
 int lc_pyxis_job_images_dir(const char *user_dir, uid_t uid, gid_t gid, uint32_t jobid,
 			    char **ret_dir, lc_error *err);
+/* Where step @stepid imports a local daemon's image (dockerd://, podman://) in the job's
+ * (node-local) imports; the step removes it once its container holds it. */
+int lc_pyxis_daemon_image_path(const char *job_images, uint32_t stepid, char **ret_path,
+			       lc_error *err);
+/* Remove it (lc_pyxis_remove_under: no link followed). */
+int lc_pyxis_daemon_image_remove(const char *job_images, uint32_t stepid, lc_error *err);
 /* Remove @name and what is below it in the directory @dir (a user's), which is opened without
  * following a link, as is every level below. A missing @dir or @name is not an error. */
 int lc_pyxis_remove_under(const char *dir, const char *name, lc_error *err);

@@ -97,6 +97,25 @@ int lc_http_req_body(lc_http_req *req, const void *data, size_t len)
 	return 0;
 }
 
+void lc_http_queue_serve(lc_http_queue *q, void (*serve)(void *userdata, lc_http_req *req),
+			 void *userdata)
+{
+	while (!q->aborted(q)) {
+		lc_http_req *req = NULL;
+		long wait = -1;
+
+		if (q->next(q, &req, &wait) != 1) {
+			if (wait < 0)
+				break;
+			lc_sleep_ms(wait);
+			continue;
+		}
+		lc_http_req_reset(req);
+		serve(userdata, req);
+		q->done(q, req);
+	}
+}
+
 /* ---------------------------------------------------------------- curl transport */
 
 typedef struct curl_transport {

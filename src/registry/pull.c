@@ -61,7 +61,7 @@ static bool use_http(const lc_pull *p)
 	return registry_in_list(p->opts.http_registries, p->ref->registry);
 }
 
-static int default_cache_dir(char **ret, lc_error *err)
+int lc_pull_default_cache_dir(char **ret, lc_error *err)
 {
 	const char *xdg = secure_getenv("XDG_CACHE_HOME");
 	const char *home = secure_getenv("HOME");
@@ -184,7 +184,7 @@ static int setup(lc_pull *p, lc_error *err)
 	r = p->opts.cache_dir ? ((p->cache_dir = strdup(p->opts.cache_dir))
 				     ? 0
 				     : lc_fail(err, ENOMEM, "out of memory"))
-			      : default_cache_dir(&p->cache_dir, err);
+			      : lc_pull_default_cache_dir(&p->cache_dir, err);
 	if (r >= 0 && !p->transport)
 		r = lc_transport_curl_new(&t, &p->transport, err);
 	if (r >= 0)

@@ -73,6 +73,11 @@ struct lc_http_queue {
 	bool (*aborted)(lc_http_queue *q);
 };
 
+/* For transports that answer in the caller's thread (a file, memory): run @q to its end, one
+ * request at a time, each answered by @serve (status line, headers, body). */
+void lc_http_queue_serve(lc_http_queue *q, void (*serve)(void *userdata, lc_http_req *req),
+			 void *userdata);
+
 typedef struct lc_transport lc_transport;
 struct lc_transport {
 	/* Run the queue to its end. Fails only when the transport itself cannot work. */
@@ -212,6 +217,9 @@ int lc_manifest_parse(const char *body, size_t len, lc_descriptor *ret_config,
 /* lc_pull_new with a given transport (owned by the pull, also on failure): tests use memory. */
 int lc_pull_new_transport(lc_ctx *ctx, const char *ref, const lc_pull_opts *opts,
 			  lc_transport *transport, lc_pull **ret_pull, lc_error *err);
+/* The blob cache a pull without lc_pull_opts.cache_dir uses: $XDG_CACHE_HOME/libcontainer or
+ * $HOME/.cache/libcontainer. */
+int lc_pull_default_cache_dir(char **ret, lc_error *err);
 
 bool lc_pull_is_started(const lc_pull *p);
 lc_ctx *lc_pull_ctx(const lc_pull *p);

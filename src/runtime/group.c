@@ -400,6 +400,38 @@ LC_API int lc_group_env(const lc_group *g, char ***ret_env, lc_error *err)
 	return *ret_env ? 0 : lc_fail(err ? err : &local, ENOMEM, "out of memory");
 }
 
+LC_API int lc_group_holder(lc_group *g, int *ret_pidfd, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	int r = 0;
+
+	if (!err)
+		err = &local;
+	*ret_pidfd = -1;
+	if (!g || !ret_pidfd)
+		return lc_fail(err, EINVAL, "lc_group_holder: NULL argument");
+	if (g->pidfd < 0) {
+		r = pthread_mutex_trylock(&g->sh->lock); /* a creator holds it while it works */
+		if (r == EBUSY)
+			return 0;
+		if (r == EOWNERDEAD) {
+			pthread_mutex_consistent(&g->sh->lock);
+			g->sh->state = GROUP_CREATOR_DIED;
+		} else if (r) {
+			return lc_fail(err, r, "cannot lock the container group: %s", strerror(r));
+		}
+		if (g->sh->state == GROUP_READY)
+			r = take_pidfd(g, err);
+		pthread_mutex_unlock(&g->sh->lock);
+		if (r < 0)
+			return r;
+		if (g->pidfd < 0)
+			return g->sh->state == GROUP_NEW ? 0 : -ECHILD; /* not yet, or never */
+	}
+	*ret_pidfd = fcntl(g->pidfd, F_DUPFD_CLOEXEC, 3);
+	return *ret_pidfd < 0 ? lc_fail(err, errno, "fcntl: %m") : 1;
+}
+
 LC_API unsigned lc_group_entered(const lc_group *g)
 {
 	return g && g->sh ? __atomic_load_n(&g->sh->entered, __ATOMIC_SEQ_CST) : 0;

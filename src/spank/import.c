@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "../pyxis/pyxis.h"
 #include "plugin.h"
 
 #define PATH_DEFAULT "/usr/local/bin:/usr/bin:/bin"
@@ -243,6 +245,25 @@ int import_image(spank_t sp, step_state *s, const char *to, char **ret_path, lc_
 		slurm_spank_log(PLUGIN_NAME ": imported docker image: %s", args.image);
 	s->import_ms = plugin_now_ms() - t0;
 	return r;
+}
+
+int daemon_image(spank_t sp, step_state *s, char **ret_path, lc_error *err)
+{
+	char *to = NULL;
+	int r = lc_pyxis_daemon_image_path(s->job_images, s->stepid, &to, err);
+
+	if (r >= 0)
+		r = import_image(sp, s, to, ret_path, err);
+	free(to);
+	return r;
+}
+
+void forget_daemon_image(const step_state *s)
+{
+	lc_error err = LC_ERROR_INIT;
+
+	if (lc_pyxis_daemon_image_remove(s->job_images, s->stepid, &err) < 0)
+		slurm_info(PLUGIN_NAME ": %s", lc_error_message(&err));
 }
 
 int import_cache_entry(spank_t sp, step_state *s, const char *dir, bool lookup, char **ret_path,

@@ -496,6 +496,12 @@ bool args_image_is_file(void)
 	return args.image && (args.image[0] == '/' || args.image[0] == '.');
 }
 
+bool args_image_is_daemon(void)
+{
+	return args.image &&
+	       (!strncmp(args.image, "dockerd://", 10) || !strncmp(args.image, "podman://", 9));
+}
+
 int args_refuse_cache(const plugin_config *cfg)
 {
 	const char *why = NULL;
@@ -506,6 +512,8 @@ int args_refuse_cache(const plugin_config *cfg)
 		why = "--container-cache requires --container-image";
 	else if (args_image_is_file())
 		why = "--container-cache requires a registry image, not a squashfs file";
+	else if (args_image_is_daemon())
+		why = "--container-cache requires a registry image, not a local daemon's";
 	else if (args.writable == 1)
 		why = "--container-cache cannot be used with --container-writable: cached images "
 		      "are read-only";

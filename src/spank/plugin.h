@@ -82,6 +82,8 @@ bool args_check_enabled(void);
 bool args_enabled(void);
 /* The image is a squashfs file (a path), not a registry reference. */
 bool args_image_is_file(void);
+/* dockerd://IMAGE or podman://IMAGE: a local daemon's image, saved by the import helper. */
+bool args_image_is_daemon(void);
 /* --container-cache's conditions: -1 with a message when one fails. */
 int args_refuse_cache(const plugin_config *cfg);
 /* Whether the image's entrypoint runs: the flag (or PYXIS_*), else execute_entrypoint. */
@@ -138,6 +140,7 @@ int remote_post_opt(spank_t sp, const plugin_config *cfg);
 int remote_user_init(spank_t sp);
 int remote_task_init_privileged(spank_t sp);
 int remote_task_init(spank_t sp);
+int remote_task_post_fork(spank_t sp);
 int remote_task_exit(spank_t sp);
 int remote_exit(spank_t sp);
 
@@ -147,6 +150,11 @@ int start_container(spank_t sp, step_state *s, const char *image, int hold_fd, l
 /* An unnamed step's container, which other steps may join by its name <jobid>.<stepid>. */
 int create_container(spank_t sp, step_state *s, lc_error *err);
 int save_container(spank_t sp, const step_state *s);
+
+/* watch.c: the container's holder, watched from slurmstepd while the tasks run: when it dies
+ * (its FUSE server with it), the tasks are ended with SIGKILL and the step fails. */
+void watch_task(lc_group *group, pid_t pid);
+void watch_end(void);
 
 /* import.c: helpers run as the user; ctr-import and the site's importer */
 bool import_by_importer(const step_state *s);
@@ -158,6 +166,11 @@ int helper_run(spank_t sp, const step_state *s, const char *const *argv, bool pr
 void print_log(const char *what, char **log, bool failed);
 /* A registry image into the file @to (or the site's importer's), announced and timed. */
 int import_image(spank_t sp, step_state *s, const char *to, char **ret_path, lc_error *err);
+/* A local daemon's image (dockerd://, podman://: ctr-import runs its save as the user) into
+ * this step's file of the job's node-local imports; forget_daemon_image() removes it once the
+ * container holds it. */
+int daemon_image(spank_t sp, step_state *s, char **ret_path, lc_error *err);
+void forget_daemon_image(const step_state *s);
 /* The node cache's entry of the image in @dir: look only (@lookup), or import when missing.
  * *@ret_path is NULL on a miss. */
 int import_cache_entry(spank_t sp, step_state *s, const char *dir, bool lookup, char **ret_path,

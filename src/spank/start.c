@@ -188,6 +188,8 @@ int create_container(spank_t sp, step_state *s, lc_error *err)
 
 	if (args.cache)
 		r = cache_image(sp, s, &imported, &cache_lock, err);
+	else if (args_image_is_daemon() && s->job_images)
+		r = daemon_image(sp, s, &imported, err);
 	else if (s->job_images)
 		r = job_image(sp, s, &imported, err);
 	else if (!args_image_is_file())
@@ -202,6 +204,8 @@ int create_container(spank_t sp, step_state *s, lc_error *err)
 	else
 		group_fail(s->group, err);
 	lc_named_free(self);
+	if (imported && args_image_is_daemon())
+		forget_daemon_image(s); /* the container holds it open */
 	if (cache_lock >= 0)
 		close(cache_lock); /* the holder keeps its own */
 	if (import_by_importer(s))

@@ -80,7 +80,8 @@ static int job_images_dir(step_state *s, lc_error *err)
 	char *shared = NULL;
 	int r = 0;
 
-	if (s->cfg->shared_import_path)
+	/* a daemon's image is the node's own: never shared */
+	if (s->cfg->shared_import_path && !args_image_is_daemon())
 		r = lc_pyxis_user_dir(s->cfg->shared_import_path, s->uid, s->gid, &shared, err);
 	if (r >= 0)
 		r = lc_pyxis_job_images_dir(shared ? shared : s->user_dir, s->uid, s->gid, s->jobid,
@@ -266,6 +267,15 @@ static bool step_in_cgroup(void)
 	return found;
 }
 
+int remote_task_post_fork(spank_t sp)
+{
+	pid_t pid = 0;
+
+	if (st.enabled && spank_get_item(sp, S_TASK_PID, &pid) == ESPANK_SUCCESS && pid > 0)
+		watch_task(st.group, pid);
+	return 0;
+}
+
 int remote_task_exit(spank_t sp)
 {
 	lc_error err = LC_ERROR_INIT;
@@ -273,6 +283,7 @@ int remote_task_exit(spank_t sp)
 
 	if (!st.enabled || ++st.exited_tasks != st.local_tasks)
 		return 0;
+	watch_end(); /* the holder now ends as it should */
 	/* one node writes --container-save's file: a path on a shared filesystem must never be
 	 * written twice (each node's container saved over the other's) */
 	if (st.save_path && st.nodeid == 0)
@@ -291,6 +302,7 @@ int remote_task_exit(spank_t sp)
 int remote_exit(spank_t sp)
 {
 	(void)sp;
+	watch_end();
 	st.group = lc_group_free(st.group); /* the holder ends with its lifeline */
 	named_step_end(&st);
 	free(st.user_dir);

@@ -112,7 +112,10 @@ static int image_tables(lc_sqfs_image *im, bool full_tree, lc_error *err)
 	r = sqfs_id_table_read(im->ids, &im->file.base, &im->super, cmp);
 	if (!r)
 		r = sqfs_data_reader_load_fragment_table(im->data, &im->super);
-	if (!r && !(im->super.flags & SQFS_FLAG_NO_XATTRS))
+	/* without a table libsquashfs's reader stays empty, and using it faults: remember */
+	im->has_xattrs = !(im->super.flags & SQFS_FLAG_NO_XATTRS) &&
+			 im->super.xattr_id_table_start != 0xFFFFFFFFFFFFFFFFull;
+	if (!r && im->has_xattrs)
 		r = sqfs_xattr_reader_load(im->xattrs, &im->super, &im->file.base, cmp);
 	if (!r && full_tree)
 		r = sqfs_dir_reader_get_full_hierarchy(im->dirs, im->ids, NULL, 0, &im->root);
@@ -240,6 +243,8 @@ int lc_sqfs_each_xattr(lc_sqfs_image *im, const sqfs_inode_generic_t *in, lc_sqf
 
 	if (sqfs_inode_get_xattr_index(in, &idx) || idx == 0xFFFFFFFFu)
 		return 0;
+	if (!im->has_xattrs)
+		return -EIO; /* an inode names xattrs of a table the image does not have */
 	if (sqfs_xattr_reader_get_desc(im->xattrs, idx, &desc) ||
 	    sqfs_xattr_reader_seek_kv(im->xattrs, &desc))
 		return -EIO;

@@ -140,6 +140,7 @@ typedef struct lc_sqfs_image {
 	sqfs_data_reader_t *data;
 	sqfs_xattr_reader_t *xattrs;
 	sqfs_tree_node_t *root; /* NULL unless opened with @full_tree */
+	bool has_xattrs;        /* an xattr table was read (lc_sqfs_each_xattr needs one) */
 	/* with a budget: what may still be read and decompressed, and the compressor that counts */
 	uint64_t budget_left;
 	sqfs_compressor_t *counted;

@@ -9,6 +9,7 @@ set -uo pipefail
 BUILD="$(cd "$1" && pwd)"
 SRC="$(cd "$2" && pwd)"
 IMPORT="$BUILD/tools/ctr-import"
+SQUASH_TOOL="$BUILD/tools/ctr-squash"
 # shellcheck source=lib.sh
 . "$SRC/tests/integration/lib.sh"
 CACHE="$WORK/cache"
@@ -254,6 +255,45 @@ check "a name of 255 bytes, the most squashfs holds, reads back" \
     bash -c "unsquashfs -lln '$WORK/hl-out/name-255.sqsh' | grep -q '/$(printf 'n%.0s' $(seq 255))\$'"
 check "device nodes are kept as recorded" bash -c "unsquashfs -lln '$WORK/hl-out/devices.sqsh' | grep -q '^crw-rw-rw- 0/0 *1, *3 .*/dev/null$'"
 
+echo "# docker-archive: what docker save and podman save write (dockerd://, podman://)"
+skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:5000/layered:latest" "docker-archive:$WORK/layered.tar:layered:latest"
+ans="$("$IMPORT" -q --cache "$WORK/arch-cache" --from-archive "$WORK/layered.tar" -o "$WORK/arch.sqsh" local.test/layered:latest)"
+check "--from-archive: a docker-archive (skopeo's) imports" test -f "$WORK/arch.sqsh"
+check "... with the registry image's content" matches "$WORK/arch.sqsh" "$SHARED/registry/expected/layered.jsonl"
+check "... and its config ($("$SQUASH_TOOL" config "$WORK/arch.sqsh" | grep -m1 '^env:'))" \
+    bash -c '"$1" config "$2" | grep -q "^reference: local.test/layered:latest$"' _ "$SQUASH_TOOL" "$WORK/arch.sqsh"
+check "... the work directory is gone" test -z "$(find "$WORK/arch-cache" -maxdepth 1 -name '.archive.*')"
+ans2="$("$IMPORT" -q --cache "$WORK/arch-cache2" --from-archive - -o "$WORK/arch2.sqsh" local.test/layered:latest <"$WORK/layered.tar")"
+check "... from stdin, with the same manifest digest ($(grep '^digest=' <<<"$ans"))" \
+    test "$(grep '^digest=' <<<"$ans")" = "$(grep '^digest=' <<<"$ans2")" -a -n "$(grep '^digest=sha256:' <<<"$ans")"
+mkdir -p "$WORK/fake-docker" && printf '#!/bin/sh\n[ "$1 $2" = "save layered" ] || { echo "Error: No such image: $2" >&2; exit 1; }\nexec cat "%s"\n' \
+    "$WORK/layered.tar" >"$WORK/fake-docker/docker" && chmod +x "$WORK/fake-docker/docker"
+# a stand-in for docker's client (no Docker daemon here): the path after it is the real one
+ans3="$(cd "$WORK" && PATH="$WORK/fake-docker:$PATH" "$IMPORT" -q --cache "$WORK/arch-cache" dockerd://layered)"
+check "dockerd://NAME: the save streams into the import, enroot's file name ($(grep '^image_path=' <<<"$ans3"))" \
+    test "$(grep '^image_path=' <<<"$ans3")" = "image_path=$WORK/layered+latest.sqsh"
+expect_error "dockerd:// of an image the daemon lacks: its message" "docker save nope failed: Error: No such image: nope" \
+    env PATH="$WORK/fake-docker:$PATH" "$IMPORT" -q --cache "$WORK/arch-cache" -o "$WORK/nope.sqsh" dockerd://nope
+expect_error "podman:// without podman: a clear error" "podman save x failed: cannot run podman: No such file or directory" \
+    env PATH=/nonexistent "$IMPORT" -q --cache "$WORK/arch-cache" -o "$WORK/nope.sqsh" podman://x
+check "... and no file" test ! -e "$WORK/nope.sqsh"
+# hostile archives
+head -c 5000 /dev/urandom >"$WORK/garbage.tar"
+expect_error "an archive that is not a tar" "image archive:" \
+    "$IMPORT" -q --cache "$WORK/arch-cache" --from-archive "$WORK/garbage.tar" -o "$WORK/h.sqsh" x.test/a:1
+mkdir -p "$WORK/harch" && echo x >"$WORK/harch/file" && tar -C "$WORK/harch" -cf "$WORK/nomanifest.tar" file
+expect_error "a tar without manifest.json" "image archive: no manifest.json (not a docker-archive)" \
+    "$IMPORT" -q --cache "$WORK/arch-cache" --from-archive "$WORK/nomanifest.tar" -o "$WORK/h.sqsh" x.test/a:1
+echo '[{"Config":"c.json","Layers":["missing/layer.tar"]}]' >"$WORK/harch/manifest.json" && echo '{}' >"$WORK/harch/c.json"
+tar -C "$WORK/harch" -cf "$WORK/missing.tar" manifest.json c.json
+expect_error "a manifest.json naming a layer the archive lacks" "image archive: layer missing/layer.tar is missing" \
+    "$IMPORT" -q --cache "$WORK/arch-cache" --from-archive "$WORK/missing.tar" -o "$WORK/h.sqsh" x.test/a:1
+ln -sf ../../../etc/passwd "$WORK/harch/layer.tar" && tar -C "$WORK/harch" -cf "$WORK/escape.tar" manifest.json c.json layer.tar
+expect_error "a member linking outside the archive" "image archive: layer.tar links outside the archive" \
+    "$IMPORT" -q --cache "$WORK/arch-cache" --from-archive "$WORK/escape.tar" -o "$WORK/h.sqsh" x.test/a:1
+check "hostile archives leave no output and no work directory" \
+    test ! -e "$WORK/h.sqsh" -a -z "$(find "$WORK/arch-cache" -maxdepth 1 -name '.archive.*')"
+
 echo "# save, load, list"
 SQUASH="$BUILD/tools/ctr-squash"
 check "load an imported image" "$SQUASH" load "$WORK/layered-latest.sqsh" "$WORK/loaded"
@@ -272,6 +312,9 @@ expect_error "load refuses a non-empty directory" "exists and is not empty" "$SQ
 check "and leaves it alone" test "$(ls -A "$WORK/nonempty")" = keep
 mkdir -p "$WORK/escape" "$WORK/hsqsh"
 python3 "$SRC/tests/integration/hostile-sqsh.py" "$WORK/hsqsh" "$WORK/escape"
+# found by fuzz_sqsh: an inode naming xattrs of an image without an xattr table (it crashed)
+expect_error "hostile image: xattrs without a table, reading its config" "corrupt xattr table" \
+    "$SQUASH" config "$SRC/tests/fuzz/corpus/sqsh/xattr-without-table"
 expect_error "hostile image: a name '..'" "invalid name" "$SQUASH" load "$WORK/hsqsh/dotdot.sqsh" "$WORK/h1"
 expect_error "hostile image: a name with '/'" "invalid name" "$SQUASH" load "$WORK/hsqsh/slash.sqsh" "$WORK/h2"
 expect_error "hostile image: a directory named like a symlink out" "File exists" "$SQUASH" load "$WORK/hsqsh/collide.sqsh" "$WORK/h3"

@@ -110,27 +110,17 @@ static void serve(mem_server *srv, lc_http_req *req)
 	}
 }
 
+static void serve_locked(void *userdata, lc_http_req *req)
+{
+	pthread_mutex_lock(&serve_lock);
+	serve(userdata, req);
+	pthread_mutex_unlock(&serve_lock);
+}
+
 static int mem_run(lc_transport *t, lc_http_queue *q, unsigned max_parallel, lc_error *err)
 {
-	mem_server *srv = ((mem_transport *)t)->srv;
-
 	(void)max_parallel, (void)err;
-	while (!q->aborted(q)) {
-		lc_http_req *req = NULL;
-		long wait = -1;
-
-		if (q->next(q, &req, &wait) != 1) {
-			if (wait < 0)
-				break;
-			lc_sleep_ms(wait);
-			continue;
-		}
-		lc_http_req_reset(req);
-		pthread_mutex_lock(&serve_lock);
-		serve(srv, req);
-		pthread_mutex_unlock(&serve_lock);
-		q->done(q, req);
-	}
+	lc_http_queue_serve(q, serve_locked, ((mem_transport *)t)->srv);
 	return 0;
 }
 
