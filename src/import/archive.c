@@ -87,16 +87,23 @@ static char *link_target(const char *name, const char *target)
 	return out;
 }
 
-/* Copy the entry's data into the file m<index> of @dir, hashing it. */
+/* The file of member number @file in the work directory @dir: "m<file>", never a link. */
+static int open_member(int dir, unsigned file, int flags)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "m%u", file);
+	return openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+/* Copy the entry's data into its file of @dir, hashing it. */
 static int store_member(struct archive *a, int dir, member *m, lc_error *err)
 {
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = open_member(dir, m->file, O_WRONLY | O_CREAT | O_EXCL);
 	_cleanup_(lc_sha256_freep) lc_sha256 *h = lc_sha256_new();
-	char file[32], buf[1 << 16];
+	char buf[1 << 16];
 	la_ssize_t n;
 
-	snprintf(file, sizeof(file), "m%u", m->file);
-	fd = openat(dir, file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || !h)
 		return lc_fail(err, fd < 0 ? errno : ENOMEM, "image archive: cannot store %s: %m",
 			       m->name);
@@ -214,11 +221,8 @@ static const char *layer_media_type(int dir, unsigned file)
 {
 	static const unsigned char gz[] = {0x1f, 0x8b}, zs[] = {0x28, 0xb5, 0x2f, 0xfd};
 	unsigned char head[4] = {0};
-	char name[32];
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = open_member(dir, file, O_RDONLY);
 
-	snprintf(name, sizeof(name), "m%u", file);
-	fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0 && read(fd, head, sizeof(head)) < 0)
 		head[0] = 0;
 	if (!memcmp(head, gz, 2))
@@ -268,7 +272,8 @@ static int make_manifest(archive_transport *t, const member *v, size_t n, const 
 			 lc_error *err)
 {
 	const member *mf = find_member(v, n, "manifest.json"), *m;
-	_cleanup_free_ char *text = NULL, *path = NULL;
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int fd = -1;
 	_cleanup_(json_decrefp) json_t *list = NULL, *out = NULL;
 	json_t *entry, *layers, *l;
 	size_t len, i;
@@ -277,10 +282,10 @@ static int make_manifest(archive_transport *t, const member *v, size_t n, const 
 		return lc_fail(err, LC_EMANIFEST,
 			       "image archive: no manifest.json (not a "
 			       "docker-archive)");
-	if (asprintf(&path, "%s/m%u", t->path, mf->file) < 0)
-		return lc_fail(err, ENOMEM, "out of memory");
-	if (lc_file_read_all(path, JSON_MAX, &text, &len, err) < 0)
-		return -LC_EMANIFEST;
+	fd = open_member(t->dir, mf->file, O_RDONLY);
+	if (fd < 0 || lc_fd_read_all(fd, "manifest.json", JSON_MAX, &text, &len, err) < 0)
+		return fd < 0 ? lc_fail(err, errno, "image archive: manifest.json: %m")
+			      : -LC_EMANIFEST;
 	list = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	entry = pick_entry(list, tag);
 	layers = json_object_get(entry, "Layers");
@@ -331,13 +336,11 @@ static void answer_status(lc_http_req *req, int status, const char *type, uint64
 /* A blob from its file, from req->range_from on. */
 static void answer_blob(archive_transport *t, lc_http_req *req, const blob *b)
 {
-	char name[32], buf[1 << 16];
+	char buf[1 << 16];
 	uint64_t from = req->range_from < b->size ? req->range_from : 0;
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = open_member(t->dir, b->file, O_RDONLY);
 	ssize_t n;
 
-	snprintf(name, sizeof(name), "m%u", b->file);
-	fd = openat(t->dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || lseek(fd, (off_t)from, SEEK_SET) < 0) {
 		answer_status(req, 500, NULL, 0);
 		return;

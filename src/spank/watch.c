@@ -85,7 +85,8 @@ void watch_task(lc_group *group, pid_t pid)
 		close(fd);
 	if (!w.running) {
 		w.group = group;
-		w.stop = eventfd(0, EFD_CLOEXEC);
+		if (w.stop < 0)
+			w.stop = eventfd(0, EFD_CLOEXEC);
 		w.running = w.stop >= 0 && pthread_create(&w.thread, NULL, watch, NULL) == 0;
 	}
 	pthread_mutex_unlock(&w.lock);
