@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cli.h"
 
@@ -105,4 +107,29 @@ void cli_site_import_env(const lc_site *site)
 		if (v && !getenv(*k))
 			setenv(*k, v, 0);
 	}
+}
+
+/* Wait for the command, passing on the signals a terminal or a batch system sends. */
+static pid_t command_pid;
+
+static void forward(int sig)
+{
+	if (command_pid > 0)
+		kill(command_pid, sig);
+}
+
+int cli_wait_command(pid_t pid)
+{
+	int status;
+
+	command_pid = pid;
+	for (const int *s = (const int[]){SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, 0};
+	     *s; s++)
+		signal(*s, forward);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return 125;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <libcontainer/libcontainer.h>
 
@@ -28,5 +29,10 @@ int cli_load_site(lc_ctx *ctx, const char *sysconf, uint32_t flags, lc_site **re
  * ENROOT_SQUASH_OPTIONS) into this process's environment where it lacks them, as enroot's
  * import reads enroot.conf. */
 void cli_site_import_env(const lc_site *site);
+
+/* Wait for the command @pid, passing on the signals a terminal or a batch system sends (INT,
+ * TERM, HUP, QUIT, USR1, USR2): its exit status, 128 + N when killed by signal N, 125 when it
+ * cannot be waited for. */
+int cli_wait_command(pid_t pid);
 
 #endif

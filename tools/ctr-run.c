@@ -298,31 +298,6 @@ static bool looks_like_file(const char *arg)
 	return arg[0] == '/' || arg[0] == '.' || stat(arg, &st) == 0;
 }
 
-/* Wait for the command, passing on the signals a terminal or a batch system sends. */
-static pid_t command_pid;
-
-static void forward(int sig)
-{
-	if (command_pid > 0)
-		kill(command_pid, sig);
-}
-
-static int wait_command(pid_t pid)
-{
-	int status;
-
-	command_pid = pid;
-	for (const int *s = (const int[]){SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, 0};
-	     *s; s++)
-		signal(*s, forward);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return EXIT_RUNTIME;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
-}
-
 int main(int argc, char **argv)
 {
 	run_opts o = {.co = LC_CONTAINER_OPTS_INIT, .po = LC_PROCESS_OPTS_INIT};
@@ -377,7 +352,7 @@ int main(int argc, char **argv)
 		status = r == -ENOENT ? 127 : 126;
 		goto out;
 	}
-	status = wait_command(pid);
+	status = cli_wait_command(pid);
 out:
 	lc_strv_free(env);
 	lc_container_free(c);

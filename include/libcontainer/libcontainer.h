@@ -455,11 +455,15 @@ typedef struct lc_site_opts {
 	 *  $(id -u)/$(id -g) give these. (uid_t)-1: the caller. */
 	uid_t uid;
 	gid_t gid;
+	/** More mounts, in the syntax of a mounts.d file (fstab lines), after the site's and the
+	 *  user's: a front-end's (enroot start --mount); errors name them "--mount". NULL: none.
+	 *  (Version 2.) */
+	const char *mounts;
 } lc_site_opts;
-#define LC_SITE_OPTS_VERSION 1
-#define LC_SITE_OPTS_INIT                                                             \
-	{                                                                             \
-		LC_SITE_OPTS_VERSION, 0, NULL, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1 \
+#define LC_SITE_OPTS_VERSION 2
+#define LC_SITE_OPTS_INIT                                                                   \
+	{                                                                                   \
+		LC_SITE_OPTS_VERSION, 0, NULL, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1, NULL \
 	}
 /**
  * Read the configuration. A bad line (an fstab line without a target, an unknown x- option, a
@@ -622,6 +626,17 @@ LC_API int lc_container_spawn(lc_container *c, const lc_process_opts *opts, pid_
 			      lc_error *err);
 
 /**
+ * Move the calling process into the container that process @pid runs in (enroot exec PID):
+ * @pid must be the caller's and live in other user and mount namespaces than the caller
+ * ("process N is not in a container"; "process N not found"). Joins its user and mount
+ * namespaces and those of its network, IPC, UTS and cgroup namespaces that differ from the
+ * caller's, keeps the capabilities that gives in the container's user namespace (as
+ * lc_group_enter() does), chdir to @workdir (NULL: "/"), no_new_privs and the fake-chown seccomp
+ * filter. The caller then execve()s. Single-threaded callers only.
+ */
+LC_API int lc_container_enter_pid(pid_t pid, const char *workdir, lc_error *err);
+
+/**
  * The default environment of a process: login variables (PATH, HOME, USER, LOGNAME, SHELL,
  * TERM), overridden by the image's Env, overridden by @overrides ("K=V", or "K" for the
  * caller's value of K when it is set). Free with lc_strv_free().
@@ -676,6 +691,15 @@ LC_API int lc_named_copy_image(lc_named *n, const char *src, const char *cwd, lc
  *  LC_CONTAINER_VOLATILE_UPPER makes (its lock and socket): no image, no writable layer. False
  *  when it cannot be read. Opened without following a link. */
 LC_API bool lc_named_is_volatile_at(int dir_fd, const char *name);
+/** @name under @dir_fd (AT_FDCWD: a path) is a named container's directory (what
+ *  lc_named_open() made there: its lock), not some other directory. Opened without following a
+ *  link; reads nothing of the user's. */
+LC_API bool lc_named_exists_at(int dir_fd, const char *name);
+/** Without opening or locking the name (a list must not wait for a creation, which holds the
+ *  lock for as long as an import takes): the pid of the holder of the running instance of the
+ *  named container at @dir, the caller's (its namespaces are the container's), checked as
+ *  lc_named_state() checks it; 0 when none runs; < 0 on error. */
+LC_API pid_t lc_named_peek(const char *dir, lc_error *err);
 /** Remove the name altogether (a failed creation leaves nothing); those waiting for its lock
  *  then find it absent. */
 LC_API int lc_named_remove(lc_named *n, lc_error *err);

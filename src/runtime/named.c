@@ -501,6 +501,40 @@ LC_API bool lc_named_is_volatile_at(int dir_fd, const char *name)
 	return only;
 }
 
+LC_API bool lc_named_exists_at(int dir_fd, const char *name)
+{
+	_cleanup_close_ int fd =
+	    openat(dir_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	return fd >= 0 && fstatat(fd, NAMED_LOCK, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode);
+}
+
+LC_API pid_t lc_named_peek(const char *dir, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	lc_named n = {.dir = (char *)dir,
+		      .dir_fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+		      .lock_fd = -1,
+		      .pidfd = -1,
+		      .image_fd = -1,
+		      .conn = -1,
+		      .uid = getuid(),
+		      .gid = getgid()};
+	pid_t pid = 0;
+	int r;
+
+	if (n.dir_fd < 0)
+		return lc_fail(err ? err : &local, errno, "cannot open %s: %m", dir);
+	r = connect_instance(&n) < 0 ? 0 : take_instance(&n, err ? err : &local);
+	if (r > 0)
+		pid = pidfd_pid(n.pidfd);
+	forget_instance(&n);
+	close(n.dir_fd);
+	return r < 0 ? r : pid < 0 ? 0 : pid;
+}
+
 LC_API int lc_named_remove(lc_named *n, lc_error *err)
 {
 	lc_error local = LC_ERROR_INIT;

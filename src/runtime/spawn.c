@@ -14,6 +14,8 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -56,6 +58,77 @@ int lc_container_join(int pidfd, int ns_flags, const char *workdir, const lc_sec
 	if (r < 0)
 		return lc_fail(err, -r, "seccomp filter failed: %s", strerror(-r));
 	return 0;
+}
+
+/* The namespace @name of process @pid is not the caller's; -errno when it cannot be read. */
+static int ns_differs(pid_t pid, const char *name)
+{
+	char path[64];
+	struct stat self, other;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, name);
+	if (stat(path, &other) < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", name);
+	if (stat(path, &self) < 0)
+		return -errno;
+	return self.st_ino != other.st_ino || self.st_dev != other.st_dev;
+}
+
+/* The namespaces to join to be where @pid is: its user and mount ones (which must differ from
+ * the caller's), and the others that differ. */
+static int pid_ns_flags(pid_t pid, int *ret_flags, lc_error *err)
+{
+	static const struct {
+		const char *name;
+		int flag;
+	} kinds[] = {{"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},	{"net", CLONE_NEWNET},
+		     {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS},	{"cgroup", CLONE_NEWCGROUP}};
+	int flags = 0;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++) {
+		int r = ns_differs(pid, kinds[i].name);
+
+		if (r == -ENOENT || r == -ESRCH)
+			return lc_fail(err, ESRCH, "process %d not found", (int)pid);
+		if (r < 0)
+			return lc_fail(err, -r, "cannot read the namespaces of process %d: %s",
+				       (int)pid, strerror(-r));
+		if (r > 0)
+			flags |= kinds[i].flag;
+	}
+	if ((flags & (CLONE_NEWUSER | CLONE_NEWNS)) != (CLONE_NEWUSER | CLONE_NEWNS))
+		return lc_fail(err, EINVAL, "process %d is not in a container", (int)pid);
+	*ret_flags = flags;
+	return 0;
+}
+
+LC_API int lc_container_enter_pid(pid_t pid, const char *workdir, lc_error *err)
+{
+	lc_error local = LC_ERROR_INIT;
+	lc_seccomp_prog *prog = NULL;
+	_cleanup_close_ int pidfd = -1;
+	int flags = 0, r;
+
+	if (!err)
+		err = &local;
+	if (pid <= 0)
+		return lc_fail(err, EINVAL, "process %d not found", (int)pid);
+	pidfd = pidfd_open(pid, 0);
+	if (pidfd < 0)
+		return lc_fail(err, errno == ESRCH ? ESRCH : errno, "process %d not found%s%s",
+			       (int)pid, errno == ESRCH ? "" : ": ",
+			       errno == ESRCH ? "" : strerror(errno));
+	/* read after the pidfd pins the process: a pid reused meanwhile fails the check below */
+	r = pid_ns_flags(pid, &flags, err);
+	if (r >= 0 && pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
+		r = lc_fail(err, errno, "process %d: %m", (int)pid);
+	if (r >= 0)
+		r = lc_seccomp_prog_new(&prog, err);
+	if (r >= 0)
+		r = lc_container_join(pidfd, flags, workdir && *workdir ? workdir : "/", prog, err);
+	lc_seccomp_prog_free(prog);
+	return r;
 }
 
 typedef struct spawn_args {

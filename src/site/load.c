@@ -233,6 +233,8 @@ static int load(lc_ctx *ctx, const lc_site_opts *o, lc_site *site, lc_error *err
 		r = each_file(&w, &dirs[i], "environ.d", suffix_env, true, add_environ, err);
 	for (size_t i = 0; r >= 0 && i < n_dirs; i++)
 		r = each_file(&w, &dirs[i], "mounts.d", suffix_fstab, true, add_fstab, err);
+	if (r >= 0 && o->version >= 2 && o->mounts)
+		r = lc_fstab_parse(o->mounts, "--mount", &v, &site->mounts, err);
 	if (r >= 0 && lc_site_slurm_pmi_env(o->env, &site->environ) < 0)
 		r = lc_fail(err, ENOMEM, "out of memory");
 	if (r >= 0)

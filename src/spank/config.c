@@ -8,6 +8,10 @@
 
 #include "plugin.h"
 
+#ifndef LC_RUNTIME_PATH /* the build's (meson option runtime_path) */
+#define LC_RUNTIME_PATH "/run/libcontainer"
+#endif
+
 #ifndef LC_IMPORT_HELPER
 #define LC_IMPORT_HELPER "/usr/local/bin/ctr-import"
 #endif
@@ -160,7 +164,7 @@ int config_parse(int argc, char **argv, plugin_config *cfg)
 			       .kernel_squashfs = true,
 			       .cache_gc_high = 85,
 			       .cache_gc_low = 80};
-	if (set_path("/run/libcontainer", &cfg->runtime_path) < 0 ||
+	if (set_path(LC_RUNTIME_PATH, &cfg->runtime_path) < 0 ||
 	    set_path("/etc/enroot", &cfg->sysconf_path) < 0 ||
 	    set_path(LC_IMPORT_HELPER, &cfg->import_helper) < 0)
 		return -1;

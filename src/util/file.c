@@ -115,6 +115,25 @@ int lc_mkdir_p(const char *path, unsigned mode, lc_error *err)
 	return 0;
 }
 
+/* A directory its owner may not read: made readable through an O_PATH descriptor (never
+ * following a link), then opened. */
+static int open_after_chmod(int dir_fd, const char *name, mode_t mode)
+{
+	char path[64];
+	int pfd = openat(dir_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), e;
+
+	if (pfd < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
+	e = chmod(path, mode) < 0 ? errno : 0;
+	close(pfd);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
 int lc_rm_rf_at(int dir_fd, const char *name)
 {
 	struct stat st;
@@ -125,6 +144,8 @@ int lc_rm_rf_at(int dir_fd, const char *name)
 	if (!S_ISDIR(st.st_mode))
 		return unlinkat(dir_fd, name, 0) < 0 ? -errno : 0;
 	fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES) /* e.g. overlayfs's work/work (mode 0) for its owner */
+		fd = open_after_chmod(dir_fd, name, (st.st_mode & 07777) | S_IRWXU);
 	if (fd < 0)
 		return -errno;
 	(void)fchmod(fd, (st.st_mode & 07777) | S_IRWXU);

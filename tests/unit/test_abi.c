@@ -23,7 +23,8 @@ START_TEST(abi_layout)
 	ck_assert_uint_eq(offsetof(lc_import_progress, holder), 32);
 	ck_assert_uint_eq(sizeof(lc_container_opts), 104);
 	ck_assert_uint_eq(offsetof(lc_container_opts, nvidia_backend), 96);
-	ck_assert_uint_eq(sizeof(lc_site_opts), 48);
+	ck_assert_uint_eq(offsetof(lc_site_opts, mounts), 48); /* version 2 */
+	ck_assert_uint_eq(sizeof(lc_site_opts), 56);
 	ck_assert_uint_eq(offsetof(lc_helper_opts, on_progress), 56); /* version 2 */
 	ck_assert_uint_eq(sizeof(lc_helper_opts), 72);
 	ck_assert_uint_eq(sizeof(lc_process_opts), 32);
@@ -66,6 +67,8 @@ START_TEST(abi_option_versions)
 	lc_helper_opts h = LC_HELPER_OPTS_INIT;
 	lc_import_opts io = LC_IMPORT_OPTS_INIT;
 	lc_pull_opts po = LC_PULL_OPTS_INIT;
+	lc_site_opts so = LC_SITE_OPTS_INIT, *sv1;
+	lc_site *site = NULL;
 	lc_container *c = NULL;
 	lc_error err = LC_ERROR_INIT;
 	lc_pull *pull = NULL;
@@ -110,6 +113,17 @@ START_TEST(abi_option_versions)
 	ck_assert_int_eq(lc_helper_run(hv1, &status, NULL, &err), 0);
 	ck_assert_int_eq(status, 0);
 	free(hv1);
+	/* lc_site_opts version 1 ended before mounts: a struct of that size */
+	so.flags = LC_SITE_NO_SITE_CONFIG | LC_SITE_NO_USER_CONFIG;
+	so.version = 1;
+	sv1 = malloc(offsetof(lc_site_opts, mounts));
+	memcpy(sv1, &so, offsetof(lc_site_opts, mounts));
+	ck_assert_int_eq(lc_site_load(NULL, sv1, &site, &err), 0);
+	lc_site_free(site);
+	free(sv1);
+	so.version = 3;
+	ck_assert_int_eq(lc_site_load(NULL, &so, &site, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "lc_site_opts version 3 is not supported (1 to 2)");
 	io.version = 7;
 	ck_assert_int_eq(lc_squash_save(NULL, "/nonexistent", "/nonexistent.sqsh", &io, &err),
 			 -EINVAL);

@@ -119,6 +119,10 @@ START_TEST(copy_reset_remove)
 	ck_assert_int_eq(lc_named_open(dir, (uid_t)-1, (gid_t)-1, &n, &err), 0);
 	ck_assert_int_eq(lc_named_copy_image(n, "some.sqsh", tmp, &err), 0);
 	ck_assert(has("image.sqsh"));
+	/* a name's directory, not some other one; none of its instances runs */
+	ck_assert(lc_named_exists_at(AT_FDCWD, dir));
+	ck_assert(!lc_named_exists_at(AT_FDCWD, tmp));
+	ck_assert_int_eq(lc_named_peek(dir, &err), 0);
 	ck_assert_int_eq(lc_named_state(n, &err), LC_NAMED_STOPPED);
 	/* a directory is not an image */
 	ck_assert_int_eq(lc_named_copy_image(n, tmp, NULL, &err), -EINVAL);
@@ -146,6 +150,8 @@ START_TEST(copy_reset_remove)
 	ck_assert_int_ne(access(dir, F_OK), 0);
 	lc_named_free(n);
 	ck_assert(!lc_named_is_volatile_at(AT_FDCWD, dir)); /* missing: false */
+	ck_assert(!lc_named_exists_at(AT_FDCWD, dir));
+	ck_assert_int_eq(lc_named_peek(dir, &err), -ENOENT);
 }
 END_TEST
 
@@ -222,6 +228,8 @@ START_TEST(both_ends_of_the_socket)
 	/* the caller's side: it finds the instance running, with its namespaces */
 	ck_assert_int_eq(lc_named_state(n, &err), LC_NAMED_RUNNING);
 	ck_assert_int_eq(lc_named_ns_flags(n), CLONE_NEWUSER | CLONE_NEWNS);
+	/* without the lock (held here): the instance's pid */
+	ck_assert_int_eq(lc_named_peek(dir, &err), server);
 	ck_assert_int_eq(pipe2(join, O_CLOEXEC), 0);
 	ck_assert_int_eq(lc_named_join(n, join[0], &pidfd, &err), 0);
 	ck_assert_int_ge(pidfd, 0);

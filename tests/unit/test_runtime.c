@@ -646,6 +646,19 @@ START_TEST(container_volatile_upper_needs_a_name)
 }
 END_TEST
 
+/* enroot exec PID: only into a container, of a process that is there */
+START_TEST(enter_pid_refuses)
+{
+	lc_error err = LC_ERROR_INIT;
+
+	ck_assert_int_eq(lc_container_enter_pid(getpid(), NULL, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "is not in a container"), "%s", err.msg);
+	ck_assert_int_eq(lc_container_enter_pid(0x3ffffff0, NULL, &err), -ESRCH);
+	ck_assert_str_eq(err.msg, "process 1073741808 not found");
+	ck_assert_int_eq(lc_container_enter_pid(0, NULL, &err), -EINVAL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("runtime");
@@ -664,6 +677,7 @@ int main(void)
 	tcase_add_test(t, env_precedence);
 	tcase_add_test(t, command_entrypoint_and_cmd);
 	tcase_add_test(t, container_volatile_upper_needs_a_name);
+	tcase_add_test(t, enter_pid_refuses);
 	suite_add_tcase(s, t);
 	return lc_test_run(s);
 }

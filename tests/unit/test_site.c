@@ -447,6 +447,19 @@ START_TEST(load_directories)
 	ck_assert_str_eq(site->hooks.v[0], hook);
 	ck_assert_ptr_null(lc_env_get(&site->environ, "USER_VAR"));
 	site = lc_site_free(site);
+	/* a front-end's mounts (enroot start --mount) come after the files' (PMIx's last) */
+	o.mounts = "/data /mnt none bind,ro\ntmpfs /scratch tmpfs size=1m\n";
+	ck_assert_int_eq(lc_site_load(NULL, &o, &site, &err), 0);
+	ck_assert_uint_eq(site->mounts.n, 4);
+	ck_assert_str_eq(site->mounts.v[1].source, "/data");
+	ck_assert_str_eq(site->mounts.v[1].target, "/mnt");
+	ck_assert(site->mounts.v[1].flags & MS_RDONLY);
+	ck_assert_str_eq(site->mounts.v[2].type, "tmpfs");
+	site = lc_site_free(site);
+	o.mounts = "/data /mnt none bind\n/a /b none x-bogus\n";
+	ck_assert_int_eq(lc_site_load(NULL, &o, &site, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "--mount, line 2"), "%s", err.msg);
+	o.mounts = NULL;
 	/* a bad line names its file and line, and gives nothing */
 	put(root, "mounts.d/70-bad.fstab", "\n/a /b none x-bogus\n", 0644);
 	ck_assert_int_eq(lc_site_load(NULL, &o, &site, &err), -EINVAL);

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# ctr-enroot, enroot's command line, as an unprivileged user: on its own (a login node: import,
+# create, start with its options, list -f, exec, export, remove, enroot's messages and exit
+# statuses), its help compared with enroot's documented usage, and over the Slurm plugin's named
+# containers (list shows a job's pyxis_NAME, exec joins a running step's container, export
+# saves one, create --name pyxis_NAME makes one that srun --container-name=NAME starts).
+# usage: spank-enroot.sh BUILD_DIR SOURCE_DIR (TAP; see spank-lib.sh)
+# shellcheck source=spank-lib.sh
+. "$(dirname "$0")/spank-lib.sh"
+spank_setup
+spank_torch_file
+fuse_mode="$(stat -c %a /dev/fuse)" && chmod 0666 /dev/fuse && cleanup_hooks+=("chmod $fuse_mode /dev/fuse")
+E="$BUILD/tools/ctr-enroot"
+DIR="$WORK/enroot" && mkdir -p "$DIR" && chown lctest "$DIR"
+DATA="$USER_HOME/.local/share/enroot"
+rm -rf "$DATA" && cleanup_hooks+=("rm -rf '$DATA'")
+# as the user, in DIR, on a login node (no plugin directory)
+en() { (cd "$DIR" && runuser -u lctest -- env LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}" HOME="$USER_HOME" \
+    PYXIS_RUNTIME_PATH=/nonexistent ENROOT_ALLOW_HTTP=yes "${EN_ENV[@]}" timeout 60 "$E" "$@"); }
+EN_ENV=()
+# out DESCRIPTION EXPECTED ARGS...: stdout is EXPECTED (the torch image's entrypoint's line aside:
+# start runs it, as enroot's /etc/rc does, which one check checks)
+out() {
+    local d="$1" want="$2" got; shift 2
+    got="$(en "$@" 2>"$WORK/en.err" | grep -vx "== TORCH ENTRYPOINT ==")"
+    if [ "$got" = "$want" ]; then ok "$d"; else not_ok "$d (want '$want', got '$got'; $(tail -2 "$WORK/en.err"))"; fi
+}
+# says DESCRIPTION STATUS MESSAGE ARGS...: exits STATUS and stderr has MESSAGE
+says() {
+    local d="$1" want_rc="$2" want="$3" got rc; shift 3
+    got="$(en "$@" 2>&1 </dev/null)"; rc=$?
+    if [ "$rc" = "$want_rc" ] && [[ "$got" == *"$want"* ]]; then ok "$d"; else not_ok "$d (rc=$rc: $got)"; fi
+}
+
+echo "# on a login node: import, create, list"
+check "import docker://REGISTRY#IMAGE writes enroot's file name" en import "docker://$REG#debian:bookworm"
+check "... debian+bookworm.sqsh" test -s "$DIR/debian+bookworm.sqsh"
+says "import of an existing output: enroot's message" 1 "[ERROR] File already exists: debian+bookworm.sqsh" \
+    import -o debian+bookworm.sqsh "docker://$REG#debian:bookworm"
+says "import without a scheme" 1 "[ERROR] Invalid argument: debian" import debian
+out "list: nothing yet" "" list
+check "create IMAGE" en create debian+bookworm.sqsh
+cp "$TORCH_FILE" "$DIR/pt.sqsh" && chown lctest "$DIR/pt.sqsh"
+check "create --name torch" en create --name torch pt.sqsh
+out "list: the names, sorted, in ~/.local/share/enroot" "debian+bookworm
+torch" list
+check "... each a directory of the user's (mode 0700)" test "$(stat -c %U:%a "$DATA/torch")" = lctest:700
+says "create of an existing name" 1 "[ERROR] File already exists: $DATA/torch" create -n torch pt.sqsh
+says "create -n with a slash" 1 "[ERROR] Invalid argument: a/b" create -n a/b pt.sqsh
+echo junk >"$DIR/junk.sqsh" && chown lctest "$DIR/junk.sqsh"
+says "create from a file that is not squashfs" 1 "[ERROR] Invalid image format: junk.sqsh" create junk.sqsh
+check "... leaves no name" test ! -e "$DATA/junk"
+says "create from a missing file" 1 "[ERROR] No such file or directory: nope.sqsh" create nope.sqsh
+
+echo "# start"
+out "start NAME COMMAND runs in the image" "bookworm" start debian+bookworm sh -c '. /etc/os-release; echo $VERSION_CODENAME'
+check "... with the image's entrypoint, Env and WorkingDir (torch)" \
+    test "$(en start torch sh -c 'echo $PYTORCH_VERSION $(pwd)' 2>&1)" = "== TORCH ENTRYPOINT ==
+2.9.0 /workspace"
+says "... read-only without --rw" 1 "Read-only file system" start torch sh -c 'echo x > /f'
+check "--rw: a write" en start --rw torch sh -c 'echo kept > /f'
+out "... stays for the next start (the name's writable layer)" "kept" start torch cat /f
+out "--root: uid 0 inside" "0 0" start --root torch sh -c 'echo $(id -u) $(id -g)'
+out "not remapped: the user's uid" "$USER_UID" start torch id -u
+out "-e KEY=VAL and -e KEY (the caller's value)" "bar host" \
+    start -e FOO=bar -e LANG torch sh -c 'echo $FOO ${LANG:+host}'
+says "-e with a bad name" 1 "[ERROR] Invalid argument: 1X" start -e 1X=y torch true
+mkdir -p "$DIR/sub" && echo data >"$DIR/sub/f" && chown -R lctest "$DIR/sub"
+out "-m SRC:DST (relative, as enroot's --mount .:mnt)" "data" start -m sub:mnt torch cat /mnt/f
+out "-m with a type and options (tmpfs)" "tmpfs" start -m tmpfs:/workspace:tmpfs:size=1m torch \
+    sh -c 'grep " /workspace " /proc/mounts | cut -d" " -f3'
+says "-m with a bad line" 1 "--mount, line 1" start -m "tmpfs:/x:tmpfs:x-bogus" torch true
+printf 'echo rc got: "$@"\n' >"$DIR/rc.sh" && chown lctest "$DIR/rc.sh"
+out "--rc SCRIPT runs instead of the command, with its arguments" "rc got: a b" start --rc rc.sh torch a b
+host_name="$(hostname)"
+out "--uts: a private host name (capabilities in the user namespace)" "inside" \
+    start --uts torch sh -c 'hostname inside && hostname'
+check "... the host's is unchanged" test "$(hostname)" = "$host_name"
+out "--net: loopback only" "lo" start --net torch sh -c 'ls /sys/class/net'
+out "an image file starts directly" "2.9.0" start pt.sqsh sh -c 'echo $PYTORCH_VERSION'
+says "the command's exit status" 7 "" start torch sh -c 'exit 7'
+says "a missing command: 127" 127 "nosuch" start torch nosuch
+says "a missing name" 1 "[ERROR] No such file or directory: $DATA/nope" start nope true
+says "--pid is refused, saying why" 1 "[ERROR] Unsupported option: --pid" start --pid torch true
+
+echo "# list -f and exec while a start runs"
+en start --rw -e MARK=started torch sleep 6 >/dev/null 2>&1 &
+start_job=$!
+wait_for pgrep -u lctest -x sleep >/dev/null
+table="$(en list -f)"
+header="$(head -1 <<<"$table" | tr -s ' ')"
+check "list -f: enroot's header ($header)" test "$header" = "NAME PID COMM STATE STARTED TIME MNTNS USERNS COMMAND"
+row="$(grep '^torch ' <<<"$table")"
+pid="$(awk '{print $2}' <<<"$row")"
+check "... the running container's row shows its command's process ($row)" \
+    bash -c '[ "$(awk "{print \$3}" <<<"$1")" = sleep ] && grep -q "sleep 6$" <<<"$1" && [ "$(awk "{print \$7}" <<<"$1")" = "$(readlink /proc/$2/ns/mnt | tr -dc 0-9)" ]' _ "$row" "$pid"
+check "... a stopped one its name alone" test "$(grep '^debian+bookworm' <<<"$table" | tr -d ' ')" = "debian+bookworm"
+out "exec PID: in the container, with its environment and -e" "kept started 1" \
+    exec -e X=1 "$pid" sh -c 'echo $(cat /f) $MARK $X'
+runuser -u lctest -- sleep 20 &
+wait_for pgrep -u lctest -f "^sleep 20" >/dev/null
+says "exec of the user's process outside containers" 1 "is not in a container" exec "$(pgrep -u lctest -f '^sleep 20')" true
+pkill -u lctest -f '^sleep 20'
+says "exec of no process" 1 "[ERROR] Process not found: 999999" exec 999999 true
+says "export of a running container (joined)" 0 "" export -o running.sqsh torch
+wait "$start_job"
+
+echo "# export, remove"
+check "export NAME writes NAME.sqsh" en export torch
+check "... a file that starts with the writes" \
+    test "$(cd "$DIR" && runuser -u lctest -- "$BUILD/tools/ctr-run" --no-entrypoint torch.sqsh cat /f 2>/dev/null)" = kept
+check "... also the one exported while it ran" \
+    test "$(cd "$DIR" && runuser -u lctest -- "$BUILD/tools/ctr-run" --no-entrypoint running.sqsh cat /f 2>/dev/null)" = kept
+says "export over an existing file" 1 "[ERROR] File already exists: torch.sqsh" export torch
+check "export -f replaces it" en export -f torch
+echo n | en remove torch >"$WORK/en.out" 2>&1
+check "remove without --force asks ($(cat "$WORK/en.out"))" grep -q "Do you really want to delete $DATA/torch? \[y/N\]" "$WORK/en.out"
+out "... and no keeps it" "debian+bookworm
+torch" list
+check "remove -f NAME..." en remove -f torch debian+bookworm
+out "... gone" "" list
+says "remove of a missing name" 1 "[ERROR] No such file or directory: $DATA/torch" remove -f torch
+check "nothing of the user's runs" test -z "$(user_procs)"
+
+echo "# help and usage, against enroot's documented usage (doc/usage.md, doc/cmd/*.md)"
+# enroot's usage lines and option lines, as its documentation prints them
+while IFS='|' read -r verb line; do
+    help="$(en "$verb" --help 2>&1)"
+    check "$verb --help: '$line'" grep -qxF -- "$line" <<<"${help//ctr-enroot/enroot}"
+done <<'EOS'
+import|Usage: enroot import [options] [--] URI
+import|   -a, --arch    Architecture of the image (defaults to host architecture)
+import|   -o, --output  Name of the output image file (defaults to "URI.sqsh")
+create|Usage: enroot create [options] [--] IMAGE
+create|   -n, --name   Name of the container (defaults to "IMAGE")
+create|   -f, --force  Overwrite an existing root filesystem
+start|Usage: enroot start [options] [--] NAME|IMAGE [COMMAND] [ARG...]
+start|   -e, --env KEY[=VAL]  Export an environment variable inside the container
+start|       --rc SCRIPT      Override the command script inside the container
+start|   -r, --root           Ask to be remapped to root inside the container
+start|   -w, --rw             Make the container root filesystem writable
+start|   -m, --mount FSTAB    Perform a mount from the host inside the container (colon-separated)
+start|       --net            Run the container in a new network namespace (loopback only)
+start|       --uts            Run the container in a new UTS namespace
+list|Usage: enroot list [options]
+list|   -f, --fancy  Display more information in tabular format
+remove|Usage: enroot remove [options] [--] NAME...
+remove|   -f, --force  Do not prompt for confirmation
+export|Usage: enroot export [options] [--] NAME
+export|   -o, --output  Name of the output image file (defaults to "NAME.sqsh")
+export|   -f, --force   Overwrite an existing container image
+exec|Usage: enroot exec [options] [--] PID COMMAND [ARG...]
+exec|   -e, --env KEY[=VAL]  Export an environment variable inside the container
+EOS
+says "no command: the usage, status 1" 1 "Usage: ctr-enroot COMMAND [ARG...]"
+says "an unknown option: the verb's usage, status 1" 1 "Usage: ctr-enroot list [options]" list --bogus
+check "version: a version number ($(en version))" bash -c '[[ "$1" =~ ^[0-9]+\.[0-9]+ ]]' _ "$(en version)"
+
+echo "# over the Slurm plugin's named containers"
+slurm_up
+EN_ENV=(PYXIS_RUNTIME_PATH="$RUNTIME") # as a build with -Druntime_path=$RUNTIME finds it
+is "a job makes the named container web" "" --container-image="$TORCH_FILE" --container-name=web \
+    --container-writable sh -c 'echo from-job > /f'
+out "list shows it as pyxis sites show it (pyxis_web)" "pyxis_web" list
+usrun --container-name=web sleep 6 >/dev/null 2>&1 &
+step_job=$!
+wait_for pgrep -u lctest -x sleep >/dev/null
+row="$(en list -f | grep '^pyxis_web ')"
+pid="$(awk '{print $2}' <<<"$row")"
+check "list -f: the running step's container, its first task ($row)" \
+    test "$(awk '{print $3}' <<<"$row")" = sleep
+out "exec PID joins the step's container: its files, the task's environment" "from-job 2.9.0 $USER_UID" \
+    exec "$pid" sh -c 'echo $(cat /f) $PYTORCH_VERSION $SLURM_JOB_UID'
+wait "$step_job"
+check "export pyxis_web" en export -o web.sqsh pyxis_web
+check "... a file that starts with the job's write" \
+    test "$(cd "$DIR" && runuser -u lctest -- "$BUILD/tools/ctr-run" --no-entrypoint web.sqsh cat /f 2>/dev/null)" = from-job
+check "create --name pyxis_made IMAGE" en create --name pyxis_made pt.sqsh
+is "... srun --container-name=made starts it, with no import" "2.9.0" --container-name=made sh -c 'echo $PYTORCH_VERSION'
+check "... (the job log says nothing of an import)" not_grep -i "import" "$WORK/err"
+check "remove -f pyxis_web pyxis_made" en remove -f pyxis_web pyxis_made
+out "... list is empty" "" list
+check "nothing left" no_leftovers
+
+finish

@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ctr-enroot start and exec. An image file starts as ctr-run starts it; a name starts as the
+ * Slurm plugin starts --container-name: its running instance is joined (the mounts and options
+ * it started with stay), else it is started as the name's instance, which others (a job's srun,
+ * exec) can join while this command runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "enroot.h"
+
+#define MAX_ENV 256
+#define MAX_MOUNTS 64
+#define RC_MAX (1 << 20)
+
+typedef struct start_opts {
+	const char *env[MAX_ENV];
+	size_t n_env;
+	char *fstab; /* the --mount lines, as a mounts.d file */
+	const char *overrides[8];
+	size_t n_overrides;
+	char *rc; /* the --rc script's text */
+	const char *rc_path;
+} start_opts;
+
+/* enroot's check of -e: a name, then '=' or nothing. */
+static bool env_arg_ok(const char *e)
+{
+	if (!(*e == '_' || (*e >= 'A' && *e <= 'Z') || (*e >= 'a' && *e <= 'z')))
+		return false;
+	for (e++; *e && *e != '='; e++)
+		if (!(*e == '_' || (*e >= 'A' && *e <= 'Z') || (*e >= 'a' && *e <= 'z') ||
+		      (*e >= '0' && *e <= '9')))
+			return false;
+	return true;
+}
+
+static int add_env(const char **env, size_t *n, const char *e)
+{
+	if (!env_arg_ok(e))
+		return enroot_fail("Invalid argument: %s", e);
+	if (*n + 1 >= MAX_ENV)
+		return enroot_fail("Too many --env");
+	env[(*n)++] = e;
+	return ENROOT_OK;
+}
+
+/* "SRC:DST[:TYPE[:OPTIONS...]]" -> an fstab line; a relative source is the current
+ * directory's (enroot's "--mount .:mnt"). */
+static int add_mount(start_opts *o, const char *spec)
+{
+	char cwd[PATH_MAX], *line = NULL, *p;
+	size_t old = o->fstab ? strlen(o->fstab) : 0;
+	bool relative = *spec != '/' && strncmp(spec, "tmpfs:", 6) && strcmp(spec, "tmpfs");
+
+	if (relative && !getcwd(cwd, sizeof(cwd)))
+		return enroot_fail("Could not read the current directory: %s", strerror(errno));
+	if (asprintf(&line, "%s%s%s\n", relative ? cwd : "", relative ? "/" : "", spec) < 0)
+		return enroot_fail("out of memory");
+	for (p = line; *p; p++)
+		if (*p == ':')
+			*p = ' ';
+	p = realloc(o->fstab, old + strlen(line) + 1);
+	if (!p) {
+		free(line);
+		return enroot_fail("out of memory");
+	}
+	strcpy(p + old, line);
+	o->fstab = p;
+	free(line);
+	return ENROOT_OK;
+}
+
+static int read_rc(start_opts *o, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return enroot_fail("No such file or directory: %s", path);
+	o->rc = malloc(RC_MAX + 1);
+	n = o->rc ? fread(o->rc, 1, RC_MAX + 1, f) : 0;
+	fclose(f);
+	if (!o->rc || n > RC_MAX)
+		return enroot_fail("%s: %s", path, o->rc ? "too large" : "out of memory");
+	o->rc[n] = '\0';
+	o->rc_path = path;
+	return ENROOT_OK;
+}
+
+static int set_override(start_opts *o, const char *kv)
+{
+	o->overrides[o->n_overrides++] = kv;
+	return ENROOT_OK;
+}
+
+/* 0 and optind at NAME|IMAGE; else the status to return. */
+static int parse_start(int argc, char **argv, start_opts *o)
+{
+	static const struct option longopts[] = {
+	    {"conf", required_argument, NULL, 'c'}, {"env", required_argument, NULL, 'e'},
+	    {"rc", required_argument, NULL, 'R'},   {"root", no_argument, NULL, 'r'},
+	    {"rw", no_argument, NULL, 'w'},	    {"mount", required_argument, NULL, 'm'},
+	    {"pid", no_argument, NULL, 'P'},	    {"net", no_argument, NULL, 'N'},
+	    {"ipc", no_argument, NULL, 'I'},	    {"uts", no_argument, NULL, 'U'},
+	    {"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0}};
+	int c, r = 0;
+
+	while (!r && (c = getopt_long(argc, argv, "+c:e:rwm:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			r = enroot_fail("Unsupported option: --conf: configuration scripts are not "
+					"run here (use --env, --mount and --rc)");
+			break;
+		case 'e':
+			r = add_env(o->env, &o->n_env, optarg);
+			break;
+		case 'R':
+			r = read_rc(o, optarg);
+			break;
+		case 'r':
+			r = set_override(o, "ENROOT_REMAP_ROOT=y");
+			break;
+		case 'w':
+			r = set_override(o, "ENROOT_ROOTFS_WRITABLE=y");
+			break;
+		case 'm':
+			r = add_mount(o, optarg);
+			break;
+		case 'P':
+			r = enroot_fail("Unsupported option: --pid: containers share the host's PID "
+					"namespace here");
+			break;
+		case 'N':
+			r = set_override(o, "ENROOT_UNSHARE_NET=y");
+			break;
+		case 'I':
+			r = set_override(o, "ENROOT_UNSHARE_IPC=y");
+			break;
+		case 'U':
+			r = set_override(o, "ENROOT_UNSHARE_UTS=y");
+			break;
+		case 'h':
+			return enroot_usage("start", 0) - 1; /* -1: done, status 0 */
+		default:
+			return enroot_usage("start", ENROOT_FAILED);
+		}
+	}
+	if (!r && optind >= argc)
+		r = enroot_usage("start", ENROOT_FAILED);
+	return r;
+}
+
+/* The site configuration again, with the options' settings and mounts. */
+static int reload_site(enroot_cli *cli, start_opts *o)
+{
+	extern char **environ;
+	lc_site_opts so = LC_SITE_OPTS_INIT;
+	lc_error err = LC_ERROR_INIT;
+	lc_site *site = NULL;
+
+	o->overrides[o->n_overrides] = NULL;
+	so.env = (const char *const *)environ;
+	so.overrides = o->overrides;
+	so.mounts = o->fstab;
+	if (lc_site_load(cli->ctx, &so, &site, &err) < 0)
+		return enroot_fail("%s", lc_error_message(&err));
+	lc_site_free(cli->site);
+	cli->site = site;
+	return ENROOT_OK;
+}
+
+/* The command: --rc's script run by /bin/sh with the arguments; else the arguments, after the
+ * image's entrypoint; else the image's Cmd after it; else a shell. *@ret_argv is malloc'd (its
+ * strings borrowed). */
+static int command_of(const start_opts *o, const lc_image *img, char **args, bool entrypoint,
+		      char ***ret_argv)
+{
+	const char *const *ep = entrypoint && img ? lc_image_entrypoint(img) : NULL;
+	const char *const *cmd = img ? lc_image_cmd(img) : NULL;
+	size_t n = 0, n_args = 0, n_ep = 0, n_cmd = 0;
+	char **v;
+
+	while (args[n_args])
+		n_args++;
+	while (ep && ep[n_ep])
+		n_ep++;
+	while (!n_args && cmd && cmd[n_cmd])
+		n_cmd++;
+	v = calloc(n_ep + n_args + n_cmd + 5, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (o->rc) {
+		v[n++] = "/bin/sh";
+		v[n++] = "-c";
+		v[n++] = o->rc;
+		v[n++] = (char *)o->rc_path;
+		n_ep = n_cmd = 0;
+	}
+	for (size_t i = 0; i < n_ep; i++)
+		v[n++] = (char *)ep[i];
+	for (size_t i = 0; i < n_args; i++)
+		v[n++] = args[i];
+	for (size_t i = 0; i < n_cmd; i++)
+		v[n++] = (char *)cmd[i];
+	if (!n)
+		v[n++] = "/bin/sh";
+	*ret_argv = v;
+	return 0;
+}
+
+static lc_container_opts container_opts(const enroot_cli *cli, const char *image)
+{
+	lc_container_opts co = LC_CONTAINER_OPTS_INIT;
+
+	co.image_path = image;
+	co.site = cli->site;
+	co.flags = LC_CONTAINER_KERNEL_SQUASHFS;
+	return co;
+}
+
+/* An image file: a container of this process's, gone when the command ends. */
+static int start_image(enroot_cli *cli, start_opts *o, const char *image, char **args)
+{
+	lc_container_opts co = container_opts(cli, image);
+	lc_process_opts po = LC_PROCESS_OPTS_INIT;
+	lc_error err = LC_ERROR_INIT;
+	lc_container *c = NULL;
+	char **env = NULL, **argv = NULL;
+	int status = ENROOT_FAILED, r;
+	pid_t pid;
+
+	o->env[o->n_env] = NULL;
+	r = lc_container_create(cli->ctx, &co, &c, &err);
+	if (r >= 0)
+		r = lc_container_env(c, o->env, &env, &err);
+	if (r >= 0 && command_of(o, lc_container_image(c), args, false, &argv) < 0)
+		r = lc_error_set(&err, ENOMEM, "out of memory");
+	if (r < 0) {
+		enroot_fail("%s", lc_error_message(&err));
+		goto out;
+	}
+	po.argv = (const char *const *)argv;
+	po.env = (const char *const *)env;
+	po.flags = o->rc ? 0 : LC_PROCESS_ENTRYPOINT;
+	if (lc_container_spawn(c, &po, &pid, &err) < 0) {
+		enroot_fail("%s", lc_error_message(&err));
+		status = err.code == ENOENT ? 127 : 126;
+		goto out;
+	}
+	status = cli_wait_command(pid);
+out:
+	free(argv);
+	lc_strv_free(env);
+	lc_container_free(c);
+	return status;
+}
+
+/* In the child: enter the group's container and run the command. */
+static _Noreturn void run_in_group(lc_group *g, char **argv)
+{
+	extern char **environ;
+	lc_error err = LC_ERROR_INIT;
+	char **env = NULL;
+
+	if (lc_group_lock(g, &err) < 0 || lc_group_enter(g, NULL, &err) < 0 ||
+	    lc_group_env(g, &env, &err) < 0) {
+		enroot_fail("%s", lc_error_message(&err));
+		_exit(ENROOT_FAILED);
+	}
+	environ = env;
+	execvp(argv[0], argv);
+	enroot_fail("%s: %s", argv[0], errno == ENOENT ? "command not found" : strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+/* Join the name's running instance, or start it: the group's container is ready. */
+static int group_for_name(enroot_cli *cli, const start_opts *o, lc_named *n, lc_group *g,
+			  lc_error *err)
+{
+	lc_container_opts co = container_opts(cli, lc_named_image_path(n));
+	lc_group_opts go = LC_GROUP_OPTS_INIT;
+	int state = lc_named_state(n, err), r;
+
+	if (state < 0)
+		return state;
+	if (state == LC_NAMED_ABSENT)
+		return lc_error_set(err, ENOENT, "%s has no image", lc_named_image_path(n));
+	go.env_overrides = o->env;
+	co.named = n;
+	r = lc_group_lock(g, err);
+	if (r == 1)
+		r = state == LC_NAMED_RUNNING ? lc_group_attach(cli->ctx, g, n, &co, &go, err)
+					      : lc_group_create(cli->ctx, g, &co, &go, NULL, err);
+	return r;
+}
+
+static int start_name(enroot_cli *cli, start_opts *o, const char *name, char **args)
+{
+	_cleanup_free_ char *dir = NULL;
+	lc_error err = LC_ERROR_INIT;
+	lc_named *n = NULL;
+	lc_group *g = NULL;
+	lc_image *img = NULL;
+	char **argv = NULL;
+	int status = ENROOT_FAILED, r;
+	pid_t pid = -1;
+
+	if (enroot_name_dir(cli, name, &dir))
+		return ENROOT_FAILED;
+	if (!lc_named_exists_at(AT_FDCWD, dir))
+		return enroot_fail("No such file or directory: %s", dir);
+	o->env[o->n_env] = NULL;
+	r = lc_named_open(dir, (uid_t)-1, (gid_t)-1, &n, &err);
+	if (r >= 0)
+		r = lc_group_new(&g, &err);
+	if (r >= 0)
+		r = group_for_name(cli, o, n, g, &err);
+	/* an image a running instance serves without a file (a step's own name) has no config */
+	if (r >= 0 && access(lc_named_image_path(n), F_OK) == 0)
+		r = lc_squash_image_config(lc_named_image_path(n), &img, &err);
+	if (r >= 0 && command_of(o, img, args, true, &argv) < 0)
+		r = lc_error_set(&err, ENOMEM, "out of memory");
+	n = lc_named_free(n); /* others may join now */
+	if (r >= 0 && (pid = fork()) < 0)
+		r = lc_error_set(&err, errno, "fork: %s", strerror(errno));
+	if (pid == 0)
+		run_in_group(g, argv);
+	if (r < 0)
+		enroot_fail("%s", lc_error_message(&err));
+	else
+		status = cli_wait_command(pid);
+	(void)lc_group_release(g, NULL); /* waits for those who joined */
+	lc_group_free(g);
+	lc_image_free(img);
+	free(argv);
+	return status;
+}
+
+/* enroot: an existing file is an image, anything else a name. */
+int enroot_start(enroot_cli *cli, int argc, char **argv)
+{
+	start_opts o = {0};
+	struct stat st;
+	const char *target;
+	int r = parse_start(argc, argv, &o);
+
+	if (!r)
+		r = reload_site(cli, &o);
+	if (!r) {
+		target = argv[optind];
+		if (stat(target, &st) == 0 && S_ISREG(st.st_mode))
+			r = start_image(cli, &o, target, argv + optind + 1);
+		else
+			r = start_name(cli, &o, target, argv + optind + 1);
+	}
+	free(o.fstab);
+	free(o.rc);
+	return r < 0 ? 0 : r;
+}
+
+/* ---------------------------------------------------------------- exec */
+
+/* The process's environment (enroot exec's), then -e's. NULL-terminated, malloc'd. */
+static char **exec_env(pid_t pid, const char *const *extra, size_t n_extra)
+{
+	char path[64], *buf = malloc(RC_MAX + 1), **v = NULL;
+	size_t len = 0, n = 0, count = n_extra + 1;
+	ssize_t got;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	while (buf && fd >= 0 && len < RC_MAX && (got = read(fd, buf + len, RC_MAX - len)) > 0)
+		len += (size_t)got;
+	if (fd >= 0)
+		close(fd);
+	if (!buf)
+		return NULL;
+	buf[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		count += buf[i] == '\0';
+	v = calloc(count + 1, sizeof(*v));
+	for (size_t i = 0; v && i < len; i += strlen(buf + i) + 1)
+		if (strchr(buf + i, '='))
+			v[n++] = buf + i; /* buf stays: the process execs */
+	for (size_t i = 0; v && i < n_extra; i++) {
+		const char *value = getenv(extra[i]);
+
+		if (strchr(extra[i], '='))
+			v[n++] = (char *)extra[i];
+		else if (asprintf(&v[n], "%s=%s", extra[i], value ? value : "") >= 0)
+			n++;
+	}
+	return v;
+}
+
+int enroot_exec(enroot_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"env", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	extern char **environ;
+	const char *env[MAX_ENV];
+	lc_error err = LC_ERROR_INIT;
+	size_t n_env = 0;
+	char path[64], *end = NULL, **child_env;
+	long pid;
+	int c, cwd_fd;
+
+	(void)cli;
+	while ((c = getopt_long(argc, argv, "+e:h", longopts, NULL)) != -1) {
+		if (c == 'h')
+			return enroot_usage("exec", 0);
+		if (c != 'e')
+			return enroot_usage("exec", ENROOT_FAILED);
+		if (add_env(env, &n_env, optarg))
+			return ENROOT_FAILED;
+	}
+	if (argc - optind < 2)
+		return enroot_usage("exec", ENROOT_FAILED);
+	errno = 0;
+	pid = strtol(argv[optind], &end, 10);
+	if (errno || *end || pid <= 0 || pid > INT_MAX || kill((pid_t)pid, 0) < 0)
+		return enroot_fail("Process not found: %s", argv[optind]);
+	/* its working directory, taken before joining: fchdir() to it once inside */
+	snprintf(path, sizeof(path), "/proc/%ld/cwd", pid);
+	cwd_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	child_env = exec_env((pid_t)pid, env, n_env);
+	if (!child_env)
+		return enroot_fail("out of memory");
+	if (lc_container_enter_pid((pid_t)pid, "/", &err) < 0)
+		return enroot_fail("%s", lc_error_message(&err));
+	if (cwd_fd >= 0)
+		(void)!fchdir(cwd_fd);
+	environ = child_env;
+	execvp(argv[optind + 1], argv + optind + 1);
+	enroot_fail("%s: %s", argv[optind + 1],
+		    errno == ENOENT ? "command not found" : strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}

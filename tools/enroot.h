@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ctr-enroot: enroot's command line (import, create, start, list, remove, export, exec) over the
+ * library and the Slurm plugin's named containers. */
+#ifndef LC_TOOLS_ENROOT_H
+#define LC_TOOLS_ENROOT_H
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/types.h>
+
+#include <libcontainer/libcontainer.h>
+
+enum { ENROOT_OK = 0, ENROOT_FAILED = 1 };
+
+static inline void enroot_freep(void *p)
+{
+	free(*(void **)p);
+}
+#define _cleanup_free_ __attribute__((cleanup(enroot_freep)))
+
+/* "[ERROR] message" on stderr, as enroot says it; returns ENROOT_FAILED. */
+int enroot_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The verb's usage on stdout (--help) or stderr; returns @status. */
+int enroot_usage(const char *verb, int status);
+
+/* What every verb uses: the context, the site configuration, where the containers are. */
+typedef struct enroot_cli {
+	lc_ctx *ctx;
+	lc_site *site;
+	char *data_path; /* the directory of container names */
+	bool force;      /* ENROOT_FORCE_OVERRIDE or --force */
+} enroot_cli;
+
+/* The named container @name under the data path: "Invalid argument" for a name with '/', "." or
+ * "..". *@ret_dir is its directory. */
+int enroot_name_dir(const enroot_cli *cli, const char *name, char **ret_dir);
+
+/* enroot start [options] NAME|IMAGE [COMMAND] [ARG...] (argv[0] is "start"). */
+int enroot_start(enroot_cli *cli, int argc, char **argv);
+/* enroot exec [options] PID COMMAND [ARG...]. */
+int enroot_exec(enroot_cli *cli, int argc, char **argv);
+/* enroot list [-f]. */
+int enroot_list(enroot_cli *cli, int argc, char **argv);
+
+#endif
