@@ -210,13 +210,19 @@ static int existing_name_dir(const enroot_cli *cli, const char *name, char **ret
 
 /* ---------------------------------------------------------------- option parsing */
 
-#define HELP_OPTION {"help", no_argument, NULL, 'h'}
-#define END_OPTIONS {NULL, 0, NULL, 0}
+#define HELP_OPTION                            \
+	{                                      \
+		"help", no_argument, NULL, 'h' \
+	}
+#define END_OPTIONS              \
+	{                        \
+		NULL, 0, NULL, 0 \
+	}
 
 /* getopt_long on a verb's arguments (argv[0] is the verb), stopping at the first operand. 'h'
  * and errors are handled here: -1 when the verb must return *@ret_status. */
-static int next_option(int argc, char **argv, const char *shortopts,
-		       const struct option *longopts, const char *verb, int *ret_status)
+static int next_option(int argc, char **argv, const char *shortopts, const struct option *longopts,
+		       const char *verb, int *ret_status)
 {
 	int c = getopt_long(argc, argv, shortopts, longopts, NULL);
 
@@ -306,8 +312,7 @@ static char *default_name(const char *image)
 }
 
 /* A name that is there already: kept (an error) or, with --force and not running, emptied. */
-static int replace_existing(const enroot_cli *cli, lc_named *n, const char *dir,
-			    lc_error *err)
+static int replace_existing(const enroot_cli *cli, lc_named *n, const char *dir, lc_error *err)
 {
 	int state = lc_named_state(n, err);
 
@@ -506,8 +511,8 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *verb;
 		int (*run)(enroot_cli *cli, int argc, char **argv);
-	} verbs[] = {{"create", cmd_create}, {"exec", enroot_exec},	{"export", cmd_export},
-		     {"import", cmd_import}, {"list", enroot_list},	{"remove", cmd_remove},
+	} verbs[] = {{"create", cmd_create},  {"exec", enroot_exec}, {"export", cmd_export},
+		     {"import", cmd_import},  {"list", enroot_list}, {"remove", cmd_remove},
 		     {"start", enroot_start}, {NULL, NULL}};
 	enroot_cli cli = {0};
 	lc_error err = LC_ERROR_INIT;

@@ -127,7 +127,7 @@ static void stime_text(time_t started, time_t now, char *buf, size_t size)
 
 	localtime_r(&started, &tm);
 	strftime(buf, size,
-		 now - started < 24 * 3600	 ? "%H:%M"
+		 now - started < 24 * 3600     ? "%H:%M"
 		 : now - started < 365 * 86400 ? "%b%d"
 					       : "%Y",
 		 &tm);
@@ -205,7 +205,8 @@ static pid_t first_process(pid_t holder)
 
 		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
 		if (pid <= 0 || pid == holder || stat(path, &st) < 0 || st.st_uid != getuid() ||
-		    ns_inode(pid, "mnt") != mnt || !read_stat(pid, &s) || s.start_ticks >= best_start)
+		    ns_inode(pid, "mnt") != mnt || !read_stat(pid, &s) ||
+		    s.start_ticks >= best_start)
 			continue;
 		best = pid;
 		best_start = s.start_ticks;
@@ -224,7 +225,7 @@ typedef struct table {
 
 static char (*add_row(table *t))[512]
 {
-	char (*rows)[COLUMNS][512] = realloc(t->rows, (t->n + 1) * sizeof(*rows));
+	char(*rows)[COLUMNS][512] = realloc(t->rows, (t->n + 1) * sizeof(*rows));
 
 	if (!rows)
 		return NULL;
@@ -249,15 +250,15 @@ static void print_table(const table *t)
 		while (last > 1 && !*t->rows[r][last - 1])
 			last--;
 		for (size_t c = 0; c < last; c++)
-			printf(c + 1 < last ? "%-*s  " : "%.*s\n", c + 1 < last ? (int)width[c] : 512,
-			       t->rows[r][c]);
+			printf(c + 1 < last ? "%-*s  " : "%.*s\n",
+			       c + 1 < last ? (int)width[c] : 512, t->rows[r][c]);
 	}
 }
 
 static int list_fancy(const enroot_cli *cli, const names *ns)
 {
-	static const char *const header[COLUMNS] = {"NAME",    "PID",  "COMM",  "STATE",  "STARTED",
-						    "TIME",    "MNTNS", "USERNS", "COMMAND"};
+	static const char *const header[COLUMNS] = {"NAME", "PID",   "COMM",   "STATE",  "STARTED",
+						    "TIME", "MNTNS", "USERNS", "COMMAND"};
 	table t = {0};
 	char(*row)[512] = add_row(&t);
 
@@ -285,8 +286,9 @@ static int list_fancy(const enroot_cli *cli, const names *ns)
 
 int enroot_list(enroot_cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"fancy", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"fancy", no_argument, NULL, 'f'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
 	names ns = {0};
 	bool fancy = false;
 	int c, status;

@@ -110,10 +110,10 @@ static int parse_start(int argc, char **argv, start_opts *o)
 	static const struct option longopts[] = {
 	    {"conf", required_argument, NULL, 'c'}, {"env", required_argument, NULL, 'e'},
 	    {"rc", required_argument, NULL, 'R'},   {"root", no_argument, NULL, 'r'},
-	    {"rw", no_argument, NULL, 'w'},	    {"mount", required_argument, NULL, 'm'},
-	    {"pid", no_argument, NULL, 'P'},	    {"net", no_argument, NULL, 'N'},
-	    {"ipc", no_argument, NULL, 'I'},	    {"uts", no_argument, NULL, 'U'},
-	    {"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0}};
+	    {"rw", no_argument, NULL, 'w'},         {"mount", required_argument, NULL, 'm'},
+	    {"pid", no_argument, NULL, 'P'},        {"net", no_argument, NULL, 'N'},
+	    {"ipc", no_argument, NULL, 'I'},        {"uts", no_argument, NULL, 'U'},
+	    {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
 	int c, r = 0;
 
 	while (!r && (c = getopt_long(argc, argv, "+c:e:rwm:h", longopts, NULL)) != -1) {
@@ -138,8 +138,9 @@ static int parse_start(int argc, char **argv, start_opts *o)
 			r = add_mount(o, optarg);
 			break;
 		case 'P':
-			r = enroot_fail("Unsupported option: --pid: containers share the host's PID "
-					"namespace here");
+			r = enroot_fail(
+			    "Unsupported option: --pid: containers share the host's PID "
+			    "namespace here");
 			break;
 		case 'N':
 			r = set_override(o, "ENROOT_UNSHARE_NET=y");
@@ -407,8 +408,9 @@ static char **exec_env(pid_t pid, const char *const *extra, size_t n_extra)
 
 int enroot_exec(enroot_cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"env", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"env", required_argument, NULL, 'e'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
 	extern char **environ;
 	const char *env[MAX_ENV];
 	lc_error err = LC_ERROR_INIT;

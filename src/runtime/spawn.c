@@ -82,8 +82,8 @@ static int pid_ns_flags(pid_t pid, int *ret_flags, lc_error *err)
 	static const struct {
 		const char *name;
 		int flag;
-	} kinds[] = {{"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},	{"net", CLONE_NEWNET},
-		     {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS},	{"cgroup", CLONE_NEWCGROUP}};
+	} kinds[] = {{"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},  {"net", CLONE_NEWNET},
+		     {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS}, {"cgroup", CLONE_NEWCGROUP}};
 	int flags = 0;
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++) {
