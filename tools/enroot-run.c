@@ -26,11 +26,13 @@
 typedef struct start_opts {
 	const char *env[MAX_ENV];
 	size_t n_env;
-	char *fstab; /* the --mount lines, as a mounts.d file */
-	const char *overrides[8];
-	size_t n_overrides;
+	char *fstab;          /* the --mount lines, as a mounts.d file */
+	const char *flags[8]; /* the options' settings ("ENROOT_REMAP_ROOT=y") */
+	size_t n_flags;
 	char *rc; /* the --rc script's text */
 	const char *rc_path;
+	const char *conf_path; /* --conf */
+	enroot_conf conf;
 } start_opts;
 
 /* enroot's check of -e: a name, then '=' or nothing. */
@@ -100,7 +102,7 @@ static int read_rc(start_opts *o, const char *path)
 
 static int set_override(start_opts *o, const char *kv)
 {
-	o->overrides[o->n_overrides++] = kv;
+	o->flags[o->n_flags++] = kv;
 	return ENROOT_OK;
 }
 
@@ -119,8 +121,7 @@ static int parse_start(int argc, char **argv, start_opts *o)
 	while (!r && (c = getopt_long(argc, argv, "+c:e:rwm:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			r = enroot_fail("Unsupported option: --conf: configuration scripts are not "
-					"run here (use --env, --mount and --rc)");
+			o->conf_path = optarg;
 			break;
 		case 'e':
 			r = add_env(o->env, &o->n_env, optarg);
@@ -162,18 +163,52 @@ static int parse_start(int argc, char **argv, start_opts *o)
 	return r;
 }
 
-/* The site configuration again, with the options' settings and mounts. */
+/* --conf: its settings before the options', its variables before -e's, its mounts before
+ * -m's, its rc() unless --rc. */
+static int apply_conf(start_opts *o, char *const *args)
+{
+	enroot_conf *c = &o->conf;
+	char *fstab = NULL;
+
+	if (enroot_conf_load(o->conf_path, args, c))
+		return ENROOT_FAILED;
+	for (size_t i = 0; i < c->n_env; i++)
+		if (add_env(o->env, &o->n_env, c->env[i]))
+			return ENROOT_FAILED;
+	if (c->fstab && asprintf(&fstab, "%s\n%s", c->fstab, o->fstab ? o->fstab : "") < 0)
+		return enroot_fail("out of memory");
+	if (fstab) {
+		free(o->fstab);
+		o->fstab = fstab;
+	}
+	if (!o->rc && c->rc) {
+		if (!(o->rc = strdup(c->rc)))
+			return enroot_fail("out of memory");
+		o->rc_path = "rc";
+	}
+	return ENROOT_OK;
+}
+
+/* The site configuration again, with the options' settings, mounts and hooks. */
 static int reload_site(enroot_cli *cli, start_opts *o)
 {
 	extern char **environ;
 	lc_site_opts so = LC_SITE_OPTS_INIT;
 	lc_error err = LC_ERROR_INIT;
+	const char *overrides[MAX_ENV + 8 + 1];
+	const char *hooks[] = {o->conf.hook, NULL};
 	lc_site *site = NULL;
+	size_t n = 0;
 
-	o->overrides[o->n_overrides] = NULL;
+	for (size_t i = 0; i < o->conf.n_overrides && n < MAX_ENV; i++)
+		overrides[n++] = o->conf.overrides[i];
+	for (size_t i = 0; i < o->n_flags; i++)
+		overrides[n++] = o->flags[i];
+	overrides[n] = NULL;
 	so.env = (const char *const *)environ;
-	so.overrides = o->overrides;
+	so.overrides = overrides;
 	so.mounts = o->fstab;
+	so.hooks = o->conf.hook ? hooks : NULL;
 	if (lc_site_load(cli->ctx, &so, &site, &err) < 0)
 		return enroot_fail("%s", lc_error_message(&err));
 	lc_site_free(cli->site);
@@ -356,6 +391,8 @@ int enroot_start(enroot_cli *cli, int argc, char **argv)
 	const char *target;
 	int r = parse_start(argc, argv, &o);
 
+	if (!r && o.conf_path)
+		r = apply_conf(&o, argv + optind + 1);
 	if (!r)
 		r = reload_site(cli, &o);
 	if (!r) {
@@ -367,6 +404,7 @@ int enroot_start(enroot_cli *cli, int argc, char **argv)
 	}
 	free(o.fstab);
 	free(o.rc);
+	enroot_conf_clear(&o.conf);
 	return r < 0 ? 0 : r;
 }
 

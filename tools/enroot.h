@@ -35,6 +35,22 @@ typedef struct enroot_cli {
  * "..". *@ret_dir is its directory. */
 int enroot_name_dir(const enroot_cli *cli, const char *name, char **ret_dir);
 
+/* enroot start --conf CONFIG: what a configuration script gives (enroot-conf.c). */
+typedef struct enroot_conf {
+	char **overrides; /* its #ENROOT_KEY=VALUE directives, "KEY=VALUE" */
+	size_t n_overrides;
+	char **env; /* what environ() printed, "KEY=VALUE" */
+	size_t n_env;
+	char *fstab;    /* what mounts() printed */
+	char *rc;       /* rc(), a script for /bin/sh with the command as its arguments */
+	char *hook;     /* a program that runs hooks(), in hook_dir */
+	char *hook_dir; /* removed by enroot_conf_clear() */
+} enroot_conf;
+/* Read @path's directives and run its functions (bash, as the caller) with @args, the
+ * container's command: "[ERROR] ..." and ENROOT_FAILED when it cannot be read or fails. */
+int enroot_conf_load(const char *path, char *const *args, enroot_conf *c);
+void enroot_conf_clear(enroot_conf *c);
+
 /* enroot start [options] NAME|IMAGE [COMMAND] [ARG...] (argv[0] is "start"). */
 int enroot_start(enroot_cli *cli, int argc, char **argv);
 /* enroot exec [options] PID COMMAND [ARG...]. */

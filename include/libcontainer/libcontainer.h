@@ -459,11 +459,15 @@ typedef struct lc_site_opts {
 	 *  user's: a front-end's (enroot start --mount); errors name them "--mount". NULL: none.
 	 *  (Version 2.) */
 	const char *mounts;
+	/** More hooks, programs run after the site's and the user's hooks.d ones, with their
+	 *  contract (a front-end's: enroot start --conf's hooks()); NULL-terminated; NULL: none.
+	 *  (Version 2.) */
+	const char *const *hooks;
 } lc_site_opts;
 #define LC_SITE_OPTS_VERSION 2
-#define LC_SITE_OPTS_INIT                                                                   \
-	{                                                                                   \
-		LC_SITE_OPTS_VERSION, 0, NULL, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1, NULL \
+#define LC_SITE_OPTS_INIT                                                                         \
+	{                                                                                         \
+		LC_SITE_OPTS_VERSION, 0, NULL, NULL, NULL, NULL, (uid_t)-1, (gid_t)-1, NULL, NULL \
 	}
 /**
  * Read the configuration. A bad line (an fstab line without a target, an unknown x- option, a

@@ -241,6 +241,9 @@ static int load(lc_ctx *ctx, const lc_site_opts *o, lc_site *site, lc_error *err
 		lc_site_slurm_pmi_mounts(o->env, &site->mounts);
 	for (size_t i = 0; r >= 0 && i < n_dirs; i++)
 		r = each_file(&w, &dirs[i], "hooks.d", suffix_sh, false, add_hook, err);
+	for (const char *const *h = o->version >= 2 ? o->hooks : NULL; r >= 0 && h && *h; h++)
+		if (lc_strvec_push(&site->hooks, *h) < 0)
+			r = lc_fail(err, ENOMEM, "out of memory");
 	if (r >= 0)
 		lc_debug(ctx,
 			 "site configuration from %s%s%s: %zu settings, %zu variables, %zu mounts, "

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # ctr-enroot, enroot's command line, as an unprivileged user: on its own (a login node: import,
-# create, start with its options, list -f, exec, export, remove, enroot's messages and exit
+# create, start with its options and a configuration script, list -f, exec, export, remove, enroot's messages and exit
 # statuses), its help compared with enroot's documented usage, and over the Slurm plugin's named
 # containers (list shows a job's pyxis_NAME, exec joins a running step's container, export
 # saves one, create --name pyxis_NAME makes one that srun --container-name=NAME starts).
@@ -73,6 +73,29 @@ out "-m with a type and options (tmpfs)" "tmpfs" start -m tmpfs:/workspace:tmpfs
 says "-m with a bad line" 1 "--mount, line 1" start -m "tmpfs:/x:tmpfs:x-bogus" torch true
 printf 'echo rc got: "$@"\n' >"$DIR/rc.sh" && chown lctest "$DIR/rc.sh"
 out "--rc SCRIPT runs instead of the command, with its arguments" "rc got: a b" start --rc rc.sh torch a b
+cat >"$DIR/conf.sh" <<'EOC'
+#ENROOT_ROOTFS_WRITABLE=y
+environ() {
+    echo "FROM_CONF=yes"
+    echo "ARGS=$*"
+}
+mounts() {
+    echo "${PWD}/sub /mnt none bind,x-create=dir"
+}
+hooks() {
+    echo "hook ran for $*" > "${ENROOT_ROOTFS}/hooked"
+    echo "HOOK_VAR=1" >> "${ENROOT_ENVIRON}"
+}
+rc() {
+    echo "rc: $FROM_CONF $ARGS $HOOK_VAR $(cat /hooked) $(cat /mnt/f) $(touch /w && echo writable)"
+}
+EOC
+echo 'environ() { exit 3; }' >"$DIR/bad.sh" && chown lctest "$DIR/conf.sh" "$DIR/bad.sh"
+out "--conf: its directive, environ(), mounts(), hooks() and rc(), given the command's arguments" \
+    "rc: yes a b 1 hook ran for a b data writable" start -c conf.sh torch a b
+check "... its hook's script is gone" test -z "$(ls -d /tmp/ctr-enroot-hook.* 2>/dev/null)"
+says "--conf whose function fails" 1 "[ERROR] $DIR/bad.sh: its configuration functions failed (exit status 3)" \
+    start -c bad.sh torch true
 host_name="$(hostname)"
 out "--uts: a private host name (capabilities in the user namespace)" "inside" \
     start --uts torch sh -c 'hostname inside && hostname'
@@ -136,6 +159,7 @@ create|Usage: enroot create [options] [--] IMAGE
 create|   -n, --name   Name of the container (defaults to "IMAGE")
 create|   -f, --force  Overwrite an existing root filesystem
 start|Usage: enroot start [options] [--] NAME|IMAGE [COMMAND] [ARG...]
+start|   -c, --conf CONFIG    Specify a configuration script to run before the container starts
 start|   -e, --env KEY[=VAL]  Export an environment variable inside the container
 start|       --rc SCRIPT      Override the command script inside the container
 start|   -r, --root           Ask to be remapped to root inside the container

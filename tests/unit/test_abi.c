@@ -24,7 +24,8 @@ START_TEST(abi_layout)
 	ck_assert_uint_eq(sizeof(lc_container_opts), 104);
 	ck_assert_uint_eq(offsetof(lc_container_opts, nvidia_backend), 96);
 	ck_assert_uint_eq(offsetof(lc_site_opts, mounts), 48); /* version 2 */
-	ck_assert_uint_eq(sizeof(lc_site_opts), 56);
+	ck_assert_uint_eq(offsetof(lc_site_opts, hooks), 56);
+	ck_assert_uint_eq(sizeof(lc_site_opts), 64);
 	ck_assert_uint_eq(offsetof(lc_helper_opts, on_progress), 56); /* version 2 */
 	ck_assert_uint_eq(sizeof(lc_helper_opts), 72);
 	ck_assert_uint_eq(sizeof(lc_process_opts), 32);

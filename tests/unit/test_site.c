@@ -456,6 +456,13 @@ START_TEST(load_directories)
 	ck_assert(site->mounts.v[1].flags & MS_RDONLY);
 	ck_assert_str_eq(site->mounts.v[2].type, "tmpfs");
 	site = lc_site_free(site);
+	/* and its hooks after the files' */
+	o.hooks = (const char *[]){"/front/end-hook", NULL};
+	ck_assert_int_eq(lc_site_load(NULL, &o, &site, &err), 0);
+	ck_assert_uint_eq(lc_site_hook_count(site), 3);
+	ck_assert_str_eq(site->hooks.v[2], "/front/end-hook");
+	site = lc_site_free(site);
+	o.hooks = NULL;
 	o.mounts = "/data /mnt none bind\n/a /b none x-bogus\n";
 	ck_assert_int_eq(lc_site_load(NULL, &o, &site, &err), -EINVAL);
 	ck_assert_msg(strstr(err.msg, "--mount, line 2"), "%s", err.msg);
