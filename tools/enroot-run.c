@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +35,7 @@ typedef struct start_opts {
 	char *rc; /* the --rc script's text */
 	const char *rc_path;
 	const char *conf_path; /* --conf */
+	bool pid_ns;           /* --pid */
 	enroot_conf conf;
 } start_opts;
 
@@ -139,9 +143,7 @@ static int parse_start(int argc, char **argv, start_opts *o)
 			r = add_mount(o, optarg);
 			break;
 		case 'P':
-			r = enroot_fail(
-			    "Unsupported option: --pid: containers share the host's PID "
-			    "namespace here");
+			o->pid_ns = true;
 			break;
 		case 'N':
 			r = set_override(o, "ENROOT_UNSHARE_NET=y");
@@ -265,45 +267,32 @@ static lc_container_opts container_opts(const enroot_cli *cli, const char *image
 	return co;
 }
 
-/* An image file: a container of this process's, gone when the command ends. */
-static int start_image(enroot_cli *cli, start_opts *o, const char *image, char **args)
+/* --pid: the command is PID 1 of a new PID namespace, with its own /proc; this process passes
+ * signals on to it and ends with it. */
+static void new_pid_namespace(void)
 {
-	lc_container_opts co = container_opts(cli, image);
-	lc_process_opts po = LC_PROCESS_OPTS_INIT;
-	lc_error err = LC_ERROR_INIT;
-	lc_container *c = NULL;
-	char **env = NULL, **argv = NULL;
-	int status = ENROOT_FAILED, r;
 	pid_t pid;
 
-	o->env[o->n_env] = NULL;
-	r = lc_container_create(cli->ctx, &co, &c, &err);
-	if (r >= 0)
-		r = lc_container_env(c, o->env, &env, &err);
-	if (r >= 0 && command_of(o, lc_container_image(c), args, false, &argv) < 0)
-		r = lc_error_set(&err, ENOMEM, "out of memory");
-	if (r < 0) {
-		enroot_fail("%s", lc_error_message(&err));
-		goto out;
+	if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0) {
+		enroot_fail("cannot make a PID namespace: %s", strerror(errno));
+		_exit(ENROOT_FAILED);
 	}
-	po.argv = (const char *const *)argv;
-	po.env = (const char *const *)env;
-	po.flags = o->rc ? 0 : LC_PROCESS_ENTRYPOINT;
-	if (lc_container_spawn(c, &po, &pid, &err) < 0) {
-		enroot_fail("%s", lc_error_message(&err));
-		status = err.code == ENOENT ? 127 : 126;
-		goto out;
+	pid = fork();
+	if (pid < 0) {
+		enroot_fail("fork: %s", strerror(errno));
+		_exit(ENROOT_FAILED);
 	}
-	status = cli_wait_command(pid);
-out:
-	free(argv);
-	lc_strv_free(env);
-	lc_container_free(c);
-	return status;
+	if (pid > 0)
+		_exit(cli_wait_command(pid));
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* its processes in /proc: a new proc mount, in a mount namespace of its own */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		fprintf(stderr, "[WARN] /proc shows the node's processes: %s\n", strerror(errno));
 }
 
 /* In the child: enter the group's container and run the command. */
-static _Noreturn void run_in_group(lc_group *g, char **argv)
+static _Noreturn void run_in_group(lc_group *g, char **argv, bool pid_ns)
 {
 	extern char **environ;
 	lc_error err = LC_ERROR_INIT;
@@ -314,24 +303,27 @@ static _Noreturn void run_in_group(lc_group *g, char **argv)
 		enroot_fail("%s", lc_error_message(&err));
 		_exit(ENROOT_FAILED);
 	}
+	if (pid_ns)
+		new_pid_namespace();
 	environ = env;
 	execvp(argv[0], argv);
 	enroot_fail("%s: %s", argv[0], errno == ENOENT ? "command not found" : strerror(errno));
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
-/* Join the name's running instance, or start it: the group's container is ready. */
-static int group_for_name(enroot_cli *cli, const start_opts *o, lc_named *n, lc_group *g,
-			  lc_error *err)
+/* The group's container: the name's running instance, joined, or a new one (the name's
+ * instance, or one of the image file). */
+static int make_group(enroot_cli *cli, const start_opts *o, const char *image, lc_named *n,
+		      lc_group *g, lc_error *err)
 {
-	lc_container_opts co = container_opts(cli, lc_named_image_path(n));
+	lc_container_opts co = container_opts(cli, image);
 	lc_group_opts go = LC_GROUP_OPTS_INIT;
-	int state = lc_named_state(n, err), r;
+	int state = n ? lc_named_state(n, err) : LC_NAMED_STOPPED, r;
 
 	if (state < 0)
 		return state;
 	if (state == LC_NAMED_ABSENT)
-		return lc_error_set(err, ENOENT, "%s has no image", lc_named_image_path(n));
+		return lc_error_set(err, ENOENT, "%s has no image", image);
 	go.env_overrides = o->env;
 	co.named = n;
 	r = lc_group_lock(g, err);
@@ -341,37 +333,36 @@ static int group_for_name(enroot_cli *cli, const start_opts *o, lc_named *n, lc_
 	return r;
 }
 
-static int start_name(enroot_cli *cli, start_opts *o, const char *name, char **args)
+/* Start the image file @file or the name @name (its directory) and run the command. */
+static int start_container(enroot_cli *cli, start_opts *o, const char *file, const char *dir,
+			   char **args)
 {
-	_cleanup_free_ char *dir = NULL;
 	lc_error err = LC_ERROR_INIT;
 	lc_named *n = NULL;
 	lc_group *g = NULL;
 	lc_image *img = NULL;
+	const char *image = file;
 	char **argv = NULL;
-	int status = ENROOT_FAILED, r;
+	int status = ENROOT_FAILED, r = 0;
 	pid_t pid = -1;
 
-	if (enroot_name_dir(cli, name, &dir))
-		return ENROOT_FAILED;
-	if (!lc_named_exists_at(AT_FDCWD, dir))
-		return enroot_fail("No such file or directory: %s", dir);
 	o->env[o->n_env] = NULL;
-	r = lc_named_open(dir, (uid_t)-1, (gid_t)-1, &n, &err);
+	if (dir && (r = lc_named_open(dir, (uid_t)-1, (gid_t)-1, &n, &err)) >= 0)
+		image = lc_named_image_path(n);
 	if (r >= 0)
 		r = lc_group_new(&g, &err);
 	if (r >= 0)
-		r = group_for_name(cli, o, n, g, &err);
+		r = make_group(cli, o, image, n, g, &err);
 	/* an image a running instance serves without a file (a step's own name) has no config */
-	if (r >= 0 && access(lc_named_image_path(n), F_OK) == 0)
-		r = lc_squash_image_config(lc_named_image_path(n), &img, &err);
+	if (r >= 0 && access(image, F_OK) == 0)
+		r = lc_squash_image_config(image, &img, &err);
 	if (r >= 0 && command_of(o, img, args, true, &argv) < 0)
 		r = lc_error_set(&err, ENOMEM, "out of memory");
 	n = lc_named_free(n); /* others may join now */
 	if (r >= 0 && (pid = fork()) < 0)
 		r = lc_error_set(&err, errno, "fork: %s", strerror(errno));
 	if (pid == 0)
-		run_in_group(g, argv);
+		run_in_group(g, argv, o->pid_ns);
 	if (r < 0)
 		enroot_fail("%s", lc_error_message(&err));
 	else
@@ -386,6 +377,7 @@ static int start_name(enroot_cli *cli, start_opts *o, const char *name, char **a
 /* enroot: an existing file is an image, anything else a name. */
 int enroot_start(enroot_cli *cli, int argc, char **argv)
 {
+	_cleanup_free_ char *dir = NULL;
 	start_opts o = {0};
 	struct stat st;
 	const char *target;
@@ -398,9 +390,13 @@ int enroot_start(enroot_cli *cli, int argc, char **argv)
 	if (!r) {
 		target = argv[optind];
 		if (stat(target, &st) == 0 && S_ISREG(st.st_mode))
-			r = start_image(cli, &o, target, argv + optind + 1);
+			r = start_container(cli, &o, target, NULL, argv + optind + 1);
+		else if (!enroot_name_dir(cli, target, &dir))
+			r = lc_named_exists_at(AT_FDCWD, dir)
+				? start_container(cli, &o, NULL, dir, argv + optind + 1)
+				: enroot_fail("No such file or directory: %s", dir);
 		else
-			r = start_name(cli, &o, target, argv + optind + 1);
+			r = ENROOT_FAILED;
 	}
 	free(o.fstab);
 	free(o.rc);

@@ -87,7 +87,8 @@ int lc_output_open_temp_at(int dir_fd, const char *name, char **ret_tmp, int *re
 		return 0;
 	}
 	if (fd != -EOPNOTSUPP)
-		return lc_fail(err, -fd, "create a file beside '%s': %s", name, strerror(-fd));
+		return lc_fail(err, -fd, "create a temporary file beside '%s': %s", name,
+			       strerror(-fd));
 	return take_temp_name(dir_fd, name, -1, 0644 & ~mask, ret_tmp, ret_fd, err);
 }
 

@@ -105,7 +105,9 @@ out "an image file starts directly" "2.9.0" start pt.sqsh sh -c 'echo $PYTORCH_V
 says "the command's exit status" 7 "" start torch sh -c 'exit 7'
 says "a missing command: 127" 127 "nosuch" start torch nosuch
 says "a missing name" 1 "[ERROR] No such file or directory: $DATA/nope" start nope true
-says "--pid is refused, saying why" 1 "[ERROR] Unsupported option: --pid" start --pid torch true
+out "--pid: the command is PID 1, and /proc shows its own few processes" "1 few" \
+    start --pid torch sh -c 'n=$(ls /proc | grep -c "^[0-9]"); [ "$n" -le 5 ] && echo $$ few'
+says "... its exit status" 5 "" start --pid torch sh -c 'exit 5'
 
 echo "# list -f and exec while a start runs"
 en start --rw -e MARK=started torch sleep 6 >/dev/null 2>&1 &
@@ -165,6 +167,7 @@ start|       --rc SCRIPT      Override the command script inside the container
 start|   -r, --root           Ask to be remapped to root inside the container
 start|   -w, --rw             Make the container root filesystem writable
 start|   -m, --mount FSTAB    Perform a mount from the host inside the container (colon-separated)
+start|       --pid            Run the container in a new PID namespace
 start|       --net            Run the container in a new network namespace (loopback only)
 start|       --uts            Run the container in a new UTS namespace
 list|Usage: enroot list [options]
