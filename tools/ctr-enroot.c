@@ -194,8 +194,7 @@ int enroot_name_dir(const enroot_cli *cli, const char *name, char **ret_dir)
 	return ENROOT_OK;
 }
 
-/* The name's directory must be a named container: "No such file or directory: DIR". */
-static int existing_name_dir(const enroot_cli *cli, const char *name, char **ret_dir)
+int enroot_existing_name_dir(const enroot_cli *cli, const char *name, char **ret_dir)
 {
 	if (enroot_name_dir(cli, name, ret_dir))
 		return ENROOT_FAILED;
@@ -210,18 +209,7 @@ static int existing_name_dir(const enroot_cli *cli, const char *name, char **ret
 
 /* ---------------------------------------------------------------- option parsing */
 
-#define HELP_OPTION                            \
-	{                                      \
-		"help", no_argument, NULL, 'h' \
-	}
-#define END_OPTIONS              \
-	{                        \
-		NULL, 0, NULL, 0 \
-	}
-
-/* getopt_long on a verb's arguments (argv[0] is the verb), stopping at the first operand. 'h'
- * and errors are handled here: -1 when the verb must return *@ret_status. */
-static int next_option(int argc, char **argv, const char *shortopts, const struct option *longopts,
+int enroot_next_option(int argc, char **argv, const char *shortopts, const struct option *longopts,
 		       const char *verb, int *ret_status)
 {
 	int c = getopt_long(argc, argv, shortopts, longopts, NULL);
@@ -233,6 +221,13 @@ static int next_option(int argc, char **argv, const char *shortopts, const struc
 	else
 		return c;
 	return -2;
+}
+
+size_t enroot_env_name_len(const char *s)
+{
+	size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789");
+
+	return n && !(*s >= '0' && *s <= '9') ? n : 0;
 }
 
 /* ---------------------------------------------------------------- import */
@@ -263,7 +258,7 @@ static int cmd_import(enroot_cli *cli, int argc, char **argv)
 	size_t n = 0;
 	int c, status = 0;
 
-	while ((c = next_option(argc, argv, "+a:o:h", longopts, "import", &status)) != -1) {
+	while ((c = enroot_next_option(argc, argv, "+a:o:h", longopts, "import", &status)) != -1) {
 		if (c == -2)
 			return status;
 		if (c == 'a')
@@ -311,15 +306,13 @@ static char *default_name(const char *image)
 	return strndup(base, len);
 }
 
-/* A name that is there already: kept (an error) or, with --force and not running, emptied. */
-static int replace_existing(const enroot_cli *cli, lc_named *n, const char *dir, lc_error *err)
+/* A name that is there already, with --force: emptied, unless it runs. */
+static int replace_existing(lc_named *n, const char *dir, lc_error *err)
 {
 	int state = lc_named_state(n, err);
 
 	if (state < 0)
 		return state;
-	if (state != LC_NAMED_ABSENT && !cli->force)
-		return lc_error_set(err, EEXIST, "File already exists: %s", dir);
 	if (state == LC_NAMED_RUNNING)
 		return lc_error_set(err, EBUSY, "Container is running: %s", dir);
 	return lc_named_reset(n, err);
@@ -340,7 +333,7 @@ static int cmd_create(enroot_cli *cli, int argc, char **argv)
 	struct stat st;
 	int c, status = 0, r;
 
-	while ((c = next_option(argc, argv, "+n:fh", longopts, "create", &status)) != -1) {
+	while ((c = enroot_next_option(argc, argv, "+n:fh", longopts, "create", &status)) != -1) {
 		if (c == -2)
 			return status;
 		if (c == 'f')
@@ -367,10 +360,10 @@ static int cmd_create(enroot_cli *cli, int argc, char **argv)
 		return enroot_fail("File already exists: %s", dir);
 	r = lc_named_open(dir, (uid_t)-1, (gid_t)-1, &n, &err);
 	if (r >= 0 && existed)
-		r = replace_existing(cli, n, dir, &err);
+		r = replace_existing(n, dir, &err);
 	if (r >= 0)
 		r = lc_named_copy_image(n, image, NULL, &err);
-	if (r < 0 && n && err.code != EEXIST && err.code != EBUSY)
+	if (r < 0 && n && err.code != EBUSY)
 		(void)lc_named_remove(n, NULL); /* nothing half-made stays */
 	lc_named_free(n);
 	return r < 0 ? enroot_fail("%s", lc_error_message(&err)) : ENROOT_OK;
@@ -393,7 +386,7 @@ static int remove_one(enroot_cli *cli, const char *name)
 	lc_named *n = NULL;
 	int r;
 
-	if (existing_name_dir(cli, name, &dir))
+	if (enroot_existing_name_dir(cli, name, &dir))
 		return ENROOT_FAILED;
 	if (!cli->force && !confirm(dir))
 		return ENROOT_OK;
@@ -412,7 +405,7 @@ static int cmd_remove(enroot_cli *cli, int argc, char **argv)
 	    {"force", no_argument, NULL, 'f'}, HELP_OPTION, END_OPTIONS};
 	int c, status = 0;
 
-	while ((c = next_option(argc, argv, "+fh", longopts, "remove", &status)) != -1) {
+	while ((c = enroot_next_option(argc, argv, "+fh", longopts, "remove", &status)) != -1) {
 		if (c == -2)
 			return status;
 		cli->force = true;
@@ -470,7 +463,7 @@ static int cmd_export(enroot_cli *cli, int argc, char **argv)
 	lc_error err = LC_ERROR_INIT;
 	int c, status = 0;
 
-	while ((c = next_option(argc, argv, "+o:fh", longopts, "export", &status)) != -1) {
+	while ((c = enroot_next_option(argc, argv, "+o:fh", longopts, "export", &status)) != -1) {
 		if (c == -2)
 			return status;
 		if (c == 'f')
@@ -480,7 +473,7 @@ static int cmd_export(enroot_cli *cli, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return enroot_usage("export", ENROOT_FAILED);
-	if (existing_name_dir(cli, argv[optind], &dir))
+	if (enroot_existing_name_dir(cli, argv[optind], &dir))
 		return ENROOT_FAILED;
 	if (!output && asprintf(&output, "%s.sqsh", argv[optind]) < 0)
 		return enroot_fail("out of memory");

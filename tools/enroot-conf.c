@@ -142,11 +142,9 @@ static int add_variables(enroot_conf *c, char *text)
 	char *save = NULL;
 
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		size_t n =
-		    strspn(line, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789");
+		size_t n = enroot_env_name_len(line);
 
-		if (n && line[n] == '=' && !isdigit((unsigned char)*line) &&
-		    push(&c->env, &c->n_env, strdup(line)) < 0)
+		if (n && line[n] == '=' && push(&c->env, &c->n_env, strdup(line)) < 0)
 			return enroot_fail("out of memory");
 	}
 	return ENROOT_OK;

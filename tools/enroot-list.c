@@ -286,18 +286,15 @@ static int list_fancy(const enroot_cli *cli, const names *ns)
 
 int enroot_list(enroot_cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {{"fancy", no_argument, NULL, 'f'},
-						 {"help", no_argument, NULL, 'h'},
-						 {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	    {"fancy", no_argument, NULL, 'f'}, HELP_OPTION, END_OPTIONS};
 	names ns = {0};
 	bool fancy = false;
-	int c, status;
+	int c, status = 0;
 
-	while ((c = getopt_long(argc, argv, "+fh", longopts, NULL)) != -1) {
-		if (c == 'h')
-			return enroot_usage("list", 0);
-		if (c != 'f')
-			return enroot_usage("list", ENROOT_FAILED);
+	while ((c = enroot_next_option(argc, argv, "+fh", longopts, "list", &status)) != -1) {
+		if (c == -2)
+			return status;
 		fancy = true;
 	}
 	if (optind != argc)

@@ -23,8 +23,7 @@
 #include "enroot.h"
 
 #define MAX_ENV 256
-#define MAX_MOUNTS 64
-#define RC_MAX (1 << 20)
+#define TEXT_MAX (1 << 20) /* of a --rc script, of a process's environment */
 
 typedef struct start_opts {
 	const char *env[MAX_ENV];
@@ -40,20 +39,11 @@ typedef struct start_opts {
 } start_opts;
 
 /* enroot's check of -e: a name, then '=' or nothing. */
-static bool env_arg_ok(const char *e)
-{
-	if (!(*e == '_' || (*e >= 'A' && *e <= 'Z') || (*e >= 'a' && *e <= 'z')))
-		return false;
-	for (e++; *e && *e != '='; e++)
-		if (!(*e == '_' || (*e >= 'A' && *e <= 'Z') || (*e >= 'a' && *e <= 'z') ||
-		      (*e >= '0' && *e <= '9')))
-			return false;
-	return true;
-}
-
 static int add_env(const char **env, size_t *n, const char *e)
 {
-	if (!env_arg_ok(e))
+	size_t len = enroot_env_name_len(e);
+
+	if (!len || (e[len] && e[len] != '='))
 		return enroot_fail("Invalid argument: %s", e);
 	if (*n + 1 >= MAX_ENV)
 		return enroot_fail("Too many --env");
@@ -94,10 +84,10 @@ static int read_rc(start_opts *o, const char *path)
 
 	if (!f)
 		return enroot_fail("No such file or directory: %s", path);
-	o->rc = malloc(RC_MAX + 1);
-	n = o->rc ? fread(o->rc, 1, RC_MAX + 1, f) : 0;
+	o->rc = malloc(TEXT_MAX + 1);
+	n = o->rc ? fread(o->rc, 1, TEXT_MAX + 1, f) : 0;
 	fclose(f);
-	if (!o->rc || n > RC_MAX)
+	if (!o->rc || n > TEXT_MAX)
 		return enroot_fail("%s: %s", path, o->rc ? "too large" : "out of memory");
 	o->rc[n] = '\0';
 	o->rc_path = path;
@@ -110,20 +100,28 @@ static int set_override(start_opts *o, const char *kv)
 	return ENROOT_OK;
 }
 
-/* 0 and optind at NAME|IMAGE; else the status to return. */
-static int parse_start(int argc, char **argv, start_opts *o)
+/* 0 and optind at NAME|IMAGE; else -1 and *@ret_status the status to return. */
+static int parse_start(int argc, char **argv, start_opts *o, int *ret_status)
 {
-	static const struct option longopts[] = {
-	    {"conf", required_argument, NULL, 'c'}, {"env", required_argument, NULL, 'e'},
-	    {"rc", required_argument, NULL, 'R'},   {"root", no_argument, NULL, 'r'},
-	    {"rw", no_argument, NULL, 'w'},         {"mount", required_argument, NULL, 'm'},
-	    {"pid", no_argument, NULL, 'P'},        {"net", no_argument, NULL, 'N'},
-	    {"ipc", no_argument, NULL, 'I'},        {"uts", no_argument, NULL, 'U'},
-	    {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"conf", required_argument, NULL, 'c'},
+						 {"env", required_argument, NULL, 'e'},
+						 {"rc", required_argument, NULL, 'R'},
+						 {"root", no_argument, NULL, 'r'},
+						 {"rw", no_argument, NULL, 'w'},
+						 {"mount", required_argument, NULL, 'm'},
+						 {"pid", no_argument, NULL, 'P'},
+						 {"net", no_argument, NULL, 'N'},
+						 {"ipc", no_argument, NULL, 'I'},
+						 {"uts", no_argument, NULL, 'U'},
+						 HELP_OPTION,
+						 END_OPTIONS};
 	int c, r = 0;
 
-	while (!r && (c = getopt_long(argc, argv, "+c:e:rwm:h", longopts, NULL)) != -1) {
+	while (!r && (c = enroot_next_option(argc, argv, "+c:e:rwm:h", longopts, "start",
+					     ret_status)) != -1) {
 		switch (c) {
+		case -2:
+			return -1;
 		case 'c':
 			o->conf_path = optarg;
 			break;
@@ -154,15 +152,12 @@ static int parse_start(int argc, char **argv, start_opts *o)
 		case 'U':
 			r = set_override(o, "ENROOT_UNSHARE_UTS=y");
 			break;
-		case 'h':
-			return enroot_usage("start", 0) - 1; /* -1: done, status 0 */
-		default:
-			return enroot_usage("start", ENROOT_FAILED);
 		}
 	}
 	if (!r && optind >= argc)
 		r = enroot_usage("start", ENROOT_FAILED);
-	return r;
+	*ret_status = r;
+	return r ? -1 : 0;
 }
 
 /* --conf: its settings before the options', its variables before -e's, its mounts before
@@ -381,9 +376,11 @@ int enroot_start(enroot_cli *cli, int argc, char **argv)
 	start_opts o = {0};
 	struct stat st;
 	const char *target;
-	int r = parse_start(argc, argv, &o);
+	int r = 0;
 
-	if (!r && o.conf_path)
+	if (parse_start(argc, argv, &o, &r) < 0)
+		goto out;
+	if (o.conf_path)
 		r = apply_conf(&o, argv + optind + 1);
 	if (!r)
 		r = reload_site(cli, &o);
@@ -391,17 +388,16 @@ int enroot_start(enroot_cli *cli, int argc, char **argv)
 		target = argv[optind];
 		if (stat(target, &st) == 0 && S_ISREG(st.st_mode))
 			r = start_container(cli, &o, target, NULL, argv + optind + 1);
-		else if (!enroot_name_dir(cli, target, &dir))
-			r = lc_named_exists_at(AT_FDCWD, dir)
-				? start_container(cli, &o, NULL, dir, argv + optind + 1)
-				: enroot_fail("No such file or directory: %s", dir);
 		else
-			r = ENROOT_FAILED;
+			r = enroot_existing_name_dir(cli, target, &dir)
+				? ENROOT_FAILED
+				: start_container(cli, &o, NULL, dir, argv + optind + 1);
 	}
+out:
 	free(o.fstab);
 	free(o.rc);
 	enroot_conf_clear(&o.conf);
-	return r < 0 ? 0 : r;
+	return r;
 }
 
 /* ---------------------------------------------------------------- exec */
@@ -409,14 +405,14 @@ int enroot_start(enroot_cli *cli, int argc, char **argv)
 /* The process's environment (enroot exec's), then -e's. NULL-terminated, malloc'd. */
 static char **exec_env(pid_t pid, const char *const *extra, size_t n_extra)
 {
-	char path[64], *buf = malloc(RC_MAX + 1), **v = NULL;
+	char path[64], *buf = malloc(TEXT_MAX + 1), **v = NULL;
 	size_t len = 0, n = 0, count = n_extra + 1;
 	ssize_t got;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	while (buf && fd >= 0 && len < RC_MAX && (got = read(fd, buf + len, RC_MAX - len)) > 0)
+	while (buf && fd >= 0 && len < TEXT_MAX && (got = read(fd, buf + len, TEXT_MAX - len)) > 0)
 		len += (size_t)got;
 	if (fd >= 0)
 		close(fd);
@@ -442,23 +438,20 @@ static char **exec_env(pid_t pid, const char *const *extra, size_t n_extra)
 
 int enroot_exec(enroot_cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {{"env", required_argument, NULL, 'e'},
-						 {"help", no_argument, NULL, 'h'},
-						 {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	    {"env", required_argument, NULL, 'e'}, HELP_OPTION, END_OPTIONS};
 	extern char **environ;
 	const char *env[MAX_ENV];
 	lc_error err = LC_ERROR_INIT;
 	size_t n_env = 0;
 	char path[64], *end = NULL, **child_env;
 	long pid;
-	int c, cwd_fd;
+	int c, cwd_fd, status = 0;
 
 	(void)cli;
-	while ((c = getopt_long(argc, argv, "+e:h", longopts, NULL)) != -1) {
-		if (c == 'h')
-			return enroot_usage("exec", 0);
-		if (c != 'e')
-			return enroot_usage("exec", ENROOT_FAILED);
+	while ((c = enroot_next_option(argc, argv, "+e:h", longopts, "exec", &status)) != -1) {
+		if (c == -2)
+			return status;
 		if (add_env(env, &n_env, optarg))
 			return ENROOT_FAILED;
 	}

@@ -4,6 +4,7 @@
 #ifndef LC_TOOLS_ENROOT_H
 #define LC_TOOLS_ENROOT_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/types.h>
@@ -34,6 +35,27 @@ typedef struct enroot_cli {
 /* The named container @name under the data path: "Invalid argument" for a name with '/', "." or
  * "..". *@ret_dir is its directory. */
 int enroot_name_dir(const enroot_cli *cli, const char *name, char **ret_dir);
+/* The same, and it must be a named container: "No such file or directory: DIR". */
+int enroot_existing_name_dir(const enroot_cli *cli, const char *name, char **ret_dir);
+
+#define HELP_OPTION                            \
+	{                                      \
+		"help", no_argument, NULL, 'h' \
+	}
+#define END_OPTIONS              \
+	{                        \
+		NULL, 0, NULL, 0 \
+	}
+
+/* getopt_long on a verb's arguments (argv[0] is the verb), stopping at the first operand: the
+ * next option, -1 at the end, or -2 after --help (usage on stdout, *@ret_status 0) or a bad
+ * option (usage on stderr, *@ret_status 1), when the verb returns *@ret_status. */
+int enroot_next_option(int argc, char **argv, const char *shortopts, const struct option *longopts,
+		       const char *verb, int *ret_status);
+
+/* The length of the variable name @s starts with (a letter or '_', then letters, digits, '_'),
+ * 0 when it does not start with one. */
+size_t enroot_env_name_len(const char *s);
 
 /* enroot start --conf CONFIG: what a configuration script gives (enroot-conf.c). */
 typedef struct enroot_conf {
