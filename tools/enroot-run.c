@@ -402,7 +402,19 @@ out:
 
 /* ---------------------------------------------------------------- exec */
 
-/* The process's environment (enroot exec's), then -e's. NULL-terminated, malloc'd. */
+/* -e sets the variable of @entry ("NAME=VALUE"). */
+static bool set_by_option(const char *entry, const char *const *extra, size_t n_extra)
+{
+	size_t len = strcspn(entry, "=");
+
+	for (size_t i = 0; i < n_extra; i++)
+		if (strcspn(extra[i], "=") == len && !strncmp(extra[i], entry, len))
+			return true;
+	return false;
+}
+
+/* The process's environment (enroot exec's), then -e's, which replace its values.
+ * NULL-terminated, malloc'd. */
 static char **exec_env(pid_t pid, const char *const *extra, size_t n_extra)
 {
 	char path[64], *buf = malloc(TEXT_MAX + 1), **v = NULL;
@@ -423,7 +435,7 @@ static char **exec_env(pid_t pid, const char *const *extra, size_t n_extra)
 		count += buf[i] == '\0';
 	v = calloc(count + 1, sizeof(*v));
 	for (size_t i = 0; v && i < len; i += strlen(buf + i) + 1)
-		if (strchr(buf + i, '='))
+		if (strchr(buf + i, '=') && !set_by_option(buf + i, extra, n_extra))
 			v[n++] = buf + i; /* buf stays: the process execs */
 	for (size_t i = 0; v && i < n_extra; i++) {
 		const char *value = getenv(extra[i]);

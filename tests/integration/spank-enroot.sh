@@ -127,6 +127,8 @@ runuser -u lctest -- sleep 20 &
 wait_for pgrep -u lctest -f "^sleep 20" >/dev/null
 says "exec of the user's process outside containers" 1 "is not in a container" exec "$(pgrep -u lctest -f '^sleep 20')" true
 pkill -u lctest -f '^sleep 20'
+check "... -e replaces the process's own value (one MARK, not two)" \
+    test "$(en exec -e MARK=over "$pid" env 2>/dev/null | grep '^MARK=')" = "MARK=over"
 says "exec of no process" 1 "[ERROR] Process not found: 999999" exec 999999 true
 says "export of a running container (joined)" 0 "" export -o running.sqsh torch
 wait "$start_job"
