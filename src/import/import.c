@@ -89,6 +89,14 @@ static int resolve_pending(import_job *j, size_t i, void *pending, lc_error *err
 	return r;
 }
 
+static int diff_id_mismatch(import_job *j, size_t i, const char *got, lc_error *err)
+{
+	return lc_fail(err, LC_EMANIFEST,
+		       "layer %s: its content is not what the image config says "
+		       "(rootfs.diff_ids[%zu] is %s, the layer's is %s)",
+		       lc_image_layer_digest(j->img, i), i, j->img->diff_ids[i], got);
+}
+
 /* The layer's uncompressed stream (hashed on its own thread while it was merged) is the one
  * the image config names (rootfs.diff_ids), as containerd checks. */
 static int check_diff_id(import_job *j, size_t i, lc_layer_stream *stream, lc_error *err)
@@ -98,12 +106,20 @@ static int check_diff_id(import_job *j, size_t i, lc_layer_stream *stream, lc_er
 
 	if (r < 0)
 		return lc_error_prefix(err, r, "layer %s", lc_image_layer_digest(j->img, i));
-	if (strcmp(got, j->img->diff_ids[i]))
-		return lc_fail(err, LC_EMANIFEST,
-			       "layer %s: its content is not what the image config says "
-			       "(rootfs.diff_ids[%zu] is %s, the layer's is %s)",
-			       lc_image_layer_digest(j->img, i), i, j->img->diff_ids[i], got);
-	return 0;
+	return strcmp(got, j->img->diff_ids[i]) ? diff_id_mismatch(j, i, got, err) : 0;
+}
+
+/* A plain tar layer is its own uncompressed stream: its diff_id is its digest, which the pull
+ * verifies as it reads the blob, so the two are compared, not hashed again (docker save's and
+ * podman's layers). */
+static bool layer_is_plain(import_job *j, size_t i)
+{
+	enum lc_layer_compression comp;
+	lc_error ignored = LC_ERROR_INIT;
+
+	return lc_layer_compression_of(lc_image_layer_media_type(j->img, i), &comp, &ignored) >=
+		   0 &&
+	       comp == LC_LAYER_NONE;
 }
 
 /* One diff_id per layer, as containerd requires. */
@@ -123,9 +139,14 @@ static int merge_layer(import_job *j, size_t i, lc_error *err)
 	lc_merge_layer l = {(int)i, lc_image_layer_digest(j->img, i), NULL};
 	char drain[4096];
 	size_t n;
-	bool hash = !(j->opts->flags & LC_IMPORT_NO_DIFF_IDS);
-	int r = open_layer(j, i, &src, hash, &l.stream, err);
+	bool check = !(j->opts->flags & LC_IMPORT_NO_DIFF_IDS), plain = layer_is_plain(j, i);
+	bool hash = check && !plain;
+	int r = 0;
 
+	if (check && plain && strcmp(lc_image_layer_digest(j->img, i), j->img->diff_ids[i]))
+		r = diff_id_mismatch(j, i, lc_image_layer_digest(j->img, i), err);
+	if (r >= 0)
+		r = open_layer(j, i, &src, hash, &l.stream, err);
 	if (r >= 0)
 		r = lc_merge_layer_apply(&j->tree, j->w, &l, j->ctx, &j->pending, err);
 	if (r >= 0 && hash)

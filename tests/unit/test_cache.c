@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "cache/cache.h"
 #include "lc-test.h"
@@ -23,7 +24,10 @@ static struct {
 	char base[4096], user[4200], blobs[4200];
 	char *layer;
 	size_t layer_len, layer_cap;
-	char layer_digest[72], config_digest[72], manifest_digest[72];
+	bool gzip; /* serve the layer gzip-compressed (gz) rather than as a plain tar */
+	char *gz;  /* F.layer, gzipped */
+	size_t gz_len;
+	char layer_digest[72], diff_id[72], config_digest[72], manifest_digest[72];
 	char *config, *manifest;
 	char url_layer[256], url_config[256];
 	mem_route routes[8];
@@ -54,17 +58,43 @@ static void make_layer(void)
 	F.layer_len = used;
 }
 
-/* Serve the layer (F.layer) with a config whose rootfs is @rootfs (JSON; NULL: F.layer's
- * digest as its one diff_id, right for a plain tar). */
+/* F.layer, gzipped into F.gz. */
+static void gzip_layer(void)
+{
+	z_stream z = {0};
+
+	free(F.gz);
+	F.gz = malloc(F.layer_len + 4096);
+	ck_assert_int_eq(deflateInit2(&z, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+			 Z_OK);
+	z.next_in = (Bytef *)F.layer;
+	z.avail_in = (uInt)F.layer_len;
+	z.next_out = (Bytef *)F.gz;
+	z.avail_out = (uInt)(F.layer_len + 4096);
+	ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+	F.gz_len = z.total_out;
+	deflateEnd(&z);
+}
+
+/* Serve the layer (F.layer; gzipped with F.gzip) with a config whose rootfs is @rootfs (JSON;
+ * NULL: F.layer's own digest as its one diff_id). */
 static void publish(const char *rootfs)
 {
 	char own[160];
+	const char *blob = F.layer;
+	size_t blob_len = F.layer_len;
 	mem_route *r;
 
 	free(F.config);
 	free(F.manifest);
-	lc_sha256_digest(F.layer, F.layer_len, F.layer_digest);
-	snprintf(own, sizeof(own), "{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}", F.layer_digest);
+	if (F.gzip) {
+		gzip_layer();
+		blob = F.gz;
+		blob_len = F.gz_len;
+	}
+	lc_sha256_digest(F.layer, F.layer_len, F.diff_id);
+	lc_sha256_digest(blob, blob_len, F.layer_digest);
+	snprintf(own, sizeof(own), "{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}", F.diff_id);
 	ck_assert_int_ge(asprintf(&F.config,
 				  "{\"architecture\":\"amd64\",\"os\":\"linux\","
 				  "\"config\":{\"Env\":[\"PATH=/bin\"]},\"rootfs\":%s}",
@@ -76,8 +106,9 @@ static void publish(const char *rootfs)
 		     "{\"schemaVersion\":2,\"mediaType\":\"" LC_MT_OCI_MANIFEST "\","
 		     "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
 		     "\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":\"application/"
-		     "vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":%zu}]}",
-		     F.config_digest, strlen(F.config), F.layer_digest, F.layer_len),
+		     "vnd.oci.image.layer.v1.tar%s\",\"digest\":\"%s\",\"size\":%zu}]}",
+		     F.config_digest, strlen(F.config), F.gzip ? "+gzip" : "", F.layer_digest,
+		     blob_len),
 	    0);
 	lc_sha256_digest(F.manifest, strlen(F.manifest), F.manifest_digest);
 	snprintf(F.url_layer, sizeof(F.url_layer), BASE "/blobs/%s", F.layer_digest);
@@ -91,8 +122,8 @@ static void publish(const char *rootfs)
 			 .body = F.manifest};
 	F.routes[F.srv.n_routes++] =
 	    (mem_route){.url = F.url_config, .status = 200, .body = F.config};
-	F.routes[F.srv.n_routes++] = (mem_route){
-	    .url = F.url_layer, .status = 200, .body = F.layer, .body_len = F.layer_len};
+	F.routes[F.srv.n_routes++] =
+	    (mem_route){.url = F.url_layer, .status = 200, .body = blob, .body_len = blob_len};
 }
 
 static void setup(void)
@@ -114,6 +145,7 @@ static void teardown(void)
 	lc_test_rmtree(F.dir);
 	free(F.dir);
 	free(F.layer);
+	free(F.gz);
 	free(F.config);
 	free(F.manifest);
 	lc_ctx_free(F.ctx);
@@ -252,22 +284,46 @@ static int import_into(const char *name, uint32_t flags, lc_error *err)
 	return r;
 }
 
-/* Every layer's uncompressed stream is the image config's diff_id (hashed on its own thread),
- * and there is one per layer, as containerd checks; what follows the tar counts too. */
+/* A layer whose content is not its diff_id is refused, naming both. */
+static void expect_diff_id_refused(const char *name, const char *layer_is)
+{
+	lc_error err = LC_ERROR_INIT;
+
+	ck_assert_int_eq(import_into(name, 0, &err), -LC_EMANIFEST);
+	ck_assert_msg(strstr(err.msg, "its content is not what the image config says "
+				      "(rootfs.diff_ids[0] is sha256:0000") &&
+			  strstr(err.msg, F.layer_digest) == err.msg + strlen("layer ") &&
+			  strstr(err.msg, layer_is),
+		      "%s", err.msg);
+}
+
+/* Every layer's uncompressed stream is the image config's diff_id, and there is one per layer,
+ * as containerd checks; what follows the tar counts too. A gzip layer is hashed on a thread of
+ * its own; a plain tar's digest is its diff_id, compared without hashing it again. */
 START_TEST(import_checks_diff_ids)
 {
 	lc_error err = LC_ERROR_INIT;
-	char other[256];
+	char other[256], name[32];
 
-	ck_assert_msg(import_into("right", 0, &err) == 0, "%s", err.msg);
-	snprintf(other, sizeof(other), "{\"diff_ids\":[\"sha256:%064d\"]}", 0);
+	for (int gz = 0; gz < 2; gz++) {
+		F.gzip = gz;
+		publish(NULL);
+		snprintf(name, sizeof(name), "right%d", gz);
+		ck_assert_msg(import_into(name, 0, &err) == 0, "%s", err.msg);
+		snprintf(other, sizeof(other), "{\"diff_ids\":[\"sha256:%064d\"]}", 0);
+		publish(other);
+		snprintf(name, sizeof(name), "wrong%d", gz);
+		expect_diff_id_refused(name, F.diff_id);
+		snprintf(name, sizeof(name), "unchecked%d", gz);
+		ck_assert_msg(import_into(name, LC_IMPORT_NO_DIFF_IDS, &err) == 0, "%s", err.msg);
+	}
+	/* a config naming the compressed blob's digest, a known mistake of image builders */
+	snprintf(other, sizeof(other), "{\"diff_ids\":[\"%s\"]}", F.layer_digest);
 	publish(other);
-	ck_assert_int_eq(import_into("wrong", 0, &err), -LC_EMANIFEST);
-	ck_assert_msg(strstr(err.msg, "its content is not what the image config says "
-				      "(rootfs.diff_ids[0] is sha256:0000") &&
-			  strstr(err.msg, F.layer_digest) == err.msg + strlen("layer "),
-		      "%s", err.msg);
-	ck_assert_msg(import_into("unchecked", LC_IMPORT_NO_DIFF_IDS, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(import_into("compressed", 0, &err), -LC_EMANIFEST);
+	ck_assert_msg(strstr(err.msg, "the layer's is ") && strstr(err.msg, F.diff_id), "%s",
+		      err.msg);
+	F.gzip = false;
 	publish("{\"type\":\"layers\"}");
 	ck_assert_int_eq(import_into("none", 0, &err), -LC_EMANIFEST);
 	ck_assert_str_eq(err.msg, "image config: rootfs.diff_ids names 0 layers, the manifest 1");
@@ -290,14 +346,22 @@ START_TEST(import_checks_diff_ids)
 	}
 	/* padding after the tar's end is part of the layer: hashed (a plain tar: its digest) */
 	F.layer_len += 3000;
-	publish(NULL);
-	ck_assert_msg(import_into("padded", 0, &err) == 0, "%s", err.msg);
-	/* more than 16 MiB of it is refused rather than read on */
+	for (int gz = 0; gz < 2; gz++) {
+		F.gzip = gz;
+		publish(NULL);
+		snprintf(name, sizeof(name), "padded%d", gz);
+		ck_assert_msg(import_into(name, 0, &err) == 0, "%s", err.msg);
+	}
+	/* more than 16 MiB of it inflated is refused rather than read on; a plain tar's is read
+	 * anyway, to check the blob's digest */
 	F.layer_len += 17u << 20;
 	publish(NULL);
 	ck_assert_int_eq(import_into("trailing", 0, &err), -LC_EMANIFEST);
 	ck_assert_msg(strstr(err.msg, ": layer: more than 16 MiB after the end of its tar"), "%s",
 		      err.msg);
+	F.gzip = false;
+	publish(NULL);
+	ck_assert_msg(import_into("trailing-plain", 0, &err) == 0, "%s", err.msg);
 }
 END_TEST
 
