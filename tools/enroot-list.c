@@ -103,13 +103,24 @@ static unsigned long long ns_inode(pid_t pid, const char *ns)
 	return stat(path, &st) == 0 ? (unsigned long long)st.st_ino : 0;
 }
 
+/* /proc/stat's btime, read once. The file has a line per CPU and the interrupt counters before
+ * it: tens of KiB on a large node, so it is read by lines. */
 static unsigned long long boot_time(void)
 {
-	char buf[4096], *p;
+	static unsigned long long btime;
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+	FILE *f;
 
-	if (read_text("/proc/stat", buf, sizeof(buf)) <= 0 || !(p = strstr(buf, "\nbtime ")))
-		return 0;
-	return strtoull(p + 7, NULL, 10);
+	if (btime || !(f = fopen("/proc/stat", "re")))
+		return btime;
+	while (getline(&line, &cap, f) > 0)
+		if (!strncmp(line, "btime ", 6)) {
+			btime = strtoull(line + 6, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return btime;
 }
 
 /* ps's STAT: the state, then < N s l + */

@@ -81,6 +81,17 @@ int lc_sqfs_server_new(int image_fd, const char *name, uid_t uid, gid_t gid, lc_
 /* Serve the mount made with "fd=@fuse_fd" in a thread (takes @fuse_fd). */
 int lc_sqfs_server_start(lc_sqfs_server *s, int fuse_fd, lc_error *err);
 lc_sqfs_server *lc_sqfs_server_free(lc_sqfs_server *s);
+/* What the server answers the kernel, without a FUSE session (tests, fuzzing): the entry @name
+ * of directory @parent (a node id; FUSE's root is 1) with one more lookup reference, which
+ * lc_sqfs_server_forget drops; a read of a file, clamped as the kernel's are (bytes, 0 past the
+ * end); a listing of a directory, read in readdir calls of @chunk bytes, each entry given to @cb
+ * with its dirent type (a nonzero return stops it and is returned). -errno. */
+int lc_sqfs_server_lookup(lc_sqfs_server *s, uint64_t parent, const char *name, uint64_t *ret_node,
+			  struct stat *ret_st);
+void lc_sqfs_server_forget(lc_sqfs_server *s, uint64_t node, uint64_t nlookup);
+ssize_t lc_sqfs_server_read(lc_sqfs_server *s, uint64_t node, uint64_t off, void *buf, size_t size);
+int lc_sqfs_server_list(lc_sqfs_server *s, uint64_t dir, size_t chunk,
+			int (*cb)(void *u, const char *name, unsigned type), void *u);
 
 /* ================================================================ users and environments (env.c)
  */

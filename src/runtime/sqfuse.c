@@ -225,33 +225,40 @@ static void reply_entry(fuse_req_t req, lc_sqfs_server *s, sq_node *n)
 
 /* ---------------------------------------------------------------- operations */
 
-static void sq_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* The entry @name of directory @parent, with one more lookup reference; -errno. */
+static int lookup_node(lc_sqfs_server *s, uint64_t parent, const char *name, sq_node **ret)
 {
-	lc_sqfs_server *s = fuse_req_userdata(req);
-	sq_node *dir = node_find(s, parent), *n;
+	sq_node *dir = node_find(s, parent);
 	sqfs_readdir_state_t st;
 	sqfs_dir_entry_t *ent;
 	sqfs_u64 ref;
 	int r;
 
 	if (!dir)
-		return (void)fuse_reply_err(req, ESTALE);
+		return -ESTALE;
 	if (!is_dir(dir->inode))
-		return (void)fuse_reply_err(req, ENOTDIR);
+		return -ENOTDIR;
 	if (sqfs_readdir_state_init(&st, &s->im.super, dir->inode))
-		return (void)fuse_reply_err(req, EIO);
+		return -EIO;
 	while ((r = sqfs_meta_reader_readdir(s->dir_meta, &st, &ent, NULL, &ref)) == 0) {
 		bool match = !strcmp((const char *)ent->name, name);
 
 		free(ent);
-		if (!match)
-			continue;
-		r = node_ref(s, ref, &n);
-		if (r < 0)
-			return (void)fuse_reply_err(req, -r);
-		return reply_entry(req, s, n);
+		if (match)
+			return node_ref(s, ref, ret);
 	}
-	fuse_reply_err(req, r > 0 ? ENOENT : EIO);
+	return r > 0 ? -ENOENT : -EIO;
+}
+
+static void sq_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	lc_sqfs_server *s = fuse_req_userdata(req);
+	sq_node *n;
+	int r = lookup_node(s, parent, name, &n);
+
+	if (r < 0)
+		return (void)fuse_reply_err(req, -r);
+	reply_entry(req, s, n);
 }
 
 static void sq_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -477,28 +484,37 @@ static int read_range(lc_sqfs_server *s, const sq_node *n, uint64_t off, size_t 
 	return count;
 }
 
+/* A read of @n as the kernel asks for it (clamped to the file and LC_SQFUSE_MAX_READ): pieces
+ * in @iov, their number (0 past the end), or -errno. */
+static int read_node(lc_sqfs_server *s, uint64_t ino, uint64_t off, size_t size,
+		     struct iovec iov[READ_IOVS])
+{
+	sq_node *n = node_find(s, ino);
+	uint64_t fsize;
+
+	if (!n)
+		return -ESTALE;
+	if (is_dir(n->inode))
+		return -EISDIR;
+	fsize = lc_sqfs_inode_size(n->inode);
+	if (off >= fsize)
+		return 0;
+	if (size > LC_SQFUSE_MAX_READ)
+		size = LC_SQFUSE_MAX_READ;
+	if (size > fsize - off)
+		size = fsize - off;
+	return read_range(s, n, off, size, iov);
+}
+
 static void sq_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	lc_sqfs_server *s = fuse_req_userdata(req);
-	sq_node *n = node_find(s, ino);
 	struct iovec iov[READ_IOVS];
-	uint64_t fsize;
-	int count;
+	int count = off < 0 ? 0 : read_node(fuse_req_userdata(req), ino, (uint64_t)off, size, iov);
 
 	(void)fi;
-	if (!n)
-		return (void)fuse_reply_err(req, ESTALE);
-	fsize = lc_sqfs_inode_size(n->inode);
-	if (off < 0 || (uint64_t)off >= fsize)
-		return (void)fuse_reply_buf(req, NULL, 0);
-	if (size > LC_SQFUSE_MAX_READ)
-		size = LC_SQFUSE_MAX_READ;
-	if (size > fsize - (uint64_t)off)
-		size = fsize - (uint64_t)off;
-	count = read_range(s, n, (uint64_t)off, size, iov);
 	if (count < 0)
-		return (void)fuse_reply_err(req, EIO);
+		return (void)fuse_reply_err(req, -count);
 	fuse_reply_iov(req, iov, count);
 }
 
@@ -510,24 +526,41 @@ static void drop_blocks(lc_sqfs_server *s, uint64_t id)
 			s->blocks[i].valid = false;
 }
 
-static void sq_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* A listing of directory @ino; -errno. */
+static int open_dir(lc_sqfs_server *s, uint64_t ino, sq_dir **ret)
 {
-	lc_sqfs_server *s = fuse_req_userdata(req);
 	sq_node *n = node_find(s, ino);
 	sq_dir *d;
 
 	if (!n)
-		return (void)fuse_reply_err(req, ESTALE);
+		return -ESTALE;
 	if (!is_dir(n->inode))
-		return (void)fuse_reply_err(req, ENOTDIR);
+		return -ENOTDIR;
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return (void)fuse_reply_err(req, ENOMEM);
+		return -ENOMEM;
 	if (sqfs_readdir_state_init(&d->start, &s->im.super, n->inode)) {
 		free(d);
-		return (void)fuse_reply_err(req, EIO);
+		return -EIO;
 	}
 	d->cur = d->start;
+	*ret = d;
+	return 0;
+}
+
+static void close_dir(sq_dir *d)
+{
+	free(d->pending);
+	free(d);
+}
+
+static void sq_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	sq_dir *d;
+	int r = open_dir(fuse_req_userdata(req), ino, &d);
+
+	if (r < 0)
+		return (void)fuse_reply_err(req, -r);
 	fi->fh = (uintptr_t)d;
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
@@ -587,11 +620,10 @@ static const mode_t dirent_types[] = {
     [SQFS_INODE_EXT_FIFO] = S_IFIFO, [SQFS_INODE_EXT_SOCKET] = S_IFSOCK,
 };
 
-static void sq_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+/* Entries of @d from @off on, as FUSE dirents into s->buf (at most @size bytes, clamped to
+ * LC_SQFUSE_MAX_READ): their bytes, or -errno when not even one could be read. */
+static ssize_t readdir_fill(lc_sqfs_server *s, uint64_t ino, sq_dir *d, size_t size, off_t off)
 {
-	lc_sqfs_server *s = fuse_req_userdata(req);
-	sq_dir *d = (sq_dir *)(uintptr_t)fi->fh;
 	size_t used = 0, want;
 	struct stat st = {0};
 	int r;
@@ -616,7 +648,8 @@ static void sq_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		if (d->pos == 0)
 			st.st_ino = ino == FUSE_ROOT_ID ? s->root.inode->base.inode_number : 0;
-		want = fuse_add_direntry(req, s->buf + used, size - used, name, &st, d->pos + 1);
+		/* libfuse only formats the entry: no request is needed */
+		want = fuse_add_direntry(NULL, s->buf + used, size - used, name, &st, d->pos + 1);
 		if (want > size - used)
 			break;
 		used += want;
@@ -625,18 +658,24 @@ static void sq_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		else
 			d->pos++;
 	}
-	if (r < 0 && !used)
-		return (void)fuse_reply_err(req, -r);
-	fuse_reply_buf(req, s->buf, used);
+	return r < 0 && !used ? r : (ssize_t)used;
+}
+
+static void sq_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	lc_sqfs_server *s = fuse_req_userdata(req);
+	ssize_t used = readdir_fill(s, ino, (sq_dir *)(uintptr_t)fi->fh, size, off);
+
+	if (used < 0)
+		return (void)fuse_reply_err(req, (int)-used);
+	fuse_reply_buf(req, s->buf, (size_t)used);
 }
 
 static void sq_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	sq_dir *d = (sq_dir *)(uintptr_t)fi->fh;
-
 	(void)ino;
-	free(d->pending);
-	free(d);
+	close_dir((sq_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -737,6 +776,78 @@ static const struct fuse_lowlevel_ops sq_ops = {
     .getxattr = sq_getxattr,
     .listxattr = sq_listxattr,
 };
+
+/* ---------------------------------------------------------------- without a session */
+
+int lc_sqfs_server_lookup(lc_sqfs_server *s, uint64_t parent, const char *name, uint64_t *ret_node,
+			  struct stat *ret_st)
+{
+	sq_node *n;
+	int r = lookup_node(s, parent, name, &n);
+
+	if (r < 0)
+		return r;
+	*ret_node = n->id;
+	fill_stat(s, n->inode, ret_st);
+	return 0;
+}
+
+void lc_sqfs_server_forget(lc_sqfs_server *s, uint64_t node, uint64_t nlookup)
+{
+	node_forget(s, node, nlookup);
+}
+
+ssize_t lc_sqfs_server_read(lc_sqfs_server *s, uint64_t node, uint64_t off, void *buf, size_t size)
+{
+	struct iovec iov[READ_IOVS];
+	int count = read_node(s, node, off, size, iov);
+	size_t done = 0;
+
+	for (int i = 0; i < count; i++) {
+		memcpy((char *)buf + done, iov[i].iov_base, iov[i].iov_len);
+		done += iov[i].iov_len;
+	}
+	return count < 0 ? count : (ssize_t)done;
+}
+
+/* A FUSE dirent (include/uapi/linux/fuse.h): what readdir_fill wrote. */
+typedef struct fuse_dirent_head {
+	uint64_t ino, off;
+	uint32_t namelen, type;
+} fuse_dirent_head;
+
+int lc_sqfs_server_list(lc_sqfs_server *s, uint64_t dir, size_t chunk,
+			int (*cb)(void *u, const char *name, unsigned type), void *u)
+{
+	sq_dir *d;
+	off_t off = 0;
+	int r = open_dir(s, dir, &d);
+
+	while (r == 0) {
+		ssize_t used = readdir_fill(s, dir, d, chunk, off);
+		size_t at = 0;
+		char name[256 + 1];
+
+		if (used <= 0) {
+			r = (int)used;
+			break;
+		}
+		while (r == 0 && at + sizeof(fuse_dirent_head) <= (size_t)used) {
+			fuse_dirent_head h;
+
+			memcpy(&h, s->buf + at, sizeof(h));
+			if (h.namelen >= sizeof(name))
+				return close_dir(d), -EIO;
+			memcpy(name, s->buf + at + sizeof(h), h.namelen);
+			name[h.namelen] = '\0';
+			r = cb(u, name, h.type);
+			off = (off_t)h.off;
+			at += (sizeof(h) + h.namelen + 7) & ~(size_t)7;
+		}
+	}
+	close_dir(d);
+	return r;
+}
 
 /* ---------------------------------------------------------------- life cycle */
 

@@ -120,6 +120,8 @@ row="$(grep '^torch ' <<<"$table")"
 pid="$(awk '{print $2}' <<<"$row")"
 check "... the running container's row shows its command's process ($row)" \
     bash -c '[ "$(awk "{print \$3}" <<<"$1")" = sleep ] && grep -q "sleep 6$" <<<"$1" && [ "$(awk "{print \$7}" <<<"$1")" = "$(readlink /proc/$2/ns/mnt | tr -dc 0-9)" ]' _ "$row" "$pid"
+check "... STARTED and TIME from the boot time: seconds ago ($row)" \
+    bash -c '[[ "$(awk "{print \$6}" <<<"$1")" =~ ^00:0[0-9]$ ]]' _ "$row"
 check "... a stopped one its name alone" test "$(grep '^debian+bookworm' <<<"$table" | tr -d ' ')" = "debian+bookworm"
 out "exec PID: in the container, with its environment and -e" "kept started 1" \
     exec -e X=1 "$pid" sh -c 'echo $(cat /f) $MARK $X'

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "lc-test.h"
+#include "runtime/runtime.h"
 #include "squash/squash.h"
 
 START_TEST(media_types)
@@ -165,7 +166,7 @@ END_TEST
 /* ---- merging layers built in memory */
 
 typedef struct mem_layer {
-	char data[1 << 16];
+	char data[1 << 20];
 	size_t len, pos;
 } mem_layer;
 
@@ -480,6 +481,76 @@ START_TEST(merge_refuses_paths_through_links)
 }
 END_TEST
 
+/* ---- the FUSE server's answers (src/runtime/sqfuse.c), without a session */
+
+static int list_names(void *u, const char *name, unsigned type)
+{
+	lc_buf_printf(u, "%s:%u ", name, type);
+	return 0;
+}
+
+/* Lookups, reads across blocks and into the tail fragment, and listings in readdir calls too
+ * small for more than one entry, as the kernel would ask; then what it is refused. */
+START_TEST(fuse_server_answers)
+{
+	static mem_layer layers[1];
+	char *dir = lc_test_tmpdir(), out[512], *big = malloc(300001), *got = malloc(300000);
+	lc_error err = LC_ERROR_INIT;
+	lc_sqfs_server *s = NULL;
+	lc_buf names = LC_BUF_INIT;
+	struct archive *a;
+	struct stat st;
+	uint64_t node, sub;
+	size_t done = 0;
+	ssize_t n;
+
+	for (size_t i = 0; i < 300000; i++)
+		big[i] = (char)('a' + (i * 7 + i / 4096) % 26);
+	big[300000] = '\0';
+	memset(layers, 0, sizeof(layers));
+	a = tar_begin(&layers[0]);
+	add(a, "big", S_IFREG | 0644, big, NULL, false);
+	add(a, "d/", S_IFDIR | 0755, NULL, NULL, false);
+	add(a, "d/small", S_IFREG | 0600, "small\n", NULL, false);
+	add(a, "ln", S_IFLNK | 0777, NULL, "d/small", false);
+	tar_end(a);
+	snprintf(out, sizeof(out), "%s/img.sqsh", dir);
+	ck_assert_msg(merge(layers, 1, out, &err) == 0, "%s", err.msg);
+	ck_assert_msg(lc_sqfs_server_new(open(out, O_RDONLY | O_CLOEXEC), "img.sqsh", 1234, 5678,
+					 &s, &err) == 0,
+		      "%s", err.msg);
+	ck_assert_int_eq(lc_sqfs_server_list(s, 1, 40, list_names, &names), 0);
+	ck_assert_str_eq(names.data, ".:4 ..:4 big:8 d:4 ln:10 ");
+	ck_assert_int_eq(lc_sqfs_server_lookup(s, 1, "big", &node, &st), 0);
+	ck_assert_int_eq(st.st_size, 300000);
+	ck_assert_int_eq(st.st_uid, 1234);
+	ck_assert_int_eq(st.st_gid, 5678);
+	while ((n = lc_sqfs_server_read(s, node, done, got + done, 70000)) > 0)
+		done += (size_t)n;
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(done, 300000);
+	ck_assert(memcmp(got, big, 300000) == 0);
+	ck_assert_int_eq(lc_sqfs_server_read(s, node, 299990, got, 4096), 10);
+	ck_assert(memcmp(got, big + 299990, 10) == 0);
+	ck_assert_int_eq(lc_sqfs_server_lookup(s, node, "x", &sub, &st), -ENOTDIR);
+	ck_assert_int_eq(lc_sqfs_server_lookup(s, 1, "d", &sub, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_int_eq(lc_sqfs_server_read(s, sub, 0, got, 10), -EISDIR);
+	ck_assert_int_eq(lc_sqfs_server_lookup(s, sub, "nope", &node, &st), -ENOENT);
+	ck_assert_int_eq(lc_sqfs_server_lookup(s, sub, "small", &node, &st), 0);
+	ck_assert_int_eq(lc_sqfs_server_read(s, node, 0, got, 100), 6);
+	ck_assert(memcmp(got, "small\n", 6) == 0);
+	lc_sqfs_server_forget(s, node, 1);
+	ck_assert_int_eq(lc_sqfs_server_read(s, node, 0, got, 100), -ESTALE);
+	lc_sqfs_server_free(s);
+	lc_buf_free(&names);
+	free(big);
+	free(got);
+	lc_test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("squash");
@@ -495,6 +566,7 @@ int main(void)
 	tcase_add_test(tc, image_budget_bounds_reads);
 	tcase_add_test(tc, merge_links_to_lower_layers);
 	tcase_add_test(tc, merge_refuses_paths_through_links);
+	tcase_add_test(tc, fuse_server_answers);
 	suite_add_tcase(s, tc);
 	return lc_test_run(s);
 }
