@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -43,11 +44,21 @@ static const struct {
 	const char *verb;
 	const char *text;
 } usages[] = {
+    {"batch", "Usage: %s batch [options] [--] CONFIG [COMMAND] [ARG...]\n\n"
+	      "Shorthand version of \"%s start -c CONFIG\" where the root filesystem is\n"
+	      "taken from the configuration file using the special directive ENROOT_ROOTFS.\n"},
     {"create", "Usage: %s create [options] [--] IMAGE\n\n"
 	       "Create a container root filesystem from a container image.\n\n"
 	       " Options:\n"
 	       "   -n, --name   Name of the container (defaults to \"IMAGE\")\n"
 	       "   -f, --force  Overwrite an existing root filesystem\n"},
+    {"digest", "Usage: %s digest [options] [--] URI\n\n"
+	       "Print the SHA256 digest of a container image.\n\n"
+	       " Schemes:\n"
+	       "   docker://[USER@][REGISTRY#]IMAGE[:TAG]  Get digest of a Docker image from a "
+	       "registry\n\n"
+	       " Options:\n"
+	       "   -a, --arch    Architecture of the image (defaults to host architecture)\n"},
     {"exec", "Usage: %s exec [options] [--] PID COMMAND [ARG...]\n\n"
 	     "Execute a command inside an existing container.\n\n"
 	     " Options:\n"
@@ -72,6 +83,14 @@ static const struct {
 	     "List all the container root filesystems on the system.\n\n"
 	     " Options:\n"
 	     "   -f, --fancy  Display more information in tabular format\n"},
+    {"load", "Usage: %s load [options] [--] URI\n\n"
+	     "Load a container root filesystem directly from a container image.\n\n"
+	     " Schemes:\n"
+	     "   docker://[USER@][REGISTRY#]IMAGE[:TAG]  Load a Docker image from a registry\n\n"
+	     " Options:\n"
+	     "   -a, --arch    Architecture of the image (defaults to host architecture)\n"
+	     "   -n, --name    Name of the container (defaults to \"URI\")\n"
+	     "   -f, --force   Overwrite an existing root filesystem\n"},
     {"remove", "Usage: %s remove [options] [--] NAME...\n\n"
 	       "Delete one or multiple container root filesystems.\n\n"
 	       " Options:\n"
@@ -100,11 +119,14 @@ static const struct {
     {NULL, "Usage: %s COMMAND [ARG...]\n\n"
 	   "Command line utility for manipulating container sandboxes.\n\n"
 	   " Commands:\n"
+	   "   batch  [options] [--] CONFIG [COMMAND] [ARG...]\n"
 	   "   create [options] [--] IMAGE\n"
+	   "   digest [options] [--] URI\n"
 	   "   exec   [options] [--] PID COMMAND [ARG...]\n"
 	   "   export [options] [--] NAME\n"
 	   "   import [options] [--] URI\n"
 	   "   list   [options]\n"
+	   "   load   [options] [--] URI\n"
 	   "   remove [options] [--] NAME...\n"
 	   "   start  [options] [--] NAME|IMAGE [COMMAND] [ARG...]\n"
 	   "   version\n"},
@@ -116,7 +138,8 @@ int enroot_usage(const char *verb, int status)
 
 	while (usages[i].verb && (!verb || strcmp(usages[i].verb, verb)))
 		i++;
-	fprintf(status ? stderr : stdout, usages[i].text, program_invocation_short_name);
+	fprintf(status ? stderr : stdout, usages[i].text, program_invocation_short_name,
+		program_invocation_short_name);
 	return status;
 }
 
@@ -247,6 +270,18 @@ static void exec_importer(char **args)
 	execvp("ctr-import", args);
 }
 
+/* Ends ctr-import's arguments @args (@n of them so far): --arch ARCH when given, -- URI. */
+static void importer_args_end(char **args, size_t n, const char *arch, const char *uri)
+{
+	if (arch) {
+		args[n++] = "--arch";
+		args[n++] = (char *)arch;
+	}
+	args[n++] = "--";
+	args[n++] = (char *)uri;
+	args[n] = NULL;
+}
+
 static int cmd_import(enroot_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {{"arch", required_argument, NULL, 'a'},
@@ -275,25 +310,112 @@ static int cmd_import(enroot_cli *cli, int argc, char **argv)
 	if (output && !cli->force && access(output, F_OK) == 0)
 		return enroot_fail("File already exists: %s", output);
 	args[n++] = "ctr-import";
-	if (arch) {
-		args[n++] = "--arch";
-		args[n++] = (char *)arch;
-	}
 	if (output) {
 		args[n++] = "--output";
 		args[n++] = (char *)output;
 	}
 	if (cli->force)
 		args[n++] = "--force";
-	args[n++] = "--";
-	args[n++] = (char *)uri;
-	args[n] = NULL;
+	importer_args_end(args, n, arch, uri);
 	fflush(NULL);
 	exec_importer(args);
 	return enroot_fail("Command not found: ctr-import: %s", strerror(errno));
 }
 
-/* ---------------------------------------------------------------- create, remove */
+/* ctr-import with @args in a child; its exit status. With @out, its stdout is collected there
+ * (at most @size - 1 bytes, NUL-terminated); else it goes to /dev/null. */
+static int run_importer(char **args, char *out, size_t size)
+{
+	int pipefd[2] = {-1, -1}, status;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	fflush(NULL);
+	if (pipe2(pipefd, O_CLOEXEC) < 0 || (pid = fork()) < 0)
+		return enroot_fail("cannot run ctr-import: %s", strerror(errno));
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (dup2(out ? pipefd[1] : null, STDOUT_FILENO) < 0)
+			_exit(127);
+		exec_importer(args);
+		fprintf(stderr, "[ERROR] Command not found: ctr-import: %s\n", strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while (out && len + 1 < size && (n = read(pipefd[0], out + len, size - 1 - len)) != 0)
+		if (n > 0)
+			len += (size_t)n;
+		else if (errno != EINTR)
+			break;
+	if (out)
+		out[len] = '\0';
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return ENROOT_FAILED;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* enroot's -a/--arch option, the one URI, which must be docker://: 0 and the URI in *@ret_uri;
+ * else -1 and *@ret_status the status to return. */
+static int parse_registry_verb(int argc, char **argv, const char *verb, const char *shortopts,
+			       const struct option *longopts, enroot_cli *cli, char **ret_arch,
+			       char **ret_name, const char **ret_uri, int *ret_status)
+{
+	int c;
+
+	*ret_status = 0;
+	while ((c = enroot_next_option(argc, argv, shortopts, longopts, verb, ret_status)) != -1) {
+		if (c == -2)
+			return -1;
+		if (c == 'a')
+			*ret_arch = optarg;
+		else if (c == 'n')
+			*ret_name = optarg;
+		else if (c == 'f')
+			cli->force = true;
+	}
+	if (argc - optind != 1) {
+		*ret_status = enroot_usage(verb, ENROOT_FAILED);
+		return -1;
+	}
+	*ret_uri = argv[optind];
+	if (strncmp(*ret_uri, "docker://", 9)) {
+		*ret_status = enroot_fail("Invalid argument: %s", *ret_uri);
+		return -1;
+	}
+	return 0;
+}
+
+/* enroot digest [-a ARCH] docker://...: the image's manifest digest, as the registry has it. */
+static int cmd_digest(enroot_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"arch", required_argument, NULL, 'a'}, HELP_OPTION, END_OPTIONS};
+	char *arch = NULL, *name = NULL, out[4096], *line, *args[8];
+	const char *uri;
+	size_t n = 0;
+	int status;
+
+	if (parse_registry_verb(argc, argv, "digest", "+a:h", longopts, cli, &arch, &name, &uri,
+				&status) < 0)
+		return status;
+	args[n++] = "ctr-import";
+	args[n++] = "--digest";
+	importer_args_end(args, n, arch, uri);
+	status = run_importer(args, out, sizeof(out));
+	if (status)
+		return ENROOT_FAILED; /* ctr-import said why */
+	line = strstr(out, "digest=");
+	if (line != out && (!line || line[-1] != '\n'))
+		return enroot_fail("Could not retrieve digest of %s", uri);
+	printf("%.*s\n", (int)strcspn(line + 7, "\n"), line + 7);
+	return ENROOT_OK;
+}
+
+/* ---------------------------------------------------------------- create, load, remove */
 
 /* "ubuntu+18.04.sqsh" -> "ubuntu+18.04" */
 static char *default_name(const char *image)
@@ -318,6 +440,35 @@ static int replace_existing(lc_named *n, const char *dir, lc_error *err)
 	return lc_named_reset(n, err);
 }
 
+/* The name @name opened for a creation (emptied when it is there and -f was given): 0, or
+ * "[ERROR] ..." and ENROOT_FAILED. */
+static int open_for_creation(enroot_cli *cli, const char *name, char **ret_dir, bool *ret_existed,
+			     lc_named **ret)
+{
+	lc_error err = LC_ERROR_INIT;
+	int r;
+
+	if (enroot_name_dir(cli, name, ret_dir))
+		return ENROOT_FAILED;
+	*ret_existed = access(*ret_dir, F_OK) == 0;
+	if (*ret_existed && !lc_named_exists_at(AT_FDCWD, *ret_dir))
+		return enroot_fail("File already exists: %s (not a container)", *ret_dir);
+	if (*ret_existed && !cli->force)
+		return enroot_fail("File already exists: %s", *ret_dir);
+	r = lc_named_open(*ret_dir, (uid_t)-1, (gid_t)-1, ret, &err);
+	if (r >= 0 && *ret_existed && (r = replace_existing(*ret, *ret_dir, &err)) < 0)
+		*ret = lc_named_free(*ret); /* a running one is left as it is */
+	return r < 0 ? enroot_fail("%s", lc_error_message(&err)) : ENROOT_OK;
+}
+
+/* A creation that failed leaves nothing half-made. */
+static int abandon_creation(lc_named *n)
+{
+	(void)lc_named_remove(n, NULL);
+	lc_named_free(n);
+	return ENROOT_FAILED;
+}
+
 static int cmd_create(enroot_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {{"name", required_argument, NULL, 'n'},
@@ -331,7 +482,7 @@ static int cmd_create(enroot_cli *cli, int argc, char **argv)
 	const char *image;
 	bool existed;
 	struct stat st;
-	int c, status = 0, r;
+	int c, status = 0;
 
 	while ((c = enroot_next_option(argc, argv, "+n:fh", longopts, "create", &status)) != -1) {
 		if (c == -2)
@@ -351,22 +502,57 @@ static int cmd_create(enroot_cli *cli, int argc, char **argv)
 	lc_image_free(img);
 	if (!name && !(name = default_name(image)))
 		return enroot_fail("out of memory");
-	if (enroot_name_dir(cli, name, &dir))
+	if (open_for_creation(cli, name, &dir, &existed, &n))
 		return ENROOT_FAILED;
-	existed = access(dir, F_OK) == 0;
-	if (existed && !lc_named_exists_at(AT_FDCWD, dir))
-		return enroot_fail("File already exists: %s (not a container)", dir);
-	if (existed && !cli->force)
-		return enroot_fail("File already exists: %s", dir);
-	r = lc_named_open(dir, (uid_t)-1, (gid_t)-1, &n, &err);
-	if (r >= 0 && existed)
-		r = replace_existing(n, dir, &err);
-	if (r >= 0)
-		r = lc_named_copy_image(n, image, NULL, &err);
-	if (r < 0 && n && err.code != EBUSY)
-		(void)lc_named_remove(n, NULL); /* nothing half-made stays */
+	if (lc_named_copy_image(n, image, NULL, &err) < 0) {
+		enroot_fail("%s", lc_error_message(&err));
+		return abandon_creation(n);
+	}
 	lc_named_free(n);
-	return r < 0 ? enroot_fail("%s", lc_error_message(&err)) : ENROOT_OK;
+	return ENROOT_OK;
+}
+
+/* enroot load [-a ARCH] [-n NAME] [-f] docker://...: the image imported straight into a
+ * name's image file (no file in the current directory), named as import names its file. */
+static int cmd_load(enroot_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {{"arch", required_argument, NULL, 'a'},
+						 {"name", required_argument, NULL, 'n'},
+						 {"force", no_argument, NULL, 'f'},
+						 HELP_OPTION,
+						 END_OPTIONS};
+	_cleanup_free_ char *dir = NULL, *file = NULL;
+	char *arch = NULL, *name = NULL, *args[10];
+	lc_error err = LC_ERROR_INIT;
+	lc_named *n = NULL;
+	const char *uri;
+	bool existed;
+	size_t k = 0;
+	int status;
+
+	if (parse_registry_verb(argc, argv, "load", "+a:n:fh", longopts, cli, &arch, &name, &uri,
+				&status) < 0)
+		return status;
+	if (!name && lc_import_default_name(uri, &file, &err) < 0)
+		return enroot_fail("Invalid argument: %s: %s", uri, lc_error_message(&err));
+	if (!name) { /* "debian+bookworm.sqsh" */
+		size_t len = strlen(file);
+
+		if (len > 5 && !strcmp(file + len - 5, ".sqsh"))
+			file[len - 5] = '\0';
+		name = file;
+	}
+	if (open_for_creation(cli, name, &dir, &existed, &n))
+		return ENROOT_FAILED;
+	args[k++] = "ctr-import"; /* its progress on stderr, as enroot's */
+	args[k++] = "--force";
+	args[k++] = "--output";
+	args[k++] = (char *)lc_named_image_path(n);
+	importer_args_end(args, k, arch, uri);
+	if (run_importer(args, NULL, 0) != 0)
+		return abandon_creation(n); /* ctr-import said why */
+	lc_named_free(n);
+	return ENROOT_OK;
 }
 
 static bool confirm(const char *dir)
@@ -504,9 +690,17 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *verb;
 		int (*run)(enroot_cli *cli, int argc, char **argv);
-	} verbs[] = {{"create", cmd_create},  {"exec", enroot_exec}, {"export", cmd_export},
-		     {"import", cmd_import},  {"list", enroot_list}, {"remove", cmd_remove},
-		     {"start", enroot_start}, {NULL, NULL}};
+	} verbs[] = {{"batch", enroot_batch},
+		     {"create", cmd_create},
+		     {"digest", cmd_digest},
+		     {"exec", enroot_exec},
+		     {"export", cmd_export},
+		     {"import", cmd_import},
+		     {"list", enroot_list},
+		     {"load", cmd_load},
+		     {"remove", cmd_remove},
+		     {"start", enroot_start},
+		     {NULL, NULL}};
 	enroot_cli cli = {0};
 	lc_error err = LC_ERROR_INIT;
 	int status = ENROOT_FAILED;

@@ -89,6 +89,21 @@ static int read_directives(const char *path, enroot_conf *c)
 	return r < 0 ? enroot_fail("out of memory") : ENROOT_OK;
 }
 
+char *enroot_conf_directive(const char *path, const char *key)
+{
+	enroot_conf c = {0};
+	size_t klen = strlen(key);
+	char *value = NULL;
+
+	if (read_directives(path, &c))
+		return NULL;
+	for (size_t i = c.n_overrides; !value && i-- > 0;)
+		if (!strncmp(c.overrides[i], key, klen) && c.overrides[i][klen] == '=')
+			value = strdup(c.overrides[i] + klen + 1);
+	enroot_conf_clear(&c);
+	return value;
+}
+
 /* Run @script by bash, with $0 the configuration and the arguments @args; its stdout. */
 static int run_bash(const char *conf, const char *script, char *const *args, char **ret_out)
 {

@@ -370,33 +370,64 @@ static int start_container(enroot_cli *cli, start_opts *o, const char *file, con
 }
 
 /* enroot: an existing file is an image, anything else a name. */
-int enroot_start(enroot_cli *cli, int argc, char **argv)
+static int start_target(enroot_cli *cli, start_opts *o, const char *target, char **args)
 {
 	_cleanup_free_ char *dir = NULL;
-	start_opts o = {0};
 	struct stat st;
-	const char *target;
+	int r = o->conf_path ? apply_conf(o, args) : 0;
+
+	if (!r)
+		r = reload_site(cli, o);
+	if (!r && stat(target, &st) == 0 && S_ISREG(st.st_mode))
+		r = start_container(cli, o, target, NULL, args);
+	else if (!r)
+		r = enroot_existing_name_dir(cli, target, &dir)
+			? ENROOT_FAILED
+			: start_container(cli, o, NULL, dir, args);
+	return r;
+}
+
+static void start_opts_clear(start_opts *o)
+{
+	free(o->fstab);
+	free(o->rc);
+	enroot_conf_clear(&o->conf);
+}
+
+int enroot_start(enroot_cli *cli, int argc, char **argv)
+{
+	start_opts o = {0};
 	int r = 0;
 
-	if (parse_start(argc, argv, &o, &r) < 0)
-		goto out;
-	if (o.conf_path)
-		r = apply_conf(&o, argv + optind + 1);
-	if (!r)
-		r = reload_site(cli, &o);
-	if (!r) {
-		target = argv[optind];
-		if (stat(target, &st) == 0 && S_ISREG(st.st_mode))
-			r = start_container(cli, &o, target, NULL, argv + optind + 1);
-		else
-			r = enroot_existing_name_dir(cli, target, &dir)
-				? ENROOT_FAILED
-				: start_container(cli, &o, NULL, dir, argv + optind + 1);
-	}
-out:
-	free(o.fstab);
-	free(o.rc);
-	enroot_conf_clear(&o.conf);
+	if (parse_start(argc, argv, &o, &r) == 0)
+		r = start_target(cli, &o, argv[optind], argv + optind + 1);
+	start_opts_clear(&o);
+	return r;
+}
+
+/* enroot's batch: the container is the configuration's ENROOT_ROOTFS directive (or the
+ * environment's), so that a configuration with "#!/usr/bin/enroot batch" runs as a program. */
+int enroot_batch(enroot_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {HELP_OPTION, END_OPTIONS};
+	_cleanup_free_ char *rootfs = NULL;
+	start_opts o = {0};
+	int c, r = 0;
+
+	while ((c = enroot_next_option(argc, argv, "+h", longopts, "batch", &r)) != -1)
+		if (c == -2)
+			return r;
+	if (optind >= argc)
+		return enroot_usage("batch", ENROOT_FAILED);
+	o.conf_path = argv[optind];
+	if (access(o.conf_path, R_OK) == 0) /* enroot: a missing file has no directive */
+		rootfs = enroot_conf_directive(o.conf_path, "ENROOT_ROOTFS");
+	if (!rootfs && getenv("ENROOT_ROOTFS") && !(rootfs = strdup(getenv("ENROOT_ROOTFS"))))
+		return enroot_fail("out of memory");
+	if (!rootfs || !*rootfs)
+		return enroot_fail("Missing directive ENROOT_ROOTFS in %s", o.conf_path);
+	r = start_target(cli, &o, rootfs, argv + optind + 1);
+	start_opts_clear(&o);
 	return r;
 }
 

@@ -72,9 +72,14 @@ typedef struct enroot_conf {
  * container's command: "[ERROR] ..." and ENROOT_FAILED when it cannot be read or fails. */
 int enroot_conf_load(const char *path, char *const *args, enroot_conf *c);
 void enroot_conf_clear(enroot_conf *c);
+/* The value of @path's last #KEY directive (KEY is "ENROOT_..."), NULL when it has none or
+ * cannot be read ("[ERROR] ..." then). */
+char *enroot_conf_directive(const char *path, const char *key);
 
 /* enroot start [options] NAME|IMAGE [COMMAND] [ARG...] (argv[0] is "start"). */
 int enroot_start(enroot_cli *cli, int argc, char **argv);
+/* enroot batch [--] CONFIG [COMMAND] [ARG...]: start -c CONFIG ENROOT_ROOTFS. */
+int enroot_batch(enroot_cli *cli, int argc, char **argv);
 /* enroot exec [options] PID COMMAND [ARG...]. */
 int enroot_exec(enroot_cli *cli, int argc, char **argv);
 /* enroot list [-f]. */

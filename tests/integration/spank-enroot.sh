@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # ctr-enroot, enroot's command line, as an unprivileged user: on its own (a login node: import,
-# create, start with its options and a configuration script, list -f, exec, export, remove, enroot's messages and exit
+# create, start with its options and a configuration script, batch, digest, load, list -f, exec, export, remove, enroot's messages and exit
 # statuses), its help compared with enroot's documented usage, and over the Slurm plugin's named
 # containers (list shows a job's pyxis_NAME, exec joins a running step's container, export
 # saves one, create --name pyxis_NAME makes one that srun --container-name=NAME starts).
@@ -135,6 +135,33 @@ says "exec of no process" 1 "[ERROR] Process not found: 999999" exec 999999 true
 says "export of a running container (joined)" 0 "" export -o running.sqsh torch
 wait "$start_job"
 
+echo "# batch, digest, load"
+cat >"$DIR/batch.sh" <<EOC
+#!$E batch
+#ENROOT_ROOTFS=torch
+rc() { echo "batch: \$* \$(cat /f)"; }
+EOC
+echo '#ENROOT_ROOTFS_WRITABLE=y' >"$DIR/nobatch.sh"
+chmod +x "$DIR/batch.sh" && chown lctest "$DIR/batch.sh" "$DIR/nobatch.sh"
+out "batch CONFIG: start -c CONFIG of its ENROOT_ROOTFS" "batch: a b kept" batch batch.sh a b
+check "... a configuration with #!ctr-enroot batch runs as a program" test "$(cd "$DIR" && runuser -u lctest -- \
+    env HOME="$USER_HOME" PYXIS_RUNTIME_PATH=/nonexistent ./batch.sh c 2>/dev/null | grep -vx "== TORCH ENTRYPOINT ==")" = "batch: c kept"
+says "batch without the directive: enroot's message" 1 "[ERROR] Missing directive ENROOT_ROOTFS in nobatch.sh" batch nobatch.sh
+says "batch of a missing file: the same" 1 "[ERROR] Missing directive ENROOT_ROOTFS in nope.sh" batch nope.sh
+want_digest="$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG/debian:bookworm")"
+out "digest URI: the manifest digest the registry gives ($want_digest)" "$want_digest" digest "docker://$REG#debian:bookworm"
+says "digest of another scheme" 1 "[ERROR] Invalid argument: dockerd://debian" digest dockerd://debian
+says "digest of a missing image" 1 "manifest unknown" digest "docker://$REG#nope:latest"
+says "load over an existing name: enroot's message" 1 "[ERROR] File already exists: $DATA/debian+bookworm" \
+    load "docker://$REG#debian:bookworm"
+check "load -n NAME URI: a name straight from the registry" en load -n loaded "docker://$REG#debian:bookworm"
+out "... which starts" "bookworm" start loaded sh -c '. /etc/os-release; echo $VERSION_CODENAME'
+check "... no file in the current directory" test -z "$(ls "$DIR" | grep -v -e '^debian+bookworm.sqsh$' -e '^pt.sqsh$' -e '^junk.sqsh$' -e '\.sh$' -e '^sub$' -e '^running.sqsh$')"
+check "load -f replaces it" en load -f -n loaded "docker://$REG#debian:bookworm"
+says "load of a missing image" 1 "manifest unknown" load -n missing "docker://$REG#nope:latest"
+check "... leaves no name" test ! -e "$DATA/missing"
+check "remove -f loaded" en remove -f loaded
+
 echo "# export, remove"
 check "export NAME writes NAME.sqsh" en export torch
 check "... a file that starts with the writes" \
@@ -183,6 +210,14 @@ export|   -o, --output  Name of the output image file (defaults to "NAME.sqsh")
 export|   -f, --force   Overwrite an existing container image
 exec|Usage: enroot exec [options] [--] PID COMMAND [ARG...]
 exec|   -e, --env KEY[=VAL]  Export an environment variable inside the container
+batch|Usage: enroot batch [options] [--] CONFIG [COMMAND] [ARG...]
+batch|Shorthand version of "enroot start -c CONFIG" where the root filesystem is
+digest|Usage: enroot digest [options] [--] URI
+digest|   -a, --arch    Architecture of the image (defaults to host architecture)
+load|Usage: enroot load [options] [--] URI
+load|   -a, --arch    Architecture of the image (defaults to host architecture)
+load|   -n, --name    Name of the container (defaults to "URI")
+load|   -f, --force   Overwrite an existing root filesystem
 EOS
 says "no command: the usage, status 1" 1 "Usage: ctr-enroot COMMAND [ARG...]"
 says "an unknown option: the verb's usage, status 1" 1 "Usage: ctr-enroot list [options]" list --bogus
