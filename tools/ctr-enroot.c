@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -322,11 +321,12 @@ static int cmd_import(enroot_cli *cli, int argc, char **argv)
 	return enroot_fail("Command not found: ctr-import: %s", strerror(errno));
 }
 
-/* ctr-import with @args in a child; its exit status. With @out, its stdout is collected there
- * (at most @size - 1 bytes, NUL-terminated); else it goes to /dev/null. */
+/* ctr-import with @args in a child; its exit status (128 + N when signal N ended it). With @out,
+ * its stdout is collected there (at most @size - 1 bytes, NUL-terminated); else it goes to
+ * /dev/null. */
 static int run_importer(char **args, char *out, size_t size)
 {
-	int pipefd[2] = {-1, -1}, status;
+	int pipefd[2] = {-1, -1};
 	size_t len = 0;
 	ssize_t n;
 	pid_t pid;
@@ -352,10 +352,8 @@ static int run_importer(char **args, char *out, size_t size)
 	if (out)
 		out[len] = '\0';
 	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return ENROOT_FAILED;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	/* a signal for this program is passed on: the import ends, and its caller cleans up */
+	return cli_wait_command(pid);
 }
 
 /* enroot's -a/--arch option, the one URI, which must be docker://: 0 and the URI in *@ret_uri;

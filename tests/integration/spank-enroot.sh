@@ -161,6 +161,23 @@ check "load -f replaces it" en load -f -n loaded "docker://$REG#debian:bookworm"
 says "load of a missing image" 1 "manifest unknown" load -n missing "docker://$REG#nope:latest"
 check "... leaves no name" test ! -e "$DATA/missing"
 check "remove -f loaded" en remove -f loaded
+# a registry that takes the connection and never answers: the import waits until stopped
+python3 -c '
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+print(s.getsockname()[1], flush=True)
+held = []
+while True: held.append(s.accept())' >"$WORK/hole.port" &
+hole=$! && cleanup_hooks+=("kill $hole")
+wait_for test -s "$WORK/hole.port"
+en load -n hang "docker://127.0.0.1:$(cat "$WORK/hole.port")#x:y" >/dev/null 2>&1 &
+load_job=$!
+wait_for pgrep -u lctest -f "ctr-import.*/hang/" >/dev/null
+check "load: while it imports, the name is there" test -d "$DATA/hang"
+pkill -TERM -u lctest -x ctr-enroot
+wait "$load_job"
+check "... ended by SIGTERM: its import ends too" bash -c '! pgrep -u lctest -f ctr-import'
+check "... and no name is left" test ! -e "$DATA/hang"
 
 echo "# export, remove"
 check "export NAME writes NAME.sqsh" en export torch
