@@ -440,21 +440,21 @@ static int replace_existing(lc_named *n, const char *dir, lc_error *err)
 
 /* The name @name opened for a creation (emptied when it is there and -f was given): 0, or
  * "[ERROR] ..." and ENROOT_FAILED. */
-static int open_for_creation(enroot_cli *cli, const char *name, char **ret_dir, bool *ret_existed,
-			     lc_named **ret)
+static int open_for_creation(enroot_cli *cli, const char *name, char **ret_dir, lc_named **ret)
 {
 	lc_error err = LC_ERROR_INIT;
+	bool existed;
 	int r;
 
 	if (enroot_name_dir(cli, name, ret_dir))
 		return ENROOT_FAILED;
-	*ret_existed = access(*ret_dir, F_OK) == 0;
-	if (*ret_existed && !lc_named_exists_at(AT_FDCWD, *ret_dir))
+	existed = access(*ret_dir, F_OK) == 0;
+	if (existed && !lc_named_exists_at(AT_FDCWD, *ret_dir))
 		return enroot_fail("File already exists: %s (not a container)", *ret_dir);
-	if (*ret_existed && !cli->force)
+	if (existed && !cli->force)
 		return enroot_fail("File already exists: %s", *ret_dir);
 	r = lc_named_open(*ret_dir, (uid_t)-1, (gid_t)-1, ret, &err);
-	if (r >= 0 && *ret_existed && (r = replace_existing(*ret, *ret_dir, &err)) < 0)
+	if (r >= 0 && existed && (r = replace_existing(*ret, *ret_dir, &err)) < 0)
 		*ret = lc_named_free(*ret); /* a running one is left as it is */
 	return r < 0 ? enroot_fail("%s", lc_error_message(&err)) : ENROOT_OK;
 }
@@ -478,7 +478,6 @@ static int cmd_create(enroot_cli *cli, int argc, char **argv)
 	lc_image *img = NULL;
 	lc_named *n = NULL;
 	const char *image;
-	bool existed;
 	struct stat st;
 	int c, status = 0;
 
@@ -500,7 +499,7 @@ static int cmd_create(enroot_cli *cli, int argc, char **argv)
 	lc_image_free(img);
 	if (!name && !(name = default_name(image)))
 		return enroot_fail("out of memory");
-	if (open_for_creation(cli, name, &dir, &existed, &n))
+	if (open_for_creation(cli, name, &dir, &n))
 		return ENROOT_FAILED;
 	if (lc_named_copy_image(n, image, NULL, &err) < 0) {
 		enroot_fail("%s", lc_error_message(&err));
@@ -519,28 +518,22 @@ static int cmd_load(enroot_cli *cli, int argc, char **argv)
 						 {"force", no_argument, NULL, 'f'},
 						 HELP_OPTION,
 						 END_OPTIONS};
-	_cleanup_free_ char *dir = NULL, *file = NULL;
+	_cleanup_free_ char *dir = NULL, *file = NULL, *default_file_name = NULL;
 	char *arch = NULL, *name = NULL, *args[10];
 	lc_error err = LC_ERROR_INIT;
 	lc_named *n = NULL;
 	const char *uri;
-	bool existed;
 	size_t k = 0;
 	int status;
 
 	if (parse_registry_verb(argc, argv, "load", "+a:n:fh", longopts, cli, &arch, &name, &uri,
 				&status) < 0)
 		return status;
-	if (!name && lc_import_default_name(uri, &file, &err) < 0)
+	if (!name && lc_import_default_name(uri, &default_file_name, &err) < 0)
 		return enroot_fail("Invalid argument: %s: %s", uri, lc_error_message(&err));
-	if (!name) { /* "debian+bookworm.sqsh" */
-		size_t len = strlen(file);
-
-		if (len > 5 && !strcmp(file + len - 5, ".sqsh"))
-			file[len - 5] = '\0';
-		name = file;
-	}
-	if (open_for_creation(cli, name, &dir, &existed, &n))
+	if (!name && !(name = file = default_name(default_file_name)))
+		return enroot_fail("out of memory");
+	if (open_for_creation(cli, name, &dir, &n))
 		return ENROOT_FAILED;
 	args[k++] = "ctr-import"; /* its progress on stderr, as enroot's */
 	args[k++] = "--force";
